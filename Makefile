@@ -1,0 +1,52 @@
+# Two commands do all the set-up on a fresh machine:
+#   make check   the pull-request gate over this repository (embedded engine)
+#   make test    everything the tests need, then the test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Debian packages the tests need (system services the integration tests start themselves).
+APT_PACKAGES :=
+# npm packages the tests need, installed into node_modules/ from package.json.
+NPM_PACKAGES := $(wildcard package.json)
+
+.PHONY: check test lint bench deps-python deps-test deps-system deps-node clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(VENV)/.installed $@
+
+deps-python: $(VENV)/.installed
+deps-test: $(VENV)/.installed-test
+
+deps-system:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+deps-node:
+	@if [ -n "$(NPM_PACKAGES)" ] && [ ! -d node_modules ]; then npm ci --no-audit --no-fund --silent; fi
+
+check: deps-python
+	$(BIN)/sealgate policy test policies/
+	$(BIN)/sealgate check
+
+test: deps-system deps-node deps-test
+	$(BIN)/ruff check pipeline infra tests benchmarks
+	$(BIN)/python -m pytest
+
+bench: deps-test
+	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache .hypothesis
