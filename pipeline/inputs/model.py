@@ -35,3 +35,12 @@ class PolicyInput:
                     return found
                 probe = probe[:-1]
         return self.line
+
+
+@dataclass(frozen=True)
+class InputProblem:
+    """A file that should have been a policy input but could not be read or parsed."""
+
+    file: str
+    message: str
+    line: int = 1

@@ -1,0 +1,94 @@
+"""Find the files the gate must check and the kind of input each one is."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.errors import InputError
+from pipeline.inputs.kinds import ParseContext, parse_file
+from pipeline.inputs.model import InputProblem, PolicyInput
+from pipeline.paths import display_path
+
+_LOCATED = re.compile(r"^\S+?:(\d+): ")
+SKIPPED_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".pytest_cache", "samples"}
+
+
+@dataclass(frozen=True)
+class Detector:
+    """Claims the files of one input kind, by name and, where needed, by a look inside."""
+
+    kind: str
+    claims: Callable[[Path], bool]
+
+
+# Input kinds register here as their parsers land (Dockerfiles, manifests, plans...).
+DETECTORS: list[Detector] = []
+
+
+@dataclass(frozen=True)
+class Candidate:
+    kind: str
+    path: Path
+
+
+def repository_files(root: Path) -> list[Path]:
+    """Tracked and untracked-but-not-ignored files under ``root`` (git), else a plain walk."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=root,
+            capture_output=True,
+            check=True,
+            timeout=60,
+        ).stdout
+        files = [root / name for name in listed.decode().split("\0") if name]
+        return sorted(p for p in files if p.is_file() and not _skipped(p, root))
+    except (OSError, subprocess.SubprocessError):
+        return sorted(p for p in root.rglob("*") if p.is_file() and not _skipped(p, root))
+
+
+def _skipped(path: Path, root: Path) -> bool:
+    return any(part in SKIPPED_DIRS for part in path.relative_to(root).parts[:-1])
+
+
+def classify(path: Path) -> str | None:
+    for detector in DETECTORS:
+        if detector.claims(path):
+            return detector.kind
+    return None
+
+
+def discover(paths: Iterable[Path]) -> list[Candidate]:
+    """Every checkable file under ``paths``; a file named explicitly must be checkable."""
+    candidates: list[Candidate] = []
+    for path in paths:
+        if path.is_dir():
+            for file in repository_files(path):
+                kind = classify(file)
+                if kind:
+                    candidates.append(Candidate(kind, file))
+        elif path.is_file():
+            kind = classify(path)
+            if kind is None:
+                raise InputError(f"{path}: not a kind of file sealgate checks")
+            candidates.append(Candidate(kind, path))
+        else:
+            raise InputError(f"{path}: no such file or directory")
+    return candidates
+
+
+def load_inputs(
+    candidates: Iterable[Candidate], context: ParseContext
+) -> Iterable[PolicyInput | InputProblem]:
+    """Parse each candidate; a file that does not parse becomes an InputProblem, not a pass."""
+    for candidate in candidates:
+        try:
+            yield from parse_file(candidate.kind, candidate.path, context)
+        except InputError as exc:
+            located = _LOCATED.match(str(exc))
+            line = int(located.group(1)) if located else 1
+            yield InputProblem(display_path(candidate.path), str(exc), line)

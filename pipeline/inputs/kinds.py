@@ -1,0 +1,52 @@
+"""Which parser turns a file into policy inputs, by input kind."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from pipeline.inputs.model import PolicyInput
+from pipeline.inputs.structured import load_structured_documents
+from pipeline.inputs.waivers import WAIVER_KIND, today_utc, waiver_input
+from pipeline.paths import display_path
+
+
+@dataclass(frozen=True)
+class ParseContext:
+    """Facts a parser may need besides the file (the date, for expiry checks)."""
+
+    today: date = field(default_factory=today_utc)
+
+
+Parser = Callable[[str, Path, ParseContext], list[PolicyInput]]
+
+
+def parse_documents(kind: str, path: Path, context: ParseContext) -> list[PolicyInput]:
+    """Default parser: every YAML/JSON document of the file is one input."""
+    shown = display_path(path)
+    documents = load_structured_documents(path)
+    return [
+        PolicyInput(
+            kind=kind,
+            target=shown if len(documents) == 1 else f"{shown}#{index}",
+            file=shown,
+            document=document.value,
+            lines=document.lines,
+            line=document.line,
+        )
+        for index, document in enumerate(documents)
+    ]
+
+
+def _parse_waivers(kind: str, path: Path, context: ParseContext) -> list[PolicyInput]:
+    return [waiver_input(path, context.today)]
+
+
+PARSERS: dict[str, Parser] = {WAIVER_KIND: _parse_waivers}
+
+
+def parse_file(kind: str, path: Path, context: ParseContext | None = None) -> list[PolicyInput]:
+    parser = PARSERS.get(kind, parse_documents)
+    return parser(kind, path, context or ParseContext())

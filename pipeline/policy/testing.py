@@ -1,0 +1,191 @@
+"""The policy test runner: ``test_*`` rules (as ``opa test`` runs them), coverage, samples.
+
+A test passes when its rule evaluates to ``true``; ``false``, undefined or an error fails it.
+Rules named ``todo_test_*`` are skipped, as in OPA. Coverage counts the policy lines (tests
+excluded) that the tests evaluated. Every policy folder must also have tests and a samples
+suite whose cases together yield every rule id the policy declares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import EngineError, InputError
+from pipeline.inputs.model import PolicyInput
+from pipeline.policy.engine import EmbeddedDecisions, is_undefined
+from pipeline.policy.evaluate import evaluate_input
+from pipeline.policy.loader import PolicyModule, PolicyPackage, PolicySet
+
+TEST_PREFIX = "test_"
+SAMPLES_SUITE = Path("samples") / "suite.yaml"
+
+SampleParser = Callable[[str, Path, dict[str, Any]], list[PolicyInput]]  # kind, file, suite
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    name: str  # data.<package>.<rule>
+    file: str
+    line: int
+    passed: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class FileCoverage:
+    file: str
+    covered: int
+    total: int
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.covered / self.total if self.total else 100.0
+
+
+@dataclass
+class TestReport:
+    tests: list[TestOutcome] = field(default_factory=list)
+    samples: list[TestOutcome] = field(default_factory=list)
+    conventions: list[TestOutcome] = field(default_factory=list)
+    coverage: list[FileCoverage] = field(default_factory=list)
+
+    @property
+    def outcomes(self) -> list[TestOutcome]:
+        return [*self.tests, *self.samples, *self.conventions]
+
+    @property
+    def passed(self) -> int:
+        return sum(1 for o in self.outcomes if o.passed)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for o in self.outcomes if not o.passed)
+
+    @property
+    def total_coverage(self) -> float:
+        covered = sum(c.covered for c in self.coverage)
+        total = sum(c.total for c in self.coverage)
+        return 100.0 * covered / total if total else 100.0
+
+
+def run_policy_tests(policy_set: PolicySet, parse_sample: SampleParser) -> TestReport:
+    report = TestReport()
+    engine = policy_set.test_engine()
+    for module in policy_set.test_modules:
+        for name, line in _test_rules(engine.ast(), module):
+            report.tests.append(_run_test(engine, module, name, line))
+    coverage = engine.coverage()
+    for module in policy_set.policy_modules:
+        covered, not_covered = coverage.get(module.file, (set(), set()))
+        report.coverage.append(FileCoverage(module.file, len(covered), len(covered | not_covered)))
+    decisions = EmbeddedDecisions(policy_set.engine())
+    for package in policy_set.packages.values():
+        report.conventions.extend(_check_conventions(policy_set, package))
+        report.samples.extend(_run_samples(policy_set, package, decisions, parse_sample))
+    return report
+
+
+def _test_rules(ast: list[dict[str, Any]], module: PolicyModule) -> list[tuple[str, int]]:
+    seen: dict[str, int] = {}
+    for entry in ast:
+        if entry["source"]["file"] != module.file:
+            continue
+        for rule in entry["ast"].get("rules", []):
+            head = rule.get("Spec", {}).get("head", {})
+            compr = head.get("Compr")  # functions and partial sets are never tests
+            var = (compr or {}).get("refr", {}).get("Var")
+            if var and var["value"].startswith(TEST_PREFIX):
+                seen.setdefault(var["value"], var["span"]["line"])
+    return sorted(seen.items(), key=lambda item: item[1])
+
+
+def _run_test(engine: Any, module: PolicyModule, name: str, line: int) -> TestOutcome:
+    rule = f"{module.package}.{name}"
+    try:
+        value = engine.evaluate_current(rule)
+    except EngineError as exc:
+        return TestOutcome(f"data.{rule}", module.file, line, False, f"error: {exc}")
+    if value is True:
+        return TestOutcome(f"data.{rule}", module.file, line, True)
+    shown = "undefined" if is_undefined(value) else value
+    return TestOutcome(f"data.{rule}", module.file, line, False, f"evaluated to {shown}")
+
+
+def _policy_folder(package: PolicyPackage) -> Path:
+    return Path(package.file).parent
+
+
+def _check_conventions(policy_set: PolicySet, package: PolicyPackage) -> list[TestOutcome]:
+    folder = _policy_folder(package)
+    has_tests = any(Path(m.file).parent == folder for m in policy_set.test_modules)
+    suite = folder / SAMPLES_SUITE
+    return [
+        TestOutcome(
+            f"{package.name} has tests",
+            package.file,
+            1,
+            has_tests,
+            "" if has_tests else f"no *_test.rego beside {package.file}",
+        ),
+        TestOutcome(
+            f"{package.name} has samples",
+            package.file,
+            1,
+            suite.is_file(),
+            "" if suite.is_file() else f"no {suite}",
+        ),
+    ]
+
+
+def _run_samples(
+    policy_set: PolicySet,
+    package: PolicyPackage,
+    decisions: EmbeddedDecisions,
+    parse_sample: SampleParser,
+) -> list[TestOutcome]:
+    suite_path = _policy_folder(package) / SAMPLES_SUITE
+    if not suite_path.is_file():
+        return []
+    suite, cases = _read_suite(suite_path)
+    outcomes = []
+    expected_anywhere: set[str] = set()
+    single = PolicySet(policy_set.root, policy_set.modules, policy_set.data, {package.name: package}, policy_set.rules)
+    for case in cases:
+        sample = suite_path.parent / str(case.get("input", ""))
+        expected = {str(i) for i in case.get("expect") or []}
+        expected_anywhere |= expected
+        name = f"{package.name} sample {case.get('input')}"
+        try:
+            inputs = parse_sample(package.kinds[0], sample, suite)
+        except InputError as exc:
+            outcomes.append(TestOutcome(name, str(sample), 1, False, str(exc)))
+            continue
+        found = {f.rule_id for i in inputs for f in evaluate_input(single, decisions, i)}
+        passed = found == expected
+        reason = "" if passed else f"expected {sorted(expected) or 'no findings'}, got {sorted(found) or 'none'}"
+        outcomes.append(TestOutcome(name, str(sample), 1, passed, reason))
+    uncovered = set(package.rule_ids) - expected_anywhere
+    outcomes.append(
+        TestOutcome(
+            f"{package.name} samples cover every rule",
+            str(suite_path),
+            1,
+            not uncovered,
+            f"no denied sample yields {', '.join(sorted(uncovered))}" if uncovered else "",
+        )
+    )
+    return outcomes
+
+
+def _read_suite(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    from pipeline.inputs.structured import load_structured_documents
+
+    documents = load_structured_documents(path)
+    suite = documents[0].value if documents else None
+    cases = suite.get("cases") if isinstance(suite, dict) else None
+    if not isinstance(cases, list) or not all(isinstance(c, dict) and c.get("input") for c in cases):
+        raise InputError(f"{path}: expected a mapping with `cases:`, each with `input` and `expect`")
+    return suite, cases
