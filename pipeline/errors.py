@@ -40,3 +40,7 @@ class DeniedError(SealgateError):
     """A security decision that denied the operation (exit code 1)."""
 
     exit_code = ExitCode.DENIED
+
+
+class VerificationError(DeniedError):
+    """A sealed model, signature or digest that does not verify: tampering, wrong key or signer."""

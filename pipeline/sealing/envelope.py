@@ -1,0 +1,91 @@
+"""DSSE envelopes (secure-systems-lab/dsse v1) carrying one ECDSA P-256 signature."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from pipeline.errors import VerificationError
+from pipeline.sealing import signing_keys
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE pre-authentication encoding: what the signature actually covers."""
+    type_bytes = payload_type.encode("utf-8")
+    return b"DSSEv1 %d %s %d %s" % (len(type_bytes), type_bytes, len(payload), payload)
+
+
+@dataclass(frozen=True)
+class OpenedEnvelope:
+    """An envelope parsed but not yet verified: nothing here is trusted until ``verify``."""
+
+    payload_type: str
+    payload: bytes
+    key_id: str
+    signature: bytes
+
+    def verify(self, public_key: ec.EllipticCurvePublicKey) -> bytes:
+        if not signing_keys.signature_is_valid(
+            public_key, self.signature, pae(self.payload_type, self.payload)
+        ):
+            raise VerificationError("seal header: signature does not verify")
+        return self.payload
+
+
+def sign_envelope(
+    payload_type: str, payload: bytes, private_key: ec.EllipticCurvePrivateKey
+) -> bytes:
+    signature = signing_keys.sign(private_key, pae(payload_type, payload))
+    envelope = {
+        "payloadType": payload_type,
+        "payload": base64.b64encode(payload).decode("ascii"),
+        "signatures": [
+            {
+                "keyid": signing_keys.signing_key_id(private_key.public_key()),
+                "sig": base64.b64encode(signature).decode("ascii"),
+            }
+        ],
+    }
+    return json.dumps(envelope, indent=2, sort_keys=True).encode("utf-8") + b"\n"
+
+
+def _b64(value: object, what: str) -> bytes:
+    if not isinstance(value, str):
+        raise VerificationError(f"seal header: {what} is not a string")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise VerificationError(f"seal header: {what} is not valid base64") from None
+
+
+def open_envelope(data: bytes, expected_payload_type: str) -> OpenedEnvelope:
+    try:
+        envelope = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise VerificationError("seal header: not a JSON DSSE envelope") from None
+    if not isinstance(envelope, dict) or set(envelope) != {"payloadType", "payload", "signatures"}:
+        raise VerificationError("seal header: not a DSSE envelope")
+    if envelope["payloadType"] != expected_payload_type:
+        raise VerificationError(
+            f"seal header: payload type {envelope['payloadType']!r} is not "
+            f"{expected_payload_type!r}"
+        )
+    signatures = envelope["signatures"]
+    if not isinstance(signatures, list) or len(signatures) != 1:
+        raise VerificationError("seal header: expected exactly one signature")
+    entry = signatures[0]
+    if not isinstance(entry, dict) or set(entry) != {"keyid", "sig"}:
+        raise VerificationError("seal header: malformed signature entry")
+    key_id = entry["keyid"]
+    if not isinstance(key_id, str) or len(key_id) != 64:
+        raise VerificationError("seal header: malformed signer key id")
+    return OpenedEnvelope(
+        payload_type=expected_payload_type,
+        payload=_b64(envelope["payload"], "payload"),
+        key_id=key_id,
+        signature=_b64(entry["sig"], "signature"),
+    )

@@ -1,0 +1,83 @@
+"""ECDSA P-256 signing keys: the key type that ``model_signing verify key`` accepts."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from pipeline.errors import InputError
+from pipeline.sealing.keyfiles import KeyPairPaths, read_key_file, write_key_pair
+
+SIGNATURE_ALGORITHM = "ECDSA-P256-SHA256"
+
+
+def generate_signing_key(prefix: Path) -> KeyPairPaths:
+    private_key = ec.generate_private_key(ec.SECP256R1())
+    private_pem = private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return write_key_pair(prefix, private_pem, public_key_pem(private_key.public_key()))
+
+
+def public_key_pem(public_key: ec.EllipticCurvePublicKey) -> bytes:
+    return public_key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def signing_key_id(public_key: ec.EllipticCurvePublicKey) -> str:
+    """Key id of a signer: lowercase hex SHA-256 of the SubjectPublicKeyInfo DER."""
+    der = public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(der).hexdigest()
+
+
+def _require_p256(key: object, source: str) -> None:
+    if not isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) or not (
+        isinstance(key.curve, ec.SECP256R1)
+    ):
+        raise InputError(f"{source}: not an ECDSA P-256 key")
+
+
+def load_signing_private_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    data = read_key_file(path)
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError):
+        raise InputError(
+            f"{path}: not an unencrypted PEM private key (expected ECDSA P-256)"
+        ) from None
+    _require_p256(key, str(path))
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    return key
+
+
+def parse_signing_public_key(pem: bytes, source: str) -> ec.EllipticCurvePublicKey:
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except (ValueError, TypeError):
+        raise InputError(f"{source}: not a PEM public key (expected ECDSA P-256)") from None
+    _require_p256(key, source)
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    return key
+
+
+def sign(private_key: ec.EllipticCurvePrivateKey, message: bytes) -> bytes:
+    return private_key.sign(message, ec.ECDSA(hashes.SHA256()))
+
+
+def signature_is_valid(
+    public_key: ec.EllipticCurvePublicKey, signature: bytes, message: bytes
+) -> bool:
+    try:
+        public_key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        return False
+    return True
