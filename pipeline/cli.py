@@ -484,6 +484,246 @@ def unseal(
             raise InputError(f"--exec {exec_argv[0]}: {exc.strerror}") from None
 
 
+# --------------------------------------------------------------------------------------------
+# sealing: keys, seal, verify, unseal
+
+
+def _progress_enabled(json_output: bool) -> bool:
+    return not json_output and sys.stderr.isatty() and os.environ.get("CI", "").lower() != "true"
+
+
+class _ProgressBars:
+    """Draws one rich progress bar per phase on stderr; a no-op when not on a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._progress = None
+        self._tasks: dict[str, object] = {}
+        if enabled:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
+
+            self._progress = Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+            )
+
+    def __enter__(self) -> _ProgressBars:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if self._progress is None:
+            return
+        if phase not in self._tasks:
+            self._tasks[phase] = self._progress.add_task(phase, total=total)
+        self._progress.update(self._tasks[phase], completed=done, total=total)  # type: ignore[arg-type]
+
+
+def _emit_summary(
+    summary: dict[str, object], json_output: bool, line: str, err: bool = False
+) -> None:
+    import json
+
+    if json_output:
+        click.echo(json.dumps(summary, indent=2, sort_keys=True))
+    else:
+        click.echo(line, err=err)
+
+
+def _human_bytes(count: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024  # type: ignore[assignment]
+    return f"{count} B"
+
+
+@cli.group()
+def keys() -> None:
+    """Generate signing and recipient key pairs."""
+
+
+@keys.command("generate")
+@click.argument("kind", type=click.Choice(["signing", "recipient"]))
+@click.option("--out", "prefix", required=True, type=click.Path(path_type=Path),
+              help="Writes PREFIX.key (0600, never printed) and PREFIX.pub.")
+@click.option("--json", "json_output", is_flag=True, help="Print a JSON summary.")
+def keys_generate(kind: str, prefix: Path, json_output: bool) -> None:
+    """Generate a signing key (ECDSA P-256) or a recipient key (ML-KEM-768 + X25519 HPKE)."""
+    from pipeline.sealing import generate_recipient_key, generate_signing_key, parse_recipient
+    from pipeline.sealing.signing_keys import parse_signing_public_key, signing_key_id
+
+    if kind == "signing":
+        paths = generate_signing_key(prefix)
+        key_id = signing_key_id(
+            parse_signing_public_key(paths.public_key.read_bytes(), str(paths.public_key))
+        )
+    else:
+        paths = generate_recipient_key(prefix)
+        key_id = parse_recipient(f"local:{paths.public_key}").key_id
+    _emit_summary(
+        {"kind": kind, "private_key": str(paths.private_key), "public_key": str(paths.public_key),
+         "key_id": key_id},
+        json_output,
+        f"wrote {paths.private_key} (private, 0600) and {paths.public_key}; key id {key_id}",
+    )
+
+
+@cli.command()
+@click.argument("model_dir", type=click.Path(path_type=Path))
+@click.option("--name", required=True, help="Model name bound into the signed seal header.")
+@click.option("--version", "model_version", required=True, help="Model version, likewise.")
+@click.option("--sign-key", required=True, type=click.Path(path_type=Path),
+              help="ECDSA P-256 private key (PEM) that signs the header and model.sig.")
+@click.option("--recipient", "recipients", multiple=True, required=True, metavar="TYPE:VALUE",
+              help="Who may unseal, e.g. local:rcpt.pub; repeatable.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Sealed directory to create (must not exist, or be empty).")
+@click.option("--chunk-size", type=click.IntRange(16, 64 * 1024 * 1024), default=1024 * 1024,
+              show_default=True, help="Plaintext bytes per encrypted chunk.")
+@click.option("--ciphertext-digest", type=click.Choice(["blake3", "sha256"]), default="blake3",
+              show_default=True, help="Digest of each ciphertext file in the header.")
+@click.option("--json", "json_output", is_flag=True, help="Print a JSON summary.")
+def seal(
+    model_dir: Path, name: str, model_version: str, sign_key: Path, recipients: tuple[str, ...],
+    out_dir: Path, chunk_size: int, ciphertext_digest: str, json_output: bool,
+) -> None:
+    """Sign and encrypt MODEL_DIR in one streaming pass into a sealed directory."""
+    from dataclasses import asdict
+
+    from pipeline.sealing import SealOptions, load_signing_private_key, parse_recipient, seal_model
+
+    signing_key = load_signing_private_key(sign_key)
+    parsed = [parse_recipient(spec) for spec in recipients]
+    with _ProgressBars(_progress_enabled(json_output)) as bars:
+        summary = seal_model(
+            model_dir, out_dir, name=name, version=model_version, signing_key=signing_key,
+            recipients=parsed,
+            options=SealOptions(chunk_size=chunk_size, ciphertext_digest=ciphertext_digest),
+            progress=bars,
+        )
+    data = {**asdict(summary), "sealed_dir": str(summary.sealed_dir)}
+    _emit_summary(
+        data, json_output,
+        f"sealed {summary.model_name} {summary.model_version}: {summary.files} files, "
+        f"{_human_bytes(summary.plaintext_bytes)} -> {summary.sealed_dir} "
+        f"(signer {summary.signer_key_id[:16]}, {len(summary.recipients)} recipient(s))",
+    )
+
+
+def _trust_option(function):  # type: ignore[no-untyped-def]
+    function = click.option("--version", "expect_version",
+                            help="Fail unless the sealed model has this version.")(function)
+    function = click.option("--name", "expect_name",
+                            help="Fail unless the sealed model has this name.")(function)
+    return click.option("--trust", required=True, type=click.Path(path_type=Path),
+                        help="Trust file (YAML) or a signer's PEM public key.")(function)
+
+
+@cli.command()
+@click.argument("sealed_dir", type=click.Path(path_type=Path))
+@_trust_option
+@click.option("--json", "json_output", is_flag=True, help="Print a JSON summary.")
+def verify(
+    sealed_dir: Path, trust: Path, expect_name: str | None, expect_version: str | None,
+    json_output: bool,
+) -> None:
+    """Verify a sealed model's header, signer and every ciphertext digest (no key needed)."""
+    from pipeline.sealing import load_trust, verify_sealed
+
+    policy = load_trust(trust)
+    with _ProgressBars(_progress_enabled(json_output)) as bars:
+        verified = verify_sealed(
+            sealed_dir, policy, expect_name=expect_name, expect_version=expect_version,
+            progress=bars,
+        )
+    header = verified.header
+    _emit_summary(
+        {"sealed_dir": str(sealed_dir), "verified": True, "model_name": header.model_name,
+         "model_version": header.model_version, "seal_id": header.seal_id.hex(),
+         "signer": verified.signer.name, "signer_key_id": verified.signer.key_id,
+         "files": len(header.files), "plaintext_bytes": header.total_size,
+         "recipients": [f"{r.type}:{r.key_id}" for r in header.recipients]},
+        json_output,
+        f"verified {header.model_name} {header.model_version}: {len(header.files)} files, "
+        f"signed by {verified.signer.name!r} ({verified.signer.key_id[:16]})",
+    )
+
+
+class _ExecTailCommand(click.Command):
+    """Everything after ``--exec`` is the command to run, options included."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--exec" in args:
+            position = args.index("--exec")
+            ctx.meta["exec_argv"] = args[position + 1 :]
+            if not ctx.meta["exec_argv"]:
+                raise click.UsageError("--exec needs a command to run")
+            args = args[:position]
+        return super().parse_args(ctx, args)
+
+
+@cli.command(cls=_ExecTailCommand, epilog="--exec CMD [ARGS]...  after a successful unseal, "
+             "replace this process with CMD; everything after --exec belongs to CMD.")
+@click.argument("sealed_dir", type=click.Path(path_type=Path))
+@click.option("--identity", "identities", multiple=True, required=True, metavar="TYPE:VALUE",
+              help="Key that can unwrap the data key, e.g. local:rcpt.key; repeatable.")
+@_trust_option
+@click.option("--into", "into", required=True, type=click.Path(path_type=Path),
+              help="Directory to create on tmpfs (must not exist, or be empty).")
+@click.option("--allow-disk", is_flag=True, help="Allow a destination that is not memory-backed.")
+@click.option("--json", "json_output", is_flag=True, help="Print a JSON summary.")
+@click.pass_context
+def unseal(
+    ctx: click.Context, sealed_dir: Path, identities: tuple[str, ...], trust: Path,
+    expect_name: str | None, expect_version: str | None, into: Path, allow_disk: bool,
+    json_output: bool,
+) -> None:
+    """Verify, decrypt and publish a sealed model into memory-backed storage."""
+    from dataclasses import asdict
+
+    from pipeline.runtime import unseal_model
+    from pipeline.sealing import load_trust, parse_identity
+
+    exec_argv: list[str] = ctx.meta.get("exec_argv", [])
+    policy = load_trust(trust)
+    parsed = [parse_identity(spec) for spec in identities]
+    with _ProgressBars(_progress_enabled(json_output)) as bars:
+        summary = unseal_model(
+            sealed_dir, into, identities=parsed, trust=policy, expect_name=expect_name,
+            expect_version=expect_version, allow_disk=allow_disk, progress=bars,
+        )
+    data = {**asdict(summary), "destination": str(summary.destination)}
+    _emit_summary(
+        data, json_output,
+        f"unsealed {summary.model_name} {summary.model_version}: {summary.files} files, "
+        f"{_human_bytes(summary.plaintext_bytes)} -> {summary.destination}",
+        err=bool(exec_argv),
+    )
+    if exec_argv:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            os.execvp(exec_argv[0], exec_argv)  # noqa: S606 - the image entrypoint use case
+        except OSError as exc:
+            raise InputError(f"--exec {exec_argv[0]}: {exc.strerror}") from None
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: never lets a traceback reach the user."""
     debug = os.environ.get("SEALGATE_DEBUG") == "1"

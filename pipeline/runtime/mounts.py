@@ -61,18 +61,18 @@ def mount_for(path: Path, mounts: list[Mount]) -> Mount:
     return best
 
 
-def require_memory_backed(path: Path, mountinfo: Path = MOUNTINFO) -> Mount:
-    """Refuse ``path`` unless it is on tmpfs or ramfs."""
+def require_memory_backed(destination: Path, mountinfo: Path = MOUNTINFO) -> Mount:
+    """Refuse ``destination`` unless the directory it is created in is on tmpfs or ramfs."""
     try:
         text = mountinfo.read_text()
     except OSError as exc:
         raise InputError(
             f"cannot read {mountinfo} to check the destination: {exc.strerror}"
         ) from None
-    mount = mount_for(path, parse_mountinfo(text))
+    mount = mount_for(destination.parent, parse_mountinfo(text))
     if mount.fs_type not in MEMORY_FILESYSTEMS:
         raise InputError(
-            f"{path}: destination is on {mount.fs_type} ({mount.mount_point}), not memory-backed "
+            f"{destination}: would be on {mount.fs_type} ({mount.mount_point}), not memory-backed "
             "storage; use a tmpfs path or pass --allow-disk"
         )
     return mount

@@ -93,7 +93,7 @@ def _check_destination(into: Path, allow_disk: bool) -> None:
             "mount so that it can be published with one rename"
         )
     if not allow_disk:
-        require_memory_backed(into.parent)
+        require_memory_backed(into)
 
 
 def _unseal_file(
