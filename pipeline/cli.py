@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import date
 from pathlib import Path
 
 import click
@@ -210,17 +209,11 @@ def policy() -> None:
 @click.option("-v", "--verbose", is_flag=True, help="List passing tests too.")
 def policy_test(paths: tuple[Path, ...], coverage_min: float | None, verbose: bool) -> None:
     """Run every test_* rule in *_test.rego (like `opa test`), the samples, and coverage."""
-    from pipeline.inputs.kinds import ParseContext, parse_file
     from pipeline.policy.loader import load_policy_set
     from pipeline.policy.testing import run_policy_tests
 
-    def parse_sample(kind: str, path: Path, suite: dict) -> list:  # type: ignore[type-arg]
-        today = suite.get("today")
-        context = ParseContext(date.fromisoformat(str(today))) if today else ParseContext()
-        return parse_file(kind, path, context)
-
     policy_set = load_policy_set(list(paths) or [Path("policies")])
-    report = run_policy_tests(policy_set, parse_sample)
+    report = run_policy_tests(policy_set)
     for outcome in report.outcomes:
         if not outcome.passed:
             click.echo(f"FAIL {outcome.file}:{outcome.line}: {outcome.name}: {outcome.reason}")

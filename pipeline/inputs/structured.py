@@ -101,7 +101,9 @@ def _to_value(
 ) -> Any:
     budget.spend()
     if depth > MAX_DEPTH:
-        raise InputError(f"{budget.path}:{node.start_mark.line + 1}: nesting deeper than {MAX_DEPTH}")
+        raise InputError(
+            f"{budget.path}:{node.start_mark.line + 1}: nesting deeper than {MAX_DEPTH}"
+        )
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         result: dict[str, Any] = {}
@@ -111,7 +113,9 @@ def _to_value(
                     f"{budget.path}:{key_node.start_mark.line + 1}: YAML merge keys (<<) are not supported"
                 )
             if not isinstance(key_node, yaml.ScalarNode):
-                raise InputError(f"{budget.path}:{key_node.start_mark.line + 1}: mapping keys must be scalars")
+                raise InputError(
+                    f"{budget.path}:{key_node.start_mark.line + 1}: mapping keys must be scalars"
+                )
             key = str(key_node.value)
             if key in result:
                 raise InputError(

@@ -14,7 +14,7 @@ from pipeline.errors import EngineError, PolicyLoadError
 # anyhow (inside regorus) appends a Rust backtrace to every error when RUST_BACKTRACE is set.
 os.environ["RUST_LIB_BACKTRACE"] = "0"
 
-import regorus  # noqa: E402  (the environment above must be set before the engine loads)
+import regorus
 
 _LOCATION = re.compile(r"-->\s*(?P<file>\S+?):(?P<line>\d+):(?P<col>\d+)")
 _ERROR = re.compile(r"^error:\s*(?P<msg>.+)$", re.MULTILINE)
@@ -133,7 +133,9 @@ class EmbeddedEngine:
         try:
             self._engine.set_input_json(json.dumps(input_document))
         except Exception as exc:
-            raise EngineError(f"input rejected by the engine: {describe_engine_error(exc)}") from exc
+            raise EngineError(
+                f"input rejected by the engine: {describe_engine_error(exc)}"
+            ) from exc
 
     def coverage(self) -> dict[str, tuple[set[int], set[int]]]:
         """Per file: (covered lines, not covered lines) since coverage was enabled."""

@@ -31,7 +31,9 @@ def evaluate_input(
     if not packages:
         return [
             _gate_finding(
-                gate_rules.NO_POLICY, policy_input, f"no loaded policy reads {policy_input.kind!r} inputs"
+                gate_rules.NO_POLICY,
+                policy_input,
+                f"no loaded policy reads {policy_input.kind!r} inputs",
             )
         ]
     results = engine.evaluate_rules([p.decision for p in packages], policy_input.document)
@@ -43,14 +45,18 @@ def evaluate_input(
 
 def problem_finding(problem: InputProblem) -> Finding:
     rule = gate_rules.INPUT_UNREADABLE
-    return Finding(rule.id, problem.message, rule.severity, problem.file, problem.file, problem.line)
+    return Finding(
+        rule.id, problem.message, rule.severity, problem.file, problem.file, problem.line
+    )
 
 
 def _findings_of(
     package: PolicyPackage, value: Any, rules: dict[str, RuleInfo], policy_input: PolicyInput
 ) -> list[Finding]:
     if isinstance(value, EngineError):
-        return [_gate_finding(gate_rules.EVALUATION_FAILED, policy_input, f"{package.name}: {value}")]
+        return [
+            _gate_finding(gate_rules.EVALUATION_FAILED, policy_input, f"{package.name}: {value}")
+        ]
     if is_undefined(value):
         return [
             _gate_finding(
@@ -73,7 +79,9 @@ def _finding(
 ) -> Finding:
     problem = _malformed(package, item, rules)
     if problem:
-        return _gate_finding(gate_rules.MALFORMED_FINDING, policy_input, f"{package.name}: {problem}")
+        return _gate_finding(
+            gate_rules.MALFORMED_FINDING, policy_input, f"{package.name}: {problem}"
+        )
     path = tuple(item["path"])
     return Finding(
         rule_id=item["id"],

@@ -25,6 +25,7 @@ def run_gate(
     result = GateResult(
         rules={**GATE_RULES, **policy_set.rules}, engine=engine.name, fail_on=fail_on
     )
+
     def evaluate(policy_input: PolicyInput) -> list[Finding]:
         result.inputs_evaluated += 1
         result.checks.extend(

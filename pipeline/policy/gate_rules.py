@@ -30,7 +30,7 @@ MALFORMED_FINDING = _rule(
     "Policy returned a malformed finding",
     Severity.CRITICAL,
     "A finding must be an object with a known rule id, msg, severity and path (an array).",
-    "Return findings as {\"id\", \"msg\", \"severity\", \"path\"} with an id declared in METADATA.",
+    'Return findings as {"id", "msg", "severity", "path"} with an id declared in METADATA.',
 )
 INPUT_UNREADABLE = _rule(
     "SG-GATE-004",
@@ -56,5 +56,12 @@ NO_POLICY = _rule(
 
 GATE_RULES = {
     r.id: r
-    for r in (EVALUATION_FAILED, NO_DECISION, MALFORMED_FINDING, INPUT_UNREADABLE, STALE_WAIVER, NO_POLICY)
+    for r in (
+        EVALUATION_FAILED,
+        NO_DECISION,
+        MALFORMED_FINDING,
+        INPUT_UNREADABLE,
+        STALE_WAIVER,
+        NO_POLICY,
+    )
 }

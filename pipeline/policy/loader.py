@@ -101,7 +101,9 @@ def find_rego_files(paths: Iterable[Path]) -> list[Path]:
             files.update(
                 p
                 for p in path.rglob("*.rego")
-                if not any(part == "samples" or part.startswith(".") for part in p.parts[len(path.parts):])
+                if not any(
+                    part == "samples" or part.startswith(".") for part in p.parts[len(path.parts) :]
+                )
             )
         else:
             raise InputError(f"{path}: no such file or directory")
@@ -215,7 +217,11 @@ def _catalogue(policy_set: PolicySet, engine: EmbeddedEngine) -> None:
                 f"{module.file}: package {module.package} is also defined in {existing.file}; "
                 "one policy per package"
             )
-        title = str(package_note.values.get("title", module.package)) if package_note else module.package
+        title = (
+            str(package_note.values.get("title", module.package))
+            if package_note
+            else module.package
+        )
         policy_set.packages[module.package] = PolicyPackage(
             module.package, module.file, kinds, title, tuple(rule_ids)
         )

@@ -55,16 +55,16 @@ class OpaServerEngine:
         except requests.RequestException as exc:
             raise EngineError(f"OPA server {self.url} unreachable: {exc}") from exc
         except Exception as exc:  # the client raises its own exception types
-            raise EngineError(f"OPA server {self.url} rejected the policies: {_reason(exc)}") from exc
+            raise EngineError(
+                f"OPA server {self.url} rejected the policies: {_reason(exc)}"
+            ) from exc
 
     def evaluate_rules(self, rules: Sequence[str], input_document: Any) -> list[Any]:
         return [self._evaluate(rule, input_document) for rule in rules]
 
     def _evaluate(self, rule: str, input_document: Any) -> Any:
         try:
-            response = self._client.query_rule(
-                input_document, rule, query_params=_QUERY_PARAMS
-            )
+            response = self._client.query_rule(input_document, rule, query_params=_QUERY_PARAMS)
         except requests.HTTPError as exc:
             return EngineError(f"OPA server error for data.{rule}: {_http_reason(exc)}")
         except requests.RequestException as exc:
@@ -91,7 +91,9 @@ def _http_reason(exc: requests.HTTPError) -> str:
         for e in errors
         if isinstance(e, dict)
     )
-    return f"HTTP {response.status_code} {body.get('code', '')}: {detail or body.get('message', '')}"
+    return (
+        f"HTTP {response.status_code} {body.get('code', '')}: {detail or body.get('message', '')}"
+    )
 
 
 def _reason(exc: Exception) -> str:

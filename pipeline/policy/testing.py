@@ -8,21 +8,22 @@ suite whose cases together yield every rule id the policy declares.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import EngineError, InputError
+from pipeline.inputs.kinds import ParseContext, parse_file
 from pipeline.inputs.model import PolicyInput
+from pipeline.inputs.structured import load_structured_documents
+from pipeline.paths import display_path
 from pipeline.policy.engine import EmbeddedDecisions, is_undefined
 from pipeline.policy.evaluate import evaluate_input
 from pipeline.policy.loader import PolicyModule, PolicyPackage, PolicySet
 
 TEST_PREFIX = "test_"
 SAMPLES_SUITE = Path("samples") / "suite.yaml"
-
-SampleParser = Callable[[str, Path, dict[str, Any]], list[PolicyInput]]  # kind, file, suite
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class TestReport:
         return 100.0 * covered / total if total else 100.0
 
 
-def run_policy_tests(policy_set: PolicySet, parse_sample: SampleParser) -> TestReport:
+def run_policy_tests(policy_set: PolicySet) -> TestReport:
     report = TestReport()
     engine = policy_set.test_engine()
     for module in policy_set.test_modules:
@@ -84,7 +85,7 @@ def run_policy_tests(policy_set: PolicySet, parse_sample: SampleParser) -> TestR
     decisions = EmbeddedDecisions(policy_set.engine())
     for package in policy_set.packages.values():
         report.conventions.extend(_check_conventions(policy_set, package))
-        report.samples.extend(_run_samples(policy_set, package, decisions, parse_sample))
+        report.samples.extend(_run_samples(policy_set, package, decisions))
     return report
 
 
@@ -140,52 +141,88 @@ def _check_conventions(policy_set: PolicySet, package: PolicyPackage) -> list[Te
     ]
 
 
-def _run_samples(
-    policy_set: PolicySet,
-    package: PolicyPackage,
-    decisions: EmbeddedDecisions,
-    parse_sample: SampleParser,
-) -> list[TestOutcome]:
-    suite_path = _policy_folder(package) / SAMPLES_SUITE
-    if not suite_path.is_file():
+@dataclass(frozen=True)
+class SampleCase:
+    """One case of a policy folder's ``samples/suite.yaml``."""
+
+    package: PolicyPackage
+    file: Path
+    expect: frozenset[str]
+    context: ParseContext
+
+    @property
+    def name(self) -> str:
+        return f"{self.package.name} sample {self.file.relative_to(_policy_folder(self.package) / 'samples')}"
+
+    def inputs(self) -> list[PolicyInput]:
+        """The sample parsed exactly as the gate parses files of the policy's input kind."""
+        return parse_file(self.package.kinds[0], self.file, self.context)
+
+
+def sample_cases(package: PolicyPackage) -> list[SampleCase]:
+    """The cases of the package's samples suite (none when the folder has no suite)."""
+    path = _policy_folder(package) / SAMPLES_SUITE
+    if not path.is_file():
         return []
-    suite, cases = _read_suite(suite_path)
+    documents = load_structured_documents(path)
+    suite = documents[0].value if documents else None
+    cases = suite.get("cases") if isinstance(suite, dict) else None
+    if not isinstance(cases, list) or not all(
+        isinstance(c, dict) and c.get("input") for c in cases
+    ):
+        raise InputError(
+            f"{path}: expected a mapping with `cases:`, each with `input` and `expect`"
+        )
+    try:
+        context = (
+            ParseContext(date.fromisoformat(str(suite["today"])))
+            if "today" in suite
+            else ParseContext()
+        )
+    except ValueError as exc:
+        raise InputError(f"{path}: `today` must be a YYYY-MM-DD date") from exc
+    return [
+        SampleCase(
+            package,
+            path.parent / str(c["input"]),
+            frozenset(map(str, c.get("expect") or [])),
+            context,
+        )
+        for c in cases
+    ]
+
+
+def _run_samples(
+    policy_set: PolicySet, package: PolicyPackage, decisions: EmbeddedDecisions
+) -> list[TestOutcome]:
+    cases = sample_cases(package)
+    if not cases:
+        return []
+    single = replace(policy_set, packages={package.name: package})
     outcomes = []
-    expected_anywhere: set[str] = set()
-    single = PolicySet(policy_set.root, policy_set.modules, policy_set.data, {package.name: package}, policy_set.rules)
     for case in cases:
-        sample = suite_path.parent / str(case.get("input", ""))
-        expected = {str(i) for i in case.get("expect") or []}
-        expected_anywhere |= expected
-        name = f"{package.name} sample {case.get('input')}"
         try:
-            inputs = parse_sample(package.kinds[0], sample, suite)
+            inputs = case.inputs()
         except InputError as exc:
-            outcomes.append(TestOutcome(name, str(sample), 1, False, str(exc)))
+            outcomes.append(TestOutcome(case.name, display_path(case.file), 1, False, str(exc)))
             continue
         found = {f.rule_id for i in inputs for f in evaluate_input(single, decisions, i)}
-        passed = found == expected
-        reason = "" if passed else f"expected {sorted(expected) or 'no findings'}, got {sorted(found) or 'none'}"
-        outcomes.append(TestOutcome(name, str(sample), 1, passed, reason))
-    uncovered = set(package.rule_ids) - expected_anywhere
+        passed = found == case.expect
+        reason = (
+            ""
+            if passed
+            else (f"expected {sorted(case.expect) or 'no findings'}, got {sorted(found) or 'none'}")
+        )
+        outcomes.append(TestOutcome(case.name, display_path(case.file), 1, passed, reason))
+    uncovered = set(package.rule_ids) - set().union(*(c.expect for c in cases))
+    suite = display_path(_policy_folder(package) / SAMPLES_SUITE)
     outcomes.append(
         TestOutcome(
             f"{package.name} samples cover every rule",
-            str(suite_path),
+            suite,
             1,
             not uncovered,
             f"no denied sample yields {', '.join(sorted(uncovered))}" if uncovered else "",
         )
     )
     return outcomes
-
-
-def _read_suite(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    from pipeline.inputs.structured import load_structured_documents
-
-    documents = load_structured_documents(path)
-    suite = documents[0].value if documents else None
-    cases = suite.get("cases") if isinstance(suite, dict) else None
-    if not isinstance(cases, list) or not all(isinstance(c, dict) and c.get("input") for c in cases):
-        raise InputError(f"{path}: expected a mapping with `cases:`, each with `input` and `expect`")
-    return suite, cases

@@ -25,5 +25,7 @@ def render(format_name: str, result: GateResult) -> str:
     try:
         renderer = RENDERERS[format_name]
     except KeyError:
-        raise InputError(f"unknown report format {format_name!r}: choose from {', '.join(FORMATS)}") from None
+        raise InputError(
+            f"unknown report format {format_name!r}: choose from {', '.join(FORMATS)}"
+        ) from None
     return renderer(result)

@@ -18,7 +18,9 @@ def summary_line(result: GateResult) -> str:
     if suppressed:
         parts.append(f"{suppressed} suppressed by waivers")
     if result.input_errors:
-        parts.append(f"{result.input_errors} unreadable input{'s' if result.input_errors != 1 else ''}")
+        parts.append(
+            f"{result.input_errors} unreadable input{'s' if result.input_errors != 1 else ''}"
+        )
     inputs = f"{result.inputs_evaluated} input{'s' if result.inputs_evaluated != 1 else ''}"
     return f"{verdict}: {', '.join(parts)} in {inputs} ({result.engine} engine)"
 
@@ -36,5 +38,3 @@ def path_text(finding: Finding) -> str:
 
 def is_blocking(result: GateResult, finding: Finding) -> bool:
     return not finding.suppressed and finding.severity.rank >= result.fail_on.rank
-
-

@@ -27,7 +27,12 @@ def render(result: GateResult) -> str:
             unique, counter = f"{name} #{counter}", counter + 1
         used_names[suite_name].add(unique)
         return ET.SubElement(
-            suite(suite_name), "testcase", classname=suite_name, name=unique, file=file, line=str(line)
+            suite(suite_name),
+            "testcase",
+            classname=suite_name,
+            name=unique,
+            file=file,
+            line=str(line),
         )
 
     for check in result.checks:

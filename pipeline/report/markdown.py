@@ -20,7 +20,12 @@ def _table(result: GateResult, findings: list[Finding], *, waived: bool = False)
     for finding in findings[:MAX_ROWS]:
         rule = result.rules.get(finding.rule_id)
         title = f"`{finding.rule_id}` {_cell(rule.title)}" if rule else f"`{finding.rule_id}`"
-        row = [finding.severity.value, title, f"`{_cell(location(finding))}`", _cell(finding.message)]
+        row = [
+            finding.severity.value,
+            title,
+            f"`{_cell(location(finding))}`",
+            _cell(finding.message),
+        ]
         if waived and finding.waiver is not None:
             w = finding.waiver
             row += [_cell(w.owner), w.expires, _cell(w.reason)]
@@ -38,12 +43,12 @@ def render(result: GateResult) -> str:
     mark = "passed" if result.passed else "failed"
     out = [f"### sealgate gate {mark}", "", summary_line(result), ""]
     if blocking:
-        out += _table(result, blocking) + [""]
+        out += [*_table(result, blocking), ""]
     for title, group, is_waived in (
         ("Suppressed by waivers", waived, True),
         ("Below the failure threshold", other, False),
     ):
         if group:
             out += [f"<details><summary>{title} ({len(group)})</summary>", ""]
-            out += _table(result, group, waived=is_waived) + ["", "</details>", ""]
+            out += [*_table(result, group, waived=is_waived), "", "</details>", ""]
     return "\n".join(out).rstrip() + "\n"

@@ -54,7 +54,8 @@ def render(result: GateResult) -> str:
 def _rule(rule: RuleInfo) -> dict[str, Any]:
     return {
         "id": rule.id,
-        "name": "".join(word.capitalize() for word in rule.title.split() if word.isalnum()) or rule.id,
+        "name": "".join(word.capitalize() for word in rule.title.split() if word.isalnum())
+        or rule.id,
         "shortDescription": {"text": rule.title},
         "fullDescription": {"text": rule.description},
         "help": {

@@ -23,7 +23,9 @@ def in_days(days: int) -> str:
     return (datetime.now(UTC).date() + timedelta(days=days)).isoformat()
 
 
-def write_waiver(workspace: Path, *, rule: str = "SG-DEMO-001", target: str = "pod.yaml", expires: str) -> None:
+def write_waiver(
+    workspace: Path, *, rule: str = "SG-DEMO-001", target: str = "pod.yaml", expires: str
+) -> None:
     (workspace / "policies" / "data" / "waivers.yaml").write_text(
         "waivers:\n"
         f"  - rule: {rule}\n"
@@ -41,7 +43,9 @@ def workspace(policy_workspace: Path) -> Path:
     return policy_workspace
 
 
-def test_privileged_pod_is_denied_with_sarif_on_the_offending_line(workspace: Path, sealgate: Sealgate) -> None:
+def test_privileged_pod_is_denied_with_sarif_on_the_offending_line(
+    workspace: Path, sealgate: Sealgate
+) -> None:
     run = sealgate("check", "--kind", "demo", "pod.yaml", "--format", "sarif", cwd=workspace)
     assert run.code == 1, run.stderr
     sarif = json.loads(run.stdout)
@@ -65,7 +69,15 @@ def test_clean_file_passes(workspace: Path, sealgate: Sealgate) -> None:
 def test_junit_names_file_and_line(workspace: Path, sealgate: Sealgate) -> None:
     out = workspace / "reports" / "junit.xml"
     run = sealgate(
-        "check", "--kind", "demo", "pod.yaml", "plain.yaml", "--format", "junit", "--output", str(out),
+        "check",
+        "--kind",
+        "demo",
+        "pod.yaml",
+        "plain.yaml",
+        "--format",
+        "junit",
+        "--output",
+        str(out),
         cwd=workspace,
     )
     assert run.code == 1
@@ -73,7 +85,12 @@ def test_junit_names_file_and_line(workspace: Path, sealgate: Sealgate) -> None:
     cases = {(suite.name, case.name): case for suite in xml for case in suite}
     names = [name for _, name in cases]
     assert len(names) == len(set(names))
-    failing = cases[("sealgate.demo.privileged", "pod.yaml SG-DEMO-001 spec.containers[0].securityContext.privileged")]
+    failing = cases[
+        (
+            "sealgate.demo.privileged",
+            "pod.yaml SG-DEMO-001 spec.containers[0].securityContext.privileged",
+        )
+    ]
     assert failing._elem.get("file") == "pod.yaml"
     assert failing._elem.get("line") == str(PRIVILEGED_LINE)
     assert f"pod.yaml:{PRIVILEGED_LINE}:" in failing.result[0].text
@@ -84,8 +101,17 @@ def test_junit_names_file_and_line(workspace: Path, sealgate: Sealgate) -> None:
 def test_valid_waiver_suppresses_but_still_reports(workspace: Path, sealgate: Sealgate) -> None:
     write_waiver(workspace, expires=in_days(30))
     run = sealgate(
-        "check", "--kind", "demo", "pod.yaml", "--format", "sarif", "--output", "out.sarif",
-        "--format", "text", cwd=workspace,
+        "check",
+        "--kind",
+        "demo",
+        "pod.yaml",
+        "--format",
+        "sarif",
+        "--output",
+        "out.sarif",
+        "--format",
+        "text",
+        cwd=workspace,
     )
     assert run.code == 0, run.stdout
     assert "waived SG-DEMO-001" in run.stdout and "1 suppressed by waivers" in run.stdout
@@ -97,7 +123,9 @@ def test_valid_waiver_suppresses_but_still_reports(workspace: Path, sealgate: Se
     assert "platform@example.com" in suppression["justification"]
 
 
-def test_expired_waiver_fails_the_gate_and_suppresses_nothing(workspace: Path, sealgate: Sealgate) -> None:
+def test_expired_waiver_fails_the_gate_and_suppresses_nothing(
+    workspace: Path, sealgate: Sealgate
+) -> None:
     write_waiver(workspace, expires=in_days(-1))
     run = sealgate("check", "--kind", "demo", "pod.yaml", "--format", "json", cwd=workspace)
     assert run.code == 1
@@ -131,7 +159,9 @@ def test_unparsable_waivers_file_is_an_input_error(workspace: Path, sealgate: Se
 
 def test_unparsable_input_is_reported_and_exits_2(workspace: Path, sealgate: Sealgate) -> None:
     (workspace / "broken.yaml").write_text("spec:\n  containers: [\n")
-    run = sealgate("check", "--kind", "demo", "broken.yaml", "pod.yaml", "--format", "json", cwd=workspace)
+    run = sealgate(
+        "check", "--kind", "demo", "broken.yaml", "pod.yaml", "--format", "json", cwd=workspace
+    )
     assert run.code == 2
     report = json.loads(run.stdout)
     ids = {f["id"] for f in report["findings"]}
@@ -140,13 +170,25 @@ def test_unparsable_input_is_reported_and_exits_2(workspace: Path, sealgate: Sea
 
 def test_markdown_and_github_formats(workspace: Path, sealgate: Sealgate) -> None:
     run = sealgate(
-        "check", "--kind", "demo", "pod.yaml", "--format", "markdown", "--output", "comment.md",
-        "--format", "github", cwd=workspace,
+        "check",
+        "--kind",
+        "demo",
+        "pod.yaml",
+        "--format",
+        "markdown",
+        "--output",
+        "comment.md",
+        "--format",
+        "github",
+        cwd=workspace,
     )
     assert run.code == 1
     comment = (workspace / "comment.md").read_text()
     assert comment.startswith("### sealgate gate failed")
-    assert f"| high | `SG-DEMO-001` Container runs privileged | `pod.yaml:{PRIVILEGED_LINE}` |" in comment
+    assert (
+        f"| high | `SG-DEMO-001` Container runs privileged | `pod.yaml:{PRIVILEGED_LINE}` |"
+        in comment
+    )
     assert (
         f"::error file=pod.yaml,line={PRIVILEGED_LINE},title=SG-DEMO-001 Container runs privileged::"
         "container server runs privileged"

@@ -67,7 +67,9 @@ def test_finding_with_undeclared_id_is_malformed(tmp_path: Path) -> None:
 
 
 def test_finding_without_path_array_is_malformed(tmp_path: Path) -> None:
-    body = 'deny contains {"id": "SG-T-001", "msg": "m", "severity": "high", "path": "a.b"} if true\n'
+    body = (
+        'deny contains {"id": "SG-T-001", "msg": "m", "severity": "high", "path": "a.b"} if true\n'
+    )
     [(rule, _)] = findings_for(tmp_path, body, {})
     assert rule == "SG-GATE-003"
 

@@ -66,7 +66,11 @@ def test_rego_v0_syntax_is_rejected_with_file_and_line(tmp_path: Path) -> None:
 
 
 def test_unsafe_variable_is_rejected_at_load_time(tmp_path: Path) -> None:
-    body = PACKAGE + RULE_METADATA + 'deny contains f if {\n\tinput.x == y\n\tf := {"id": "SG-T-001"}\n}\n'
+    body = (
+        PACKAGE
+        + RULE_METADATA
+        + 'deny contains f if {\n\tinput.x == y\n\tf := {"id": "SG-T-001"}\n}\n'
+    )
     message = load_error(tmp_path, body)
     assert "policy.rego:17:" in message
     assert "`y` is unsafe" in message
@@ -100,13 +104,19 @@ def test_incomplete_rule_metadata_is_rejected(
 
 
 def test_package_must_name_its_input_kind(tmp_path: Path) -> None:
-    body = "package sealgate.t.check\n\nimport rego.v1\n\n" + RULE_METADATA + 'deny contains "x" if input.bad\n'
+    body = (
+        "package sealgate.t.check\n\nimport rego.v1\n\n"
+        + RULE_METADATA
+        + 'deny contains "x" if input.bad\n'
+    )
     assert "names no input kind" in load_error(tmp_path, body)
 
 
 def test_duplicate_rule_ids_are_rejected(tmp_path: Path) -> None:
     rule = RULE_METADATA + 'deny contains "x" if input.bad\n\n'
-    assert "already used" in load_error(tmp_path, PACKAGE + rule + rule.replace("input.bad", "input.worse"))
+    assert "already used" in load_error(
+        tmp_path, PACKAGE + rule + rule.replace("input.bad", "input.worse")
+    )
 
 
 def test_malformed_metadata_yaml_is_rejected(tmp_path: Path) -> None:
