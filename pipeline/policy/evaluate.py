@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pipeline.errors import EngineError
@@ -12,16 +11,7 @@ from pipeline.policy.decision import Finding, RuleInfo, Severity
 from pipeline.policy.engine import DecisionEngine, is_undefined
 from pipeline.policy.loader import PolicyPackage, PolicySet
 
-
-def evaluate_inputs(
-    policy_set: PolicySet, engine: DecisionEngine, inputs: Iterable[PolicyInput | InputProblem]
-) -> Iterator[Finding | InputProblem]:
-    """Findings of every input, in input order; unreadable inputs pass through as problems."""
-    for item in inputs:
-        if isinstance(item, InputProblem):
-            yield item
-            continue
-        yield from evaluate_input(policy_set, engine, item)
+_SEVERITIES = frozenset(s.value for s in Severity)
 
 
 def evaluate_input(
@@ -103,7 +93,7 @@ def _malformed(package: PolicyPackage, item: Any, rules: dict[str, RuleInfo]) ->
         return f"finding id {rule_id!r} is not declared in this package's METADATA"
     if not isinstance(item.get("msg"), str) or not item["msg"].strip():
         return f"finding {rule_id} has no msg"
-    if item.get("severity") not in {s.value for s in Severity}:
+    if item.get("severity") not in _SEVERITIES:
         return f"finding {rule_id} has severity {item.get('severity')!r}"
     path = item.get("path")
     if not isinstance(path, list) or not all(
