@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from pipeline.errors import VerificationError
 from pipeline.sealing import signing_keys
+from pipeline.sealing.canonical import canonical_json
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -50,16 +51,19 @@ def sign_envelope(
             }
         ],
     }
-    return json.dumps(envelope, indent=2, sort_keys=True).encode("utf-8") + b"\n"
+    return canonical_json(envelope)
 
 
 def _b64(value: object, what: str) -> bytes:
     if not isinstance(value, str):
         raise VerificationError(f"seal header: {what} is not a string")
     try:
-        return base64.b64decode(value, validate=True)
+        decoded = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         raise VerificationError(f"seal header: {what} is not valid base64") from None
+    if base64.b64encode(decoded).decode("ascii") != value:
+        raise VerificationError(f"seal header: {what} is not canonical base64")
+    return decoded
 
 
 def open_envelope(data: bytes, expected_payload_type: str) -> OpenedEnvelope:
@@ -69,6 +73,13 @@ def open_envelope(data: bytes, expected_payload_type: str) -> OpenedEnvelope:
         raise VerificationError("seal header: not a JSON DSSE envelope") from None
     if not isinstance(envelope, dict) or set(envelope) != {"payloadType", "payload", "signatures"}:
         raise VerificationError("seal header: not a DSSE envelope")
+    try:
+        canonical = canonical_json(envelope)
+    except TypeError:
+        canonical = b""
+    if canonical != data:
+        # Every byte of a sealed model is bound: the envelope is stored in canonical form.
+        raise VerificationError("seal header: envelope is not in canonical form")
     if envelope["payloadType"] != expected_payload_type:
         raise VerificationError(
             f"seal header: payload type {envelope['payloadType']!r} is not "

@@ -8,6 +8,10 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
 
 from pipeline.errors import InputError
 from pipeline.sealing.keyfiles import KeyPairPaths, read_key_file, write_key_pair
@@ -69,15 +73,23 @@ def parse_signing_public_key(pem: bytes, source: str) -> ec.EllipticCurvePublicK
     return key
 
 
+_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
 def sign(private_key: ec.EllipticCurvePrivateKey, message: bytes) -> bytes:
-    return private_key.sign(message, ec.ECDSA(hashes.SHA256()))
+    """ECDSA signature in DER with a low ``s``, so the signature bytes are not malleable."""
+    r, s = decode_dss_signature(private_key.sign(message, ec.ECDSA(hashes.SHA256())))
+    return encode_dss_signature(r, min(s, _P256_ORDER - s))
 
 
 def signature_is_valid(
     public_key: ec.EllipticCurvePublicKey, signature: bytes, message: bytes
 ) -> bool:
     try:
+        r, s = decode_dss_signature(signature)
+        if s > _P256_ORDER // 2 or encode_dss_signature(r, s) != signature:
+            return False
         public_key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
-    except InvalidSignature:
+    except (InvalidSignature, ValueError):
         return False
     return True
