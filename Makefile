@@ -20,8 +20,13 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
+# The OPA Go engine, in-process, for the engine parity tests only. The package declares
+# Python >= 3.14 but its ctypes wrapper and Go library run unchanged on 3.11.
+OPA_PARITY_ENGINE := opa-golib-python-bindings==0.4.4
+
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --no-deps --ignore-requires-python $(OPA_PARITY_ENGINE)
 	touch $(VENV)/.installed $@
 
 deps-python: $(VENV)/.installed

@@ -27,11 +27,12 @@ entries := [] if input.waivers == null
 #   waivable: false
 #   remediation: "Write `waivers:` followed by a list of entries, or `waivers: []`."
 deny contains finding if {
-	not is_array(input.waivers)
-	input.waivers != null
+	waivers := object.get(input, "waivers", null)
+	not is_array(waivers)
+	waivers != null
 	finding := {
 		"id": "SG-WAIVER-001",
-		"msg": sprintf("`waivers` must be a list, found %s", [type_name(input.waivers)]),
+		"msg": sprintf("`waivers` must be a list, found %s", [type_name(waivers)]),
 		"severity": "high",
 		"path": ["waivers"],
 	}
@@ -60,7 +61,9 @@ deny contains finding if {
 	some i, entry in entries
 	is_object(entry)
 	some field in required_fields
-	not filled(entry[field])
+	# object.get, not entry[field]: OPA treats `not f(x)` with an undefined x as undefined
+	# (the check would fail open there), while the embedded engine treats it as true.
+	not filled(object.get(entry, field, null))
 	finding := {
 		"id": "SG-WAIVER-002",
 		"msg": sprintf("waiver %d: `%s` must be a non-empty string", [i, field]),
