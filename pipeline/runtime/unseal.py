@@ -31,8 +31,9 @@ from pipeline.sealing.workers import (
     BackgroundHasher,
     Cancelled,
     default_workers,
-    read_exact,
+    read_into_exact,
     run_jobs,
+    write_all,
 )
 
 FILE_MODE = 0o400
@@ -116,11 +117,12 @@ def _unseal_file(
         os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
         0o600,
     )
-    plaintext_hash = BackgroundHasher(hashlib.sha256())
+    plaintext_hash = BackgroundHasher(hashlib.sha256(), header.chunk_size)
+    ciphertext_buffer = memoryview(bytearray(header.chunk_size + stream.TAG_BYTES))
     try:
         with (
             os.fdopen(source_fd, "rb", buffering=0) as source,
-            os.fdopen(target_fd, "wb") as target,
+            os.fdopen(target_fd, "wb", buffering=0) as target,
         ):
             chunks = stream.chunk_count(sealed_file.size, header.chunk_size)
             remaining = sealed_file.size
@@ -128,17 +130,18 @@ def _unseal_file(
                 if stop.is_set():
                     raise Cancelled
                 wanted = min(header.chunk_size, remaining)
-                ciphertext = read_exact(source.read, wanted + stream.TAG_BYTES)
-                if len(ciphertext) != wanted + stream.TAG_BYTES:
+                ciphertext = ciphertext_buffer[: wanted + stream.TAG_BYTES]
+                if read_into_exact(source, ciphertext) != len(ciphertext):
                     raise VerificationError(f"{sealed_file.path}: ciphertext is truncated")
-                plaintext = cipher.decrypt_chunk(counter, counter == chunks - 1, ciphertext)
+                buffer = plaintext_hash.buffer()
+                plaintext = memoryview(buffer)[:wanted]
+                cipher.decrypt_chunk_into(counter, counter == chunks - 1, ciphertext, plaintext)
                 remaining -= wanted
-                target.write(plaintext)
-                plaintext_hash.update(plaintext)
+                plaintext_hash.submit(buffer, wanted)  # hashed on its thread, read-only here
+                write_all(target, plaintext)
                 meter.advance(wanted)
             if source.read(1):
                 raise VerificationError(f"{sealed_file.path}: ciphertext has trailing data")
-            target.flush()
             os.fsync(target.fileno())
         return plaintext_hash.digest()
     finally:

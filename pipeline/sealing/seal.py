@@ -40,8 +40,9 @@ from pipeline.sealing.workers import (
     BackgroundHasher,
     Cancelled,
     default_workers,
-    read_exact,
+    read_into_exact,
     run_jobs,
+    write_all,
 )
 
 DEFAULT_CHUNK_SIZE = 1024 * 1024
@@ -88,12 +89,13 @@ def _seal_file(
         raise InputError(
             f"{source_path}: cannot open: {exc.strerror or 'not a regular file'}"
         ) from None
-    plaintext_hash = BackgroundHasher(hashlib.sha256())
+    plaintext_hash = BackgroundHasher(hashlib.sha256(), options.chunk_size)
     ciphertext_hash = new_ciphertext_hash(options.ciphertext_digest)
+    ciphertext_buffer = memoryview(bytearray(options.chunk_size + stream.TAG_BYTES))
     try:
         with (
             os.fdopen(source_fd, "rb", buffering=0) as source,
-            target_path.open("xb") as target,
+            target_path.open("xb", buffering=0) as target,
         ):
             chunks = stream.chunk_count(model_file.size, options.chunk_size)
             remaining = model_file.size
@@ -101,18 +103,19 @@ def _seal_file(
                 if stop.is_set():
                     raise Cancelled
                 wanted = min(options.chunk_size, remaining)
-                plaintext = read_exact(source.read, wanted)
-                if len(plaintext) != wanted:
+                buffer = plaintext_hash.buffer()
+                plaintext = memoryview(buffer)[:wanted]
+                if read_into_exact(source, plaintext) != wanted:
                     raise InputError(f"{source_path}: file shrank while sealing")
                 remaining -= wanted
-                plaintext_hash.update(plaintext)
-                ciphertext = cipher.encrypt_chunk(counter, counter == chunks - 1, plaintext)
+                plaintext_hash.submit(buffer, wanted)  # hashed on its thread, read-only here
+                ciphertext = ciphertext_buffer[: wanted + stream.TAG_BYTES]
+                cipher.encrypt_chunk_into(counter, counter == chunks - 1, plaintext, ciphertext)
                 ciphertext_hash.update(ciphertext)
-                target.write(ciphertext)
+                write_all(target, ciphertext)
                 meter.advance(wanted)
             if source.read(1):
                 raise InputError(f"{source_path}: file grew while sealing")
-            target.flush()
             os.fsync(target.fileno())
         return _SealedFileResult(plaintext_hash.digest(), ciphertext_hash.digest().hex())
     finally:

@@ -59,11 +59,29 @@ class FileCipher:
     def encrypt_chunk(self, counter: int, last: bool, plaintext: bytes) -> bytes:
         return self._aead.encrypt(self._nonce(counter, last), plaintext, None)
 
+    def encrypt_chunk_into(
+        self, counter: int, last: bool, plaintext: memoryview, out: memoryview
+    ) -> None:
+        """Like ``encrypt_chunk`` into ``out``, which is exactly ``len(plaintext) + TAG_BYTES``."""
+        self._aead.encrypt_into(self._nonce(counter, last), plaintext, None, out)
+
     def decrypt_chunk(self, counter: int, last: bool, ciphertext: bytes) -> bytes:
         try:
             return self._aead.decrypt(self._nonce(counter, last), ciphertext, None)
         except InvalidTag:
-            raise VerificationError(
-                f"{self._path}: chunk {counter} fails authentication (tampered, reordered "
-                "or truncated ciphertext)"
-            ) from None
+            raise self._tampered(counter) from None
+
+    def decrypt_chunk_into(
+        self, counter: int, last: bool, ciphertext: memoryview, out: memoryview
+    ) -> None:
+        """Like ``decrypt_chunk`` into ``out``; on failure ``out`` must be discarded."""
+        try:
+            self._aead.decrypt_into(self._nonce(counter, last), ciphertext, None, out)
+        except InvalidTag:
+            raise self._tampered(counter) from None
+
+    def _tampered(self, counter: int) -> VerificationError:
+        return VerificationError(
+            f"{self._path}: chunk {counter} fails authentication (tampered, reordered "
+            "or truncated ciphertext)"
+        )

@@ -34,7 +34,7 @@ from pipeline.sealing.header import (
 from pipeline.sealing.paths import open_regular_nofollow
 from pipeline.sealing.progress import ProgressCallback, ProgressMeter
 from pipeline.sealing.trust import TrustedSigner, TrustPolicy
-from pipeline.sealing.workers import Cancelled, default_workers, run_jobs
+from pipeline.sealing.workers import Cancelled, default_workers, read_into_exact, run_jobs
 
 MAX_HEADER_BYTES = 256 * 1024 * 1024
 MAX_SIGNATURE_BYTES = 256 * 1024 * 1024
@@ -107,13 +107,14 @@ def _check_ciphertext(
                 f"{sealed_file.ciphertext_size}"
             )
         digest = new_ciphertext_hash(header.ciphertext_digest_algorithm)
+        buffer = memoryview(bytearray(READ_SIZE))
         total = 0
-        while chunk := handle.read(READ_SIZE):
+        while count := read_into_exact(handle, buffer):
             if stop.is_set():
                 raise Cancelled
-            digest.update(chunk)
-            total += len(chunk)
-            meter.advance(len(chunk))
+            digest.update(buffer[:count])
+            total += count
+            meter.advance(count)
     if (
         total != sealed_file.ciphertext_size
         or digest.digest().hex() != sealed_file.ciphertext_digest

@@ -2,7 +2,7 @@
 
 hashlib, blake3 and AES-GCM in ``cryptography`` release the GIL on large buffers, so threads
 give real parallelism. Memory stays constant: each file in flight holds at most
-``QUEUE_DEPTH`` + 2 chunks.
+``QUEUE_DEPTH`` + 2 chunk buffers, reused.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from typing import Protocol, TypeVar
+from typing import BinaryIO, Protocol, TypeVar
 
 T = TypeVar("T")
 QUEUE_DEPTH = 4
@@ -32,30 +32,43 @@ def default_workers() -> int:
 
 
 class BackgroundHasher:
-    """Feeds chunks, in order, to a hash running on its own thread."""
+    """Hashes chunks, in order, on its own thread, from a small pool of reusable buffers.
 
-    def __init__(self, hash_object: StreamingHash) -> None:
+    ``buffer()`` hands out a free buffer (blocking while all are queued, which bounds memory);
+    ``submit()`` queues it for hashing and the buffer returns to the pool once hashed. The
+    caller may keep reading a submitted buffer, never write to it.
+    """
+
+    def __init__(self, hash_object: StreamingHash, buffer_size: int) -> None:
         self._hash = hash_object
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_DEPTH)
+        self._free: queue.Queue[bytearray] = queue.Queue()
+        for _ in range(QUEUE_DEPTH + 1):
+            self._free.put(bytearray(buffer_size))
+        self._work: queue.Queue[tuple[bytearray, int] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while (chunk := self._queue.get()) is not None:
-            self._hash.update(chunk)
+        while (item := self._work.get()) is not None:
+            buffer, length = item
+            self._hash.update(memoryview(buffer)[:length])
+            self._free.put(buffer)
 
-    def update(self, chunk: bytes) -> None:
-        self._queue.put(chunk)
+    def buffer(self) -> bytearray:
+        return self._free.get()
+
+    def submit(self, buffer: bytearray, length: int) -> None:
+        self._work.put((buffer, length))
 
     def digest(self) -> bytes:
-        self._queue.put(None)
+        self._work.put(None)
         self._thread.join()
         return self._hash.digest()
 
     def close(self) -> None:
         """Stop the thread without a result (after a failure)."""
         if self._thread.is_alive():
-            self._queue.put(None)
+            self._work.put(None)
             self._thread.join()
 
 
@@ -76,17 +89,18 @@ def run_jobs(jobs: Sequence[Callable[[threading.Event], T]], workers: int) -> li
     return [f.result() for f in futures]
 
 
-def read_exact(read: Callable[[int], bytes], size: int) -> bytes:
-    """Read exactly ``size`` bytes; fewer means the file ended early."""
-    data = read(size)
-    if len(data) == size or not data:
-        return data
-    parts = [data]
-    remaining = size - len(data)
-    while remaining:
-        more = read(remaining)
-        if not more:
+def read_into_exact(handle: BinaryIO, view: memoryview) -> int:
+    """Fill ``view`` from ``handle``; returns fewer bytes only at end of file."""
+    filled = 0
+    while filled < len(view):
+        count = handle.readinto(view[filled:])
+        if not count:
             break
-        parts.append(more)
-        remaining -= len(more)
-    return b"".join(parts)
+        filled += count
+    return filled
+
+
+def write_all(handle: BinaryIO, view: memoryview) -> None:
+    written = 0
+    while written < len(view):
+        written += handle.write(view[written:]) or 0
