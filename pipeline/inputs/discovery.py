@@ -9,7 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.errors import InputError
+from pipeline.inputs.dockerfile import DOCKERFILE_KIND
+from pipeline.inputs.iot_edge import IOT_EDGE_KIND
 from pipeline.inputs.kinds import ParseContext, parse_file
+from pipeline.inputs.kubernetes import KUBERNETES_KIND
 from pipeline.inputs.model import InputProblem, PolicyInput
 from pipeline.paths import display_path
 
@@ -25,8 +28,55 @@ class Detector:
     claims: Callable[[Path], bool]
 
 
-# Input kinds register here as their parsers land (Dockerfiles, manifests, plans...).
-DETECTORS: list[Detector] = []
+SNIFF_BYTES = 64 * 1024
+_YAML_SUFFIXES = (".yaml", ".yml")
+_KUBERNETES_MARKERS = (
+    re.compile(rb"^apiVersion:", re.MULTILINE),
+    re.compile(rb"^kind:", re.MULTILINE),
+)
+
+
+def _head(path: Path) -> bytes:
+    """The first bytes of a file, enough to recognise it without parsing it."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(SNIFF_BYTES)
+    except OSError:
+        return b""
+
+
+def is_dockerfile(path: Path) -> bool:
+    """``Dockerfile``, ``Dockerfile.*``, ``*.dockerfile``, ``Containerfile`` (and ``.*``).
+
+    The ``Dockerfile.`` prefix is case-sensitive so that ``dockerfile.py`` stays source code.
+    """
+    name = path.name
+    if name.endswith(".dockerignore"):
+        return False
+    return (
+        name.lower() in ("dockerfile", "containerfile")
+        or name.startswith(("Dockerfile.", "Containerfile."))
+        or name.lower().endswith((".dockerfile", ".containerfile"))
+    )
+
+
+def is_iot_edge_manifest(path: Path) -> bool:
+    return path.suffix.lower() in (".json", *_YAML_SUFFIXES) and b"modulesContent" in _head(path)
+
+
+def is_kubernetes_manifest(path: Path) -> bool:
+    if path.suffix.lower() not in _YAML_SUFFIXES:
+        return False
+    head = _head(path)
+    return all(marker.search(head) for marker in _KUBERNETES_MARKERS)
+
+
+# First match wins: an edge manifest written in YAML is never mistaken for Kubernetes.
+DETECTORS: list[Detector] = [
+    Detector(DOCKERFILE_KIND, is_dockerfile),
+    Detector(IOT_EDGE_KIND, is_iot_edge_manifest),
+    Detector(KUBERNETES_KIND, is_kubernetes_manifest),
+]
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from pipeline.inputs.dockerfile import DOCKERFILE_KIND, parse_dockerfile
+from pipeline.inputs.iot_edge import IOT_EDGE_KIND, parse_iot_edge
+from pipeline.inputs.kubernetes import KUBERNETES_KIND, parse_kubernetes
 from pipeline.inputs.model import PolicyInput
 from pipeline.inputs.structured import load_structured_documents
 from pipeline.inputs.waivers import WAIVER_KIND, today_utc, waiver_input
@@ -44,7 +47,12 @@ def _parse_waivers(kind: str, path: Path, context: ParseContext) -> list[PolicyI
     return [waiver_input(path, context.today)]
 
 
-PARSERS: dict[str, Parser] = {WAIVER_KIND: _parse_waivers}
+PARSERS: dict[str, Parser] = {
+    WAIVER_KIND: _parse_waivers,
+    DOCKERFILE_KIND: parse_dockerfile,
+    KUBERNETES_KIND: parse_kubernetes,
+    IOT_EDGE_KIND: parse_iot_edge,
+}
 
 
 def parse_file(kind: str, path: Path, context: ParseContext | None = None) -> list[PolicyInput]:
