@@ -170,7 +170,7 @@ def _instructions(
             break
         end = last
         joined = "".join(parts).strip()
-        cmd, _, rest = joined.partition(" ") if " " in joined else _split_tab(joined)
+        cmd, rest = (*joined.split(None, 1), "")[:2]
         cmd = cmd.upper()
         if cmd not in INSTRUCTIONS:
             raise InputError(f"{path}:{first + 1}: unknown instruction {cmd!r}")
@@ -179,11 +179,6 @@ def _instructions(
         if cmd in _HEREDOC_COMMANDS or (cmd == "ONBUILD" and _onbuild_target(rest)):
             index = _read_heredocs(instruction, physical, index, path)
         yield instruction
-
-
-def _split_tab(joined: str) -> tuple[str, str, str]:
-    words = joined.split(None, 1)
-    return (words[0], " ", words[1]) if len(words) == 2 else (joined, "", "")
 
 
 def _onbuild_target(rest: str) -> bool:
@@ -252,7 +247,7 @@ def _without_flags(text: str) -> tuple[dict[str, list[str]], str]:
     flags: dict[str, list[str]] = {}
     rest = text
     while rest.startswith("--"):
-        word, _, remainder = rest.partition(" ") if " " in rest else (rest, "", "")
+        word, remainder = (*rest.split(None, 1), "")[:2]
         found = _FLAG.match(word)
         if not found:
             break

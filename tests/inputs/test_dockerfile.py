@@ -278,3 +278,11 @@ def test_matches_the_buildkit_parser(tmp_path: Path) -> None:
     assert [[h["content"] for h in i["heredocs"]] for i in ours] == [
         [h.content for h in c.heredocs] for c in theirs
     ]
+
+
+def test_tabs_separate_words_like_spaces(tmp_path: Path) -> None:
+    content = "FROM\talpine\tAS\tbase\nRUN\t--network=none\techo  a\nUSER\troot\n"
+    stage = parse(tmp_path, content).document["stages"][0]
+    assert stage["name"] == "base" and stage["user"] == "root"
+    run = stage["instructions"][1]
+    assert run["flags"] == {"network": ["none"]} and run["args"] == ["echo  a"]
