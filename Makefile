@@ -48,6 +48,7 @@ check: deps-python
 
 test: deps-system deps-node deps-test
 	$(BIN)/ruff check pipeline infra tests benchmarks
+	$(BIN)/ruff format --check --quiet pipeline infra tests benchmarks
 	$(BIN)/python -m pytest
 
 bench: deps-test

@@ -49,7 +49,7 @@ def _emit_reports(result: object, formats: tuple[str, ...], outputs: tuple[Path,
     formats = formats or ("text",)
     if len(outputs) > len(formats):
         raise click.UsageError("more --output than --format options")
-    to_stdout = formats[len(outputs):]
+    to_stdout = formats[len(outputs) :]
     if len(to_stdout) > 1:
         raise click.UsageError("only one --format may go to standard output; add --output FILE")
     rendered = [render(name, result) for name in formats]  # render all before writing any
@@ -68,7 +68,9 @@ _ENGINE_OPTIONS = [
         envvar="SEALGATE_ENGINE",
         help="Decision engine: embedded regorus, or an OPA server.",
     ),
-    click.option("--opa-url", envvar="SEALGATE_OPA_URL", help="OPA server root, e.g. http://127.0.0.1:8181."),
+    click.option(
+        "--opa-url", envvar="SEALGATE_OPA_URL", help="OPA server root, e.g. http://127.0.0.1:8181."
+    ),
     click.option(
         "--opa-push",
         is_flag=True,
@@ -170,7 +172,9 @@ def check(
             raise click.UsageError("--kind needs the files to check")
         if forced_kind not in policy_set.kinds:
             known = ", ".join(sorted(policy_set.kinds))
-            raise click.UsageError(f"--kind {forced_kind!r}: no loaded policy reads it (known: {known})")
+            raise click.UsageError(
+                f"--kind {forced_kind!r}: no loaded policy reads it (known: {known})"
+            )
         for path in paths:
             if not path.is_file():
                 raise InputError(f"{path}: --kind takes files, not folders")
@@ -225,7 +229,9 @@ def policy_test(paths: tuple[Path, ...], coverage_min: float | None, verbose: bo
     click.echo(f"  {report.total_coverage:6.1f}%  total")
     below = coverage_min is not None and report.total_coverage < coverage_min
     if below:
-        click.echo(f"coverage {report.total_coverage:.1f}% is below --coverage-min {coverage_min:g}%")
+        click.echo(
+            f"coverage {report.total_coverage:.1f}% is below --coverage-min {coverage_min:g}%"
+        )
     click.echo(
         f"tests: {sum(o.passed for o in report.tests)} passed, "
         f"{sum(not o.passed for o in report.tests)} failed; samples and conventions: "
@@ -313,8 +319,13 @@ def keys() -> None:
 
 @keys.command("generate")
 @click.argument("kind", type=click.Choice(["signing", "recipient"]))
-@click.option("--out", "prefix", required=True, type=click.Path(path_type=Path),
-              help="Writes PREFIX.key (0600, never printed) and PREFIX.pub.")
+@click.option(
+    "--out",
+    "prefix",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Writes PREFIX.key (0600, never printed) and PREFIX.pub.",
+)
 @click.option("--json", "json_output", is_flag=True, help="Print a JSON summary.")
 def keys_generate(kind: str, prefix: Path, json_output: bool) -> None:
     """Generate a signing key (ECDSA P-256) or a recipient key (ML-KEM-768 + X25519 HPKE)."""
@@ -330,8 +341,12 @@ def keys_generate(kind: str, prefix: Path, json_output: bool) -> None:
         paths = generate_recipient_key(prefix)
         key_id = parse_recipient(f"local:{paths.public_key}").key_id
     _emit_summary(
-        {"kind": kind, "private_key": str(paths.private_key), "public_key": str(paths.public_key),
-         "key_id": key_id},
+        {
+            "kind": kind,
+            "private_key": str(paths.private_key),
+            "public_key": str(paths.public_key),
+            "key_id": key_id,
+        },
         json_output,
         f"wrote {paths.private_key} (private, 0600) and {paths.public_key}; key id {key_id}",
     )
@@ -341,20 +356,52 @@ def keys_generate(kind: str, prefix: Path, json_output: bool) -> None:
 @click.argument("model_dir", type=click.Path(path_type=Path))
 @click.option("--name", required=True, help="Model name bound into the signed seal header.")
 @click.option("--version", "model_version", required=True, help="Model version, likewise.")
-@click.option("--sign-key", required=True, type=click.Path(path_type=Path),
-              help="ECDSA P-256 private key (PEM) that signs the header and model.sig.")
-@click.option("--recipient", "recipients", multiple=True, required=True, metavar="TYPE:VALUE",
-              help="Who may unseal, e.g. local:rcpt.pub; repeatable.")
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
-              help="Sealed directory to create (must not exist, or be empty).")
-@click.option("--chunk-size", type=click.IntRange(16, 64 * 1024 * 1024), default=1024 * 1024,
-              show_default=True, help="Plaintext bytes per encrypted chunk.")
-@click.option("--ciphertext-digest", type=click.Choice(["blake3", "sha256"]), default="blake3",
-              show_default=True, help="Digest of each ciphertext file in the header.")
+@click.option(
+    "--sign-key",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="ECDSA P-256 private key (PEM) that signs the header and model.sig.",
+)
+@click.option(
+    "--recipient",
+    "recipients",
+    multiple=True,
+    required=True,
+    metavar="TYPE:VALUE",
+    help="Who may unseal, e.g. local:rcpt.pub; repeatable.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Sealed directory to create (must not exist, or be empty).",
+)
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(16, 64 * 1024 * 1024),
+    default=1024 * 1024,
+    show_default=True,
+    help="Plaintext bytes per encrypted chunk.",
+)
+@click.option(
+    "--ciphertext-digest",
+    type=click.Choice(["blake3", "sha256"]),
+    default="blake3",
+    show_default=True,
+    help="Digest of each ciphertext file in the header.",
+)
 @click.option("--json", "json_output", is_flag=True, help="Print a JSON summary.")
 def seal(
-    model_dir: Path, name: str, model_version: str, sign_key: Path, recipients: tuple[str, ...],
-    out_dir: Path, chunk_size: int, ciphertext_digest: str, json_output: bool,
+    model_dir: Path,
+    name: str,
+    model_version: str,
+    sign_key: Path,
+    recipients: tuple[str, ...],
+    out_dir: Path,
+    chunk_size: int,
+    ciphertext_digest: str,
+    json_output: bool,
 ) -> None:
     """Sign and encrypt MODEL_DIR in one streaming pass into a sealed directory."""
     from dataclasses import asdict
@@ -365,14 +412,19 @@ def seal(
     parsed = [parse_recipient(spec) for spec in recipients]
     with _ProgressBars(_progress_enabled(json_output)) as bars:
         summary = seal_model(
-            model_dir, out_dir, name=name, version=model_version, signing_key=signing_key,
+            model_dir,
+            out_dir,
+            name=name,
+            version=model_version,
+            signing_key=signing_key,
             recipients=parsed,
             options=SealOptions(chunk_size=chunk_size, ciphertext_digest=ciphertext_digest),
             progress=bars,
         )
     data = {**asdict(summary), "sealed_dir": str(summary.sealed_dir)}
     _emit_summary(
-        data, json_output,
+        data,
+        json_output,
         f"sealed {summary.model_name} {summary.model_version}: {summary.files} files, "
         f"{_human_bytes(summary.plaintext_bytes)} -> {summary.sealed_dir} "
         f"(signer {summary.signer_key_id[:16]}, {len(summary.recipients)} recipient(s))",
@@ -380,12 +432,18 @@ def seal(
 
 
 def _trust_option(function):  # type: ignore[no-untyped-def]
-    function = click.option("--version", "expect_version",
-                            help="Fail unless the sealed model has this version.")(function)
-    function = click.option("--name", "expect_name",
-                            help="Fail unless the sealed model has this name.")(function)
-    return click.option("--trust", required=True, type=click.Path(path_type=Path),
-                        help="Trust file (YAML) or a signer's PEM public key.")(function)
+    function = click.option(
+        "--version", "expect_version", help="Fail unless the sealed model has this version."
+    )(function)
+    function = click.option(
+        "--name", "expect_name", help="Fail unless the sealed model has this name."
+    )(function)
+    return click.option(
+        "--trust",
+        required=True,
+        type=click.Path(path_type=Path),
+        help="Trust file (YAML) or a signer's PEM public key.",
+    )(function)
 
 
 @cli.command()
@@ -393,7 +451,10 @@ def _trust_option(function):  # type: ignore[no-untyped-def]
 @_trust_option
 @click.option("--json", "json_output", is_flag=True, help="Print a JSON summary.")
 def verify(
-    sealed_dir: Path, trust: Path, expect_name: str | None, expect_version: str | None,
+    sealed_dir: Path,
+    trust: Path,
+    expect_name: str | None,
+    expect_version: str | None,
     json_output: bool,
 ) -> None:
     """Verify a sealed model's header, signer and every ciphertext digest (no key needed)."""
@@ -402,16 +463,26 @@ def verify(
     policy = load_trust(trust)
     with _ProgressBars(_progress_enabled(json_output)) as bars:
         verified = verify_sealed(
-            sealed_dir, policy, expect_name=expect_name, expect_version=expect_version,
+            sealed_dir,
+            policy,
+            expect_name=expect_name,
+            expect_version=expect_version,
             progress=bars,
         )
     header = verified.header
     _emit_summary(
-        {"sealed_dir": str(sealed_dir), "verified": True, "model_name": header.model_name,
-         "model_version": header.model_version, "seal_id": header.seal_id.hex(),
-         "signer": verified.signer.name, "signer_key_id": verified.signer.key_id,
-         "files": len(header.files), "plaintext_bytes": header.total_size,
-         "recipients": [f"{r.type}:{r.key_id}" for r in header.recipients]},
+        {
+            "sealed_dir": str(sealed_dir),
+            "verified": True,
+            "model_name": header.model_name,
+            "model_version": header.model_version,
+            "seal_id": header.seal_id.hex(),
+            "signer": verified.signer.name,
+            "signer_key_id": verified.signer.key_id,
+            "files": len(header.files),
+            "plaintext_bytes": header.total_size,
+            "recipients": [f"{r.type}:{r.key_id}" for r in header.recipients],
+        },
         json_output,
         f"verified {header.model_name} {header.model_version}: {len(header.files)} files, "
         f"signed by {verified.signer.name!r} ({verified.signer.key_id[:16]})",
@@ -431,20 +502,40 @@ class _ExecTailCommand(click.Command):
         return super().parse_args(ctx, args)
 
 
-@cli.command(cls=_ExecTailCommand, epilog="--exec CMD [ARGS]...  after a successful unseal, "
-             "replace this process with CMD; everything after --exec belongs to CMD.")
+@cli.command(
+    cls=_ExecTailCommand,
+    epilog="--exec CMD [ARGS]...  after a successful unseal, "
+    "replace this process with CMD; everything after --exec belongs to CMD.",
+)
 @click.argument("sealed_dir", type=click.Path(path_type=Path))
-@click.option("--identity", "identities", multiple=True, required=True, metavar="TYPE:VALUE",
-              help="Key that can unwrap the data key, e.g. local:rcpt.key; repeatable.")
+@click.option(
+    "--identity",
+    "identities",
+    multiple=True,
+    required=True,
+    metavar="TYPE:VALUE",
+    help="Key that can unwrap the data key, e.g. local:rcpt.key; repeatable.",
+)
 @_trust_option
-@click.option("--into", "into", required=True, type=click.Path(path_type=Path),
-              help="Directory to create on tmpfs (must not exist, or be empty).")
+@click.option(
+    "--into",
+    "into",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Directory to create on tmpfs (must not exist, or be empty).",
+)
 @click.option("--allow-disk", is_flag=True, help="Allow a destination that is not memory-backed.")
 @click.option("--json", "json_output", is_flag=True, help="Print a JSON summary.")
 @click.pass_context
 def unseal(
-    ctx: click.Context, sealed_dir: Path, identities: tuple[str, ...], trust: Path,
-    expect_name: str | None, expect_version: str | None, into: Path, allow_disk: bool,
+    ctx: click.Context,
+    sealed_dir: Path,
+    identities: tuple[str, ...],
+    trust: Path,
+    expect_name: str | None,
+    expect_version: str | None,
+    into: Path,
+    allow_disk: bool,
     json_output: bool,
 ) -> None:
     """Verify, decrypt and publish a sealed model into memory-backed storage."""
@@ -458,12 +549,19 @@ def unseal(
     parsed = [parse_identity(spec) for spec in identities]
     with _ProgressBars(_progress_enabled(json_output)) as bars:
         summary = unseal_model(
-            sealed_dir, into, identities=parsed, trust=policy, expect_name=expect_name,
-            expect_version=expect_version, allow_disk=allow_disk, progress=bars,
+            sealed_dir,
+            into,
+            identities=parsed,
+            trust=policy,
+            expect_name=expect_name,
+            expect_version=expect_version,
+            allow_disk=allow_disk,
+            progress=bars,
         )
     data = {**asdict(summary), "destination": str(summary.destination)}
     _emit_summary(
-        data, json_output,
+        data,
+        json_output,
         f"unsealed {summary.model_name} {summary.model_version}: {summary.files} files, "
         f"{_human_bytes(summary.plaintext_bytes)} -> {summary.destination}",
         err=bool(exec_argv),
