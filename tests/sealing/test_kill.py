@@ -70,7 +70,7 @@ def test_sigkill_mid_unseal_then_rerun_cleans_up(big_sealed, keyset, shm_dir: Pa
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             killed_mid_write += 1
-        process.wait()
+        process.communicate()  # reaps it and closes its pipe
         if process.returncode == 0:  # finished before the kill landed; start over
             for root, dirs, _ in os.walk(destination):
                 for name in dirs:
@@ -108,6 +108,6 @@ def test_a_live_unseal_keeps_its_temporary(big_sealed, keyset, shm_dir: Path) ->
         assert remove_stale_partials(destination) == []
     finally:
         process.send_signal(signal.SIGKILL)
-        process.wait()
+        process.communicate()  # reaps it and closes its pipe
     assert len(remove_stale_partials(destination)) == 1
     assert list(shm_dir.iterdir()) == []
