@@ -15,6 +15,7 @@ import yaml
 
 from pipeline.errors import InputError
 from pipeline.inputs.model import FieldPath
+from pipeline.paths import read_bounded
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -44,13 +45,7 @@ class StructuredDocument:
 
 def read_text(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> str:
     """Read a UTF-8 text file, refusing oversized, binary and undecodable content."""
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise InputError(f"{path}: {size} bytes is larger than the {max_bytes}-byte limit")
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    raw = read_bounded(path, max_bytes, "input")
     if b"\x00" in raw:
         raise InputError(f"{path}: binary content, not a text file")
     try:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.errors import InputError
+from pipeline.paths import read_bounded
 
 MAX_KEY_FILE_BYTES = 64 * 1024
 
@@ -61,11 +62,4 @@ def write_key_pair(prefix: Path, private_pem: bytes, public_pem: bytes) -> KeyPa
 
 def read_key_file(path: Path) -> bytes:
     """Read a small key file; a missing, oversized or unreadable file is an input error."""
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_KEY_FILE_BYTES + 1)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read key file: {exc.strerror}") from None
-    if len(data) > MAX_KEY_FILE_BYTES:
-        raise InputError(f"{path}: too large for a key file")
-    return data
+    return read_bounded(path, MAX_KEY_FILE_BYTES, "key file")

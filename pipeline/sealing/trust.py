@@ -25,6 +25,7 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from pipeline.errors import InputError, VerificationError
+from pipeline.paths import read_bounded
 from pipeline.sealing.signing_keys import parse_signing_public_key, signing_key_id
 
 MAX_TRUST_FILE_BYTES = 1024 * 1024
@@ -77,17 +78,6 @@ class TrustPolicy:
         return signer
 
 
-def _read(path: Path) -> bytes:
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_TRUST_FILE_BYTES + 1)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read trust file: {exc.strerror}") from None
-    if len(data) > MAX_TRUST_FILE_BYTES:
-        raise InputError(f"{path}: trust file too large")
-    return data
-
-
 def _timestamp(value: Any, where: str) -> datetime | None:
     if value is None:
         return None
@@ -123,7 +113,9 @@ def _signer(raw: Any, position: int, base: Path, source: str) -> TrustedSigner:
         if not isinstance(raw["public_key_path"], str):
             raise InputError(f"{where}: public_key_path must be a string")
         key_path = base / raw["public_key_path"]
-        public_key = parse_signing_public_key(_read(key_path), str(key_path))
+        public_key = parse_signing_public_key(
+            read_bounded(key_path, MAX_TRUST_FILE_BYTES, "public key"), str(key_path)
+        )
     key_id = signing_key_id(public_key)
     declared = raw.get("key_id")
     if declared is not None and declared != key_id:
@@ -140,7 +132,7 @@ def _signer(raw: Any, position: int, base: Path, source: str) -> TrustedSigner:
 
 def load_trust(path: Path) -> TrustPolicy:
     """Load a YAML trust file, or a bare PEM public key as a one-signer trust file."""
-    data = _read(path)
+    data = read_bounded(path, MAX_TRUST_FILE_BYTES, "trust file")
     source = str(path)
     if data.lstrip().startswith(b"-----BEGIN PUBLIC KEY-----"):
         public_key = parse_signing_public_key(data, source)

@@ -89,6 +89,10 @@ def test_policy_without_tests_or_samples_fails(policy_workspace: Path, sealgate:
     assert run.code == 1
     assert "sealgate.demo.privileged has tests: no *_test.rego" in run.stdout
     assert "sealgate.demo.privileged has samples: no" in run.stdout
+    # Untested lines count as uncovered, not as a file with nothing to cover.
+    assert re.search(
+        r"^\s+0\.0%\s+policies/demo/privileged/policy\.rego \(0/[1-9]\d* lines\)$", run.stdout, re.M
+    )
 
 
 def test_coverage_minimum_is_enforced(policy_workspace: Path, sealgate: Sealgate) -> None:
