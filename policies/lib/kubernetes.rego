@@ -125,3 +125,18 @@ pod_scope(p) := {
 	"security_context": security_context(p.spec),
 	"path": array.concat(p.path, ["securityContext"]),
 }
+
+# The path of `keys` inside `obj` (found at `base`), cut back to its longest prefix that is
+# written (not missing, not null): where to point a finding about a missing setting.
+nearest_path(obj, base, keys) := array.concat(base, array.slice(keys, 0, n)) if {
+	n := max({k |
+		some k in numbers.range(0, count(keys))
+		object.get(obj, array.slice(keys, 0, k), null) != null
+	})
+}
+
+# The nearest written path of a container's securityContext setting, e.g. ["runAsNonRoot"].
+setting_path(entry, keys) := nearest_path(entry.container, entry.path, array.concat(["securityContext"], keys))
+
+# The same for the pod's securityContext.
+pod_setting_path(p, keys) := nearest_path(p.spec, p.path, array.concat(["securityContext"], keys))

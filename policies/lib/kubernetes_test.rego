@@ -115,3 +115,26 @@ test_describe_and_scopes if {
 		{"what": "init container unseal", "security_context": {"runAsUser": 0}, "path": ["spec", "initContainers", 0, "securityContext"]},
 	}
 }
+
+test_nearest_path if {
+	obj := {"securityContext": {"capabilities": {"add": ["CHOWN"]}, "runAsUser": null}}
+	data.sealgate.lib.kubernetes.nearest_path(obj, ["c", 0], ["securityContext", "capabilities", "drop"]) == ["c", 0, "securityContext", "capabilities"]
+	data.sealgate.lib.kubernetes.nearest_path(obj, ["c", 0], ["securityContext", "runAsUser"]) == ["c", 0, "securityContext"]
+	data.sealgate.lib.kubernetes.nearest_path({}, ["c", 0], ["securityContext", "runAsUser"]) == ["c", 0]
+	data.sealgate.lib.kubernetes.nearest_path(obj, [], ["securityContext", "capabilities", "add"]) == ["securityContext", "capabilities", "add"]
+}
+
+test_setting_paths if {
+	p := data.sealgate.lib.kubernetes.pod({"kind": "Pod", "spec": {
+		"securityContext": {"seccompProfile": {}},
+		"containers": [{"name": "a", "securityContext": {"runAsNonRoot": false}}],
+	}})
+	data.sealgate.lib.kubernetes.pod_setting_path(p, ["seccompProfile", "type"]) == ["spec", "securityContext", "seccompProfile"]
+	paths := {[
+		data.sealgate.lib.kubernetes.setting_path(e, ["runAsNonRoot"]),
+		data.sealgate.lib.kubernetes.setting_path(e, ["capabilities", "drop"]),
+	] |
+		some e in data.sealgate.lib.kubernetes.containers(p)
+	}
+	paths == {[["spec", "containers", 0, "securityContext", "runAsNonRoot"], ["spec", "containers", 0, "securityContext"]]}
+}
