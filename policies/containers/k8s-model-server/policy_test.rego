@@ -1,0 +1,112 @@
+package sealgate.containers.k8s_model_server_test
+
+import rego.v1
+
+import data.sealgate.containers.k8s_model_server
+
+findings(obj) := result if {
+	result := k8s_model_server.deny with input as obj
+}
+
+ids(obj) := {f.id | some f in findings(obj)}
+
+paths(obj, id) := {f.path | some f in findings(obj); f.id == id}
+
+server(mounts) := {"name": "server", "image": "sealgate.azurecr.io/server:1", "volumeMounts": mounts}
+
+memory := {"name": "models", "emptyDir": {"medium": "Memory", "sizeLimit": "4Gi"}}
+
+models_mount := {"name": "models", "mountPath": "/models", "readOnly": true}
+
+model_server(pod_spec) := {
+	"apiVersion": "apps/v1",
+	"kind": "Deployment",
+	"metadata": {"name": "scorer", "labels": {"sealgate.io/role": "model-server"}},
+	"spec": {"template": {"metadata": {}, "spec": object.union({"runtimeClassName": "kata-vm-isolation"}, pod_spec)}},
+}
+
+base := ["spec", "template", "spec"]
+
+test_sandboxed_model_server_in_memory_passes if {
+	count(findings(model_server({"containers": [server([models_mount])], "volumes": [memory]}))) == 0
+}
+
+test_other_workloads_are_not_model_servers if {
+	obj := {"kind": "Deployment", "metadata": {"name": "web", "labels": {"sealgate.io/role": "frontend"}}, "spec": {"template": {"spec": {"containers": [server([])]}}}}
+	count(findings(obj)) == 0
+	count(findings({"kind": "Service", "metadata": {"name": "s", "labels": {"sealgate.io/role": "model-server"}}, "spec": {}})) == 0
+}
+
+test_runtime_class_required if {
+	obj := model_server({"runtimeClassName": "runc", "containers": [server([models_mount])], "volumes": [memory]})
+	paths(obj, "SG-K8S-030") == {array.concat(base, ["runtimeClassName"])}
+	unset := {"kind": "Pod", "metadata": {"name": "p", "labels": {"sealgate.io/role": "model-server"}}, "spec": {"containers": [server([models_mount])], "volumes": [memory]}}
+	paths(unset, "SG-K8S-030") == {["spec"]}
+}
+
+test_label_on_the_pod_template_counts if {
+	obj := {"kind": "Deployment", "metadata": {"name": "d"}, "spec": {"template": {
+		"metadata": {"labels": {"sealgate.io/role": "model-server"}},
+		"spec": {"containers": [server([models_mount])], "volumes": [memory]},
+	}}}
+	ids(obj) == {"SG-K8S-030"}
+}
+
+test_model_dir_on_disk if {
+	obj := model_server({"containers": [server([models_mount])], "volumes": [{"name": "models", "emptyDir": {}}]})
+	paths(obj, "SG-K8S-031") == {array.concat(base, ["volumes", 0, "emptyDir"])}
+	pvc := model_server({"containers": [server([models_mount])], "volumes": [{"name": "models", "persistentVolumeClaim": {"claimName": "c"}}]})
+	paths(pvc, "SG-K8S-031") == {array.concat(base, ["volumes", 0])}
+	medium := model_server({"containers": [server([models_mount])], "volumes": [{"name": "models", "emptyDir": {"medium": ""}}]})
+	paths(medium, "SG-K8S-031") == {array.concat(base, ["volumes", 0, "emptyDir", "medium"])}
+}
+
+test_model_dir_not_mounted if {
+	obj := model_server({"containers": [server([{"name": "tmp", "mountPath": "/tmp"}])], "volumes": [memory]})
+	paths(obj, "SG-K8S-031") == {array.concat(base, ["containers"])}
+	bare := {"kind": "Pod", "metadata": {"name": "p", "labels": {"sealgate.io/role": "model-server"}}, "spec": {"runtimeClassName": "kata-vm-isolation"}}
+	paths(bare, "SG-K8S-031") == {["spec"]}
+}
+
+test_mount_of_an_undefined_volume if {
+	obj := model_server({"containers": [server([{"name": "weights", "mountPath": "/models"}])], "volumes": [memory]})
+	paths(obj, "SG-K8S-031") == {array.concat(base, ["containers", 0, "volumeMounts", 0])}
+}
+
+test_every_mount_of_the_model_dir_is_checked if {
+	unseal := {"name": "unseal", "image": "i", "volumeMounts": [{"name": "staging", "mountPath": "/models/"}]}
+	obj := model_server({"initContainers": [unseal], "containers": [server([models_mount])], "volumes": [memory, {"name": "staging", "emptyDir": {}}]})
+	paths(obj, "SG-K8S-031") == {array.concat(base, ["volumes", 1, "emptyDir"])}
+}
+
+test_model_dir_from_the_annotation if {
+	spec := {"containers": [server([{"name": "weights", "mountPath": "/srv/weights"}, models_mount])], "volumes": [
+		{"name": "weights", "persistentVolumeClaim": {"claimName": "w"}},
+		memory,
+	]}
+	plain := model_server(spec)
+	count(findings(plain)) == 0
+	annotated := object.union(plain, {"metadata": {"annotations": {"sealgate.io/model-dir": "/srv/weights/"}}})
+	paths(annotated, "SG-K8S-031") == {array.concat(base, ["volumes", 0])}
+}
+
+test_blank_annotation_falls_back_to_the_default if {
+	obj := object.union(
+		model_server({"containers": [server([models_mount])], "volumes": [memory]}),
+		{"metadata": {"annotations": {"sealgate.io/model-dir": ""}}},
+	)
+	count(findings(obj)) == 0
+}
+
+test_root_model_dir if {
+	obj := object.union(
+		model_server({"containers": [server([{"name": "models", "mountPath": "/"}])], "volumes": [memory]}),
+		{"metadata": {"annotations": {"sealgate.io/model-dir": "/"}}},
+	)
+	count(findings(obj)) == 0
+}
+
+test_malformed_mounts_are_ignored if {
+	obj := model_server({"containers": [server(["junk", {"name": "models", "mountPath": 7}, models_mount])], "volumes": ["junk", memory]})
+	count(findings(obj)) == 0
+}
