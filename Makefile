@@ -6,11 +6,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # Debian packages the tests need (system services the integration tests start themselves).
-APT_PACKAGES :=
-# npm packages the tests need, installed into node_modules/ from package.json.
+APT_PACKAGES := swtpm swtpm-tools libtss2-dev pkg-config
+# npm packages the tests need (Azurite, the Blob Storage emulator), from package.json.
 NPM_PACKAGES := $(wildcard package.json)
 
-.PHONY: check test lint bench deps-python deps-test deps-system deps-node clean
+.PHONY: check test run-tests lint bench deps-python deps-test deps-system deps-node clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,7 +46,11 @@ check: deps-python
 	$(BIN)/sealgate policy test policies/
 	$(BIN)/sealgate check
 
-test: deps-system deps-node deps-test
+test: deps-system deps-node
+	$(MAKE) deps-test
+	$(MAKE) run-tests
+
+run-tests:
 	$(BIN)/ruff check pipeline infra tests benchmarks
 	$(BIN)/ruff format --check --quiet pipeline infra tests benchmarks
 	$(BIN)/python -m pytest
