@@ -243,6 +243,56 @@ def policy_test(paths: tuple[Path, ...], coverage_min: float | None, verbose: bo
         sys.exit(int(ExitCode.DENIED))
 
 
+@policy.command("bundle")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--sign-key", required=True, type=click.Path(path_type=Path), help="ECDSA P-256 private key."
+)
+@click.option(
+    "--key-id",
+    default="sealgate",
+    show_default=True,
+    help="Key id OPA looks up in its `keys:` configuration.",
+)
+@click.option("--revision", help="Bundle revision  [default: the SHA-256 of the content]")
+def policy_bundle(
+    paths: tuple[Path, ...], out: Path, sign_key: Path, key_id: str, revision: str | None
+) -> None:
+    """Build a signed OPA bundle (.manifest, policies, data, .signatures.json)."""
+    from pipeline.policy.bundle import build_bundle
+    from pipeline.policy.loader import load_policy_set
+    from pipeline.sealing import load_signing_private_key
+
+    policy_set = load_policy_set(list(paths) or [Path("policies")])
+    summary = build_bundle(
+        policy_set, out, load_signing_private_key(sign_key), key_id=key_id, revision=revision
+    )
+    click.echo(
+        f"wrote {out}: revision {summary.revision}, {len(summary.files)} files, key id {key_id}"
+    )
+
+
+@policy.command("verify-bundle")
+@click.argument("bundle", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--key", required=True, type=click.Path(path_type=Path), help="ECDSA P-256 public key."
+)
+@click.option("--key-id", help="Require this key id in the signature.")
+def policy_verify_bundle(bundle: Path, key: Path, key_id: str | None) -> None:
+    """Check a bundle's signature and every file against it."""
+    from pipeline.paths import read_bounded
+    from pipeline.policy.bundle import verify_bundle
+    from pipeline.sealing.signing_keys import parse_signing_public_key
+
+    public_key = parse_signing_public_key(read_bounded(key, 64 * 1024, "public key"), str(key))
+    summary = verify_bundle(bundle, public_key, key_id=key_id)
+    click.echo(
+        f"verified {bundle}: revision {summary.revision}, roots {', '.join(summary.roots)}, "
+        f"{len(summary.files)} files signed by key id {summary.key_id}"
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # sealing: keys, seal, verify, unseal
 
