@@ -28,12 +28,13 @@ class OpenedEnvelope:
     payload: bytes
     key_id: str
     signature: bytes
+    what: str = "seal header"
 
     def verify(self, public_key: ec.EllipticCurvePublicKey) -> bytes:
         if not signing_keys.signature_is_valid(
             public_key, self.signature, pae(self.payload_type, self.payload)
         ):
-            raise VerificationError("seal header: signature does not verify")
+            raise VerificationError(f"{self.what}: signature does not verify")
         return self.payload
 
 
@@ -54,49 +55,53 @@ def sign_envelope(
     return canonical_json(envelope)
 
 
-def _b64(value: object, what: str) -> bytes:
+def _b64(value: object, what: str, document: str) -> bytes:
     if not isinstance(value, str):
-        raise VerificationError(f"seal header: {what} is not a string")
+        raise VerificationError(f"{document}: {what} is not a string")
     try:
         decoded = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise VerificationError(f"seal header: {what} is not valid base64") from None
+        raise VerificationError(f"{document}: {what} is not valid base64") from None
     if base64.b64encode(decoded).decode("ascii") != value:
-        raise VerificationError(f"seal header: {what} is not canonical base64")
+        raise VerificationError(f"{document}: {what} is not canonical base64")
     return decoded
 
 
-def open_envelope(data: bytes, expected_payload_type: str) -> OpenedEnvelope:
+def open_envelope(
+    data: bytes, expected_payload_type: str, what: str = "seal header"
+) -> OpenedEnvelope:
+    """Parse a canonical one-signature envelope; ``what`` names the document in errors."""
     try:
         envelope = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise VerificationError("seal header: not a JSON DSSE envelope") from None
+        raise VerificationError(f"{what}: not a JSON DSSE envelope") from None
     if not isinstance(envelope, dict) or set(envelope) != {"payloadType", "payload", "signatures"}:
-        raise VerificationError("seal header: not a DSSE envelope")
+        raise VerificationError(f"{what}: not a DSSE envelope")
     try:
         canonical = canonical_json(envelope)
     except TypeError:
         canonical = b""
     if canonical != data:
         # Every byte of a sealed model is bound: the envelope is stored in canonical form.
-        raise VerificationError("seal header: envelope is not in canonical form")
+        raise VerificationError(f"{what}: envelope is not in canonical form")
     if envelope["payloadType"] != expected_payload_type:
         raise VerificationError(
-            f"seal header: payload type {envelope['payloadType']!r} is not "
+            f"{what}: payload type {envelope['payloadType']!r} is not "
             f"{expected_payload_type!r}"
         )
     signatures = envelope["signatures"]
     if not isinstance(signatures, list) or len(signatures) != 1:
-        raise VerificationError("seal header: expected exactly one signature")
+        raise VerificationError(f"{what}: expected exactly one signature")
     entry = signatures[0]
     if not isinstance(entry, dict) or set(entry) != {"keyid", "sig"}:
-        raise VerificationError("seal header: malformed signature entry")
+        raise VerificationError(f"{what}: malformed signature entry")
     key_id = entry["keyid"]
     if not isinstance(key_id, str) or len(key_id) != 64:
-        raise VerificationError("seal header: malformed signer key id")
+        raise VerificationError(f"{what}: malformed signer key id")
     return OpenedEnvelope(
         payload_type=expected_payload_type,
-        payload=_b64(envelope["payload"], "payload"),
+        payload=_b64(envelope["payload"], "payload", what),
         key_id=key_id,
-        signature=_b64(entry["sig"], "signature"),
+        signature=_b64(entry["sig"], "signature", what),
+        what=what,
     )
