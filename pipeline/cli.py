@@ -133,6 +133,11 @@ def _engine_options(function):  # type: ignore[no-untyped-def]
     show_default=True,
     help="Lowest severity that fails the gate.",
 )
+@click.option(
+    "--changed-only",
+    metavar="BASE",
+    help="Check only files changed since this git ref (e.g. origin/main); waivers are still checked.",
+)
 def check(
     paths: tuple[Path, ...],
     policy_dir: Path,
@@ -144,6 +149,7 @@ def check(
     formats: tuple[str, ...],
     outputs: tuple[Path, ...],
     fail_on: str,
+    changed_only: str | None,
 ) -> None:
     """Gate files and folders (default: this repository) against every policy."""
     from pipeline.inputs.discovery import Candidate, discover, load_inputs
@@ -181,12 +187,18 @@ def check(
         candidates = [Candidate(forced_kind, path) for path in paths]
     else:
         candidates = discover(paths or (Path.cwd(),))
+    if changed_only:
+        from pipeline.inputs.discovery import changed_files
+
+        changed = changed_files(changed_only, Path.cwd())
+        candidates = [c for c in candidates if c.path.resolve() in changed]
     result = run_gate(
         policy_set,
         decision_engine,
         load_inputs(candidates, context),
         waivers_file=waivers_file,
         fail_on=Severity(fail_on),
+        report_stale_waivers=not changed_only,
     )
     _emit_reports(result, formats, outputs)
     if result.input_errors:
@@ -241,6 +253,24 @@ def policy_test(paths: tuple[Path, ...], coverage_min: float | None, verbose: bo
     click.echo(f"{report.passed} passed, {report.failed} failed")
     if report.failed or below:
         sys.exit(int(ExitCode.DENIED))
+
+
+@policy.command("export-gatekeeper")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder for templates/*.yaml and constraints/*.yaml.",
+)
+def policy_export_gatekeeper(paths: tuple[Path, ...], out: Path) -> None:
+    """Write Gatekeeper ConstraintTemplates and Constraints for the Kubernetes policies."""
+    from pipeline.policy.gatekeeper import export_policies, write_policies
+    from pipeline.policy.loader import load_policy_set
+
+    policies = export_policies(load_policy_set(list(paths) or [Path("policies")]))
+    for path in write_policies(policies, out):
+        click.echo(str(path))
 
 
 @policy.command("bundle")
