@@ -1,0 +1,111 @@
+package sealgate.unseal.release_test
+
+import rego.v1
+
+import data.sealgate.unseal.release
+
+golden := {"0": "aa", "7": "bb"}
+
+config := {
+	"environments": {"edge-prod": {"stage": "prod"}, "prod": {"stage": "prod"}},
+	"attestation": {"pcr_bank": "sha256", "pcrs": [0, 7]},
+	"device_classes": {"gw": {"golden_pcrs": golden}, "bare": {}},
+	"devices": [
+		{"id": "dev-a", "class": "gw", "ak_key_id": "ak-a", "environments": ["edge-prod"], "models": ["m"]},
+		{"id": "dev-b", "class": "bare", "ak_key_id": "ak-b", "environments": ["edge-prod"], "models": ["m"]},
+	],
+	"workloads": [{"tenant_id": "t", "object_id": "o", "environments": ["prod"], "models": ["m"]}],
+	"keys": [{"key_id": "k", "environments": ["prod"], "models": ["m"]}],
+	"revoked": {"devices": ["dev-r"], "signer_key_ids": ["bad-signer"], "workloads": ["o-r"]},
+}
+
+model := {"name": "m", "version": "1", "digest": "sha256:00", "signer": {"name": "s", "key_id": "sk"}}
+
+device_request := {
+	"model": model,
+	"environment": "edge-prod",
+	"consumer": {"type": "device", "device_id": "dev-a"},
+	"attestation": {
+		"verified": true, "nonce_fresh": true, "device_id": "dev-a", "ak_key_id": "ak-a",
+		"pcr_bank": "sha256", "pcrs": golden, "problems": [],
+	},
+	"registry": {"stages": ["prod"]},
+}
+
+workload_request := {
+	"model": model,
+	"environment": "prod",
+	"consumer": {"type": "workload", "tenant_id": "t", "object_id": "o"},
+	"attestation": null,
+	"registry": {"stages": ["prod"]},
+}
+
+ids(request) := {f.id | some f in release.deny with input as request with data.config.unseal as config}
+
+test_attested_enrolled_device_is_allowed if {
+	ids(device_request) == set()
+}
+
+test_granted_workload_and_key_are_allowed if {
+	ids(workload_request) == set()
+	ids(object.union(workload_request, {"consumer": {"type": "key", "key_id": "k"}})) == set()
+}
+
+test_unknown_device_denies if {
+	ids(object.union(device_request, {"consumer": {"device_id": "dev-x"}})) == {"SG-UNSEAL-003", "SG-UNSEAL-005", "SG-UNSEAL-009"}
+}
+
+test_revoked_device_denies if {
+	"SG-UNSEAL-004" in ids(object.union(device_request, {"consumer": {"device_id": "dev-r"}}))
+}
+
+test_stale_nonce_denies if {
+	ids(object.union(device_request, {"attestation": {"nonce_fresh": false}})) == {"SG-UNSEAL-006"}
+}
+
+test_unverified_or_missing_attestation_denies if {
+	ids(object.union(device_request, {"attestation": {"verified": false}})) == {"SG-UNSEAL-005"}
+	ids(object.union(device_request, {"attestation": null})) == {"SG-UNSEAL-005", "SG-UNSEAL-006"}
+	ids(object.union(device_request, {"attestation": {"ak_key_id": "ak-other"}})) == {"SG-UNSEAL-005"}
+}
+
+test_wrong_or_missing_pcrs_deny if {
+	ids(object.union(device_request, {"attestation": {"pcrs": {"0": "aa", "7": "cc"}}})) == {"SG-UNSEAL-007"}
+	ids(json.remove(device_request, ["attestation/pcrs/7"])) == {"SG-UNSEAL-007"}
+	ids(object.union(device_request, {"attestation": {"pcr_bank": "sha1"}})) == {"SG-UNSEAL-007"}
+}
+
+test_device_class_without_golden_values_denies if {
+	request := object.union(device_request, {
+		"consumer": {"device_id": "dev-b"},
+		"attestation": {"device_id": "dev-b", "ak_key_id": "ak-b"},
+	})
+	ids(request) == {"SG-UNSEAL-007"}
+}
+
+test_model_not_promoted_to_environment_stage_denies if {
+	ids(object.union(device_request, {"registry": {"stages": ["staging"]}})) == {"SG-UNSEAL-008"}
+	ids(object.union(device_request, {"registry": null})) == {"SG-UNSEAL-008"}
+}
+
+test_identity_not_allowed_denies if {
+	ids(object.union(workload_request, {"consumer": {"object_id": "o2"}})) == {"SG-UNSEAL-009"}
+	ids(object.union(workload_request, {"consumer": {"tenant_id": "t2"}})) == {"SG-UNSEAL-009"}
+	ids(object.union(workload_request, {"model": {"name": "other"}})) == {"SG-UNSEAL-009"}
+	ids(object.union(device_request, {"environment": "prod"})) == {"SG-UNSEAL-009"}
+}
+
+test_revoked_signer_and_workload_deny if {
+	ids(object.union(workload_request, {"model": {"signer": {"key_id": "bad-signer"}}})) == {"SG-UNSEAL-010"}
+	"SG-UNSEAL-011" in ids(object.union(workload_request, {"consumer": {"object_id": "o-r"}}))
+}
+
+test_missing_facts_fail_closed if {
+	ids({}) == {"SG-UNSEAL-001"}
+	"SG-UNSEAL-001" in ids(json.remove(workload_request, ["model/digest"]))
+	"SG-UNSEAL-001" in ids(json.remove(workload_request, ["model/signer"]))
+}
+
+test_unknown_environment_denies if {
+	"SG-UNSEAL-002" in ids(object.union(workload_request, {"environment": "moon"}))
+}
