@@ -142,3 +142,34 @@ def load_inputs(
             located = _LOCATED.match(str(exc))
             line = int(located.group(1)) if located else 1
             yield InputProblem(display_path(candidate.path), str(exc), line)
+
+
+def changed_files(base: str, root: Path) -> set[Path]:
+    """Files changed since ``base``: committed on this branch, staged, unstaged or untracked."""
+    commands = [
+        ["git", "diff", "--name-only", "-z", "--diff-filter=ACMRT", f"{base}...HEAD"],
+        ["git", "diff", "--name-only", "-z", "--diff-filter=ACMRT", "HEAD"],
+        ["git", "ls-files", "-z", "--others", "--exclude-standard"],
+    ]
+    changed: set[Path] = set()
+    for command in commands:
+        try:
+            listed = subprocess.run(command, cwd=root, capture_output=True, check=True, timeout=60)
+        except subprocess.CalledProcessError as exc:
+            reason = exc.stderr.decode(errors="replace").strip().splitlines()
+            raise InputError(
+                f"--changed-only {base}: {reason[0] if reason else 'git failed'}"
+            ) from None
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise InputError(f"--changed-only needs git: {exc}") from None
+        top = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        changed.update(
+            (Path(top) / name).resolve() for name in listed.stdout.decode().split("\0") if name
+        )
+    return changed

@@ -20,6 +20,7 @@ def run_gate(
     *,
     waivers_file: PolicyInput | InputProblem | None = None,
     fail_on: Severity = Severity.LOW,
+    report_stale_waivers: bool = True,
 ) -> GateResult:
     """Evaluate every input; only waivers that pass the waiver policy suppress anything."""
     result = GateResult(
@@ -49,6 +50,8 @@ def run_gate(
             findings.extend(evaluate(item))
     if isinstance(waivers_file, PolicyInput):
         waivers = valid_waivers(waivers_file, waiver_findings)
-        findings = apply_waivers(findings, waivers, result.rules, waivers_file.file)
+        findings = apply_waivers(
+            findings, waivers, result.rules, waivers_file.file, report_stale=report_stale_waivers
+        )
     result.findings = findings
     return result

@@ -45,9 +45,18 @@ def valid_waivers(waiver_file: PolicyInput, findings: Iterable[Finding]) -> list
 
 
 def apply_waivers(
-    findings: list[Finding], waivers: list[Waiver], rules: dict[str, RuleInfo], waiver_file: str
+    findings: list[Finding],
+    waivers: list[Waiver],
+    rules: dict[str, RuleInfo],
+    waiver_file: str,
+    *,
+    report_stale: bool = True,
 ) -> list[Finding]:
-    """Mark waived findings as suppressed and append one stale-waiver finding per unused waiver."""
+    """Mark waived findings as suppressed and append one stale-waiver finding per unused waiver.
+
+    ``report_stale`` is off when only part of the repository was checked: a waiver for a file
+    that was not looked at is not stale.
+    """
     by_key = {(w.rule, w.target): w for w in waivers}
     used: set[tuple[str, str]] = set()
     result = []
@@ -60,7 +69,7 @@ def apply_waivers(
             finding = finding.waived_by(waiver)
         result.append(finding)
     stale = gate_rules.STALE_WAIVER
-    for waiver in waivers:
+    for waiver in waivers if report_stale else []:
         if (waiver.rule, waiver.target) not in used:
             result.append(
                 Finding(
