@@ -1,0 +1,136 @@
+"""dev -> staging -> prod from the command line, on the filesystem and on Azurite."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pipeline.promotion import sealed_model_digest
+from tests.promotion.conftest import MODEL_NAME, CliRunner, RegistryTarget, Workspace, snapshot
+
+GATE = ("--trust", "release.pub", "--policies", "policies")
+REVIEW = ("--approvers", "approvers.yaml")
+
+
+def write_evidence(workspace: Workspace, digest: str, tag: str, **overrides: object) -> list[str]:
+    """Metrics, scan and SBOM evidence for ``digest``, within every stage's limits."""
+    documents = {
+        "metrics": {
+            "kind": "metrics",
+            "digest": digest,
+            "metrics": {"accuracy": 0.95, "latency_p99_ms": 120},
+        },
+        "scan": {
+            "kind": "scan",
+            "digest": digest,
+            "scanner": "modelscan",
+            "findings": {"critical": 0, "high": 0, "medium": 1, "low": 2},
+        },
+        "sbom": {
+            "kind": "sbom",
+            "digest": digest,
+            "format": "spdx",
+            "components": [{"name": "torch", "version": "2.5.1"}],
+        },
+    }
+    paths = []
+    for kind, document in documents.items():
+        path = workspace.path(f"{tag}-{kind}.json")
+        path.write_text(json.dumps({**document, **overrides.get(kind, {})}))  # type: ignore[dict-item]
+        paths.append(path.name)
+    return paths
+
+
+def approve(cli: CliRunner, workspace: Workspace, who: str, digest: str, to: str, tag: str) -> str:
+    out = workspace.path(f"{tag}-{who}.approval.json")
+    out.unlink(missing_ok=True)
+    run = cli(
+        "approve", MODEL_NAME, "1.0.0", "--to", to, "--digest", digest,
+        "--requester", "alice", "--key", f"{who}.key", "--out", out.name, "--policies", "policies",
+    )  # fmt: skip
+    assert run.code == 0, run.stderr
+    return out.name
+
+
+def evidence_args(paths: list[str]) -> list[str]:
+    return [arg for path in paths for arg in ("--evidence", path)]
+
+
+def test_promotion_dev_staging_prod_end_to_end(
+    cli: CliRunner, workspace: Workspace, registry_target: RegistryTarget
+) -> None:
+    digest = sealed_model_digest(workspace.sealed("1.0.0"))
+    tag = registry_target.url.split("://")[0]
+    pushed = cli("push", "sealed-1.0.0", *GATE)
+    assert pushed.code == 0, pushed.stderr
+    assert f"allowed: {MODEL_NAME} 1.0.0" in pushed.stdout
+
+    evidence = evidence_args(write_evidence(workspace, digest, tag))
+    bob = approve(cli, workspace, "bob", digest, "staging", tag)
+    staged = cli("promote", MODEL_NAME, "1.0.0", "--to", "staging", *GATE, *REVIEW,
+                 "--approval", bob, *evidence)  # fmt: skip
+    assert staged.code == 0, staged.stdout + staged.stderr
+
+    prod_approvals = [
+        arg
+        for who in ("bob", "carol")
+        for arg in ("--approval", approve(cli, workspace, who, digest, "prod", tag))
+    ]
+    released = cli("promote", MODEL_NAME, "1.0.0", "--to", "prod", *GATE, *REVIEW,
+                   *prod_approvals, *evidence, "--json")  # fmt: skip
+    assert released.code == 0, released.stdout + released.stderr
+    assert json.loads(released.stdout)["decision"] == "allow"
+
+    status = cli("status", "--json")
+    assert status.code == 0, status.stderr
+    stages = json.loads(status.stdout)[MODEL_NAME]
+    assert {stage: entry["digest"] for stage, entry in stages.items()} == {
+        "dev": digest,
+        "staging": digest,
+        "prod": digest,
+    }
+    assert f"{MODEL_NAME}" in cli("status").stdout
+
+    verified = cli("audit", "verify", "--gate-pub", "gate.pub", "--json")
+    assert verified.code == 0, verified.stdout + verified.stderr
+    assert json.loads(verified.stdout) | {"problem": None} == {
+        "ok": True,
+        "records": 3,
+        "allow": 3,
+        "deny": 0,
+        "conflict": 0,
+        "bad_record": None,
+        "problem": None,
+    }
+    # The registry reports where the model is for the unseal authorization.
+    registry = registry_target.open()
+    assert registry.current("prod", MODEL_NAME).digest == digest  # type: ignore[union-attr]
+    assert registry.current("prod", "other-model") is None
+
+
+def test_promotion_denial_prints_every_reason_and_records_it(
+    cli: CliRunner, workspace: Workspace, registry_target: RegistryTarget
+) -> None:
+    assert cli("push", "sealed-1.0.0", *GATE).code == 0
+    before = snapshot(registry_target)
+    denied = cli("promote", MODEL_NAME, "1.0.0", "--to", "staging", *GATE, *REVIEW)
+    assert denied.code == 1
+    assert "SG-PROMO-020" in denied.stdout
+    assert denied.stdout.count("SG-PROMO-032") == 2  # metrics and scan both missing
+    assert "nothing was changed" in denied.stdout
+    assert snapshot(registry_target) == before
+    verified = cli("audit", "verify", "--gate-pub", "gate.pub")
+    assert verified.code == 0
+    assert "2 records (1 allow, 1 deny, 0 conflict)" in verified.stdout
+
+
+def test_promotion_needs_registry_container(workspace: Workspace, azurite, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.promotion.conftest import AZURITE_ACCOUNT, make_cli
+
+    target = RegistryTarget(
+        f"azblob://{AZURITE_ACCOUNT}/missing-container",
+        {"AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string},
+    )
+    run = make_cli(workspace, target)("status")
+    assert run.code == 2
+    assert "container does not exist" in run.stderr
