@@ -606,6 +606,33 @@ class _ExecTailCommand(click.Command):
 )
 @click.option("--allow-disk", is_flag=True, help="Allow a destination that is not memory-backed.")
 @click.option("--json", "json_output", is_flag=True, help="Print a JSON summary.")
+@click.option(
+    "--environment",
+    envvar="SEALGATE_ENVIRONMENT",
+    help="Environment unsealing (e.g. prod, edge-prod): the unseal policy decides for it. "
+    "Required for keyvault and tpm identities.",
+)
+@click.option(
+    "--registry",
+    "registry_url",
+    envvar="SEALGATE_REGISTRY",
+    help="Promotion registry (file://PATH, azblob://ACCOUNT/CONTAINER) that says where the model is current.",
+)
+@click.option(
+    "--policies",
+    "policy_dir",
+    type=click.Path(path_type=Path),
+    default=Path("policies"),
+    envvar="SEALGATE_POLICIES",
+    show_default=True,
+    help="Policy tree holding policies/unseal and its data.",
+)
+@click.option(
+    "--decision-log",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Append the decision (one JSON line) here instead of standard error.",
+)
+@_engine_options
 @click.pass_context
 def unseal(
     ctx: click.Context,
@@ -617,6 +644,13 @@ def unseal(
     into: Path,
     allow_disk: bool,
     json_output: bool,
+    environment: str | None,
+    registry_url: str | None,
+    policy_dir: Path,
+    decision_log: Path | None,
+    engine: str,
+    opa_url: str | None,
+    opa_push: bool,
 ) -> None:
     """Verify, decrypt and publish a sealed model into memory-backed storage."""
     from dataclasses import asdict
@@ -627,6 +661,30 @@ def unseal(
     exec_argv: list[str] = ctx.meta.get("exec_argv", [])
     policy = load_trust(trust)
     parsed = [parse_identity(spec) for spec in identities]
+    from pipeline.runtime.authorization import build_authorizer
+
+    def log_decision(line: str) -> None:
+        if decision_log is None:
+            click.echo(line, err=True)
+            return
+        try:
+            with decision_log.open("a", encoding="utf-8") as handle:
+                handle.write(line + "\n")
+        except OSError as exc:
+            raise InputError(
+                f"{decision_log}: cannot write the decision log: {exc.strerror}"
+            ) from None
+
+    authorize = build_authorizer(
+        parsed,
+        environment=environment,
+        registry_url=registry_url,
+        policy_dir=policy_dir,
+        engine=engine,
+        opa_url=opa_url,
+        opa_push=opa_push,
+        log=log_decision,
+    )
     with _ProgressBars(_progress_enabled(json_output)) as bars:
         summary = unseal_model(
             sealed_dir,
@@ -636,6 +694,7 @@ def unseal(
             expect_name=expect_name,
             expect_version=expect_version,
             allow_disk=allow_disk,
+            authorize=authorize,
             progress=bars,
         )
     data = {**asdict(summary), "destination": str(summary.destination)}
@@ -954,6 +1013,78 @@ def audit_verify(registry_url: str, gate_pub: Path, json_output: bool) -> None:
     else:
         click.echo(f"audit trail BROKEN: {report.problem.message}")  # type: ignore[union-attr]
     sys.exit(int(ExitCode.OK if report.ok else ExitCode.DENIED))
+
+
+# --------------------------------------------------------------------------------------------
+# device: edge devices with a TPM
+
+
+def _pcr_list(value: str) -> tuple[int, ...]:
+    try:
+        pcrs = tuple(int(p) for p in value.split(",") if p.strip())
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected PCR indexes like 0,2,4,7") from None
+    if any(not 0 <= p <= 23 for p in pcrs):
+        raise click.BadParameter(f"{value!r}: PCR indexes are 0-23")
+    return pcrs
+
+
+@cli.group()
+def device() -> None:
+    """Enrol edge devices: keys inside their TPM, endorsement data for provisioning."""
+
+
+@device.command("enroll")
+@click.option(
+    "--tcti",
+    required=True,
+    envvar="SEALGATE_TPM_TCTI",
+    help="The TPM, in tpm2-tss TCTI syntax: device:/dev/tpmrm0, swtpm:host=127.0.0.1,port=2321.",
+)
+@click.option(
+    "--out",
+    "prefix",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Writes PREFIX.pub (seal to it), PREFIX.json (enrolment), PREFIX.tpm (TPM key blobs).",
+)
+@click.option(
+    "--pcr-policy",
+    default="",
+    help="Bind the device key's use to these sha256 PCRs' current values, e.g. 7.",
+)
+@click.option(
+    "--pcrs",
+    "report_pcrs",
+    default="0,2,4,7",
+    show_default=True,
+    help="PCRs whose current sha256 values are reported (candidate golden values).",
+)
+@click.option("--json", "json_output", is_flag=True, help="Print a JSON summary.")
+def device_enroll(
+    tcti: str, prefix: Path, pcr_policy: str, report_pcrs: str, json_output: bool
+) -> None:
+    """Create (or reuse) the device key and attestation key in the TPM and export the enrolment."""
+    from pipeline.devices.enrollment import enroll_device
+    from pipeline.devices.tpm import open_tpm
+
+    enrollment = enroll_device(tcti, prefix, _pcr_list(pcr_policy))
+    with open_tpm(tcti) as tpm:
+        values = tpm.read_pcrs(_pcr_list(report_pcrs))
+    _emit_summary(
+        {
+            "device_id": enrollment.device_id,
+            "ak_key_id": enrollment.ak_key_id,
+            "registration_id": enrollment.record["dps"]["registration_id"],
+            "public_key": f"{prefix}.pub",
+            "enrollment": f"{prefix}.json",
+            "pcr_policy": list(enrollment.keys.pcr_policy),
+            "pcrs": {"sha256": {str(p): v.hex() for p, v in sorted(values.items())}},
+        },
+        json_output,
+        f"enrolled device {enrollment.device_id} (AK {enrollment.ak_key_id[:16]}): "
+        f"seal to tpm:{prefix}.pub; enrolment in {prefix}.json",
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -46,6 +46,7 @@ class UnsealRequest:
 
     model_name: str
     model_version: str
+    digest: str  # "sha256:" + hex SHA-256 of the verified seal.json bytes
     seal_id: str
     signer_name: str
     signer_key_id: str
@@ -184,6 +185,7 @@ def unseal_model(
             UnsealRequest(
                 model_name=header.model_name,
                 model_version=header.model_version,
+                digest=verified.digest,
                 seal_id=header.seal_id.hex(),
                 signer_name=verified.signer.name,
                 signer_key_id=verified.signer.key_id,

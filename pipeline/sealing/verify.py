@@ -49,6 +49,7 @@ class VerifiedSeal:
     header: SealHeader
     signer: TrustedSigner
     plaintext_sha256: dict[str, bytes]
+    digest: str = ""  # "sha256:" + hex SHA-256 of the exact seal.json bytes verified
 
 
 def _read_small(path: Path, limit: int, what: str) -> bytes:
@@ -135,9 +136,8 @@ def verify_sealed(
     """Verify everything about a sealed model that needs no decryption key."""
     if not sealed_dir.is_dir():
         raise InputError(f"{sealed_dir}: not a directory")
-    opened = envelope.open_envelope(
-        _read_small(sealed_dir / HEADER_FILE, MAX_HEADER_BYTES, HEADER_FILE), PAYLOAD_TYPE
-    )
+    header_bytes = _read_small(sealed_dir / HEADER_FILE, MAX_HEADER_BYTES, HEADER_FILE)
+    opened = envelope.open_envelope(header_bytes, PAYLOAD_TYPE)
     signer = trust.signer_for(opened.key_id, now or datetime.now(UTC))
     header = parse_header(opened.verify(signer.public_key))
     if expect_name is not None and header.model_name != expect_name:
@@ -162,4 +162,5 @@ def verify_sealed(
         return lambda stop: _check_ciphertext(sealed_dir, header, sealed_file, meter, stop)
 
     run_jobs([job(f) for f in header.files], workers or default_workers())
-    return VerifiedSeal(sealed_dir, header, signer, plaintext_sha256)
+    digest = "sha256:" + hashlib.sha256(header_bytes).hexdigest()
+    return VerifiedSeal(sealed_dir, header, signer, plaintext_sha256, digest)

@@ -224,13 +224,13 @@ def test_exit_codes_and_one_line_errors(tmp_path: Path, sealed: Path, keyset) ->
         "--sign-key",
         str(keyset.path("signer.key")),
         "--recipient",
-        "keyvault:https://vault/keys/k",
+        "pkcs11:slot=0;object=model-kek",
         "--out",
         str(tmp_path / "never"),
         cwd=tmp_path,
     )
     assert unknown_type.returncode == 2
-    assert "unknown type 'keyvault'" in unknown_type.stderr
+    assert "unknown type 'pkcs11'" in unknown_type.stderr
 
 
 def test_allow_disk_and_exec_replace_the_process(tmp_path: Path, sealed: Path, keyset) -> None:

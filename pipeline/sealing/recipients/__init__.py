@@ -10,9 +10,13 @@ from pipeline.sealing.recipients.base import (
     recipient_types,
     register_recipient_type,
 )
+from pipeline.sealing.recipients.keyvault import KeyVaultRecipientType
 from pipeline.sealing.recipients.local import LocalRecipientType, generate_recipient_key
+from pipeline.sealing.recipients.tpm import TpmRecipientType
 
 register_recipient_type(LocalRecipientType())
+register_recipient_type(KeyVaultRecipientType())
+register_recipient_type(TpmRecipientType())
 
 __all__ = [
     "Identity",

@@ -9,7 +9,7 @@ unwrapping side never has to expose its private key. Types register under the ``
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -50,6 +50,14 @@ class Identity(ABC):
 
     def matches(self, wrapped: WrappedKey) -> bool:
         return wrapped.type == self.type_name and wrapped.key_id == self.key_id
+
+    def consumer(self) -> dict[str, object]:
+        """Who holds this identity, as facts for the unseal policy (established here, not claimed)."""
+        return {"type": "key", "key_type": self.type_name, "key_id": self.key_id}
+
+    def attestation(self, pcrs: Sequence[int]) -> dict[str, object] | None:
+        """Verified evidence of the holder's state (a TPM quote over ``pcrs``), if it has any."""
+        return None
 
     @abstractmethod
     def unwrap(self, wrapped: WrappedKey, context: bytes) -> bytes:

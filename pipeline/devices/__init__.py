@@ -1,0 +1,1 @@
+"""Edge devices: TPM keys, enrolment and attestation."""
