@@ -84,8 +84,12 @@ def parse_key_url(value: str) -> KeyUrl:
     return KeyUrl(f"{vault}/keys/{parts[1]}/{parts[2]}", vault, parts[1], parts[2])
 
 
+def _b64url_bytes(value: str) -> bytes:
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+
+
 def _b64url(value: str) -> int:
-    return int.from_bytes(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)), "big")
+    return int.from_bytes(_b64url_bytes(value), "big")
 
 
 def _load_public_key(path: Path) -> rsa.RSAPublicKey:
