@@ -215,3 +215,52 @@ def test_tpm_enroll_exports_endorsement_and_rereads(tmp_path: Path, swtpm_factor
     assert record["dps"]["registration_id"].isalnum()
     assert record["endorsement"]["public"]
     assert (tmp_path / "gw.tpm").stat().st_mode & 0o777 == 0o600
+
+
+def test_tpm_cli_enroll_seal_and_unseal_asks_the_policy(
+    tmp_path: Path, swtpm_factory, sealgate
+) -> None:  # type: ignore[no-untyped-def]
+    device = swtpm_factory("a")
+    enrolled = sealgate(
+        "device", "enroll", "--tcti", device.tcti, "--out", "gw", "--json", cwd=tmp_path
+    )
+    assert enrolled.code == 0, enrolled.stderr
+    summary = json.loads(enrolled.stdout)
+    assert set(summary["pcrs"]["sha256"]) == {"0", "2", "4", "7"}
+    write_model(tmp_path / "model")
+    assert sealgate("keys", "generate", "signing", "--out", "signer", cwd=tmp_path).code == 0
+    sealed = sealgate(
+        "seal", "model", "--name", "detector", "--version", "2.0", "--sign-key", "signer.key",
+        "--recipient", "tpm:gw.pub", "--out", "sealed", cwd=tmp_path,
+    )  # fmt: skip
+    assert sealed.code == 0, sealed.stderr
+    base = [
+        "unseal",
+        "sealed",
+        "--identity",
+        "tpm:gw",
+        "--trust",
+        "signer.pub",
+        "--into",
+        "out",
+        "--allow-disk",
+    ]
+    no_env = sealgate(*base, cwd=tmp_path)
+    assert no_env.code == 2 and "--environment" in no_env.stderr
+    config = {
+        "environments": {"edge-prod": {"stage": "prod"}},
+        "attestation": {"pcr_bank": "sha256", "pcrs": PCRS},
+        "device_classes": {"gw": {"golden_pcrs": summary["pcrs"]["sha256"]}},
+        "devices": [{"id": summary["device_id"], "class": "gw", "ak_key_id": summary["ak_key_id"],
+                     "environments": ["edge-prod"], "models": ["detector"]}],
+    }  # fmt: skip
+    policies = unseal_policy_tree(tmp_path, config)
+    denied = sealgate(
+        *base, "--environment", "edge-prod", "--policies", str(policies), cwd=tmp_path
+    )
+    assert denied.code == 1
+    decision, error = denied.stderr.splitlines()
+    assert json.loads(decision)["attestation"]["verified"] is True
+    assert json.loads(decision)["decision"] == "deny"
+    assert "SG-UNSEAL-008" in error and "Traceback" not in denied.stderr
+    assert not (tmp_path / "out").exists()
