@@ -52,7 +52,13 @@ def open_gate(options: GateOptions, registry: Registry | None = None) -> GateCon
     )
 
 
-def push(context: GateContext, sealed_dir: Path, requester: str) -> PromotionResult:
+def push(
+    context: GateContext,
+    sealed_dir: Path,
+    requester: str,
+    *,
+    before_commit: Callable[[], None] | None = None,
+) -> PromotionResult:
     """Verify a local sealed model and, when the policy allows, store it in the first stage."""
     if not sealed_dir.is_dir():
         raise InputError(f"{sealed_dir}: not a directory")
@@ -68,7 +74,13 @@ def push(context: GateContext, sealed_dir: Path, requester: str) -> PromotionRes
         name, version, sealed_model_digest(sealed_dir), None, first, requester
     )
     return run_promotion(
-        context, request, action="push", approvals=[], evidence=[], local_model=sealed_dir
+        context,
+        request,
+        action="push",
+        approvals=[],
+        evidence=[],
+        local_model=sealed_dir,
+        before_commit=before_commit,
     )
 
 

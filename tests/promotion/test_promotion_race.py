@@ -1,0 +1,129 @@
+"""Two promotions of the same model racing: exactly one wins, the loser gets a conflict, and
+the audit trail records both; on the filesystem and on Azurite, in threads and processes."""
+
+from __future__ import annotations
+
+import gc
+import json
+import subprocess
+import sys
+import threading
+
+from pipeline.promotion import ConflictError
+from pipeline.promotion.audit import Decision, append_record, record_hash, verify_audit
+from pipeline.promotion.service import open_gate, push
+from pipeline.sealing.signing_keys import load_signing_private_key
+from tests.promotion.conftest import (
+    MODEL_NAME,
+    RegistryTarget,
+    Workspace,
+    gate_options,
+)
+
+
+def _gate_key(workspace: Workspace):  # type: ignore[no-untyped-def]
+    return load_signing_private_key(workspace.path("gate.pub").with_suffix(".key")).public_key()
+
+
+def test_promotion_race_in_threads_has_one_winner(
+    workspace: Workspace, registry_target: RegistryTarget
+) -> None:
+    first = open_gate(gate_options(workspace, registry_target.url))
+    assert push(first, workspace.sealed("1.0.0"), "alice").allowed
+    barrier = threading.Barrier(2, timeout=30)
+    outcomes: list[object] = [None, None]
+
+    def run(index: int) -> None:
+        # The embedded engine belongs to the thread that compiled it: one gate per thread.
+        context = open_gate(gate_options(workspace, registry_target.url))
+        try:
+            # Both decide against the same dev pointer, then both try to commit at once.
+            outcomes[index] = push(
+                context, workspace.sealed("1.1.0"), "alice", before_commit=barrier.wait
+            )
+        except ConflictError as exc:
+            outcomes[index] = exc.with_traceback(None)  # frames hold this thread's engine
+        finally:
+            del context
+            gc.collect()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [o for o in outcomes if not isinstance(o, ConflictError)]
+    losers = [o for o in outcomes if isinstance(o, ConflictError)]
+    assert len(winners) == 1 and len(losers) == 1, outcomes
+    assert "conflict" in str(losers[0])
+    registry = registry_target.open()
+    assert registry.current("dev", MODEL_NAME).version == "1.1.0"  # type: ignore[union-attr]
+    report = verify_audit(registry, _gate_key(workspace))
+    assert report.ok, report.problem
+    assert (report.allow, report.conflict) in {(2, 1), (3, 1)}  # push 1.0.0, the winner (+ loser)
+
+
+def test_promotion_race_between_processes_has_one_winner(
+    workspace: Workspace, registry_target: RegistryTarget
+) -> None:
+    assert push(
+        open_gate(gate_options(workspace, registry_target.url)), workspace.sealed("1.0.0"), "alice"
+    ).allowed
+    command = [
+        sys.executable, "-m", "pipeline.cli", "push", "sealed-1.1.0", "--trust", "release.pub",
+        "--policies", "policies", "--registry", registry_target.url, "--gate-key", "gate.key",
+        "--requester", "alice", "--json",
+    ]  # fmt: skip
+    import os
+
+    env = {**os.environ, **registry_target.env}
+    processes = [
+        subprocess.Popen(
+            command, cwd=workspace.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(2)
+    ]
+    results = [(p.wait(timeout=120), *p.communicate()) for p in processes]
+    codes = sorted(code for code, _, _ in results)
+    assert codes == [0, 1], results
+    loser_out, loser_err = next((o, e) for code, o, e in results if code == 1)
+    # The loser either lost the compare-and-swap (conflict) or decided after the winner
+    # committed, in which case 1.1.0 is no longer newer than dev (rollback rule).
+    assert b"conflict" in loser_err or b"SG-PROMO-009" in loser_out, (loser_out, loser_err)
+    registry = registry_target.open()
+    assert registry.current("dev", MODEL_NAME).version == "1.1.0"  # type: ignore[union-attr]
+    report = verify_audit(registry, _gate_key(workspace))
+    assert report.ok, report.problem
+    assert report.records >= 3  # push 1.0.0, the winner, and the loser's record(s)
+    assert report.conflict + report.deny >= 1
+
+
+def test_audit_appends_racing_in_threads_keep_one_chain(
+    workspace: Workspace, registry_target: RegistryTarget
+) -> None:
+    key = load_signing_private_key(workspace.path("gate.key"))
+    registry = registry_target.open()
+    request = {"name": MODEL_NAME, "version": "1.0.0", "digest": "sha256:" + "0" * 64}
+    hashes: list[str] = []
+    lock = threading.Lock()
+
+    def run(index: int) -> None:
+        own = registry_target.open()  # one client per thread, as separate gates would have
+        for round_ in range(3):
+            decision = Decision(f"actor-{index}", "promote", "deny", request, "sha256:x", "sha256:y",
+                                (f"round {round_}",))  # fmt: skip
+            record = append_record(own, decision, key)
+            with lock:
+                hashes.append(record)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    lines = registry.read_audit().splitlines()
+    assert [json.loads(line)["seq"] for line in lines] == list(range(18))
+    assert sorted(hashes) == sorted(record_hash(line) for line in lines)
+    report = verify_audit(registry, key.public_key())
+    assert report.ok, report.problem
+    assert report.deny == 18
