@@ -111,6 +111,13 @@ def _engine_options(function):  # type: ignore[no-untyped-def]
     metavar="KIND",
     help="Treat every file in PATHS as this input kind instead of detecting it.",
 )
+@click.option(
+    "--preview",
+    "previews",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A `pulumi preview --json` or `sealgate plan` file to gate (repeatable).",
+)
 @_engine_options
 @click.option(
     "--format",
@@ -143,6 +150,7 @@ def check(
     policy_dir: Path,
     waivers_path: Path | None,
     forced_kind: str | None,
+    previews: tuple[Path, ...],
     engine: str,
     opa_url: str | None,
     opa_push: bool,
@@ -185,8 +193,11 @@ def check(
             if not path.is_file():
                 raise InputError(f"{path}: --kind takes files, not folders")
         candidates = [Candidate(forced_kind, path) for path in paths]
+    elif previews and not paths:
+        candidates = []
     else:
         candidates = discover(paths or (Path.cwd(),))
+    candidates += [Candidate("pulumi-plan", path) for path in previews]
     if changed_only:
         from pipeline.inputs.discovery import changed_files
 
@@ -1085,6 +1096,37 @@ def device_enroll(
         f"enrolled device {enrollment.device_id} (AK {enrollment.ak_key_id[:16]}): "
         f"seal to tpm:{prefix}.pub; enrolment in {prefix}.json",
     )
+
+
+# --------------------------------------------------------------------------------------------
+# plan: the infrastructure program offline
+
+
+@cli.command("plan")
+@click.option("--stack", required=True, help="Stack name: reads Pulumi.<stack>.yaml.")
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Where to write the plan (the shape of `pulumi preview --json`).",
+)
+@click.option(
+    "--project-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path(),
+    show_default=True,
+    help="Folder holding Pulumi.yaml and the stack files.",
+)
+def plan_command(stack: str, out_path: Path, project_dir: Path) -> None:
+    """Run the Pulumi program under the mock runtime (no CLI, no Azure) and write its plan."""
+    import json
+
+    from infra.plan import build_plan
+
+    plan = build_plan(project_dir, stack)
+    _write_atomically(out_path, json.dumps(plan, indent=2, sort_keys=True) + "\n")
+    click.echo(f"plan of stack {stack}: {len(plan['steps'])} resources -> {out_path}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,6 +11,7 @@ from pipeline.inputs.dockerfile import DOCKERFILE_KIND, parse_dockerfile
 from pipeline.inputs.iot_edge import IOT_EDGE_KIND, parse_iot_edge
 from pipeline.inputs.kubernetes import KUBERNETES_KIND, parse_kubernetes
 from pipeline.inputs.model import PolicyInput
+from pipeline.inputs.pulumi_plan import PULUMI_PLAN_KIND, parse_pulumi_plan
 from pipeline.inputs.structured import load_structured_documents
 from pipeline.inputs.waivers import WAIVER_KIND, today_utc, waiver_input
 from pipeline.paths import display_path
@@ -52,6 +53,7 @@ PARSERS: dict[str, Parser] = {
     DOCKERFILE_KIND: parse_dockerfile,
     KUBERNETES_KIND: parse_kubernetes,
     IOT_EDGE_KIND: parse_iot_edge,
+    PULUMI_PLAN_KIND: parse_pulumi_plan,
 }
 
 
