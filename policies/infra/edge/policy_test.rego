@@ -1,0 +1,29 @@
+package sealgate.infra.edge_test
+
+import rego.v1
+
+import data.sealgate.infra.edge
+
+ids(doc) := {f.id | some f in edge.deny with input as doc}
+
+hub(props) := {"type": "azure-native:iothub:IotHubResource", "inputs": {"properties": object.union({
+	"disableLocalAuth": true,
+	"disableDeviceSAS": true,
+	"disableModuleSAS": true,
+	"minTlsVersion": "1.2",
+	"publicNetworkAccess": "Disabled",
+}, props)}}
+
+test_hardened_hub_passes if count(ids(hub({}))) == 0
+
+test_hub_weakenings if {
+	ids(hub({"disableLocalAuth": false})) == {"SG-AZ-080"}
+	ids(json.remove(hub({}), ["inputs/properties/disableDeviceSAS"])) == {"SG-AZ-080"}
+	ids(json.remove(hub({}), ["inputs/properties/minTlsVersion"])) == {"SG-AZ-081"}
+	ids(hub({"publicNetworkAccess": "Enabled"})) == {"SG-AZ-082"}
+}
+
+test_dps_network if {
+	ids({"type": "azure-native:deviceprovisioningservices:IotDpsResource", "inputs": {"properties": {}}}) == {"SG-AZ-082"}
+	count(ids({"type": "azure-native:deviceprovisioningservices:IotDpsResource", "inputs": {"properties": {"publicNetworkAccess": "Disabled"}}})) == 0
+}

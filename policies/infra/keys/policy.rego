@@ -1,0 +1,88 @@
+# METADATA
+# title: Key Vault keys
+# description: >-
+#   The keys that wrap model data keys, sign models and encrypt storage and the registry are
+#   HSM keys (RSA-HSM or EC-HSM) with a rotation policy; an exportable key is released only
+#   under a Secure Key Release policy.
+# custom:
+#   input: pulumi-plan
+package sealgate.infra.keys
+
+import rego.v1
+
+key if data.sealgate.lib.infra.is_type(input, "azure-native:keyvault:Key")
+
+props := object.get(data.sealgate.lib.infra.inputs(input), "properties", {})
+
+settings := data.sealgate.lib.infra.settings(input)
+
+lifetime_actions := data.sealgate.lib.infra.as_array(object.get(props, ["rotationPolicy", "lifetimeActions"], []))
+
+rotate_days contains days if {
+	some action in lifetime_actions
+	is_object(action)
+	lower(sprintf("%v", [object.get(action, ["action", "type"], "")])) == "rotate"
+	days := data.sealgate.lib.infra.days(object.get(action, ["trigger", "timeAfterCreate"], null))
+}
+
+# METADATA
+# title: Key not HSM-protected
+# description: Every key is generated and kept in an HSM (key type RSA-HSM or EC-HSM).
+# custom:
+#   id: SG-AZ-005
+#   severity: high
+#   remediation: Set `properties.kty` to `RSA-HSM` or `EC-HSM`.
+deny contains finding if {
+	key
+	kty := object.get(props, "kty", null)
+	not kty in data.config.infra.key_vault.hsm_key_types
+	finding := data.sealgate.lib.infra.finding("SG-AZ-005", "high", sprintf("key type %v is not HSM-protected (RSA-HSM or EC-HSM)", [kty]), ["properties", "kty"])
+}
+
+# METADATA
+# title: Key without rotation
+# description: >-
+#   Every key has a rotation policy that rotates it at least as often as the environment
+#   requires and sets an expiry, so a compromised key version has a bounded lifetime.
+# custom:
+#   id: SG-AZ-006
+#   severity: medium
+#   remediation: >-
+#     Add `properties.rotationPolicy` with a `rotate` lifetime action (`timeAfterCreate:
+#     P<days>D`, at most the environment's maximum) and `attributes.expiryTime`.
+deny contains finding if {
+	key
+	count(rotate_days) == 0
+	finding := data.sealgate.lib.infra.finding("SG-AZ-006", "medium", "the key has no rotation policy with a rotate action after a number of days", ["properties", "rotationPolicy"])
+}
+
+deny contains finding if {
+	key
+	some days in rotate_days
+	days > settings.max_key_rotation_days
+	finding := data.sealgate.lib.infra.finding("SG-AZ-006", "medium", sprintf("the key rotates after %v days; this environment requires at most %v", [days, settings.max_key_rotation_days]), ["properties", "rotationPolicy", "lifetimeActions"])
+}
+
+deny contains finding if {
+	key
+	count(rotate_days) > 0
+	not is_string(object.get(props, ["rotationPolicy", "attributes", "expiryTime"], null))
+	finding := data.sealgate.lib.infra.finding("SG-AZ-006", "medium", "the rotation policy sets no expiry time", ["properties", "rotationPolicy", "attributes"])
+}
+
+# METADATA
+# title: Exportable key without a release policy
+# description: >-
+#   A key that can be exported must carry a Secure Key Release policy, so that it is
+#   released only to an attested confidential environment.
+# custom:
+#   id: SG-AZ-007
+#   severity: critical
+#   remediation: Add `properties.releasePolicy` (Secure Key Release) or make the key non-exportable.
+deny contains finding if {
+	key
+	object.get(props, ["attributes", "exportable"], false) == true
+	policy := object.get(props, ["releasePolicy", "data"], "")
+	not regex.match(`^[A-Za-z0-9_=-]{16,}$`, sprintf("%v", [policy]))
+	finding := data.sealgate.lib.infra.finding("SG-AZ-007", "critical", "the key is exportable but has no Secure Key Release policy", ["properties", "releasePolicy"])
+}

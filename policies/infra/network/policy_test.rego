@@ -1,0 +1,34 @@
+package sealgate.infra.network_test
+
+import rego.v1
+
+import data.sealgate.infra.network
+
+ids(doc) := {f.id | some f in network.deny with input as doc}
+
+vault := {"type": "azure-native:keyvault:Vault", "urn": "urn:v", "name": "v", "parent": "", "inputs": {}}
+
+endpoint := {"type": "azure-native:network:PrivateEndpoint", "urn": "urn:pe", "name": "pe", "parent": "urn:v", "inputs": {}}
+
+test_service_with_private_endpoint_passes if count(ids({"type": "pulumi:plan", "resources": [vault, endpoint]})) == 0
+
+test_service_without_private_endpoint_denied if {
+	findings := network.deny with input as {"type": "pulumi:plan", "resources": [vault, object.union(endpoint, {"parent": "urn:other"})]}
+	{[f.id, f.path] | some f in findings} == {["SG-AZ-060", ["resources", 0]]}
+}
+
+nsg(rules) := {"type": "azure-native:network:NetworkSecurityGroup", "inputs": {"securityRules": rules}}
+
+rule(source, port) := {"name": "r", "direction": "Inbound", "access": "Allow", "sourceAddressPrefix": source, "destinationPortRange": port}
+
+test_nsg_rules if {
+	count(ids(nsg([rule("Internet", "443"), rule("VirtualNetwork", "22")]))) == 0
+	ids(nsg([rule("*", "22")])) == {"SG-AZ-061"}
+	ids(nsg([rule("Internet", "*")])) == {"SG-AZ-061"}
+	count(ids(nsg([object.union(rule("Internet", "22"), {"access": "Deny"})]))) == 0
+}
+
+test_subnet_needs_nsg if {
+	ids({"type": "azure-native:network:Subnet", "inputs": {}}) == {"SG-AZ-062"}
+	count(ids({"type": "azure-native:network:Subnet", "inputs": {"networkSecurityGroup": {"id": "/nsg"}}})) == 0
+}
