@@ -86,8 +86,7 @@ def open_envelope(
         raise VerificationError(f"{what}: envelope is not in canonical form")
     if envelope["payloadType"] != expected_payload_type:
         raise VerificationError(
-            f"{what}: payload type {envelope['payloadType']!r} is not "
-            f"{expected_payload_type!r}"
+            f"{what}: payload type {envelope['payloadType']!r} is not {expected_payload_type!r}"
         )
     signatures = envelope["signatures"]
     if not isinstance(signatures, list) or len(signatures) != 1:
