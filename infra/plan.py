@@ -85,11 +85,11 @@ def _mocks(recorder: Recorder) -> Any:
                 inputs = mocks._sync_await(_deserialize(rpc, request.object))
                 recorder.resources.append(
                     RecordedResource(
-                        urn=response.urn,
+                        urn=_engine_urn(response.urn),
                         type=request.type,
                         name=request.name,
                         custom=bool(request.custom),
-                        parent=request.parent,
+                        parent=_engine_urn(request.parent),
                         inputs=inputs,
                     )
                 )
@@ -118,6 +118,11 @@ def _mocks(recorder: Recorder) -> Any:
     return mocks_instance, Monitor(mocks_instance)
 
 
+def _engine_urn(urn: str) -> str:
+    """The URN the engine gives: children of the stack carry no ``pulumi:pulumi:Stack$``."""
+    return urn.replace("::pulumi:pulumi:Stack$", "::")
+
+
 async def _deserialize(rpc: Any, struct: Any) -> Any:
     return rpc.deserialize_properties(struct, keep_unknowns=True)
 
@@ -137,6 +142,7 @@ def run_program(config: StackConfig, stack: str) -> list[RecordedResource]:
     try:
         settings.SETTINGS.rpc_manager.clear()
         settings.SETTINGS.outputs.clear()
+        settings.ROOT.set(None)  # a fresh root Stack resource for this stack's URNs
         pulumi.runtime.set_mocks(
             mocks_instance, project=PROJECT, stack=stack, preview=True, monitor=monitor
         )

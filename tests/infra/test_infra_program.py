@@ -1,0 +1,296 @@
+"""The program under Pulumi's mock runtime: the exact value of every hardening property.
+
+The provider fills Azure defaults for what a program leaves unset, so each property is
+asserted to be set, to exactly the hardened value, in the inputs the provider receives.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.infra.conftest import only, resources
+
+COMPONENTS = {
+    "sealgate:infra:Network",
+    "sealgate:infra:KeyStore",
+    "sealgate:infra:ModelStorage",
+    "sealgate:infra:ModelRegistry",
+    "sealgate:infra:Cluster",
+    "sealgate:infra:Gateway",
+    "sealgate:infra:ApiGateway",
+    "sealgate:infra:Monitoring",
+    "sealgate:infra:Edge",
+    "sealgate:infra:Workloads",
+}
+
+
+@pytest.fixture(scope="module")
+def prod(plans: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return plans["prod"]
+
+
+def test_plan_has_every_component_in_preview_shape(prod: dict[str, Any]) -> None:
+    states = [step["newState"] for step in prod["steps"]]
+    assert {s["type"] for s in states} >= COMPONENTS
+    for state in states:
+        assert state["urn"].startswith("urn:pulumi:prod::sealgate::")
+        assert "pulumi:pulumi:Stack$" not in state["urn"]
+        assert isinstance(state["inputs"], dict)
+    parents = {s["urn"] for s in states} | {
+        "urn:pulumi:prod::sealgate::pulumi:pulumi:Stack::sealgate-prod"
+    }
+    assert all(s.get("parent") in parents for s in states)
+
+
+def test_key_vault(prod: dict[str, Any]) -> None:
+    props = only(prod, "azure-native:keyvault:Vault")["properties"]
+    assert props["sku"] == {"family": "A", "name": "premium"}
+    assert props["enableRbacAuthorization"] is True
+    assert props["enablePurgeProtection"] is True
+    assert props["enableSoftDelete"] is True
+    assert props["softDeleteRetentionInDays"] == 90
+    assert props["publicNetworkAccess"] == "Disabled"
+    assert props["networkAcls"] == {"defaultAction": "Deny", "bypass": "None"}
+    assert "accessPolicies" not in props
+
+
+def test_hsm_keys_rotate(prod: dict[str, Any]) -> None:
+    keys = {k["keyName"]: k["properties"] for k in resources(prod, "azure-native:keyvault:Key")}
+    assert set(keys) == {"model-kek", "signing", "storage-cmk", "registry-cmk"}
+    assert keys["signing"]["kty"] == "EC-HSM" and keys["signing"]["curveName"] == "P-256"
+    for name in ("model-kek", "storage-cmk", "registry-cmk"):
+        assert keys[name]["kty"] == "RSA-HSM" and keys[name]["keySize"] == 3072
+        assert keys[name]["keyOps"] == ["wrapKey", "unwrapKey"]
+    for properties in keys.values():
+        assert properties["rotationPolicy"]["lifetimeActions"][0] == {
+            "action": {"type": "rotate"},
+            "trigger": {"timeAfterCreate": "P90D"},
+        }
+        assert properties["rotationPolicy"]["attributes"] == {"expiryTime": "P120D"}
+    assert "attributes" not in keys["model-kek"]  # not exportable unless configured
+
+
+def test_exportable_model_key_carries_a_release_policy() -> None:
+    import base64
+    import json
+
+    from infra.components.keys import release_policy
+
+    policy = release_policy("https://sharedeus2.eus2.attest.azure.net")
+    decoded = json.loads(base64.urlsafe_b64decode(policy["data"] + "=="))
+    assert decoded["anyOf"][0]["authority"] == "https://sharedeus2.eus2.attest.azure.net"
+    assert {"claim": "x-ms-isolation-tee.x-ms-attestation-type", "equals": "sevsnpvm"} in decoded[
+        "anyOf"
+    ][0]["allOf"]
+
+
+def test_storage(prod: dict[str, Any]) -> None:
+    account = only(prod, "azure-native:storage:StorageAccount")
+    expected = {
+        "allowSharedKeyAccess": False,
+        "defaultToOAuthAuthentication": True,
+        "allowBlobPublicAccess": False,
+        "allowCrossTenantReplication": False,
+        "minimumTlsVersion": "TLS1_2",
+        "enableHttpsTrafficOnly": True,
+        "publicNetworkAccess": "Disabled",
+        "networkRuleSet": {"defaultAction": "Deny", "bypass": "None"},
+        "sku": {"name": "Standard_ZRS"},
+    }
+    assert {k: account[k] for k in expected} == expected
+    assert account["encryption"]["keySource"] == "Microsoft.Keyvault"
+    assert account["encryption"]["keyVaultProperties"]["keyName"] == "storage-cmk"
+    assert account["encryption"]["requireInfrastructureEncryption"] is True
+    service = only(prod, "azure-native:storage:BlobServiceProperties")
+    assert service["isVersioningEnabled"] is True
+    assert service["deleteRetentionPolicy"] == {"enabled": True, "days": 30}
+    assert service["containerDeleteRetentionPolicy"] == {"enabled": True, "days": 30}
+    containers = {
+        c["containerName"]: c for c in resources(prod, "azure-native:storage:BlobContainer")
+    }
+    assert {c["publicAccess"] for c in containers.values()} == {"None"}
+    assert containers["audit"]["immutableStorageWithVersioning"] == {"enabled": True}
+    worm = only(prod, "azure-native:storage:BlobContainerImmutabilityPolicy")
+    assert worm["immutabilityPeriodSinceCreationInDays"] == 2555
+    assert worm["allowProtectedAppendWritesAll"] is True
+
+
+def test_registry(prod: dict[str, Any]) -> None:
+    acr = only(prod, "azure-native:containerregistry:Registry")
+    assert acr["sku"] == {"name": "Premium"}
+    assert acr["adminUserEnabled"] is False
+    assert acr["anonymousPullEnabled"] is False
+    assert acr["publicNetworkAccess"] == "Disabled"
+    assert acr["networkRuleBypassOptions"] == "None"
+    assert acr["zoneRedundancy"] == "Enabled"
+    assert acr["encryption"]["status"] == "enabled"
+    assert acr["encryption"]["keyVaultProperties"]["keyIdentifier"].endswith("/keys/registry-cmk")
+    assert acr["policies"]["quarantinePolicy"] == {"status": "enabled"}
+    assert acr["policies"]["retentionPolicy"] == {"status": "enabled", "days": 30}
+    assert acr["policies"]["exportPolicy"] == {"status": "disabled"}
+
+
+def test_cluster(prod: dict[str, Any]) -> None:
+    aks = only(prod, "azure-native:containerservice:ManagedCluster")
+    assert aks["apiServerAccessProfile"]["enablePrivateCluster"] is True
+    assert aks["apiServerAccessProfile"]["enablePrivateClusterPublicFQDN"] is False
+    assert aks["aadProfile"]["managed"] is True and aks["aadProfile"]["enableAzureRBAC"] is True
+    assert aks["disableLocalAccounts"] is True
+    assert aks["oidcIssuerProfile"] == {"enabled": True}
+    assert aks["securityProfile"]["workloadIdentity"] == {"enabled": True}
+    assert aks["securityProfile"]["defender"]["securityMonitoring"] == {"enabled": True}
+    assert aks["networkProfile"]["networkPolicy"] == "cilium"
+    assert aks["addonProfiles"]["azurepolicy"]["enabled"] is True
+    assert aks["sku"]["tier"] == "Standard"
+    assert "linuxProfile" not in aks  # no SSH key at all
+    system = aks["agentPoolProfiles"][0]
+    pool = only(prod, "azure-native:containerservice:AgentPool")
+    for node_pool in (system, pool):
+        assert node_pool["osSKU"] == "AzureLinux3"
+        assert node_pool["enableEncryptionAtHost"] is True
+        assert node_pool["securityProfile"] == {"sshAccess": "Disabled"}
+        assert node_pool["availabilityZones"] == ["1", "2", "3"]
+    assert system["mode"] == "System"
+    assert pool["workloadRuntime"] == "KataVmIsolation"
+    assert pool["nodeTaints"] == ["sealgate.io/sandboxed=true:NoSchedule"]
+    assert pool["nodeLabels"] == {"sealgate.io/pool": "sandboxed"}
+    assert (pool["minCount"], pool["maxCount"]) == (3, 12)
+
+
+def test_waf(prod: dict[str, Any]) -> None:
+    policy = only(prod, "azure-native:network:WebApplicationFirewallPolicy")
+    assert policy["policySettings"]["mode"] == "Prevention"
+    assert policy["policySettings"]["state"] == "Enabled"
+    assert policy["policySettings"]["requestBodyCheck"] is True
+    assert policy["policySettings"]["maxRequestBodySizeInKb"] == 1024
+    assert policy["managedRules"]["managedRuleSets"] == [
+        {"ruleSetType": "Microsoft_DefaultRuleSet", "ruleSetVersion": "2.1"},
+        {"ruleSetType": "Microsoft_BotManagerRuleSet", "ruleSetVersion": "1.1"},
+    ]
+    gateway = only(prod, "azure-native:network:ApplicationGateway")
+    assert gateway["sku"] == {"name": "WAF_v2", "tier": "WAF_v2"}
+    assert gateway["sslPolicy"]["policyName"] == "AppGwSslPolicy20220101S"
+    assert gateway["httpListeners"][0]["protocol"] == "Https"
+
+
+def test_api_management(prod: dict[str, Any]) -> None:
+    service = only(prod, "azure-native:apimanagement:ApiManagementService")
+    assert service["publicNetworkAccess"] == "Disabled"
+    assert service["virtualNetworkType"] == "None"
+    assert (
+        service["customProperties"][
+            "Microsoft.WindowsAzure.ApiManagement.Gateway.Security.Protocols.Tls10"
+        ]
+        == "False"
+    )
+    xml = only(prod, "azure-native:apimanagement:ApiPolicy")["value"]
+    assert (
+        '<openid-config url="https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0/.well-known/openid-configuration" />'
+        in xml
+    )
+    assert '<rate-limit-by-key calls="120" renewal-period="60"' in xml
+    assert '<quota-by-key calls="100000" renewal-period="86400"' in xml
+    assert 'max-size="1048576" size-exceeded-action="prevent"' in xml
+    assert 'validate-as="json" action="prevent" schema-id="inference-request"' in xml
+    schema = only(prod, "azure-native:apimanagement:ApiSchema")
+    assert schema["components"]["schemas"]["InferenceRequest"]["required"] == ["inputs"]
+
+
+def test_inference_schema_accepts_and_refuses() -> None:
+    import jsonschema
+
+    from infra.components.apim import INFERENCE_REQUEST_SCHEMA
+
+    good = {"inputs": [{"name": "x", "shape": [1, 3], "datatype": "FP32", "data": [1, 2, 3]}]}
+    jsonschema.validate(good, INFERENCE_REQUEST_SCHEMA)
+    for bad in ({}, {"inputs": []}, {**good, "extra": 1}, {"inputs": [{"name": "x"}]}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, INFERENCE_REQUEST_SCHEMA)
+
+
+def test_every_data_plane_service_is_private_with_diagnostics(prod: dict[str, Any]) -> None:
+    states = [step["newState"] for step in prod["steps"]]
+    children: dict[str, set[str]] = {}
+    for state in states:
+        children.setdefault(state.get("parent", ""), set()).add(state["type"])
+    services = {
+        "azure-native:keyvault:Vault",
+        "azure-native:storage:StorageAccount",
+        "azure-native:containerregistry:Registry",
+        "azure-native:apimanagement:ApiManagementService",
+        "azure-native:iothub:IotHubResource",
+        "azure-native:deviceprovisioningservices:IotDpsResource",
+    }
+    for state in states:
+        if state["type"] in services:
+            assert "azure-native:network:PrivateEndpoint" in children[state["urn"]], state["urn"]
+            assert "azure-native:monitor:DiagnosticSetting" in children[state["urn"]], state["urn"]
+    zones = {z["privateZoneName"] for z in resources(prod, "azure-native:privatedns:PrivateZone")}
+    assert "privatelink.vaultcore.azure.net" in zones and "privatelink.azurecr.io" in zones
+
+
+def test_edge(prod: dict[str, Any]) -> None:
+    hub = only(prod, "azure-native:iothub:IotHubResource")["properties"]
+    assert hub["disableLocalAuth"] is True
+    assert hub["disableDeviceSAS"] is True and hub["disableModuleSAS"] is True
+    assert hub["minTlsVersion"] == "1.2"
+    assert hub["publicNetworkAccess"] == "Disabled"
+    dps = only(prod, "azure-native:deviceprovisioningservices:IotDpsResource")["properties"]
+    assert dps["publicNetworkAccess"] == "Disabled"
+
+
+def test_alerts(prod: dict[str, Any]) -> None:
+    queries = [
+        rule["criteria"]["allOf"][0]["query"]
+        for rule in resources(prod, "azure-native:monitor:ScheduledQueryRule")
+    ]
+    assert any("AZKVAuditLogs" in q and "KeyUnwrap" in q for q in queries)
+    assert any("/denied/" in q for q in queries)
+    assert only(prod, "azure-native:operationalinsights:Workspace")["retentionInDays"] == 365
+
+
+def test_cluster_workloads(prod: dict[str, Any]) -> None:
+    namespace = only(prod, "kubernetes:core/v1:Namespace")
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    policies = {
+        p["metadata"]["name"]: p
+        for p in resources(prod, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    }
+    assert policies["default-deny"]["spec"] == {
+        "podSelector": {},
+        "policyTypes": ["Ingress", "Egress"],
+    }
+    deployment = only(prod, "kubernetes:apps/v1:Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert deployment["spec"]["replicas"] == 3
+    assert pod["runtimeClassName"] == "kata-vm-isolation"
+    assert pod["nodeSelector"] == {"sealgate.io/pool": "sandboxed"}
+    assert pod["tolerations"][0] == {
+        "key": "sealgate.io/sandboxed",
+        "operator": "Equal",
+        "value": "true",
+        "effect": "NoSchedule",
+    }
+    assert (
+        deployment["spec"]["template"]["metadata"]["labels"]["azure.workload.identity/use"]
+        == "true"
+    )
+    container = pod["containers"][0]
+    assert container["command"][:3] == ["sealgate", "unseal", "/sealed/current"]
+    assert container["command"][container["command"].index("--into") + 1] == "/models/current"
+    assert "--exec" in container["command"]
+    models = next(v for v in pod["volumes"] if v["name"] == "models")
+    assert models["emptyDir"]["medium"] == "Memory"
+
+
+def test_environments_differ(plans: dict[str, dict[str, Any]]) -> None:
+    dev, prod = plans["dev"], plans["prod"]
+    assert only(dev, "azure-native:storage:StorageAccount")["sku"] == {"name": "Standard_LRS"}
+    assert "availabilityZones" not in only(dev, "azure-native:containerservice:AgentPool")
+    assert only(dev, "kubernetes:apps/v1:Deployment")["spec"]["replicas"] == 1
+    assert only(prod, "azure-native:apimanagement:ApiManagementService")["sku"] == {
+        "name": "Premium",
+        "capacity": 3,
+    }
