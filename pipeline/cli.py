@@ -197,12 +197,12 @@ def check(
         candidates = []
     else:
         candidates = discover(paths or (Path.cwd(),))
-    candidates += [Candidate("pulumi-plan", path) for path in previews]
     if changed_only:
         from pipeline.inputs.discovery import changed_files
 
         changed = changed_files(changed_only, Path.cwd())
         candidates = [c for c in candidates if c.path.resolve() in changed]
+    candidates += [Candidate("pulumi-plan", path) for path in previews]
     result = run_gate(
         policy_set,
         decision_engine,
