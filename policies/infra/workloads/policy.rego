@@ -4,24 +4,17 @@
 #   Namespaces enforce the restricted Pod Security Standard (Pod Security Admission), every
 #   namespace of the plan has a default-deny NetworkPolicy for ingress and egress, and model
 #   servers use workload identity. The container policies check the same objects as
-#   Kubernetes manifests; Namespace manifests are checked here in both forms.
+#   Kubernetes manifests.
 # custom:
-#   input: [pulumi-plan, kubernetes]
+#   input: pulumi-plan
 package sealgate.infra.workloads
 
 import rego.v1
 
 psa_label := "pod-security.kubernetes.io/enforce"
 
-# A Namespace as a plan resource ({type, inputs}) or as a manifest ({kind, metadata}).
 namespace := {"object": object.get(input, "inputs", {}), "path": ["inputs"]} if {
 	data.sealgate.lib.infra.is_type(input, "kubernetes:core/v1:Namespace")
-}
-
-namespace := {"object": input, "path": []} if {
-	object.get(input, "kind", null) == "Namespace"
-	object.get(input, "apiVersion", null) == "v1"
-	object.get(input, "type", null) == null
 }
 
 plan_objects(type_token) := [object.get(r, "inputs", {}) | some r in data.sealgate.lib.infra.plan_resources(input, type_token)]

