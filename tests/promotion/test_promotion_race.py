@@ -47,11 +47,18 @@ def test_promotion_race_in_threads_has_one_winner(
             del context
             gc.collect()
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    # Each thread's engine must be freed by that thread: collect everything else first and
+    # keep the collector from running on a thread that does not own the garbage.
+    gc.collect()
+    gc.disable()
+    try:
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        gc.enable()
     winners = [o for o in outcomes if not isinstance(o, ConflictError)]
     losers = [o for o in outcomes if isinstance(o, ConflictError)]
     assert len(winners) == 1 and len(losers) == 1, outcomes
