@@ -123,11 +123,16 @@ def test_audit_appends_racing_in_threads_keep_one_chain(
             with lock:
                 hashes.append(record)
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    gc.collect()  # policy engines left by earlier tests must not be freed on these threads
+    gc.disable()
+    try:
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        gc.enable()
     lines = registry.read_audit().splitlines()
     assert [json.loads(line)["seq"] for line in lines] == list(range(18))
     assert sorted(hashes) == sorted(record_hash(line) for line in lines)
