@@ -198,10 +198,10 @@ def check(
     else:
         candidates = discover(paths or (Path.cwd(),))
     if changed_only:
-        from pipeline.inputs.discovery import changed_files
+        from pipeline.inputs.discovery import changed_files, only_changed
 
         changed = changed_files(changed_only, Path.cwd())
-        candidates = [c for c in candidates if c.path.resolve() in changed]
+        candidates = only_changed(candidates, changed)
     candidates += [Candidate("pulumi-plan", path) for path in previews]
     result = run_gate(
         policy_set,

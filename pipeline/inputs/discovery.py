@@ -14,8 +14,10 @@ from pipeline.inputs.iot_edge import IOT_EDGE_KIND
 from pipeline.inputs.kinds import ParseContext, parse_file
 from pipeline.inputs.kubernetes import KUBERNETES_KIND
 from pipeline.inputs.model import InputProblem, PolicyInput
+from pipeline.inputs.pulumi_plan import PULUMI_STACK_KIND
 from pipeline.paths import display_path
 
+_STACK_FILE = re.compile(r"^Pulumi\.[A-Za-z0-9_.-]+\.yaml$")
 _LOCATED = re.compile(r"^\S+?:(\d+): ")
 SKIPPED_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".pytest_cache", "samples"}
 
@@ -72,7 +74,13 @@ def is_kubernetes_manifest(path: Path) -> bool:
 
 
 # First match wins: an edge manifest written in YAML is never mistaken for Kubernetes.
+def is_pulumi_stack(path: Path) -> bool:
+    """``Pulumi.<stack>.yaml`` beside the project's ``Pulumi.yaml``."""
+    return bool(_STACK_FILE.match(path.name)) and (path.parent / "Pulumi.yaml").is_file()
+
+
 DETECTORS: list[Detector] = [
+    Detector(PULUMI_STACK_KIND, is_pulumi_stack),
     Detector(DOCKERFILE_KIND, is_dockerfile),
     Detector(IOT_EDGE_KIND, is_iot_edge_manifest),
     Detector(KUBERNETES_KIND, is_kubernetes_manifest),
@@ -173,3 +181,16 @@ def changed_files(base: str, root: Path) -> set[Path]:
             (Path(top) / name).resolve() for name in listed.stdout.decode().split("\0") if name
         )
     return changed
+
+
+def only_changed(candidates: list[Candidate], changed: set[Path]) -> list[Candidate]:
+    """The candidates a change can affect: changed files, and every stack when the
+    infrastructure program (or the project file) changed, since its plans come from both."""
+    program_changed = any(
+        path.name == "Pulumi.yaml" or "infra" in path.parts[:-1] for path in changed
+    )
+    return [
+        c
+        for c in candidates
+        if c.path.resolve() in changed or (c.kind == PULUMI_STACK_KIND and program_changed)
+    ]

@@ -11,7 +11,12 @@ from pipeline.inputs.dockerfile import DOCKERFILE_KIND, parse_dockerfile
 from pipeline.inputs.iot_edge import IOT_EDGE_KIND, parse_iot_edge
 from pipeline.inputs.kubernetes import KUBERNETES_KIND, parse_kubernetes
 from pipeline.inputs.model import PolicyInput
-from pipeline.inputs.pulumi_plan import PULUMI_PLAN_KIND, parse_pulumi_plan
+from pipeline.inputs.pulumi_plan import (
+    PULUMI_PLAN_KIND,
+    PULUMI_STACK_KIND,
+    parse_pulumi_plan,
+    parse_pulumi_stack,
+)
 from pipeline.inputs.structured import load_structured_documents
 from pipeline.inputs.waivers import WAIVER_KIND, today_utc, waiver_input
 from pipeline.paths import display_path
@@ -54,6 +59,7 @@ PARSERS: dict[str, Parser] = {
     KUBERNETES_KIND: parse_kubernetes,
     IOT_EDGE_KIND: parse_iot_edge,
     PULUMI_PLAN_KIND: parse_pulumi_plan,
+    PULUMI_STACK_KIND: parse_pulumi_stack,
 }
 
 

@@ -24,6 +24,8 @@ class PolicyInput:
     document: Any
     lines: Mapping[FieldPath, int] = field(default_factory=dict)
     line: int = 1
+    # For inputs derived from a stack configuration: the line of each configuration key.
+    settings: Mapping[str, int] = field(default_factory=dict)
 
     def locate(self, path: Sequence[str | int] | None) -> int:
         """The source line of ``path``, or of its nearest located ancestor."""

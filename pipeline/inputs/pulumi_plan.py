@@ -11,6 +11,7 @@ evaluated as ``kubernetes`` inputs by the container policies.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +22,60 @@ from pipeline.inputs.structured import load_structured_documents
 from pipeline.paths import display_path
 
 PULUMI_PLAN_KIND = "pulumi-plan"
+PULUMI_STACK_KIND = "pulumi-stack"
 PLAN_TYPE = "pulumi:plan"
 KUBERNETES_TYPE_PREFIX = "kubernetes:"
 
 
 def parse_pulumi_plan(kind: str, path: Path, context: object = None) -> list[PolicyInput]:
-    shown = display_path(path)
     documents = load_structured_documents(path)
     if len(documents) != 1 or not isinstance(documents[0].value, dict):
         raise InputError(f"{path}: a Pulumi plan is one JSON object with `steps`")
-    plan, lines = documents[0].value, documents[0].lines
+    return plan_inputs(
+        kind, documents[0].value, documents[0].lines, path, display_path(path), documents[0].line
+    )
+
+
+def parse_pulumi_stack(kind: str, path: Path, context: object = None) -> list[PolicyInput]:
+    """``Pulumi.<stack>.yaml``: the stack's offline plan, its findings on the stack file.
+
+    A finding of a rule whose METADATA names the stack setting it checks points at that
+    setting's line; any other finding points at the top of the stack file (the program, not
+    the stack's configuration, decided that value).
+    """
+    stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    try:
+        from infra.plan import build_plan
+    except ImportError as exc:
+        raise InputError(
+            f"{path}: building the offline plan needs the infrastructure extra "
+            f"(pip install 'sealgate[infra]'): {exc}"
+        ) from None
+    plan = build_plan(path.parent, stack)
+    settings = {}
+    for document in load_structured_documents(path)[:1]:
+        config = document.value.get("config") if isinstance(document.value, dict) else None
+        for key in config if isinstance(config, dict) else {}:
+            settings[str(key).partition(":")[2]] = document.lines.get(("config", key), 1)
+    shown = display_path(path)
+    return [
+        replace(item, settings=settings)
+        for item in plan_inputs(PULUMI_PLAN_KIND, plan, {}, path, shown, 1)
+    ]
+
+
+def plan_inputs(
+    kind: str,
+    plan: dict[str, Any],
+    lines: dict[FieldPath, int],
+    path: Path,
+    shown: str,
+    plan_line: int,
+) -> list[PolicyInput]:
+    """One input per resource of a preview-shaped plan, its Kubernetes objects, the plan."""
     steps = plan.get("steps")
     if not isinstance(steps, list):
-        raise InputError(f"{path}:{documents[0].line}: a Pulumi plan needs a `steps` list")
+        raise InputError(f"{path}:{plan_line}: a Pulumi plan needs a `steps` list")
     inputs: list[PolicyInput] = []
     summary: list[dict[str, Any]] = []
     stacks: set[str] = set()
@@ -78,9 +120,7 @@ def parse_pulumi_plan(kind: str, path: Path, context: object = None) -> list[Pol
         "stack": stack,
         "resources": summary,
     }
-    inputs.insert(
-        0, PolicyInput(kind, f"{shown}#plan", shown, plan_document, {}, documents[0].line)
-    )
+    inputs.insert(0, PolicyInput(kind, f"{shown}#plan", shown, plan_document, {}, plan_line))
     return inputs
 
 

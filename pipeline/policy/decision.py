@@ -42,6 +42,9 @@ class RuleInfo:
     file: str
     line: int
     waivable: bool = True
+    # The stack configuration key that sets the checked value (infrastructure rules): a
+    # finding on a plan built from a stack file points at that key's line.
+    setting: str | None = None
 
 
 @dataclass(frozen=True)

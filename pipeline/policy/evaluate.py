@@ -29,7 +29,7 @@ def evaluate_input(
     results = engine.evaluate_rules([p.decision for p in packages], policy_input.document)
     findings: list[Finding] = []
     for package, value in zip(packages, results, strict=True):
-        findings.extend(_findings_of(package, value, policy_input))
+        findings.extend(_findings_of(package, value, policy_set.rules, policy_input))
     return findings
 
 
@@ -40,7 +40,9 @@ def problem_finding(problem: InputProblem) -> Finding:
     )
 
 
-def _findings_of(package: PolicyPackage, value: Any, policy_input: PolicyInput) -> list[Finding]:
+def _findings_of(
+    package: PolicyPackage, value: Any, rules: dict[str, RuleInfo], policy_input: PolicyInput
+) -> list[Finding]:
     if isinstance(value, EngineError):
         return [
             _gate_finding(gate_rules.EVALUATION_FAILED, policy_input, f"{package.name}: {value}")
@@ -59,23 +61,27 @@ def _findings_of(package: PolicyPackage, value: Any, policy_input: PolicyInput) 
                 f"data.{package.decision} is a {type(value).__name__}, not a set of findings",
             )
         ]
-    return [_finding(package, item, policy_input) for item in value]
+    return [_finding(package, item, rules, policy_input) for item in value]
 
 
-def _finding(package: PolicyPackage, item: Any, policy_input: PolicyInput) -> Finding:
+def _finding(
+    package: PolicyPackage, item: Any, rules: dict[str, RuleInfo], policy_input: PolicyInput
+) -> Finding:
     problem = _malformed(package, item)
     if problem:
         return _gate_finding(
             gate_rules.MALFORMED_FINDING, policy_input, f"{package.name}: {problem}"
         )
     path = tuple(item["path"])
+    setting = rules[item["id"]].setting
+    line = policy_input.settings.get(setting) if setting else None
     return Finding(
         rule_id=item["id"],
         message=" ".join(item["msg"].split()),
         severity=Severity(item["severity"]),
         target=policy_input.target,
         file=policy_input.file,
-        line=policy_input.locate(path),
+        line=line or policy_input.locate(path),
         path=path,
         package=package.name,
     )

@@ -264,4 +264,5 @@ def _rule_info(note: Annotation, module: PolicyModule) -> RuleInfo:
         file=module.file,
         line=note.line,
         waivable=bool(note.custom.get("waivable", True)),
+        setting=str(note.custom["setting"]) if note.custom.get("setting") else None,
     )

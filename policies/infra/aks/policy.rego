@@ -158,6 +158,7 @@ deny contains finding if {
 # description: In production every node pool spans the required availability zones and the control plane has the Standard tier (SLA).
 # custom:
 #   id: SG-AZ-037
+#   setting: availability_zones
 #   severity: medium
 #   remediation: >-
 #     Set `availabilityZones` on every pool and `sku.tier: Standard`.

@@ -46,6 +46,7 @@ deny contains finding if {
 #   requires and sets an expiry, so a compromised key version has a bounded lifetime.
 # custom:
 #   id: SG-AZ-006
+#   setting: key_rotation_days
 #   severity: medium
 #   remediation: >-
 #     Add `properties.rotationPolicy` with a `rotate` lifetime action (`timeAfterCreate:

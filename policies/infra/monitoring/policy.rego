@@ -50,6 +50,7 @@ deny contains finding if {
 # description: The workspace retains logs at least as long as the environment requires.
 # custom:
 #   id: SG-AZ-071
+#   setting: log_retention_days
 #   severity: medium
 #   remediation: Raise `retentionInDays` (stack setting `log_retention_days`).
 deny contains finding if {

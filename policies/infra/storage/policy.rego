@@ -131,6 +131,7 @@ deny contains finding if {
 #   minimum) let an overwritten or deleted model be recovered and its history audited.
 # custom:
 #   id: SG-AZ-015
+#   setting: blob_soft_delete_days
 #   severity: medium
 #   remediation: >-
 #     Set `isVersioningEnabled: true` and enabled `deleteRetentionPolicy` and `containerDeleteRetentionPolicy` with enough days.
@@ -164,6 +165,7 @@ deny contains finding if {
 #   rewritten or deleted.
 # custom:
 #   id: SG-AZ-016
+#   setting: audit_retention_days
 #   severity: critical
 #   remediation: >-
 #     Set `immutableStorageWithVersioning.enabled: true` on the audit container and a BlobContainerImmutabilityPolicy with enough days.
