@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infra.config import StackConfig, load_stack_config
+from infra.config import NAMESPACE, StackConfig, load_stack_config
 from pipeline.errors import InputError
 
 PROJECT = "sealgate"
@@ -175,6 +177,14 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def preview_config(config: StackConfig) -> dict[str, str]:
+    """The stack's settings as ``pulumi preview --json`` lists them: ``ns:key`` -> text."""
+    return {
+        f"{NAMESPACE}:{key}": value if isinstance(value, str) else json.dumps(value)
+        for key, value in dataclasses.asdict(config).items()
+    }
+
+
 def build_plan(root: Path, stack: str) -> dict[str, Any]:
     """The offline plan of ``Pulumi.<stack>.yaml`` in the shape of ``pulumi preview --json``."""
     config = load_stack_config(root, stack)
@@ -191,7 +201,7 @@ def build_plan(root: Path, stack: str) -> dict[str, Any]:
             new_state["parent"] = resource.parent
         steps.append({"op": "create", "urn": resource.urn, "newState": new_state})
     return {
-        "config": {"sealgate:environment": config.environment},
+        "config": preview_config(config),
         "steps": steps,
         "changeSummary": {"create": len(steps)},
     }

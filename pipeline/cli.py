@@ -1129,6 +1129,98 @@ def plan_command(stack: str, out_path: Path, project_dir: Path) -> None:
     click.echo(f"plan of stack {stack}: {len(plan['steps'])} resources -> {out_path}")
 
 
+# --------------------------------------------------------------------------------------------
+# review: a preview for platform engineers
+
+
+@cli.command("review")
+@click.option("--stack", required=True, help="Stack to review (Pulumi.<stack>.yaml).")
+@click.option(
+    "--preview",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Its `pulumi preview --json` or `sealgate plan` file  [default: build the plan offline]",
+)
+@click.option("--against", help="Another stack whose posture is shown side by side.")
+@click.option(
+    "--against-preview",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The other stack's plan file  [default: build it offline]",
+)
+@click.option("--out", "out_path", required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--html", "html_path", type=click.Path(path_type=Path, dir_okay=False), help="Also as HTML."
+)
+@click.option(
+    "--policies",
+    "policy_dir",
+    type=click.Path(path_type=Path),
+    default=Path("policies"),
+    show_default=True,
+)
+@click.option(
+    "--waivers",
+    "waivers_path",
+    type=click.Path(path_type=Path),
+    help="Waivers file  [default: policies/data/waivers.yaml when present]",
+)
+@click.option(
+    "--project-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path(),
+    show_default=True,
+    help="Folder holding Pulumi.yaml and the stack files.",
+)
+@_engine_options
+def review_command(
+    stack: str,
+    preview: Path | None,
+    against: str | None,
+    against_preview: Path | None,
+    out_path: Path,
+    html_path: Path | None,
+    policy_dir: Path,
+    waivers_path: Path | None,
+    project_dir: Path,
+    engine: str,
+    opa_url: str | None,
+    opa_push: bool,
+) -> None:
+    """Review a stack's plan: changes per component, posture against another stack, gate
+    findings and a diagram. Exit 1 when the gate fails on the plan."""
+    from pipeline.inputs.model import InputProblem
+    from pipeline.inputs.waivers import WAIVERS_FILE, today_utc, waiver_input
+    from pipeline.policy.engine import create_engine
+    from pipeline.policy.loader import load_policy_set
+    from pipeline.report import review
+    from pipeline.report.posture import production_bar
+
+    policy_set = load_policy_set([policy_dir])
+    bar = production_bar(policy_set.data.get("config", {}))
+    main_plan = review.load_plan(stack, preview, project_dir)
+    if against_preview is not None and against is None:
+        raise click.UsageError("--against-preview needs --against STACK")
+    other = review.load_plan(against, against_preview, project_dir) if against else None
+    waivers_path = waivers_path or (WAIVERS_FILE if WAIVERS_FILE.is_file() else None)
+    waivers_file = None
+    if waivers_path is not None:
+        try:
+            waivers_file = waiver_input(waivers_path, today_utc())
+        except InputError as exc:
+            waivers_file = InputProblem(str(waivers_path), str(exc))
+    decision_engine = create_engine(engine, policy_set, opa_url=opa_url, push_policies=opa_push)
+    result = review.gate_plan(main_plan, policy_set, decision_engine, waivers_file)
+    text = review.render_review(main_plan, result, other, bar)
+    page = review.render_html(text, f"Preview review: {stack}") if html_path else None
+    _write_atomically(out_path, text)
+    if html_path is not None and page is not None:
+        _write_atomically(html_path, page)
+    verdict = "PASS" if result.passed else "FAIL"
+    click.echo(f"review of {stack}: gate {verdict} -> {out_path}")
+    if result.input_errors:
+        sys.exit(int(ExitCode.INPUT))
+    sys.exit(int(ExitCode.OK if result.passed else ExitCode.DENIED))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: never lets a traceback reach the user."""
     debug = os.environ.get("SEALGATE_DEBUG") == "1"

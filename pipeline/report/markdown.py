@@ -8,7 +8,7 @@ from pipeline.report.common import is_blocking, location, ordered, summary_line
 MAX_ROWS = 200
 
 
-def _cell(text: str) -> str:
+def cell(text: str) -> str:
     return " ".join(text.split()).replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
 
 
@@ -19,16 +19,16 @@ def _table(result: GateResult, findings: list[Finding], *, waived: bool = False)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for finding in findings[:MAX_ROWS]:
         rule = result.rules.get(finding.rule_id)
-        title = f"`{finding.rule_id}` {_cell(rule.title)}" if rule else f"`{finding.rule_id}`"
+        title = f"`{finding.rule_id}` {cell(rule.title)}" if rule else f"`{finding.rule_id}`"
         row = [
             finding.severity.value,
             title,
-            f"`{_cell(location(finding))}`",
-            _cell(finding.message),
+            f"`{cell(location(finding))}`",
+            cell(finding.message),
         ]
         if waived and finding.waiver is not None:
             w = finding.waiver
-            row += [_cell(w.owner), w.expires, _cell(w.reason)]
+            row += [cell(w.owner), w.expires, cell(w.reason)]
         lines.append("| " + " | ".join(row) + " |")
     if len(findings) > MAX_ROWS:
         lines.append(f"\n... and {len(findings) - MAX_ROWS} more (see the SARIF or JSON report).")
