@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline.errors import InputError, VerificationError
-from pipeline.sealing import envelope, oms
+from pipeline.sealing import envelope
 from pipeline.sealing.digests import new_ciphertext_hash
 from pipeline.sealing.header import (
     HEADER_FILE,
@@ -152,6 +152,8 @@ def verify_sealed(
     signature = _read_small(sealed_dir / SIGNATURE_FILE, MAX_SIGNATURE_BYTES, SIGNATURE_FILE)
     if hashlib.sha256(signature).hexdigest() != header.signature_sha256:
         raise VerificationError(f"{SIGNATURE_FILE}: digest does not match the seal header")
+    from pipeline.sealing import oms  # model_signing: loaded only when a model.sig is read
+
     plaintext_sha256 = oms.signed_digests(signature, signer.public_key)
     if set(plaintext_sha256) != {f.path for f in header.files}:
         raise VerificationError(f"{SIGNATURE_FILE}: signs a different file list than the seal")
