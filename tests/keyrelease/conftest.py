@@ -39,7 +39,7 @@ class Swtpm:
     state: Path
 
 
-def _start_swtpm(state: Path) -> Swtpm:
+def start_swtpm(state: Path) -> Swtpm:
     binary = shutil.which("swtpm")
     if binary is None:
         pytest.fail("swtpm is not installed: `make test` installs Debian swtpm and swtpm-tools")
@@ -75,20 +75,24 @@ def swtpm_factory(tmp_path: Path) -> Iterator[Callable[[str], Swtpm]]:
     started: list[Swtpm] = []
 
     def start(name: str) -> Swtpm:
-        device = _start_swtpm(tmp_path / f"swtpm-{name}")
+        device = start_swtpm(tmp_path / f"swtpm-{name}")
         started.append(device)
         return device
 
     yield start
     for device in started:
-        device.process.terminate()
-        try:
-            device.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            device.process.kill()
-            device.process.wait()
-        if device.process.stderr is not None:
-            device.process.stderr.close()
+        stop_swtpm(device)
+
+
+def stop_swtpm(device: Swtpm) -> None:
+    device.process.terminate()
+    try:
+        device.process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        device.process.kill()
+        device.process.wait()
+    if device.process.stderr is not None:
+        device.process.stderr.close()
 
 
 def unseal_policy_tree(root: Path, config: dict) -> Path:
