@@ -35,6 +35,7 @@ class Undefined:
 
 
 UNDEFINED = Undefined()
+_UNDEFINED_TEXT = "<undefined>"
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,16 @@ class EmbeddedEngine:
 
     def evaluate_current(self, rule: str) -> Any:
         """Like evaluate(), against the input already set (several rules, one input)."""
+        # Rule evaluation skips query compilation and is about twice as fast, but it answers
+        # an undefined value with the string "<undefined>" and a missing rule with an error;
+        # both cases (and any error) are settled by the exact, slower query path.
+        try:
+            value = json.loads(self._engine.eval_rule_as_json(f"data.{rule}"))
+        except Exception:
+            return self._evaluate_query(rule)
+        return self._evaluate_query(rule) if value == _UNDEFINED_TEXT else value
+
+    def _evaluate_query(self, rule: str) -> Any:
         try:
             result = json.loads(self._engine.eval_query_as_json(f"data.{rule}"))
         except Exception as exc:

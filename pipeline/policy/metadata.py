@@ -14,6 +14,7 @@ import yaml
 
 from pipeline.errors import PolicyLoadError
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _RULE_HEAD = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\b")
 _PACKAGE = re.compile(r"^package\s+([A-Za-z_][A-Za-z0-9_.]*)")
 
@@ -50,7 +51,7 @@ def parse_annotations(source: str, file: str) -> list[Annotation]:
             body.append(text[1:] if text.startswith(" ") else text)
             index += 1
         try:
-            values = yaml.safe_load("\n".join(body)) or {}
+            values = yaml.load("\n".join(body), Loader=_LOADER) or {}  # noqa: S506 (a safe loader)
         except yaml.YAMLError as exc:
             raise PolicyLoadError(f"{file}:{start + 1}: METADATA is not valid YAML: {exc}") from exc
         if not isinstance(values, dict):
