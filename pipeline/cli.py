@@ -145,6 +145,11 @@ def _engine_options(function):  # type: ignore[no-untyped-def]
     metavar="BASE",
     help="Check only files changed since this git ref (e.g. origin/main); waivers are still checked.",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    help="Worker processes for large runs (embedded engine)  [default: the usable cores]",
+)
 def check(
     paths: tuple[Path, ...],
     policy_dir: Path,
@@ -158,6 +163,7 @@ def check(
     outputs: tuple[Path, ...],
     fail_on: str,
     changed_only: str | None,
+    jobs: int | None,
 ) -> None:
     """Gate files and folders (default: this repository) against every policy."""
     from pipeline.inputs.discovery import Candidate, discover, load_inputs
@@ -173,6 +179,10 @@ def check(
     policy_set = load_policy_set([policy_dir])
     decision_engine = create_engine(engine, policy_set, opa_url=opa_url, push_policies=opa_push)
     context = ParseContext()
+    if jobs is None:
+        from pipeline.policy.parallel import default_workers
+
+        jobs = default_workers()
     if waivers_path is None and WAIVERS_FILE.is_file():
         waivers_path = WAIVERS_FILE
     waivers_file = None
@@ -203,10 +213,16 @@ def check(
         changed = changed_files(changed_only, Path.cwd())
         candidates = only_changed(candidates, changed)
     candidates += [Candidate("pulumi-plan", path) for path in previews]
+    if engine == "embedded":
+        from pipeline.policy.parallel import gate_items
+
+        items = gate_items(policy_set, candidates, context, workers=jobs)
+    else:
+        items = load_inputs(candidates, context)
     result = run_gate(
         policy_set,
         decision_engine,
-        load_inputs(candidates, context),
+        items,
         waivers_file=waivers_file,
         fail_on=Severity(fail_on),
         report_stale_waivers=not changed_only,

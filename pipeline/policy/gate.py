@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from pipeline.inputs.model import InputProblem, PolicyInput
 from pipeline.policy.decision import Check, Finding, GateResult, Severity
@@ -13,10 +14,20 @@ from pipeline.policy.loader import PolicySet
 from pipeline.policy.waivers import apply_waivers, valid_waivers
 
 
+@dataclass(frozen=True)
+class EvaluatedChunk:
+    """Inputs evaluated elsewhere (a worker process): their findings, checks and counts."""
+
+    findings: list[Finding]
+    checks: list[Check]
+    inputs_evaluated: int
+    input_errors: int
+
+
 def run_gate(
     policy_set: PolicySet,
     engine: DecisionEngine,
-    inputs: Iterable[PolicyInput | InputProblem],
+    inputs: Iterable[PolicyInput | InputProblem | EvaluatedChunk],
     *,
     waivers_file: PolicyInput | InputProblem | None = None,
     fail_on: Severity = Severity.LOW,
@@ -46,6 +57,11 @@ def run_gate(
         if isinstance(item, InputProblem):
             findings.append(problem_finding(item))
             result.input_errors += 1
+        elif isinstance(item, EvaluatedChunk):
+            findings.extend(item.findings)
+            result.checks.extend(item.checks)
+            result.inputs_evaluated += item.inputs_evaluated
+            result.input_errors += item.input_errors
         else:
             findings.extend(evaluate(item))
     if isinstance(waivers_file, PolicyInput):

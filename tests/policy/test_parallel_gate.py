@@ -1,0 +1,42 @@
+"""A gate run spread over worker processes decides exactly like a serial one."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from pipeline.inputs.discovery import discover
+from pipeline.inputs.kinds import ParseContext
+from pipeline.policy.engine import create_engine
+from pipeline.policy.gate import EvaluatedChunk, run_gate
+from pipeline.policy.loader import load_policy_set
+from pipeline.policy.parallel import gate_items
+from tests.conftest import REPO
+
+
+def test_parallel_gate_matches_serial(tmp_path: Path) -> None:
+    samples = sorted((REPO / "policies" / "containers").glob("*/samples/*/*"))
+    assert len(samples) > 20
+    for copy in range(4):
+        for sample in samples:
+            target = (
+                tmp_path / f"copy{copy}" / sample.parent.parent.parent.name / sample.parent.name
+            )
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy(sample, target / sample.name)
+    (tmp_path / "broken.yaml").write_text("apiVersion: v1\nkind: Pod\nspec: [\n")
+    policy_set = load_policy_set([REPO / "policies"])
+    candidates = discover([tmp_path])
+    context = ParseContext()
+
+    def gate(workers: int) -> tuple[list, int, int, list]:
+        items = list(gate_items(policy_set, candidates, context, workers=workers))
+        result = run_gate(policy_set, create_engine("embedded", policy_set), iter(items))
+        chunks = [i for i in items if isinstance(i, EvaluatedChunk)]
+        findings = sorted((f.rule_id, f.file, f.line, f.message) for f in result.findings)
+        return findings, result.inputs_evaluated, result.input_errors, chunks
+
+    serial, parallel = gate(1), gate(2)
+    assert serial[3] == [] and len(parallel[3]) >= 2  # the second run really used workers
+    assert serial[:3] == parallel[:3]
+    assert serial[2] == 1 and len(serial[0]) > 100
