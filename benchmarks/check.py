@@ -16,7 +16,7 @@ from pathlib import Path
 from infra.plan import build_plan
 from pipeline.inputs.discovery import discover, is_pulumi_stack, load_inputs
 from pipeline.inputs.kinds import ParseContext
-from pipeline.inputs.waivers import WAIVERS_FILE, waiver_input
+from pipeline.inputs.waivers import WAIVERS_FILE, load_waivers_file
 from pipeline.policy.engine import create_engine
 from pipeline.policy.gate import run_gate
 from pipeline.policy.loader import load_policy_set
@@ -39,7 +39,7 @@ def gate_repository() -> tuple[float, int, bool]:
         policy_set,
         create_engine("embedded", policy_set),
         load_inputs(discover([ROOT]), context),
-        waivers_file=waiver_input(ROOT / WAIVERS_FILE, context.today),
+        waivers_file=load_waivers_file(ROOT / WAIVERS_FILE, context.today),
     )
     return time.perf_counter() - start, result.inputs_evaluated, result.passed
 

@@ -168,9 +168,7 @@ def check(
     """Gate files and folders (default: this repository) against every policy."""
     from pipeline.inputs.discovery import Candidate, discover, load_inputs
     from pipeline.inputs.kinds import ParseContext
-    from pipeline.inputs.model import InputProblem
-    from pipeline.inputs.waivers import WAIVERS_FILE, waiver_input
-    from pipeline.paths import display_path
+    from pipeline.inputs.waivers import load_waivers_file
     from pipeline.policy.decision import Severity
     from pipeline.policy.engine import create_engine
     from pipeline.policy.gate import run_gate
@@ -183,14 +181,7 @@ def check(
         from pipeline.policy.parallel import default_workers
 
         jobs = default_workers()
-    if waivers_path is None and WAIVERS_FILE.is_file():
-        waivers_path = WAIVERS_FILE
-    waivers_file = None
-    if waivers_path is not None:
-        try:
-            waivers_file = waiver_input(waivers_path, context.today)
-        except InputError as exc:
-            waivers_file = InputProblem(display_path(waivers_path), str(exc))
+    waivers_file = load_waivers_file(waivers_path, context.today)
     if forced_kind:
         if not paths:
             raise click.UsageError("--kind needs the files to check")
@@ -1203,8 +1194,7 @@ def review_command(
 ) -> None:
     """Review a stack's plan: changes per component, posture against another stack, gate
     findings and a diagram. Exit 1 when the gate fails on the plan."""
-    from pipeline.inputs.model import InputProblem
-    from pipeline.inputs.waivers import WAIVERS_FILE, today_utc, waiver_input
+    from pipeline.inputs.waivers import load_waivers_file, today_utc
     from pipeline.policy.engine import create_engine
     from pipeline.policy.loader import load_policy_set
     from pipeline.report import review
@@ -1216,13 +1206,7 @@ def review_command(
     if against_preview is not None and against is None:
         raise click.UsageError("--against-preview needs --against STACK")
     other = review.load_plan(against, against_preview, project_dir) if against else None
-    waivers_path = waivers_path or (WAIVERS_FILE if WAIVERS_FILE.is_file() else None)
-    waivers_file = None
-    if waivers_path is not None:
-        try:
-            waivers_file = waiver_input(waivers_path, today_utc())
-        except InputError as exc:
-            waivers_file = InputProblem(str(waivers_path), str(exc))
+    waivers_file = load_waivers_file(waivers_path, today_utc())
     decision_engine = create_engine(engine, policy_set, opa_url=opa_url, push_policies=opa_push)
     result = review.gate_plan(main_plan, policy_set, decision_engine, waivers_file)
     text = review.render_review(main_plan, result, other, bar)

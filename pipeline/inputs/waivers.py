@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.inputs.model import PolicyInput
+from pipeline.errors import InputError
+from pipeline.inputs.model import InputProblem, PolicyInput
 from pipeline.inputs.structured import load_structured_documents
 from pipeline.paths import display_path
 
@@ -62,3 +63,16 @@ def _expiry_facts(entries: Any, today: date) -> list[dict[str, Any]]:
         else:
             facts.append({"valid": True, "days_left": days_left})
     return facts
+
+
+def load_waivers_file(path: Path | None, today: date) -> PolicyInput | InputProblem | None:
+    """The waivers file (``path``, else ``policies/data/waivers.yaml`` when present) as the
+    waiver policy's input; a file that cannot be read is an InputProblem, which fails the gate."""
+    if path is None:
+        if not WAIVERS_FILE.is_file():
+            return None
+        path = WAIVERS_FILE
+    try:
+        return waiver_input(path, today)
+    except InputError as exc:
+        return InputProblem(display_path(path), str(exc))
