@@ -9,11 +9,11 @@ forked half-way through.
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+from pipeline.cores import usable_cores
 from pipeline.inputs.discovery import Candidate, load_inputs
 from pipeline.inputs.kinds import ParseContext
 from pipeline.inputs.model import InputProblem, PolicyInput
@@ -30,7 +30,7 @@ _state: dict[str, Any] = {}
 
 
 def default_workers() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return usable_cores()
 
 
 def gate_items(

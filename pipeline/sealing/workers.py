@@ -7,12 +7,13 @@ give real parallelism. Memory stays constant: each file in flight holds at most
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import BinaryIO, Protocol, TypeVar
+
+from pipeline.cores import usable_cores
 
 T = TypeVar("T")
 QUEUE_DEPTH = 4
@@ -28,7 +29,7 @@ class StreamingHash(Protocol):
 
 
 def default_workers() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
+    return min(4, usable_cores())
 
 
 class BackgroundHasher:
