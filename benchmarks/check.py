@@ -13,13 +13,13 @@ import statistics
 import time
 from pathlib import Path
 
-from infra.plan import build_plan
-from pipeline.inputs.discovery import discover, is_pulumi_stack, load_inputs
-from pipeline.inputs.kinds import ParseContext
-from pipeline.inputs.waivers import WAIVERS_FILE, load_waivers_file
-from pipeline.policy.engine import create_engine
-from pipeline.policy.gate import run_gate
-from pipeline.policy.loader import load_policy_set
+from sealgate.inputs._discovery import discover, is_pulumi_stack, load_inputs
+from sealgate.inputs._kinds import ParseContext
+from sealgate.inputs._waivers import WAIVERS_FILE, load_waivers_file
+from sealgate.platform._plan import build_plan
+from sealgate.policy._engine import create_engine
+from sealgate.policy._gate import run_gate
+from sealgate.policy._loader import load_policy_set
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -298,7 +298,7 @@ def main() -> None:
             [
                 sys.executable,
                 "-m",
-                "pipeline.cli",
+                "sealgate",
                 "check",
                 str(root),
                 "--format",

@@ -25,12 +25,12 @@ def main() -> None:
     import json
 
     started = time.perf_counter()
-    import infra.program  # noqa: F401 (the Pulumi SDK imports, outside the plan timings)
-    from infra.plan import build_plan
-    from pipeline.inputs.kinds import parse_file
-    from pipeline.policy.engine import create_engine
-    from pipeline.policy.gate import run_gate
-    from pipeline.policy.loader import load_policy_set
+    import sealgate.platform._program  # noqa: F401 (the Pulumi SDK imports, outside the plan timings)
+    from sealgate.inputs._kinds import parse_file
+    from sealgate.platform._plan import build_plan
+    from sealgate.policy._engine import create_engine
+    from sealgate.policy._gate import run_gate
+    from sealgate.policy._loader import load_policy_set
 
     policy_set = load_policy_set([REPO / "policies"])
     engine = create_engine("embedded", policy_set)

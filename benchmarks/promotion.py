@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline.promotion import gate as gate_module
-from pipeline.promotion.service import GateOptions, open_gate, push
-from pipeline.sealing import (
+from sealgate.promotion import _gate as gate_module
+from sealgate.promotion._service import GateOptions, open_gate, push
+from sealgate.sealing import (
     SealOptions,
     generate_recipient_key,
     generate_signing_key,

@@ -97,7 +97,7 @@ def phase_copy(work: Path, _: argparse.Namespace) -> int:
 
 
 def phase_seal(work: Path, args: argparse.Namespace) -> int:
-    from pipeline.sealing import (
+    from sealgate.sealing import (
         SealOptions,
         load_signing_private_key,
         parse_recipient,
@@ -117,14 +117,14 @@ def phase_seal(work: Path, args: argparse.Namespace) -> int:
 
 
 def phase_verify(work: Path, _: argparse.Namespace) -> int:
-    from pipeline.sealing import load_trust, verify_sealed
+    from sealgate.sealing import load_trust, verify_sealed
 
     return verify_sealed(work / "sealed", load_trust(work / "signer.pub")).header.total_size
 
 
 def phase_unseal(work: Path, args: argparse.Namespace) -> int:
-    from pipeline.runtime import unseal_model
-    from pipeline.sealing import load_trust, parse_identity
+    from sealgate.runtime import unseal_model
+    from sealgate.sealing import load_trust, parse_identity
 
     summary = unseal_model(
         work / "sealed",
@@ -156,8 +156,8 @@ def _reset(phase: str, work: Path, args: argparse.Namespace) -> None:
 
 
 def run_child(args: argparse.Namespace) -> None:
-    import pipeline.runtime
-    import pipeline.sealing  # noqa: F401 - imported before the clock starts
+    import sealgate.runtime
+    import sealgate.sealing  # noqa: F401 - imported before the clock starts
 
     work = Path(args.workdir)
     runs = []
@@ -226,7 +226,7 @@ def main() -> None:
         run_child(args)
         return
 
-    from pipeline.sealing import generate_recipient_key, generate_signing_key
+    from sealgate.sealing import generate_recipient_key, generate_signing_key
 
     size = parse_size(args.size)
     shm = Path("/dev/shm")  # noqa: S108 - unseal must target tmpfs; mkdtemp makes it private

@@ -25,7 +25,7 @@ class Run:
 def run_sealgate(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Run:
     """The installed command line, as a user runs it (a fresh process, real exit code)."""
     completed = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *args],
+        [sys.executable, "-m", "sealgate", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

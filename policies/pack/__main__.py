@@ -2,6 +2,6 @@
 
 from pathlib import Path
 
-from infra.policy_pack import build_pack
+from sealgate.platform._policy_pack import build_pack
 
 build_pack(Path(__file__).resolve().parent.parent)

@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 import pytest
 import yaml
+from sealgate.cli import cli
 
-from pipeline.cli import cli
 from tests.conftest import REPO
 
 GITHUB = REPO / ".github" / "workflows" / "sealgate.yml"

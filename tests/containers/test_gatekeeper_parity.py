@@ -18,22 +18,22 @@ from typing import Any
 
 import pytest
 import yaml
-
-from pipeline.inputs.kinds import ParseContext, parse_file
-from pipeline.inputs.kubernetes import KUBERNETES_KIND
-from pipeline.inputs.model import PolicyInput
-from pipeline.policy.embedded import EmbeddedEngine
-from pipeline.policy.engine import create_engine, is_undefined
-from pipeline.policy.evaluate import evaluate_input
-from pipeline.policy.gatekeeper import (
+from sealgate.inputs._kinds import ParseContext, parse_file
+from sealgate.inputs._kubernetes import KUBERNETES_KIND
+from sealgate.inputs._model import PolicyInput
+from sealgate.policy._embedded import EmbeddedEngine
+from sealgate.policy._engine import create_engine, is_undefined
+from sealgate.policy._evaluate import evaluate_input
+from sealgate.policy._gatekeeper import (
     ADMISSION_TARGET,
     GatekeeperPolicy,
     export_policies,
     kubernetes_packages,
     write_policies,
 )
-from pipeline.policy.loader import PolicySet, load_policy_set
-from pipeline.policy.testing import sample_cases
+from sealgate.policy._loader import PolicySet, load_policy_set
+from sealgate.policy._testing import sample_cases
+
 from tests.conftest import REPO, run_sealgate
 
 Finding = tuple[str, tuple[str | int, ...]]

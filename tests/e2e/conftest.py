@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sealgate.errors import InputError
+from sealgate.runtime._mounts import require_memory_backed
 
-from pipeline.errors import InputError
-from pipeline.runtime.mounts import require_memory_backed
 from tests.keyrelease.conftest import Swtpm, start_swtpm, stop_swtpm
 from tests.promotion.conftest import azurite
 

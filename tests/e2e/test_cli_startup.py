@@ -7,13 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline.sealing import generate_recipient_key, generate_signing_key
+from sealgate.sealing import generate_recipient_key, generate_signing_key
 
 
 def imported_modules(*args: str, cwd: Path) -> set[str]:
     """The modules `sealgate ARGS` imports, from the interpreter's own -X importtime log."""
     completed = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "pipeline.cli", *args],
+        [sys.executable, "-X", "importtime", "-m", "sealgate", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

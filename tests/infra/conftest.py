@@ -14,7 +14,7 @@ STACKS = ("dev", "staging", "prod")
 
 @pytest.fixture(scope="session")
 def plans() -> dict[str, dict[str, Any]]:
-    from infra.plan import build_plan
+    from sealgate.platform._plan import build_plan
 
     return {stack: build_plan(REPO, stack) for stack in STACKS}
 

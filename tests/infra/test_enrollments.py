@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
-from infra.enrollments import az_command, enrollment_body, main, read_enrollment
-from pipeline.errors import InputError
+from sealgate.errors import InputError
+from sealgate.platform._enrollments import az_command, enrollment_body, main, read_enrollment
 
 RECORD = {
     "dps": {

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sealgate.errors import InputError
+from sealgate.platform._config import load_stack_config, parse_config
 
-from infra.config import load_stack_config, parse_config
-from pipeline.errors import InputError
 from tests.infra.conftest import REPO, STACKS
 
 BASE = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"]

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sealgate.inputs._kinds import parse_file
+from sealgate.policy._engine import create_engine
+from sealgate.policy._gate import run_gate
+from sealgate.policy._loader import load_policy_set
 
-from pipeline.inputs.kinds import parse_file
-from pipeline.policy.engine import create_engine
-from pipeline.policy.gate import run_gate
-from pipeline.policy.loader import load_policy_set
 from tests.infra.conftest import REPO, STACKS
 
 
@@ -184,7 +184,7 @@ def test_weakened_component_is_denied_with_its_rule(
 
 def _sealgate(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *args],
+        [sys.executable, "-m", "sealgate", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

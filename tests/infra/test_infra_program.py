@@ -76,7 +76,7 @@ def test_exportable_model_key_carries_a_release_policy() -> None:
     import base64
     import json
 
-    from infra.components.keys import release_policy
+    from sealgate.platform._keys import release_policy
 
     policy = release_policy("https://sharedeus2.eus2.attest.azure.net")
     decoded = json.loads(base64.urlsafe_b64decode(policy["data"] + "=="))
@@ -200,8 +200,7 @@ def test_api_management(prod: dict[str, Any]) -> None:
 
 def test_inference_schema_accepts_and_refuses() -> None:
     import jsonschema
-
-    from infra.components.apim import INFERENCE_REQUEST_SCHEMA
+    from sealgate.platform._apim import INFERENCE_REQUEST_SCHEMA
 
     good = {"inputs": [{"name": "x", "shape": [1, 3], "datatype": "FP32", "data": [1, 2, 3]}]}
     jsonschema.validate(good, INFERENCE_REQUEST_SCHEMA)

@@ -13,8 +13,8 @@ from pulumi_policy import (
     ResourceValidationArgs,
     StackValidationArgs,
 )
+from sealgate.platform._policy_pack import pack_policies
 
-from infra.policy_pack import pack_policies
 from tests.infra.conftest import REPO
 
 

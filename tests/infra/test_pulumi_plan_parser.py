@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
-from pipeline.errors import InputError
-from pipeline.inputs.pulumi_plan import kubernetes_manifest, parse_pulumi_plan
+from sealgate.errors import InputError
+from sealgate.inputs._pulumi_plan import kubernetes_manifest, parse_pulumi_plan
 
 STACK = "urn:pulumi:prod::sealgate::pulumi:pulumi:Stack::sealgate-prod"
 VAULT = "urn:pulumi:prod::sealgate::azure-native:keyvault:Vault::vault"

@@ -7,11 +7,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from pipeline.errors import InputError
-from pipeline.inputs.discovery import SNIFF_BYTES, classify, discover, load_inputs
-from pipeline.inputs.kinds import ParseContext
-from pipeline.inputs.model import InputProblem, PolicyInput
+from sealgate.errors import InputError
+from sealgate.inputs._discovery import SNIFF_BYTES, classify, discover, load_inputs
+from sealgate.inputs._kinds import ParseContext
+from sealgate.inputs._model import InputProblem, PolicyInput
 
 POD = "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers: [{name: a}]\n"
 YAML_BOMB = "apiVersion: v1\nkind: ConfigMap\na: &a [x,x,x,x,x,x,x,x,x,x]\n" + "".join(

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from pipeline.errors import InputError
-from pipeline.inputs.dockerfile import DOCKERFILE_KIND, parse_dockerfile
-from pipeline.inputs.model import PolicyInput
+from sealgate.errors import InputError
+from sealgate.inputs._dockerfile import DOCKERFILE_KIND, parse_dockerfile
+from sealgate.inputs._model import PolicyInput
 
 MULTI_STAGE = """\
 # syntax=docker/dockerfile:1

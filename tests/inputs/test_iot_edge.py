@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-
-from pipeline.errors import InputError
-from pipeline.inputs.iot_edge import IOT_EDGE_KIND, parse_iot_edge
-from pipeline.inputs.model import PolicyInput
+from sealgate.errors import InputError
+from sealgate.inputs._iot_edge import IOT_EDGE_KIND, parse_iot_edge
+from sealgate.inputs._model import PolicyInput
 
 PRIVILEGED_OPTIONS = '{"HostConfig":{"Privileged":true,"Binds":["/models:/models:ro"]}}'
 

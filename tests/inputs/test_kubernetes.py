@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from pipeline.errors import InputError
-from pipeline.inputs.kubernetes import KUBERNETES_KIND, WORKLOAD_POD_SPEC_PATHS, parse_kubernetes
-from pipeline.inputs.model import PolicyInput
+from sealgate.errors import InputError
+from sealgate.inputs._kubernetes import KUBERNETES_KIND, WORKLOAD_POD_SPEC_PATHS, parse_kubernetes
+from sealgate.inputs._model import PolicyInput
 
 DEPLOYMENT_AND_SERVICE = """\
 apiVersion: apps/v1

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from pipeline.errors import InputError
-from pipeline.inputs.structured import load_structured_documents
+from sealgate.errors import InputError
+from sealgate.inputs._structured import load_structured_documents
 
 BILLION_LAUGHS = """\
 a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]

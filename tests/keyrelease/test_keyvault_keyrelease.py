@@ -14,21 +14,21 @@ from pathlib import Path
 
 import pytest
 from azure.core.credentials import AccessToken
-
-from pipeline import cli
-from pipeline.errors import DeniedError
-from pipeline.policy.engine import create_engine
-from pipeline.policy.loader import load_policy_set
-from pipeline.runtime.authorization import UnsealAuthorizer
-from pipeline.runtime.unseal import unseal_model
-from pipeline.sealing import (
+from sealgate import cli
+from sealgate.errors import DeniedError
+from sealgate.policy._engine import create_engine
+from sealgate.policy._loader import load_policy_set
+from sealgate.runtime._authorization import UnsealAuthorizer
+from sealgate.runtime._unseal import unseal_model
+from sealgate.sealing import (
     SealOptions,
     generate_signing_key,
     load_signing_private_key,
     load_trust,
     seal_model,
 )
-from pipeline.sealing.recipients import keyvault
+from sealgate.sealing.recipients import _keyvault as keyvault
+
 from tests.keyrelease.conftest import FakeRegistry, unseal_policy_tree
 from tests.keyrelease.keyvault_standin import (
     StandInServer,
@@ -211,9 +211,9 @@ def test_keyvault_403_through_the_cli_is_one_line_exit_1(
     registry = FakeRegistry()
     digest = "sha256:" + hashlib.sha256((sealed / "seal.json").read_bytes()).hexdigest()
     registry.promote("prod", "ranker", "1.4", digest)
-    import pipeline.promotion
+    import sealgate.promotion
 
-    monkeypatch.setattr(pipeline.promotion, "open_registry", lambda url: registry, raising=False)
+    monkeypatch.setattr(sealgate.promotion, "open_registry", lambda url: registry, raising=False)
     with pytest.raises(SystemExit) as exited:
         cli.main([*argv, "--registry", "file:///unused"])
     err = capsys.readouterr().err

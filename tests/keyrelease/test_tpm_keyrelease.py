@@ -9,16 +9,15 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
-from pipeline.devices.enrollment import enroll_device
-from pipeline.devices.quote import verify_quote
-from pipeline.devices.tpm import open_tpm
-from pipeline.errors import DeniedError, VerificationError
-from pipeline.policy.engine import create_engine
-from pipeline.policy.loader import load_policy_set
-from pipeline.runtime.authorization import UnsealAuthorizer
-from pipeline.runtime.unseal import unseal_model
-from pipeline.sealing import (
+from sealgate.devices._enrollment import enroll_device
+from sealgate.devices._quote import verify_quote
+from sealgate.devices._tpm import open_tpm
+from sealgate.errors import DeniedError, VerificationError
+from sealgate.policy._engine import create_engine
+from sealgate.policy._loader import load_policy_set
+from sealgate.runtime._authorization import UnsealAuthorizer
+from sealgate.runtime._unseal import unseal_model
+from sealgate.sealing import (
     SealOptions,
     generate_signing_key,
     load_signing_private_key,
@@ -27,7 +26,8 @@ from pipeline.sealing import (
     parse_recipient,
     seal_model,
 )
-from pipeline.sealing.recipients.tpm import TCTI_ENV
+from sealgate.sealing.recipients._tpm import TCTI_ENV
+
 from tests.keyrelease.conftest import FakeRegistry, unseal_policy_tree
 from tests.sealing.conftest import write_model
 
@@ -134,7 +134,7 @@ def test_tpm_second_device_gets_no_key(tmp_path: Path, swtpm_factory, monkeypatc
     monkeypatch.setenv(TCTI_ENV, other.tcti)
     identity_on_b = parse_identity(f"tpm:{tmp_path / 'gw-a'}")
     assert identity_on_b.key_id == identity.key_id
-    from pipeline.sealing.verify import verify_sealed
+    from sealgate.sealing._verify import verify_sealed
 
     header = verify_sealed(sealed, load_trust(tmp_path / "signer.pub")).header
     with pytest.raises(VerificationError, match="does not load in this TPM"):
@@ -160,7 +160,7 @@ def test_tpm_pcr_bound_device_key_refuses_ecdh_after_extend(
 ) -> None:
     device, _, sealed, _, _, _ = _setup(tmp_path, swtpm_factory, pcr_policy=(7,))
     identity = parse_identity(f"tpm:{tmp_path / 'gw-a'}")
-    from pipeline.sealing.verify import verify_sealed
+    from sealgate.sealing._verify import verify_sealed
 
     header = verify_sealed(sealed, load_trust(tmp_path / "signer.pub")).header
     assert len(identity.unwrap(header.recipients[0], header.data_key_context())) == 32

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import jwt
 import pytest
+from sealgate.policy._bundle import file_hash
+from sealgate.policy._embedded import EmbeddedEngine
+from sealgate.policy._loader import load_policy_set
 
-from pipeline.policy.bundle import file_hash
-from pipeline.policy.embedded import EmbeddedEngine
-from pipeline.policy.loader import load_policy_set
 from tests.conftest import REPO, Run
 
 Sealgate = Callable[..., Run]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.inputs.model import PolicyInput
-from pipeline.policy.engine import EmbeddedDecisions
-from pipeline.policy.evaluate import evaluate_input
-from pipeline.policy.loader import load_policy_set
+from sealgate.inputs._model import PolicyInput
+from sealgate.policy._engine import EmbeddedDecisions
+from sealgate.policy._evaluate import evaluate_input
+from sealgate.policy._loader import load_policy_set
 
 HEADER = """\
 # METADATA

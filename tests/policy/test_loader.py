@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sealgate.errors import PolicyLoadError
+from sealgate.policy._decision import Severity
+from sealgate.policy._loader import load_policy_set
 
-from pipeline.errors import PolicyLoadError
-from pipeline.policy.decision import Severity
-from pipeline.policy.loader import load_policy_set
 from tests.conftest import DEMO_POLICY
 
 RULE_METADATA = """\

@@ -20,15 +20,15 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from sealgate.errors import EngineError
+from sealgate.inputs._model import PolicyInput
+from sealgate.policy._embedded import EmbeddedEngine, describe_engine_error
+from sealgate.policy._engine import EmbeddedDecisions, create_engine, is_undefined
+from sealgate.policy._evaluate import evaluate_input
+from sealgate.policy._loader import PolicyModule, PolicySet, load_policy_set
+from sealgate.policy._opa import OpaServerEngine, parse_opa_url
+from sealgate.policy._testing import sample_cases
 
-from pipeline.errors import EngineError
-from pipeline.inputs.model import PolicyInput
-from pipeline.policy.embedded import EmbeddedEngine, describe_engine_error
-from pipeline.policy.engine import EmbeddedDecisions, create_engine, is_undefined
-from pipeline.policy.evaluate import evaluate_input
-from pipeline.policy.loader import PolicyModule, PolicySet, load_policy_set
-from pipeline.policy.opa import OpaServerEngine, parse_opa_url
-from pipeline.policy.testing import sample_cases
 from tests.conftest import REPO
 
 

@@ -19,11 +19,11 @@ from functools import cache
 from typing import Any
 
 import pytest
+from sealgate.errors import EngineError
+from sealgate.policy._engine import is_undefined
+from sealgate.policy._loader import PolicySet, load_policy_set
+from sealgate.policy._testing import SampleCase, run_policy_tests, sample_cases
 
-from pipeline.errors import EngineError
-from pipeline.policy.engine import is_undefined
-from pipeline.policy.loader import PolicySet, load_policy_set
-from pipeline.policy.testing import SampleCase, run_policy_tests, sample_cases
 from tests.conftest import REPO
 
 opa_bindings: Any = pytest.importorskip(

@@ -5,12 +5,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from pipeline.inputs.discovery import discover
-from pipeline.inputs.kinds import ParseContext
-from pipeline.policy.engine import create_engine
-from pipeline.policy.gate import EvaluatedChunk, run_gate
-from pipeline.policy.loader import load_policy_set
-from pipeline.policy.parallel import gate_items
+from sealgate.inputs._discovery import discover
+from sealgate.inputs._kinds import ParseContext
+from sealgate.policy._engine import create_engine
+from sealgate.policy._gate import EvaluatedChunk, run_gate
+from sealgate.policy._loader import load_policy_set
+from sealgate.policy._parallel import gate_items
+
 from tests.conftest import REPO
 
 

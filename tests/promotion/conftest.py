@@ -14,11 +14,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-
-from pipeline.promotion import open_registry
-from pipeline.promotion.registry import Registry
-from pipeline.promotion.service import GateOptions, open_gate
-from pipeline.sealing import (
+from sealgate.promotion import open_registry
+from sealgate.promotion._registry import Registry
+from sealgate.promotion._service import GateOptions, open_gate
+from sealgate.sealing import (
     SealOptions,
     generate_recipient_key,
     generate_signing_key,
@@ -26,6 +25,7 @@ from pipeline.sealing import (
     parse_recipient,
     seal_model,
 )
+
 from tests.conftest import REPO, Run, run_sealgate
 
 AZURITE = REPO / "node_modules" / ".bin" / "azurite-blob"

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sealgate.promotion._audit import verify_audit
+from sealgate.promotion._registry import AUDIT_HEAD, AUDIT_LOG, StagePointer
+from sealgate.promotion._service import open_gate, promote, push
+from sealgate.sealing._signing_keys import load_signing_private_key
 
-from pipeline.promotion.audit import verify_audit
-from pipeline.promotion.registry import AUDIT_HEAD, AUDIT_LOG, StagePointer
-from pipeline.promotion.service import open_gate, promote, push
-from pipeline.sealing.signing_keys import load_signing_private_key
 from tests.promotion.conftest import MODEL_NAME, RegistryTarget, Workspace, gate_options, make_cli
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipeline.promotion import sealed_model_digest
+from sealgate.promotion import sealed_model_digest
+
 from tests.promotion.conftest import MODEL_NAME, CliRunner, RegistryTarget, Workspace, snapshot
 
 GATE = ("--trust", "release.pub", "--policies", "policies")

@@ -8,14 +8,14 @@ import shutil
 from pathlib import Path
 
 import pytest
+from sealgate.errors import InputError
+from sealgate.promotion import sealed_model_digest
+from sealgate.promotion._approvals import create_approval
+from sealgate.promotion._gate import PromotionResult
+from sealgate.promotion._request import PromotionRequest
+from sealgate.promotion._service import approve, open_gate, promote, push
+from sealgate.sealing._signing_keys import load_signing_private_key
 
-from pipeline.errors import InputError
-from pipeline.promotion import sealed_model_digest
-from pipeline.promotion.approvals import create_approval
-from pipeline.promotion.gate import PromotionResult
-from pipeline.promotion.request import PromotionRequest
-from pipeline.promotion.service import approve, open_gate, promote, push
-from pipeline.sealing.signing_keys import load_signing_private_key
 from tests.promotion.conftest import (
     MODEL_NAME,
     RegistryTarget,

@@ -11,11 +11,12 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline.promotion import sealed_model_digest
-from pipeline.promotion.audit import verify_audit
-from pipeline.promotion.service import open_gate, push
-from pipeline.sealing import load_trust, verify_sealed
-from pipeline.sealing.signing_keys import load_signing_private_key
+from sealgate.promotion import sealed_model_digest
+from sealgate.promotion._audit import verify_audit
+from sealgate.promotion._service import open_gate, push
+from sealgate.sealing import load_trust, verify_sealed
+from sealgate.sealing._signing_keys import load_signing_private_key
+
 from tests.promotion.conftest import MODEL_NAME, RegistryTarget, Workspace, gate_options
 
 KILLS = 8
@@ -26,7 +27,7 @@ def _push(workspace: Workspace, registry: Path) -> subprocess.Popen[bytes]:
         [
             sys.executable,
             "-m",
-            "pipeline.cli",
+            "sealgate",
             "push",
             "sealed-1.1.0",
             "--trust",

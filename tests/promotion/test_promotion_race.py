@@ -9,10 +9,11 @@ import subprocess
 import sys
 import threading
 
-from pipeline.promotion import ConflictError
-from pipeline.promotion.audit import Decision, append_record, record_hash, verify_audit
-from pipeline.promotion.service import open_gate, push
-from pipeline.sealing.signing_keys import load_signing_private_key
+from sealgate.promotion import ConflictError
+from sealgate.promotion._audit import Decision, append_record, record_hash, verify_audit
+from sealgate.promotion._service import open_gate, push
+from sealgate.sealing._signing_keys import load_signing_private_key
+
 from tests.promotion.conftest import (
     MODEL_NAME,
     RegistryTarget,
@@ -77,7 +78,7 @@ def test_promotion_race_between_processes_has_one_winner(
         open_gate(gate_options(workspace, registry_target.url)), workspace.sealed("1.0.0"), "alice"
     ).allowed
     command = [
-        sys.executable, "-m", "pipeline.cli", "push", "sealed-1.1.0", "--trust", "release.pub",
+        sys.executable, "-m", "sealgate", "push", "sealed-1.1.0", "--trust", "release.pub",
         "--policies", "policies", "--registry", registry_target.url, "--gate-key", "gate.key",
         "--requester", "alice", "--json",
     ]  # fmt: skip

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sealgate.cli import main
+from sealgate.report._diagram import label, mermaid
+from sealgate.report._plan_view import read_plan
 
-from pipeline.cli import main
-from pipeline.report.diagram import label, mermaid
-from pipeline.report.plan_view import read_plan
 from tests.conftest import REPO
 
 VAULT = "azure-native:keyvault:Vault"
@@ -34,7 +34,7 @@ def at_repo() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def plans(at_repo: None) -> dict[str, dict[str, Any]]:
-    from infra.plan import build_plan
+    from sealgate.platform._plan import build_plan
 
     return {stack: build_plan(REPO, stack) for stack in ("prod", "dev")}
 

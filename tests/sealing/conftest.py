@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from pipeline.sealing import (
+from sealgate.sealing import (
     SealOptions,
     generate_recipient_key,
     generate_signing_key,
@@ -22,7 +21,7 @@ from pipeline.sealing import (
     parse_recipient,
     seal_model,
 )
-from pipeline.sealing.atomic import partial_prefix
+from sealgate.sealing._atomic import partial_prefix
 
 SHM = Path("/dev/shm")
 SMALL_CHUNK = 64

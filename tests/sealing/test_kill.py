@@ -36,7 +36,7 @@ def _unseal(sealed: Path, destination: Path, keyset) -> subprocess.Popen[bytes]:
         [
             sys.executable,
             "-m",
-            "pipeline.cli",
+            "sealgate",
             "unseal",
             str(sealed),
             "--identity",
@@ -95,7 +95,7 @@ def test_sigkill_mid_unseal_then_rerun_cleans_up(big_sealed, keyset, shm_dir: Pa
 
 def test_a_live_unseal_keeps_its_temporary(big_sealed, keyset, shm_dir: Path) -> None:
     """Cleanup removes only temporaries whose owner died, never one still being written."""
-    from pipeline.sealing.atomic import remove_stale_partials
+    from sealgate.sealing._atomic import remove_stale_partials
 
     sealed, _ = big_sealed
     destination = shm_dir / "model"

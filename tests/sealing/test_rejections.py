@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sealgate.errors import DeniedError, InputError, VerificationError
+from sealgate.runtime import UnsealRequest, unseal_model
+from sealgate.sealing import load_signing_private_key, load_trust, parse_identity, verify_sealed
+from sealgate.sealing._envelope import sign_envelope
+from sealgate.sealing._header import PAYLOAD_TYPE
 
-from pipeline.errors import DeniedError, InputError, VerificationError
-from pipeline.runtime import UnsealRequest, unseal_model
-from pipeline.sealing import load_signing_private_key, load_trust, parse_identity, verify_sealed
-from pipeline.sealing.envelope import sign_envelope
-from pipeline.sealing.header import PAYLOAD_TYPE
 from tests.sealing.conftest import leftovers, read_tree, seal_with_library
 
 
@@ -157,7 +157,7 @@ def test_a_copy_under_another_name_still_claims_its_signed_name(
 
 def _resign(sealed: Path, header: dict, keyset) -> None:
     """Re-sign an edited header with the trusted key: only header validation can stop it."""
-    from pipeline.sealing.canonical import canonical_json
+    from sealgate.sealing._canonical import canonical_json
 
     signer = load_signing_private_key(keyset.path("signer.key"))
     target = sealed / "seal.json"

@@ -15,7 +15,7 @@ from tests.sealing.conftest import read_tree, write_model
 
 def _sealgate(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *args],
+        [sys.executable, "-m", "sealgate", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -141,7 +141,7 @@ def test_round_trip_through_the_cli_and_openssf_verification(tmp_path: Path, shm
 def test_openssf_verification_rejects_a_changed_unsealed_model(
     tmp_path: Path, sealed: Path, keyset, shm_dir: Path, identity, trust
 ) -> None:
-    from pipeline.runtime import unseal_model
+    from sealgate.runtime import unseal_model
 
     destination = shm_dir / "model"
     unseal_model(sealed, destination, identities=[identity], trust=trust)

@@ -6,10 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
-
-from pipeline.errors import InputError, VerificationError
-from pipeline.runtime.mounts import mount_for, parse_mountinfo, require_memory_backed
-from pipeline.sealing.stream import FileCipher, chunk_count, ciphertext_size
+from sealgate.errors import InputError, VerificationError
+from sealgate.runtime._mounts import mount_for, parse_mountinfo, require_memory_backed
+from sealgate.sealing._stream import FileCipher, chunk_count, ciphertext_size
 
 KEY = bytes(range(32))
 SEAL = bytes(16)

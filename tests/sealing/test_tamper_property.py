@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from sealgate.errors import VerificationError
+from sealgate.runtime import unseal_model
+from sealgate.sealing import verify_sealed
 
-from pipeline.errors import VerificationError
-from pipeline.runtime import unseal_model
-from pipeline.sealing import verify_sealed
 from tests.sealing.conftest import SHM, SMALL_CHUNK, leftovers, seal_with_library
 
 CIPHERTEXT_CHUNK = SMALL_CHUNK + 16

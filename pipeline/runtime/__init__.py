@@ -1,5 +1,0 @@
-"""Unsealing at the workload: verify, authorize, decrypt into memory, publish atomically."""
-
-from pipeline.runtime.unseal import Authorize, UnsealRequest, UnsealSummary, unseal_model
-
-__all__ = ["Authorize", "UnsealRequest", "UnsealSummary", "unseal_model"]

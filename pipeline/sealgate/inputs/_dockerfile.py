@@ -1,0 +1,473 @@
+"""Dockerfiles (and Containerfiles) as policy inputs, one input per file.
+
+The reader follows BuildKit's Dockerfile frontend: parser directives at the top
+(``# escape=`` and ``# syntax=``), line continuations with the escape character, comment and
+blank lines inside a continuation dropped, heredocs on ``RUN``, ``COPY`` and ``ADD``, leading
+``--flag[=value]`` words, and the JSON (exec) form. ``ARG``s declared before the first
+``FROM`` are substituted into ``FROM`` with their defaults (``$VAR``, ``${VAR}``,
+``${VAR:-default}``, ``${VAR-default}``, ``${VAR:+alt}``, ``${VAR+alt}``); a build may override
+them, so the resolved image is the one the file builds by default.
+
+The document::
+
+    {
+      "directives": {"escape": "\\\\", "syntax": "docker/dockerfile:1"},  # as written
+      "args": {"NAME": "default" | null},           # ARGs before the first FROM
+      "stages": [
+        {
+          "index": 0,
+          "name": "build" | null,                   # AS name, lower-cased
+          "from": {
+            "raw": "${BASE}",                       # as written
+            "image": "python:3.11",                 # ARGs substituted
+            "registry": "docker.io", "repository": "library/python",
+            "tag": "3.11" | null, "digest": "sha256:..." | null,
+            "platform": "linux/amd64" | null,       # --platform, ARGs substituted
+            "stage": 0 | null,                      # index of the earlier stage it builds on
+            "scratch": false,
+            "unresolved": ["VAR"],                  # variables that had no value
+          },
+          "instructions": [                         # FROM included, in file order
+            {
+              "cmd": "RUN",                         # upper-cased
+              "value": "apt-get update",            # text after the flags, continuations joined
+              "args": ["apt-get update"],           # exec form: the JSON array; RUN, CMD,
+                                                    # ENTRYPOINT, SHELL, HEALTHCHECK shell form:
+                                                    # [value]; others: whitespace-split words
+              "json_form": false,
+              "flags": {"mount": ["type=cache,target=/root/.cache"]},  # every --flag's values
+              "heredocs": [{"name": "EOF", "content": "...", "strip_tabs": false, "line": 8}],
+              "line": 7, "end_line": 10,
+            },
+          ],
+          "user": "app" | null,                     # last USER of the stage, or inherited from
+                                                    # the stage it builds on; null: image default
+        },
+      ],
+      "final_stage": 1,
+    }
+
+Every instruction's path maps to its first line, ``from`` to its ``FROM`` line, ``user`` to the
+``USER`` line that set it, ``args.NAME`` to its ``ARG`` line and each heredoc's ``content`` to
+the heredoc's first body line, so a finding's ``path`` lands on the offending line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sealgate._paths import display_path
+from sealgate.errors import InputError
+from sealgate.inputs._model import FieldPath, PolicyInput
+from sealgate.inputs._structured import read_text
+
+DOCKERFILE_KIND = "dockerfile"
+
+INSTRUCTIONS = frozenset(
+    {
+        "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK",
+        "LABEL", "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME",
+        "WORKDIR",
+    }
+)  # fmt: skip
+_HEREDOC_COMMANDS = frozenset({"RUN", "COPY", "ADD"})
+_SHELL_STRING_COMMANDS = frozenset({"RUN", "CMD", "ENTRYPOINT", "SHELL", "HEALTHCHECK"})
+_DIRECTIVE = re.compile(r"^#\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(.*?)\s*$")
+_FLAG = re.compile(r"^--([A-Za-z][A-Za-z0-9-]*)(?:=(.*))?$")
+# As in BuildKit, a heredoc opens a word: ``<<EOF``, ``<<-EOF``, ``<<"EOF"``, ``2<<EOF``.
+_HEREDOC = re.compile(r"(?<!\S)\d*<<(-?)(['\"]?)([A-Za-z_][A-Za-z0-9_.-]*)\2(?![<\w])")
+_VARIABLE = re.compile(
+    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-+])(?P<word>[^}]*))?\}"
+    r"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
+)
+_DIGEST = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}$")
+DEFAULT_REGISTRY = "docker.io"
+# BuildKit sets these on every build; they stay as written rather than counting as unresolved.
+AUTOMATIC_ARGS = frozenset(
+    f"{prefix}{suffix}"
+    for prefix in ("BUILD", "TARGET")
+    for suffix in ("PLATFORM", "OS", "ARCH", "VARIANT")
+)
+
+
+@dataclass
+class _Instruction:
+    cmd: str
+    text: str
+    line: int
+    end_line: int
+    heredocs: list[dict[str, Any]] = field(default_factory=list)
+
+
+def parse_dockerfile(kind: str, path: Path, context: object = None) -> list[PolicyInput]:
+    """The whole file as one input of ``kind`` (normally ``dockerfile``)."""
+    shown = display_path(path)
+    document, lines = dockerfile_document(read_text(path), path)
+    return [
+        PolicyInput(kind=kind, target=shown, file=shown, document=document, lines=lines, line=1)
+    ]
+
+
+def dockerfile_document(source: str, path: Path) -> tuple[dict[str, Any], dict[FieldPath, int]]:
+    """The document described in the module docstring, and its field-path -> line map."""
+    physical = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    directives, first_body_line = _directives(physical)
+    escape = directives.get("escape", "\\")
+    if escape not in ("\\", "`"):
+        raise InputError(f"{path}:1: escape directive must be \\ or `, not {escape!r}")
+    builder = _DocumentBuilder(path)
+    for instruction in _instructions(physical, first_body_line, escape, path):
+        builder.add(instruction, escape)
+    document = builder.finish()
+    document["directives"] = directives
+    return document, builder.lines
+
+
+def _directives(physical: list[str]) -> tuple[dict[str, str], int]:
+    """Parser directives: ``# key=value`` lines before anything else; each key only once."""
+    directives: dict[str, str] = {}
+    for index, line in enumerate(physical):
+        found = _DIRECTIVE.match(line.strip())
+        if not found:
+            return directives, index
+        key = found.group(1).lower()
+        if key in directives:
+            return {}, 0  # BuildKit: a repeated directive makes them all plain comments
+        directives[key] = found.group(2)
+    return directives, len(physical)
+
+
+def _instructions(
+    physical: list[str], start: int, escape: str, path: Path
+) -> Iterator[_Instruction]:
+    index = start
+    total = len(physical)
+    while index < total:
+        stripped = physical[index].strip()
+        if not stripped or stripped.startswith("#"):
+            index += 1
+            continue
+        first = last = index
+        parts: list[str] = []
+        text = physical[index].lstrip()
+        while True:
+            body = text.rstrip()
+            if body.endswith(escape):
+                parts.append(body[: -len(escape)])
+                index += 1
+                while index < total and _blank_or_comment(physical[index]):
+                    index += 1
+                if index >= total:
+                    break
+                text, last = physical[index], index
+                continue
+            parts.append(text)
+            break
+        end = last
+        joined = "".join(parts).strip()
+        cmd, rest = (*joined.split(None, 1), "")[:2]
+        cmd = cmd.upper()
+        if cmd not in INSTRUCTIONS:
+            raise InputError(f"{path}:{first + 1}: unknown instruction {cmd!r}")
+        instruction = _Instruction(cmd, rest.strip(), first + 1, end + 1)
+        index = end + 1
+        if cmd in _HEREDOC_COMMANDS or (cmd == "ONBUILD" and _onbuild_target(rest)):
+            index = _read_heredocs(instruction, physical, index, path)
+        yield instruction
+
+
+def _onbuild_target(rest: str) -> bool:
+    return rest.split(None, 1)[0].upper() in _HEREDOC_COMMANDS if rest.strip() else False
+
+
+def _blank_or_comment(line: str) -> bool:
+    stripped = line.strip()
+    return not stripped or stripped.startswith("#")
+
+
+def _read_heredocs(instruction: _Instruction, physical: list[str], index: int, path: Path) -> int:
+    """Consume the bodies of the heredocs the instruction opens, in order; return next index."""
+    if _exec_form(_without_flags(instruction.text)[1], path, instruction.line) is not None:
+        return index
+    for found in _HEREDOC.finditer(_unquoted(instruction.text)):
+        strip_tabs, name = found.group(1) == "-", found.group(3)
+        body_start = index
+        body: list[str] = []
+        while True:
+            if index >= len(physical):
+                raise InputError(
+                    f"{path}:{instruction.line}: heredoc <<{name} is never closed "
+                    f"(no line {name!r} follows)"
+                )
+            line = physical[index]
+            index += 1
+            if (line.lstrip("\t") if strip_tabs else line) == name:
+                break
+            body.append(line.lstrip("\t") if strip_tabs else line)
+        instruction.heredocs.append(
+            {
+                "name": name,
+                "content": "".join(f"{line}\n" for line in body),
+                "strip_tabs": strip_tabs,
+                "line": body_start + 1,
+            }
+        )
+        instruction.end_line = index
+    return index
+
+
+def _unquoted(text: str) -> str:
+    """``text`` with quoted spans blanked, so ``echo "<<EOF"`` opens no heredoc.
+
+    A quote right after ``<<`` or ``<<-`` is the heredoc's own quoted name and is kept.
+    """
+    out: list[str] = []
+    quote = ""
+    keep = False
+    for char in text:
+        if quote:
+            out.append(char if keep or char == quote else " ")
+            if char == quote:
+                quote = ""
+        else:
+            if char in "\"'":
+                quote = char
+                keep = "".join(out[-3:]).endswith(("<<", "<<-"))
+            out.append(char)
+    return "".join(out)
+
+
+def _without_flags(text: str) -> tuple[dict[str, list[str]], str]:
+    """Leading ``--name[=value]`` words as a flag map, and the rest of the text."""
+    flags: dict[str, list[str]] = {}
+    rest = text
+    while rest.startswith("--"):
+        word, remainder = (*rest.split(None, 1), "")[:2]
+        found = _FLAG.match(word)
+        if not found:
+            break
+        flags.setdefault(found.group(1).lower(), []).append(_unquote(found.group(2) or ""))
+        rest = remainder.lstrip()
+    return flags, rest
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
+def _exec_form(text: str, path: Path, line: int) -> list[str] | None:
+    """The JSON array of the exec form, or None for the shell form (as BuildKit decides)."""
+    if not text.startswith("["):
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(value, list):
+        return None
+    if not all(isinstance(item, str) for item in value):
+        raise InputError(f"{path}:{line}: a JSON (exec) form array must hold only strings")
+    return value
+
+
+class _DocumentBuilder:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.args: dict[str, str | None] = {}
+        self.stages: list[dict[str, Any]] = []
+        self.lines: dict[FieldPath, int] = {}
+
+    def add(self, instruction: _Instruction, escape: str) -> None:
+        flags, value = _without_flags(instruction.text)
+        exec_args = _exec_form(value, self.path, instruction.line)
+        entry = {
+            "cmd": instruction.cmd,
+            "value": value,
+            "args": exec_args if exec_args is not None else _shell_args(instruction.cmd, value),
+            "json_form": exec_args is not None,
+            "flags": flags,
+            "heredocs": instruction.heredocs,
+            "line": instruction.line,
+            "end_line": instruction.end_line,
+        }
+        if instruction.cmd == "FROM":
+            self._start_stage(entry, escape)
+        elif not self.stages:
+            if instruction.cmd != "ARG":
+                raise InputError(
+                    f"{self.path}:{instruction.line}: {instruction.cmd} before the first FROM "
+                    "(only ARG may come first)"
+                )
+            self._global_args(value, instruction.line, escape)
+            return
+        stage_index = len(self.stages) - 1
+        stage = self.stages[stage_index]
+        position = len(stage["instructions"])
+        stage["instructions"].append(entry)
+        where: FieldPath = ("stages", stage_index, "instructions", position)
+        self.lines[where] = instruction.line
+        for number, heredoc in enumerate(instruction.heredocs):
+            self.lines[(*where, "heredocs", number)] = heredoc["line"]
+        if instruction.cmd == "USER" and entry["args"]:
+            stage["user"] = entry["args"][0]
+            self.lines[("stages", stage_index, "user")] = instruction.line
+
+    def _global_args(self, value: str, line: int, escape: str) -> None:
+        for word in _words(value):
+            name, has_default, default = word.partition("=")
+            resolved = _substitute(_unquote(default), self.args, escape)[0] if has_default else None
+            self.args[name] = resolved
+            self.lines[("args", name)] = line
+
+    def _start_stage(self, entry: dict[str, Any], escape: str) -> None:
+        words = entry["value"].split()
+        if not words:
+            raise InputError(f"{self.path}:{entry['line']}: FROM names no image")
+        if len(words) not in (1, 3) or (len(words) == 3 and words[1].lower() != "as"):
+            raise InputError(
+                f"{self.path}:{entry['line']}: FROM takes an image and optionally AS name, "
+                f"not {entry['value']!r}"
+            )
+        index = len(self.stages)
+        name = words[2].lower() if len(words) == 3 else None
+        image, unresolved = _substitute(words[0], self.args, escape)
+        platform = None
+        if "platform" in entry["flags"]:
+            platform, missing = _substitute(entry["flags"]["platform"][-1], self.args, escape)
+            unresolved += [m for m in missing if m not in unresolved]
+        parent = self._stage_named(image)
+        source = {
+            "raw": words[0],
+            "image": image,
+            **_reference(image, is_stage=parent is not None),
+            "platform": platform,
+            "stage": parent,
+            "unresolved": unresolved,
+        }
+        inherited_user = self.stages[parent]["user"] if parent is not None else None
+        self.stages.append(
+            {"index": index, "name": name, "from": source, "instructions": [], "user": None}
+        )
+        if inherited_user is not None:
+            self.stages[index]["user"] = inherited_user
+            self.lines[("stages", index, "user")] = self.lines[("stages", parent, "user")]
+        self.lines[("stages", index)] = entry["line"]
+        self.lines[("stages", index, "from")] = entry["line"]
+
+    def _stage_named(self, image: str) -> int | None:
+        for stage in reversed(self.stages):
+            if stage["name"] is not None and stage["name"] == image.lower():
+                return stage["index"]
+        return None
+
+    def finish(self) -> dict[str, Any]:
+        if not self.stages:
+            raise InputError(f"{self.path}:1: no FROM instruction: not a Dockerfile")
+        for stage_index, stage in enumerate(self.stages):
+            for position, entry in enumerate(stage["instructions"]):
+                for number, heredoc in enumerate(entry["heredocs"]):
+                    where = ("stages", stage_index, "instructions", position, "heredocs", number)
+                    self.lines[(*where, "content")] = heredoc["line"]
+        return {"args": self.args, "stages": self.stages, "final_stage": len(self.stages) - 1}
+
+
+def _shell_args(cmd: str, value: str) -> list[str]:
+    if cmd in _SHELL_STRING_COMMANDS:
+        return [value] if value else []
+    return _words(value)
+
+
+def _words(value: str) -> list[str]:
+    """Whitespace-separated words; quotes keep spaces inside a word (and are removed)."""
+    words: list[str] = []
+    current: list[str] = []
+    quote = ""
+    started = False
+    for char in value:
+        if quote:
+            if char == quote:
+                quote = ""
+            else:
+                current.append(char)
+        elif char in "\"'":
+            quote, started = char, True
+        elif char.isspace():
+            if started:
+                words.append("".join(current))
+                current, started = [], False
+        else:
+            current.append(char)
+            started = True
+    if started:
+        words.append("".join(current))
+    return words
+
+
+def _substitute(text: str, args: dict[str, str | None], escape: str) -> tuple[str, list[str]]:
+    """Expand ``$VAR`` forms with the known ARG values; also name the variables left empty."""
+    unresolved: list[str] = []
+
+    def expand(found: re.Match[str]) -> str:
+        name = found.group("braced") or found.group("bare")
+        if name in AUTOMATIC_ARGS and name not in args:
+            return found.group(0)
+        value = args.get(name)
+        operator = found.group("op")
+        if operator is None:
+            if value is None:
+                unresolved.append(name)
+            return value or ""
+        word = _substitute(found.group("word") or "", args, escape)[0]
+        is_set = value is not None and (value != "" or not operator.startswith(":"))
+        if operator.endswith("-"):
+            return value if is_set and value is not None else word
+        return word if is_set else ""
+
+    pieces: list[str] = []
+    cursor = 0
+    for found in _VARIABLE.finditer(text):
+        if found.start() > 0 and text[found.start() - 1] == escape:
+            pieces.append(text[cursor : found.start() - 1] + found.group(0))
+        else:
+            pieces.append(text[cursor : found.start()] + expand(found))
+        cursor = found.end()
+    pieces.append(text[cursor:])
+    return "".join(pieces), unresolved
+
+
+def _reference(image: str, *, is_stage: bool) -> dict[str, Any]:
+    """Registry, repository, tag and digest of an image reference, normalised like Docker."""
+    empty = {"registry": None, "repository": None, "tag": None, "digest": None}
+    if is_stage:
+        return {**empty, "scratch": False}
+    if image.lower() == "scratch":
+        return {**empty, "scratch": True}
+    name, _, digest = image.partition("@")
+    tag = None
+    last_slash = name.rfind("/")
+    colon = name.rfind(":")
+    if colon > last_slash:
+        name, tag = name[:colon], name[colon + 1 :]
+    first, _, remainder = name.partition("/")
+    if remainder and ("." in first or ":" in first or first == "localhost"):
+        registry, repository = first, remainder
+    else:
+        registry, repository = DEFAULT_REGISTRY, name
+    if registry == "index.docker.io":
+        registry = DEFAULT_REGISTRY
+    if registry == DEFAULT_REGISTRY and "/" not in repository:
+        repository = f"library/{repository}"
+    return {
+        "registry": registry,
+        "repository": repository,
+        "tag": tag or None,
+        "digest": digest if digest and _DIGEST.match(digest) else (digest or None),
+        "scratch": False,
+    }

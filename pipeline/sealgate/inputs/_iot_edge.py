@@ -1,0 +1,209 @@
+"""IoT Edge deployment manifests as policy inputs: one input per module, system modules too.
+
+Accepted shapes (JSON or YAML): a deployment manifest ``{"modulesContent": {...}}``, the
+deployment that ``az iot edge deployment`` takes ``{"content": {"modulesContent": {...}}}``,
+and layered deployments whose ``$edgeAgent`` holds ``properties.desired.modules.NAME`` keys.
+
+The document of each module::
+
+    {
+      "name": "model",
+      "system": false,                    # edgeAgent and edgeHub are system modules
+      "type": "docker", "version": "1.0", "status": "running", "restartPolicy": "always",
+      "imagePullPolicy": null, "startupOrder": null,     # null where the manifest omits them
+      "image": "myregistry.azurecr.io/model:1.0",        # settings.image
+      "createOptions": {"HostConfig": {"Privileged": true}},  # parsed; {} when absent
+      "env": {"MODEL_PATH": {"value": "/models"}} | null,
+      "settings": {...},                  # the module's settings exactly as written
+    }
+
+``createOptions`` is Docker's container create body as a JSON string, sometimes split into
+``createOptions01``, ``createOptions02``... chunks that are concatenated in order; a
+template may also write it as an object. Fields of the manifest keep their own lines; every
+field inside a string ``createOptions`` maps to the line of that string (its first chunk).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from sealgate._paths import display_path
+from sealgate.errors import InputError
+from sealgate.inputs._model import FieldPath, PolicyInput
+from sealgate.inputs._structured import StructuredDocument, load_structured_documents
+
+IOT_EDGE_KIND = "iot-edge"
+SYSTEM_MODULES = "systemModules"
+USER_MODULES = "modules"
+_LAYERED_MODULE = "properties.desired.modules."
+_CHUNK = re.compile(r"^createOptions(\d+)$")
+_MODULE_FIELDS = ("type", "version", "status", "restartPolicy", "imagePullPolicy", "startupOrder")
+
+
+def parse_iot_edge(kind: str, path: Path, context: object = None) -> list[PolicyInput]:
+    """One input per module of the manifest's ``$edgeAgent`` desired properties."""
+    shown = display_path(path)
+    documents = load_structured_documents(path)
+    if len(documents) != 1:
+        raise InputError(
+            f"{path}:1: a deployment manifest is one document, this file has {len(documents)}"
+        )
+    [manifest] = documents
+    inputs = []
+    for name, system, module_path in _module_paths(manifest, path):
+        document, lines = _module_document(name, system, module_path, manifest, path)
+        inputs.append(
+            PolicyInput(
+                kind=kind,
+                target=f"{shown}#module/{name}",
+                file=shown,
+                document=document,
+                lines=lines,
+                line=manifest.lines.get(module_path, manifest.line),
+            )
+        )
+    return inputs
+
+
+def _module_paths(manifest: StructuredDocument, path: Path) -> list[tuple[str, bool, FieldPath]]:
+    """Name, system flag and manifest path of every module, system modules first."""
+    root = manifest.value
+    if isinstance(root, dict) and isinstance(root.get("content"), dict):
+        base: FieldPath = ("content", "modulesContent")
+    else:
+        base = ("modulesContent",)
+    agent_path = (*base, "$edgeAgent")
+    agent = _mapping_at(manifest, agent_path, path)
+    if "properties.desired" in agent:
+        desired_path = (*agent_path, "properties.desired")
+        desired = _mapping_at(manifest, desired_path, path)
+        found = []
+        for group, system in ((SYSTEM_MODULES, True), (USER_MODULES, False)):
+            if group in desired:
+                modules = _mapping_at(manifest, (*desired_path, group), path)
+                found += [(name, system, (*desired_path, group, name)) for name in modules]
+        return found
+    layered = [
+        (key[len(_LAYERED_MODULE) :], False, (*agent_path, key))
+        for key in agent
+        if key.startswith(_LAYERED_MODULE) and "." not in key[len(_LAYERED_MODULE) :]
+    ]
+    if not layered:
+        line = manifest.lines.get(agent_path, manifest.line)
+        raise InputError(f"{path}:{line}: $edgeAgent has no properties.desired")
+    return layered
+
+
+def _mapping_at(manifest: StructuredDocument, where: FieldPath, path: Path) -> dict[str, Any]:
+    value: Any = manifest.value
+    for depth, key in enumerate(where):
+        if not isinstance(value, dict) or key not in value:
+            line = manifest.lines.get(where[:depth], manifest.line)
+            raise InputError(f"{path}:{line}: no {'.'.join(map(str, where))} in the manifest")
+        value = value[key]
+    if not isinstance(value, dict):
+        line = manifest.lines.get(where, manifest.line)
+        raise InputError(f"{path}:{line}: {where[-1]} must be a mapping")
+    return value
+
+
+def _module_document(
+    name: str, system: bool, module_path: FieldPath, manifest: StructuredDocument, path: Path
+) -> tuple[dict[str, Any], dict[FieldPath, int]]:
+    module = _mapping_at(manifest, module_path, path)
+    settings = module.get("settings")
+    settings_path = (*module_path, "settings")
+    if settings is not None and not isinstance(settings, dict):
+        line = manifest.lines.get(settings_path, manifest.line)
+        raise InputError(f"{path}:{line}: module {name}: settings must be a mapping")
+    settings = settings or {}
+    create_options, options_line = _create_options(name, settings, settings_path, manifest, path)
+    document: dict[str, Any] = {
+        "name": name,
+        "system": system,
+        **{field: module.get(field) for field in _MODULE_FIELDS},
+        "image": settings.get("image"),
+        "createOptions": create_options,
+        "env": module.get("env"),
+        "settings": settings,
+    }
+    lines = _relocated(manifest.lines, module_path)
+    lines[("name",)] = lines[("image",)] = manifest.lines.get(module_path, manifest.line)
+    if ("settings", "image") in lines:
+        lines[("image",)] = lines[("settings", "image")]
+    options_lines = _relocated(manifest.lines, (*settings_path, "createOptions"))
+    if isinstance(settings.get("createOptions"), dict):
+        lines.update({("createOptions", *key): line for key, line in options_lines.items()})
+    elif options_line is not None:
+        lines[("createOptions",)] = options_line
+    return document, lines
+
+
+def _relocated(lines: dict[FieldPath, int], prefix: FieldPath) -> dict[FieldPath, int]:
+    """The lines under ``prefix``, with paths relative to it."""
+    size = len(prefix)
+    return {key[size:]: line for key, line in lines.items() if key[:size] == prefix}
+
+
+def _create_options(
+    name: str,
+    settings: dict[str, Any],
+    settings_path: FieldPath,
+    manifest: StructuredDocument,
+    path: Path,
+) -> tuple[dict[str, Any], int | None]:
+    """The parsed createOptions (chunks joined in order) and the line of its first part."""
+    options = settings.get("createOptions")
+    line = manifest.lines.get((*settings_path, "createOptions"))
+    chunks = sorted(
+        (int(found.group(1)), key) for key in settings if (found := _CHUNK.match(key)) is not None
+    )
+    if chunks and options is None:
+        chunk_line = manifest.lines.get((*settings_path, chunks[0][1]), manifest.line)
+        raise InputError(
+            f"{path}:{chunk_line}: module {name}: {chunks[0][1]} without createOptions"
+        )
+    if [number for number, _ in chunks] != list(range(1, len(chunks) + 1)):
+        names = ", ".join(key for _, key in chunks)
+        raise InputError(
+            f"{path}:{line}: module {name}: createOptions chunks must be numbered 01, 02, ... "
+            f"without gaps (found {names})"
+        )
+    if options is None:
+        return {}, None
+    if isinstance(options, dict) and not chunks:
+        return options, line
+    parts = [options, *(settings[key] for _, key in chunks)]
+    if not all(isinstance(part, str) for part in parts):
+        raise InputError(f"{path}:{line}: module {name}: createOptions must be a JSON string")
+    text = "".join(parts)
+    if not text.strip():
+        return {}, line
+    try:
+        parsed = json.loads(text, object_pairs_hook=_without_duplicates)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{path}:{line}: module {name}: createOptions is not valid JSON "
+            f"({exc.msg} at character {exc.pos})"
+        ) from exc
+    except (ValueError, RecursionError) as exc:
+        raise InputError(f"{path}:{line}: module {name}: createOptions: {exc}") from exc
+    if not isinstance(parsed, dict):
+        raise InputError(
+            f"{path}:{line}: module {name}: createOptions must be a JSON object, "
+            f"not {type(parsed).__name__}"
+        )
+    return parsed, line
+
+
+def _without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Docker keeps the last of duplicate keys; a policy reading the first would be fooled.
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result

@@ -1,0 +1,196 @@
+"""Typed stack configuration, read and validated from ``Pulumi.<stack>.yaml``.
+
+Every key lives in the ``sealgate:`` namespace. A missing, unknown or wrongly typed key is an
+InputError that names the key, so ``sealgate plan`` and ``pulumi preview`` stop before any
+resource is declared.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sealgate.errors import InputError
+
+NAMESPACE = "sealgate"
+ENVIRONMENTS = ("dev", "staging", "prod")
+_NAME = re.compile(r"^[a-z][a-z0-9]{2,11}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_ZONE = re.compile(r"^[1-3]$")
+
+
+def _one_of(*allowed: str) -> Callable[[Any], str | None]:
+    return lambda v: None if v in allowed else f"must be one of {', '.join(allowed)}"
+
+
+def _between(low: int, high: int) -> Callable[[Any], str | None]:
+    return lambda v: None if low <= v <= high else f"must be between {low} and {high}"
+
+
+def _matches(pattern: re.Pattern[str], what: str) -> Callable[[Any], str | None]:
+    return lambda v: None if pattern.match(v) else f"must be {what}"
+
+
+def _uuid(value: str) -> str | None:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return "must be a UUID"
+    return None
+
+
+def _uuids(values: list[str]) -> str | None:
+    return next((f"item {v!r} {p}" for v in values if (p := _uuid(v))), None)
+
+
+def _cidr(value: str) -> str | None:
+    try:
+        network = ipaddress.ip_network(value)
+    except ValueError:
+        return "must be an IPv4 CIDR such as 10.40.0.0/16"
+    return None if network.version == 4 and network.prefixlen <= 20 else "must be /20 or larger"
+
+
+def _zones(values: list[str]) -> str | None:
+    if len(set(values)) != len(values) or not all(_ZONE.match(v) for v in values):
+        return 'must be distinct availability zones "1", "2", "3"'
+    return None
+
+
+def _setting(
+    check: Callable[[Any], str | None] | None = None, *, default: Any = dataclasses.MISSING
+) -> Any:
+    metadata = {"check": check}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """One environment's settings (``sealgate:<key>`` in ``Pulumi.<stack>.yaml``)."""
+
+    environment: str = _setting(_one_of(*ENVIRONMENTS))
+    location: str = _setting(_matches(re.compile(r"^[a-z]+[a-z0-9]*$"), "an Azure region name"))
+    name_prefix: str = _setting(_matches(_NAME, "3-12 lowercase letters and digits"))
+    tenant_id: str = _setting(_uuid)
+    aks_admin_group_object_ids: list[str] = _setting(_uuids)  # noqa: RUF009 (a field)
+    apim_publisher_email: str = _setting(_matches(_EMAIL, "an e-mail address"))
+    model_server_image: str = _setting(
+        _matches(re.compile(r"^[a-z0-9.-]+/[^@\s]+@sha256:[0-9a-f]{64}$"), "pinned by digest")
+    )
+    key_store: str = _setting(_one_of("vault", "managed-hsm"), default="vault")
+    model_key_exportable: bool = _setting(default=False)
+    key_rotation_days: int = _setting(_between(30, 365), default=90)
+    vnet_cidr: str = _setting(_cidr, default="10.40.0.0/16")
+    availability_zones: list[str] = _setting(_zones, default=[])  # noqa: RUF009 (a field)
+    kubernetes_version: str = _setting(
+        _matches(re.compile(r"^1\.\d+(\.\d+)?$"), "a Kubernetes version such as 1.33"),
+        default="1.33",
+    )
+    system_node_vm_size: str = _setting(default="Standard_D4ds_v5")
+    system_node_count: int = _setting(_between(1, 10), default=1)
+    model_node_vm_size: str = _setting(default="Standard_D8ds_v5")
+    model_node_min_count: int = _setting(_between(1, 100), default=1)
+    model_node_max_count: int = _setting(_between(1, 100), default=3)
+    model_server_replicas: int = _setting(_between(1, 50), default=1)
+    appgw_min_capacity: int = _setting(_between(0, 125), default=0)
+    appgw_max_capacity: int = _setting(_between(2, 125), default=2)
+    apim_sku: str = _setting(_one_of("Developer", "Premium"), default="Developer")
+    apim_capacity: int = _setting(_between(1, 10), default=1)
+    rate_limit_calls_per_minute: int = _setting(_between(1, 100000), default=60)
+    quota_calls_per_day: int = _setting(_between(1, 10_000_000), default=10000)
+    # APIM validate-content checks bodies up to 4 MiB.
+    max_request_bytes: int = _setting(_between(1024, 4_194_304), default=1_048_576)
+    log_retention_days: int = _setting(_between(30, 730), default=30)
+    blob_soft_delete_days: int = _setting(_between(1, 365), default=7)
+    audit_retention_days: int = _setting(_between(1, 146000), default=30)
+    iot_hub_sku: str = _setting(_one_of("S1", "S2", "S3"), default="S1")
+    iot_hub_capacity: int = _setting(_between(1, 200), default=1)
+    promotion_approvals: int = _setting(_between(0, 5), default=1)
+    attestation_authority: str = _setting(
+        _matches(
+            re.compile(r"^https://[a-z0-9.-]+\.attest\.azure\.net$"), "an Azure Attestation URL"
+        ),
+        default="https://sharedeus2.eus2.attest.azure.net",
+    )
+
+    def __post_init__(self) -> None:
+        if self.model_node_min_count > self.model_node_max_count:
+            raise InputError(
+                f"{NAMESPACE}:model_node_min_count ({self.model_node_min_count}) exceeds "
+                f"{NAMESPACE}:model_node_max_count ({self.model_node_max_count})"
+            )
+
+
+def stack_file(root: Path, stack: str) -> Path:
+    return root / f"Pulumi.{stack}.yaml"
+
+
+def load_stack_config(root: Path, stack: str) -> StackConfig:
+    """Read ``Pulumi.<stack>.yaml`` under ``root``; raise InputError naming any bad key."""
+    if not re.match(r"^[A-Za-z0-9_.-]+$", stack):
+        raise InputError(f"stack name {stack!r}: letters, digits, '.', '_' and '-' only")
+    path = stack_file(root, stack)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such stack configuration") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise InputError(f"{path}: cannot read stack configuration: {exc}") from exc
+    values = document.get("config") if isinstance(document, dict) else None
+    if not isinstance(values, dict):
+        raise InputError(f"{path}: expected a `config:` mapping")
+    return parse_config(values, str(path))
+
+
+def parse_config(values: dict[str, Any], source: str) -> StackConfig:
+    """Validate ``sealgate:``-namespaced values; keys of other namespaces are left alone."""
+    fields = {f.name: f for f in dataclasses.fields(StackConfig)}
+    settings: dict[str, Any] = {}
+    for key, value in values.items():
+        namespace, _, name = str(key).partition(":")
+        if namespace != NAMESPACE:
+            continue
+        spec = fields.get(name)
+        if spec is None:
+            raise InputError(f"{source}: unknown key {key!r} (known: {', '.join(sorted(fields))})")
+        settings[name] = _typed(f"{source}: {key}", value, spec)
+    missing = [
+        f"{NAMESPACE}:{name}"
+        for name, spec in fields.items()
+        if name not in settings
+        and spec.default is dataclasses.MISSING
+        and spec.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise InputError(f"{source}: missing required key {', '.join(missing)}")
+    try:
+        return StackConfig(**settings)
+    except InputError as exc:
+        raise InputError(f"{source}: {exc}") from exc
+
+
+def _typed(where: str, value: Any, spec: dataclasses.Field[Any]) -> Any:
+    expected = spec.type if isinstance(spec.type, str) else spec.type.__name__
+    ok = {
+        "str": isinstance(value, str),
+        "bool": isinstance(value, bool),
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "list[str]": isinstance(value, list) and all(isinstance(v, str) for v in value),
+    }[expected]
+    if not ok:
+        raise InputError(f"{where}: expected {expected}, got {type(value).__name__} {value!r}")
+    check = spec.metadata.get("check")
+    problem = check(value) if check else None
+    if problem:
+        raise InputError(f"{where}: {value!r} {problem}")
+    return value

@@ -1,0 +1,120 @@
+"""Network: VNet, subnets with NSGs, private DNS zones for every data-plane service."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pulumi
+import pulumi_azure_native.network as network
+import pulumi_azure_native.privatedns as privatedns
+
+from sealgate.platform._common import TYPE_PREFIX, Platform
+
+# Private DNS zone of each private-link group (Azure's documented zone names).
+PRIVATE_DNS_ZONES = {
+    "vault": "privatelink.vaultcore.azure.net",
+    "managedhsm": "privatelink.managedhsm.azure.net",
+    "blob": "privatelink.blob.core.windows.net",
+    "registry": "privatelink.azurecr.io",
+    "Gateway": "privatelink.azure-api.net",
+    "iotHub": "privatelink.azure-devices.net",
+    "iotDps": "privatelink.azure-devices-provisioning.net",
+}
+
+# Inbound rules per subnet beyond the deny-all: only the gateway is reachable from outside.
+_GATEWAY_INBOUND = [
+    ("allow-https-from-internet", "Internet", "443", 100),
+    ("allow-gateway-manager", "GatewayManager", "65200-65535", 110),
+    ("allow-azure-load-balancer", "AzureLoadBalancer", "*", 120),
+]
+_SUBNETS = ("aks-system", "aks-models", "endpoints", "gateway")
+
+
+class Network(pulumi.ComponentResource):
+    def __init__(self, name: str, platform: Platform, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(f"{TYPE_PREFIX}:Network", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        space = ipaddress.ip_network(platform.config.vnet_cidr)
+        prefixes = dict(zip(_SUBNETS, space.subnets(new_prefix=22), strict=False))
+        self.vnet = network.VirtualNetwork(
+            f"{name}-vnet",
+            resource_group_name=platform.resource_group,
+            location=platform.location,
+            address_space={"address_prefixes": [str(space)]},
+            tags=platform.tags,
+            opts=child,
+        )
+        self.subnet_ids: dict[str, pulumi.Output[str]] = {}
+        previous: pulumi.Resource | None = None
+        for subnet_name in _SUBNETS:
+            inbound = _GATEWAY_INBOUND if subnet_name == "gateway" else []
+            nsg = network.NetworkSecurityGroup(
+                f"{name}-{subnet_name}-nsg",
+                resource_group_name=platform.resource_group,
+                location=platform.location,
+                security_rules=[
+                    {
+                        "name": rule,
+                        "priority": priority,
+                        "direction": "Inbound",
+                        "access": "Allow",
+                        "protocol": "Tcp" if port != "*" else "*",
+                        "source_address_prefix": source,
+                        "source_port_range": "*",
+                        "destination_address_prefix": "*",
+                        "destination_port_range": port,
+                    }
+                    for rule, source, port, priority in inbound
+                ]
+                + [
+                    {
+                        "name": "deny-internet-inbound",
+                        "priority": 4000,
+                        "direction": "Inbound",
+                        "access": "Deny",
+                        "protocol": "*",
+                        "source_address_prefix": "Internet",
+                        "source_port_range": "*",
+                        "destination_address_prefix": "*",
+                        "destination_port_range": "*",
+                    }
+                ],
+                tags=platform.tags,
+                opts=child,
+            )
+            # Subnets of one VNet are updated one at a time (Azure rejects concurrent edits).
+            subnet = network.Subnet(
+                f"{name}-{subnet_name}",
+                resource_group_name=platform.resource_group,
+                virtual_network_name=self.vnet.name,
+                address_prefix=str(prefixes[subnet_name]),
+                network_security_group={"id": nsg.id},
+                default_outbound_access=False,
+                private_endpoint_network_policies="Enabled",
+                opts=pulumi.ResourceOptions(
+                    parent=self.vnet, depends_on=[previous] if previous else []
+                ),
+            )
+            previous = subnet
+            self.subnet_ids[subnet_name] = subnet.id
+        self.dns_zone_ids: dict[str, pulumi.Output[str]] = {}
+        for group, zone_name in PRIVATE_DNS_ZONES.items():
+            zone = privatedns.PrivateZone(
+                f"{name}-{group.lower()}-zone",
+                resource_group_name=platform.resource_group,
+                private_zone_name=zone_name,
+                location="global",
+                tags=platform.tags,
+                opts=child,
+            )
+            privatedns.VirtualNetworkLink(
+                f"{name}-{group.lower()}-link",
+                resource_group_name=platform.resource_group,
+                private_zone_name=zone.name,
+                location="global",
+                registration_enabled=False,
+                virtual_network={"id": self.vnet.id},
+                opts=pulumi.ResourceOptions(parent=zone),
+            )
+            self.dns_zone_ids[group] = zone.id
+        self.register_outputs({"vnet_id": self.vnet.id})

@@ -1,0 +1,207 @@
+"""Offline plan: run the program under Pulumi's mock runtime and record every resource.
+
+The result has the shape of ``pulumi preview --json`` (``steps[].newState.{type, urn,
+inputs, parent}``), so the same policies gate an offline plan and a real preview. Nothing
+here talks to Azure or needs the Pulumi CLI; ids and computed outputs are placeholders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sealgate.errors import InputError
+from sealgate.platform._config import NAMESPACE, StackConfig, load_stack_config
+
+PROJECT = "sealgate"
+SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+_KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters: [{name: plan, cluster: {server: "https://plan.invalid"}}]
+contexts: [{name: plan, context: {cluster: plan, user: plan}}]
+current-context: plan
+users: [{name: plan, user: {token: plan}}]
+"""
+
+
+@dataclass
+class RecordedResource:
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str
+    inputs: dict[str, Any]
+
+
+@dataclass
+class Recorder:
+    resources: list[RecordedResource] = field(default_factory=list)
+
+
+def _computed(resource_type: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The id and the placeholder outputs that the program reads from other resources."""
+    state: dict[str, Any] = {
+        "id": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/plan/providers/{resource_type}/{name}",
+        "name": inputs.get("name") if isinstance(inputs.get("name"), str) else name,
+    }
+    if resource_type == "azure-native:keyvault:Vault":
+        state["properties"] = {"vaultUri": f"https://{name}.vault.azure.net/"}
+    elif resource_type == "azure-native:keyvault:Key":
+        key = inputs.get("keyName", name)
+        state["keyUri"] = f"https://plan.vault.azure.net/keys/{key}"
+    elif resource_type == "azure-native:managedidentity:UserAssignedIdentity":
+        state["principalId"] = "11111111-1111-1111-1111-111111111111"
+        state["clientId"] = "22222222-2222-2222-2222-222222222222"
+    elif resource_type == "azure-native:containerservice:ManagedCluster":
+        state["oidcIssuerProfile"] = {"issuerURL": f"https://oidc.plan.invalid/{name}/"}
+    elif resource_type == "azure-native:containerregistry:Registry":
+        state["loginServer"] = f"{name}.azurecr.io"
+    elif resource_type == "azure-native:network:PublicIPAddress":
+        state["ipAddress"] = "192.0.2.10"
+    elif resource_type == "azure-native:deviceprovisioningservices:IotDpsResource":
+        state["identity"] = {
+            "type": "SystemAssigned",
+            "principalId": "33333333-3333-3333-3333-333333333333",
+        }
+    elif resource_type.startswith("kubernetes:"):
+        state = {"id": name, "metadata": inputs.get("metadata") or {}}
+    return state
+
+
+def _mocks(recorder: Recorder) -> Any:
+    import pulumi
+    from pulumi.runtime import mocks
+
+    class Monitor(mocks.MockMonitor):
+        def RegisterResource(self, request: Any) -> Any:
+            response = super().RegisterResource(request)
+            if request.type != "pulumi:pulumi:Stack":
+                from pulumi.runtime import rpc
+
+                inputs = mocks._sync_await(_deserialize(rpc, request.object))
+                recorder.resources.append(
+                    RecordedResource(
+                        urn=_engine_urn(response.urn),
+                        type=request.type,
+                        name=request.name,
+                        custom=bool(request.custom),
+                        parent=_engine_urn(request.parent),
+                        inputs=inputs,
+                    )
+                )
+            return response
+
+    class Mocks(pulumi.runtime.Mocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+            state = _computed(args.typ, args.name, args.inputs)
+            return state.pop("id"), state
+
+        def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+            function = args.token
+            if function == "azure-native:authorization:getClientConfig":
+                return {
+                    "subscriptionId": SUBSCRIPTION,
+                    "tenantId": SUBSCRIPTION,
+                    "clientId": SUBSCRIPTION,
+                    "objectId": SUBSCRIPTION,
+                }
+            if function == "azure-native:containerservice:listManagedClusterUserCredentials":
+                value = base64.b64encode(_KUBECONFIG.encode()).decode()
+                return {"kubeconfigs": [{"name": "clusterUser", "value": value}]}
+            raise InputError(f"offline plan: no mock for the call {args.token}")
+
+    mocks_instance = Mocks()
+    return mocks_instance, Monitor(mocks_instance)
+
+
+def _engine_urn(urn: str) -> str:
+    """The URN the engine gives: children of the stack carry no ``pulumi:pulumi:Stack$``."""
+    return urn.replace("::pulumi:pulumi:Stack$", "::")
+
+
+async def _deserialize(rpc: Any, struct: Any) -> Any:
+    return rpc.deserialize_properties(struct, keep_unknowns=True)
+
+
+def run_program(config: StackConfig, stack: str) -> list[RecordedResource]:
+    """Run ``sealgate.platform._program.build`` under the mock runtime; return every registered resource."""
+    import pulumi
+    from pulumi.runtime import settings
+    from pulumi.runtime import stack as runtime_stack
+
+    from sealgate.platform._program import build
+
+    recorder = Recorder()
+    mocks_instance, monitor = _mocks(recorder)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        settings.SETTINGS.rpc_manager.clear()
+        settings.SETTINGS.outputs.clear()
+        settings.ROOT.set(None)  # a fresh root Stack resource for this stack's URNs
+        pulumi.runtime.set_mocks(
+            mocks_instance, project=PROJECT, stack=stack, preview=True, monitor=monitor
+        )
+
+        def program() -> None:
+            for key, value in build(config).items():
+                pulumi.export(key, value)
+
+        loop.run_until_complete(runtime_stack.run_pulumi_func(program))
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+    return recorder.resources
+
+
+def _plain(value: Any) -> Any:
+    """JSON-compatible values: unknowns become Pulumi's own unknown marker, as in a preview."""
+    from pulumi.runtime import rpc
+
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if value is rpc.UNKNOWN or type(value).__name__ == "Unknown":
+        return rpc.UNKNOWN
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # protobuf carries every number as a double
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def preview_config(config: StackConfig) -> dict[str, str]:
+    """The stack's settings as ``pulumi preview --json`` lists them: ``ns:key`` -> text."""
+    return {
+        f"{NAMESPACE}:{key}": value if isinstance(value, str) else json.dumps(value)
+        for key, value in dataclasses.asdict(config).items()
+    }
+
+
+def build_plan(root: Path, stack: str) -> dict[str, Any]:
+    """The offline plan of ``Pulumi.<stack>.yaml`` in the shape of ``pulumi preview --json``."""
+    config = load_stack_config(root, stack)
+    resources = run_program(config, stack)
+    steps = []
+    for resource in resources:
+        new_state: dict[str, Any] = {
+            "urn": resource.urn,
+            "custom": resource.custom,
+            "type": resource.type,
+            "inputs": _plain(resource.inputs),
+        }
+        if resource.parent:
+            new_state["parent"] = resource.parent
+        steps.append({"op": "create", "urn": resource.urn, "newState": new_state})
+    return {
+        "config": preview_config(config),
+        "steps": steps,
+        "changeSummary": {"create": len(steps)},
+    }

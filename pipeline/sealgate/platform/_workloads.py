@@ -1,0 +1,208 @@
+"""Cluster workloads: a restricted namespace, default-deny network policies, the model server."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_kubernetes.apps.v1 as apps
+import pulumi_kubernetes.core.v1 as core
+import pulumi_kubernetes.networking.v1 as networking
+
+from sealgate.platform._cluster import SANDBOX_LABEL, SANDBOX_TAINT
+from sealgate.platform._common import TYPE_PREFIX, Platform
+
+NAMESPACE = "models"
+SERVICE_ACCOUNT = "model-server"
+RUNTIME_CLASS = "kata-vm-isolation"
+MODEL_DIR = "/models"
+NONROOT = 65532
+SERVER_PORT = 8080
+
+
+def unseal_command(vault_key_uri: str) -> list[str]:
+    """The container entrypoint: verify and unseal into tmpfs, then exec the server."""
+    return [
+        "sealgate",
+        "unseal",
+        "/sealed/current",
+        "--identity",
+        f"azure-kv:{vault_key_uri}",
+        "--trust",
+        "/etc/sealgate/trust.yaml",
+        "--into",
+        f"{MODEL_DIR}/current",
+        "--exec",
+        "model-server",
+        "--model-dir",
+        f"{MODEL_DIR}/current",
+        "--port",
+        str(SERVER_PORT),
+    ]
+
+
+class Workloads(pulumi.ComponentResource):
+    def __init__(
+        self,
+        name: str,
+        platform: Platform,
+        *,
+        provider: k8s.Provider,
+        identity_client_id: pulumi.Input[str],
+        model_key_uri: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__(f"{TYPE_PREFIX}:Workloads", name, None, opts)
+        config = platform.config
+        child = pulumi.ResourceOptions(parent=self, provider=provider)
+        namespace = core.Namespace(
+            f"{name}-namespace",
+            metadata={
+                "name": NAMESPACE,
+                "labels": {
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/enforce-version": "latest",
+                    "pod-security.kubernetes.io/audit": "restricted",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                },
+            },
+            opts=child,
+        )
+        in_namespace = pulumi.ResourceOptions(parent=namespace, provider=provider)
+        networking.NetworkPolicy(
+            f"{name}-default-deny",
+            metadata={"name": "default-deny", "namespace": NAMESPACE},
+            spec={"pod_selector": {}, "policy_types": ["Ingress", "Egress"]},
+            opts=in_namespace,
+        )
+        labels = {"app.kubernetes.io/name": "model-server", "sealgate.io/role": "model-server"}
+        networking.NetworkPolicy(
+            f"{name}-model-server-traffic",
+            metadata={"name": "model-server", "namespace": NAMESPACE},
+            spec={
+                "pod_selector": {"match_labels": {"app.kubernetes.io/name": "model-server"}},
+                "policy_types": ["Ingress", "Egress"],
+                # Inference requests come from the gateway subnet only.
+                "ingress": [
+                    {
+                        "from": [{"ip_block": {"cidr": config.vnet_cidr}}],
+                        "ports": [{"port": SERVER_PORT, "protocol": "TCP"}],
+                    }
+                ],
+                # Key Vault and the registry over their private endpoints, and DNS.
+                "egress": [
+                    {
+                        "to": [{"ip_block": {"cidr": config.vnet_cidr}}],
+                        "ports": [{"port": 443, "protocol": "TCP"}],
+                    },
+                    {
+                        "to": [
+                            {
+                                "namespace_selector": {
+                                    "match_labels": {"kubernetes.io/metadata.name": "kube-system"}
+                                }
+                            }
+                        ],
+                        "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
+                    },
+                ],
+            },
+            opts=in_namespace,
+        )
+        core.ServiceAccount(
+            f"{name}-service-account",
+            metadata={
+                "name": SERVICE_ACCOUNT,
+                "namespace": NAMESPACE,
+                "annotations": {"azure.workload.identity/client-id": identity_client_id},
+            },
+            automount_service_account_token=False,
+            opts=in_namespace,
+        )
+        taint_key, _, taint_rest = SANDBOX_TAINT.partition("=")
+        taint_value, _, taint_effect = taint_rest.partition(":")
+        restricted = {
+            "allow_privilege_escalation": False,
+            "read_only_root_filesystem": True,
+            "run_as_non_root": True,
+            "capabilities": {"drop": ["ALL"]},
+        }
+        apps.Deployment(
+            f"{name}-model-server",
+            metadata={"name": "model-server", "namespace": NAMESPACE, "labels": labels},
+            spec={
+                "replicas": config.model_server_replicas,
+                "selector": {"match_labels": {"app.kubernetes.io/name": "model-server"}},
+                "template": {
+                    "metadata": {
+                        "labels": {**labels, "azure.workload.identity/use": "true"},
+                        "annotations": {"sealgate.io/model-dir": MODEL_DIR},
+                    },
+                    "spec": {
+                        "service_account_name": SERVICE_ACCOUNT,
+                        "automount_service_account_token": False,
+                        "runtime_class_name": RUNTIME_CLASS,
+                        "node_selector": dict([SANDBOX_LABEL]),
+                        "tolerations": [
+                            {
+                                "key": taint_key,
+                                "operator": "Equal",
+                                "value": taint_value,
+                                "effect": taint_effect,
+                            }
+                        ],
+                        "security_context": {
+                            "run_as_non_root": True,
+                            "run_as_user": NONROOT,
+                            "run_as_group": NONROOT,
+                            "fs_group": NONROOT,
+                            "seccomp_profile": {"type": "RuntimeDefault"},
+                        },
+                        "containers": [
+                            {
+                                "name": "server",
+                                "image": config.model_server_image,
+                                "command": pulumi.Output.from_input(model_key_uri).apply(
+                                    unseal_command
+                                ),
+                                "ports": [{"name": "http", "container_port": SERVER_PORT}],
+                                "resources": {
+                                    "requests": {"cpu": "2", "memory": "4Gi"},
+                                    "limits": {"cpu": "4", "memory": "8Gi"},
+                                },
+                                "liveness_probe": {
+                                    "http_get": {"path": "/healthz", "port": "http"},
+                                    "period_seconds": 10,
+                                },
+                                "readiness_probe": {
+                                    "http_get": {"path": "/ready", "port": "http"},
+                                    "period_seconds": 5,
+                                },
+                                "security_context": restricted,
+                                "volume_mounts": [
+                                    {"name": "models", "mount_path": MODEL_DIR},
+                                    {"name": "sealed", "mount_path": "/sealed", "read_only": True},
+                                    {
+                                        "name": "trust",
+                                        "mount_path": "/etc/sealgate",
+                                        "read_only": True,
+                                    },
+                                    {"name": "tmp", "mount_path": "/tmp"},  # noqa: S108 (an emptyDir)
+                                ],
+                            }
+                        ],
+                        "volumes": [
+                            {
+                                "name": "models",
+                                "empty_dir": {"medium": "Memory", "size_limit": "4Gi"},
+                            },
+                            {"name": "sealed", "empty_dir": {"size_limit": "8Gi"}},
+                            {"name": "trust", "config_map": {"name": "sealgate-trust"}},
+                            {"name": "tmp", "empty_dir": {"size_limit": "256Mi"}},
+                        ],
+                    },
+                },
+            },
+            opts=in_namespace,
+        )
+        self.namespace = namespace.metadata.name
+        self.register_outputs({"namespace": self.namespace})

@@ -1,0 +1,122 @@
+"""Approvals: a DSSE envelope, signed by an approver's key, over the canonical request.
+
+Payload (``application/vnd.sealgate.approval.v1+json``, canonical JSON)::
+
+    {"type": "sealgate.approval/v1", "approved_at": "2026-05-01T12:00:00Z",
+     "request": {"name", "version", "digest", "from", "to", "requester"}}
+
+Approvers are listed in a trust-file-like YAML (``--approvers``, the format of
+``sealgate.sealing._trust``): each entry's ``name`` is the person, the key identifies them.
+Verification never raises on a bad approval: it returns the facts the policy decides on.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from sealgate._paths import display_path, read_bounded
+from sealgate.errors import VerificationError
+from sealgate.promotion._audit import utc_now
+from sealgate.promotion._request import PromotionRequest
+from sealgate.sealing import _envelope as envelope
+from sealgate.sealing._canonical import canonical_json
+from sealgate.sealing._trust import TrustedSigner, TrustPolicy
+
+PAYLOAD_TYPE = "application/vnd.sealgate.approval.v1+json"
+APPROVAL_TYPE = "sealgate.approval/v1"
+MAX_APPROVAL_BYTES = 64 * 1024
+
+
+def create_approval(request: PromotionRequest, key: ec.EllipticCurvePrivateKey) -> bytes:
+    payload = canonical_json(
+        {"type": APPROVAL_TYPE, "approved_at": utc_now(), "request": request.to_json()}
+    )
+    return envelope.sign_envelope(PAYLOAD_TYPE, payload, key)
+
+
+def key_state(signer: TrustedSigner, revoked_ids: frozenset[str], now: datetime) -> dict[str, bool]:
+    """Revocation and validity window of a listed key, as facts."""
+    return {
+        "revoked": signer.revoked or signer.key_id in revoked_ids,
+        "expired": signer.not_after is not None and now > signer.not_after,
+        "not_yet_valid": signer.not_before is not None and now < signer.not_before,
+    }
+
+
+def _facts(path: Path, request: PromotionRequest, approvers: TrustPolicy, now: datetime) -> dict:
+    facts: dict[str, Any] = {
+        "file": display_path(path),
+        "approver": None,
+        "key_id": None,
+        "known": False,
+        "signature_valid": False,
+        "matches_request": False,
+        "revoked": False,
+        "expired": False,
+        "not_yet_valid": False,
+        "duplicate": False,
+        "error": None,
+    }
+    data = read_bounded(path, MAX_APPROVAL_BYTES, "approval")
+    try:
+        opened = envelope.open_envelope(data, PAYLOAD_TYPE, "approval")
+    except VerificationError as exc:
+        facts["error"] = str(exc)
+        return facts
+    facts["key_id"] = opened.key_id
+    signer = next((s for s in approvers.signers if s.key_id == opened.key_id), None)
+    if signer is None:
+        facts["error"] = f"approval: key {opened.key_id[:16]} is not a listed approver"
+        return facts
+    facts.update(
+        known=True, approver=signer.name, **key_state(signer, approvers.revoked_key_ids, now)
+    )
+    try:
+        payload = json.loads(opened.verify(signer.public_key))
+    except VerificationError as exc:
+        facts["error"] = str(exc)
+        return facts
+    except ValueError:
+        facts["error"] = "approval: payload is not JSON"
+        return facts
+    facts["signature_valid"] = True
+    if not isinstance(payload, dict) or payload.get("type") != APPROVAL_TYPE:
+        facts["error"] = "approval: payload is not a sealgate approval"
+        return facts
+    facts["matches_request"] = payload.get("request") == request.to_json()
+    if not facts["matches_request"]:
+        facts["error"] = "approval: signs a different promotion request"
+    return facts
+
+
+def verify_approvals(
+    paths: list[Path],
+    request: PromotionRequest,
+    approvers: TrustPolicy | None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Facts per approval file; a second approval by the same person is marked duplicate."""
+    when = now or datetime.now(UTC)
+    policy = approvers or TrustPolicy("no --approvers", ())
+    facts = [_facts(path, request, policy, when) for path in paths]
+    seen: set[str] = set()
+    for item in facts:
+        if item["approver"] is None or not item["signature_valid"]:
+            continue
+        if item["approver"] in seen:
+            item["duplicate"] = True
+        seen.add(item["approver"])
+    return facts
+
+
+def trusted_without_window(signer: TrustedSigner) -> TrustPolicy:
+    """A trust policy of this one key with no validity window or revocation: it checks
+    integrity and signature only, so that revocation and expiry reach the policy as facts."""
+    plain = replace(signer, not_before=None, not_after=None, revoked=False)
+    return TrustPolicy("listed signer", (plain,))

@@ -1,0 +1,106 @@
+"""The promotion facts document: the policy input (kind ``promotion``) that Python verifies.
+
+Shape (every value established by Python; nothing the requester wrote is taken as a fact)::
+
+    action:   "push" | "promote"
+    request:  {name, version, digest, from, to, requester}
+    model:    {digest,            # sha256 of the seal.json the gate verified
+               verified, error,   # header signature, model.sig and every ciphertext digest
+               name, version,     # from the signed header
+               signer: null | {name, key_id, known, revoked, expired, not_yet_valid}}
+    version:  {valid,             # the requested version is semver (minor/patch optional)
+               against_target}    # "none" | "newer" | "same" | "older" (vs the target's)
+    source:   {stage, current: null | {version, digest}}
+    target:   {stage, current: null | {version, digest}}
+    approvals: [{file, approver, key_id, known, signature_valid, matches_request, revoked,
+                 expired, not_yet_valid, duplicate, error}]
+    evidence:  [{file, kind, digest, bound, valid, errors, metrics? | findings? | components?}]
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import semver
+
+from sealgate._paths import read_bounded
+from sealgate.errors import SealgateError, VerificationError
+from sealgate.promotion._approvals import key_state, trusted_without_window
+from sealgate.promotion._digest import digest_of_bytes
+from sealgate.promotion._registry import StagePointer
+from sealgate.sealing import _envelope as envelope
+from sealgate.sealing._header import HEADER_FILE, PAYLOAD_TYPE
+from sealgate.sealing._trust import TrustPolicy
+from sealgate.sealing._verify import MAX_HEADER_BYTES, verify_sealed
+
+
+def model_facts(sealed_dir: Path, trust: TrustPolicy, now: datetime | None = None) -> dict:
+    """Verify the sealed model; revocation and expiry of its signer are facts, not errors."""
+    when = now or datetime.now(UTC)
+    facts: dict[str, Any] = {
+        "digest": None,
+        "verified": False,
+        "error": None,
+        "name": None,
+        "version": None,
+        "signer": None,
+    }
+    try:
+        header = read_bounded(sealed_dir / HEADER_FILE, MAX_HEADER_BYTES, HEADER_FILE)
+        facts["digest"] = digest_of_bytes(header)
+        opened = envelope.open_envelope(header, PAYLOAD_TYPE)
+    except SealgateError as exc:
+        facts["error"] = f"not a signed sealed model: {exc}"
+        return facts
+    signer = next((s for s in trust.signers if s.key_id == opened.key_id), None)
+    if signer is None:
+        facts["signer"] = {"name": None, "key_id": opened.key_id, "known": False}
+        facts["error"] = f"signer key {opened.key_id[:16]} is not in {trust.source}"
+        return facts
+    facts["signer"] = {
+        "name": signer.name,
+        "key_id": signer.key_id,
+        "known": True,
+        **key_state(signer, trust.revoked_key_ids, when),
+    }
+    try:
+        verified = verify_sealed(sealed_dir, trusted_without_window(signer), now=when)
+    except (VerificationError, SealgateError) as exc:
+        facts["error"] = str(exc)
+        return facts
+    if getattr(verified, "digest", "") not in ("", facts["digest"]):
+        facts["error"] = f"{HEADER_FILE} changed while it was verified"
+        return facts
+    facts.update(
+        verified=True, name=verified.header.model_name, version=verified.header.model_version
+    )
+    return facts
+
+
+def _parse_version(text: str) -> semver.Version | None:
+    try:
+        return semver.Version.parse(text, optional_minor_and_patch=True)
+    except (ValueError, TypeError):
+        return None
+
+
+def version_facts(version: str, target: StagePointer | None) -> dict[str, Any]:
+    requested = _parse_version(version)
+    if target is None:
+        against = "none"
+    else:
+        current = _parse_version(target.version)
+        if requested is None or current is None:
+            against = "invalid"
+        else:
+            order = requested.compare(current)
+            against = "newer" if order > 0 else "same" if order == 0 else "older"
+    return {"valid": requested is not None, "against_target": against}
+
+
+def pointer_facts(pointer: StagePointer | None) -> dict[str, str] | None:
+    if pointer is None:
+        return None
+    return {"version": pointer.version, "digest": pointer.digest}

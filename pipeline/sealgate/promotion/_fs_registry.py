@@ -1,0 +1,221 @@
+"""The filesystem registry (the embedded default): atomic renames and ``flock`` locks.
+
+Pointers and the audit head are replaced by a write to a temporary file, fsync and rename,
+so a reader (or a process killed mid-write) sees the old or the new content, never a mix.
+Each pointer has its own lock file for the compare-and-swap; the audit log has one lock
+under which the tail is read and the next record appended and fsynced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from sealgate.errors import InputError
+from sealgate.promotion._registry import (
+    AUDIT_HEAD,
+    AUDIT_LOG,
+    EMPTY_TAIL,
+    STAGES,
+    AuditTail,
+    ConflictError,
+    Registry,
+    StagePointer,
+    last_line,
+    model_prefix,
+    name_from_pointer_key,
+    pointer_key,
+)
+from sealgate.sealing._header import HEADER_FILE
+
+TAIL_READ = 64 * 1024
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Temporary sibling, fsync, rename, fsync of the directory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp-{secrets.token_hex(6)}")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock, also when the process dies
+
+
+def _read_tail(fd: int, size: int) -> bytes:
+    """Enough of the end of the log to hold its last complete line."""
+    want = TAIL_READ
+    while True:
+        start = max(0, size - want)
+        data = os.pread(fd, size - start, start)
+        if start == 0 or b"\n" in data.rstrip(b"\n"):
+            return data
+        want *= 4
+
+
+class FileRegistry(Registry):
+    def __init__(self, root: Path) -> None:
+        if root.exists() and not root.is_dir():
+            raise InputError(f"--registry {root}: not a directory")
+        root.mkdir(parents=True, exist_ok=True)
+        self.root = root
+        self.url = f"file://{root}"
+
+    def _lock(self, key: str) -> contextlib.AbstractContextManager[None]:
+        return locked(self.root / "locks" / f"{key}.lock")
+
+    # pointers ---------------------------------------------------------------------------
+
+    def read_pointer(self, stage: str, name: str) -> tuple[StagePointer | None, str | None]:
+        key = pointer_key(stage, name)
+        try:
+            data = (self.root / key).read_bytes()
+        except FileNotFoundError:
+            return None, None
+        return StagePointer.from_json(data, key), hashlib.sha256(data).hexdigest()
+
+    def set_pointer(self, stage: str, pointer: StagePointer, expected_tag: str | None) -> None:
+        key = pointer_key(stage, pointer.name)
+        with self._lock(key):
+            _, tag = self.read_pointer(stage, pointer.name)
+            if tag != expected_tag:
+                raise ConflictError(
+                    f"conflict: {pointer.name} in {stage} was changed by another promotion "
+                    "while this one was decided; nothing was changed, decide again"
+                )
+            atomic_write(self.root / key, pointer.to_json())
+
+    def pointers(self) -> list[tuple[str, StagePointer]]:
+        found = []
+        stages = self.root / STAGES
+        if not stages.is_dir():
+            return []
+        for stage_dir in sorted(p for p in stages.iterdir() if p.is_dir()):
+            for file in sorted(stage_dir.glob("*.json")):
+                name = name_from_pointer_key(file.name)
+                pointer, _ = self.read_pointer(stage_dir.name, name)
+                if pointer is not None:
+                    found.append((stage_dir.name, pointer))
+        return found
+
+    # models -----------------------------------------------------------------------------
+
+    def _model_dir(self, digest: str) -> Path:
+        return self.root / model_prefix(digest)
+
+    def has_model(self, digest: str) -> bool:
+        return (self._model_dir(digest) / HEADER_FILE).is_file()
+
+    def store_model(self, digest: str, sealed_dir: Path) -> None:
+        destination = self._model_dir(digest)
+        if self.has_model(digest):
+            return
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        temporary = destination.parent / f".{destination.name}.tmp-{secrets.token_hex(6)}"
+        try:
+            shutil.copytree(sealed_dir, temporary, symlinks=True)
+            for root, _dirs, files in os.walk(temporary):
+                for name in files:
+                    with Path(root, name).open("rb") as handle:
+                        os.fsync(handle.fileno())
+                _fsync_dir(Path(root))
+            try:
+                temporary.rename(destination)
+            except OSError as exc:
+                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+                # Another push stored the same content-addressed model first.
+            _fsync_dir(destination.parent)
+        finally:
+            shutil.rmtree(temporary, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def open_model(self, digest: str) -> Iterator[Path]:
+        if not self.has_model(digest):
+            raise InputError(f"registry: no sealed model {digest} in {self.url}")
+        yield self._model_dir(digest)
+
+    # audit ------------------------------------------------------------------------------
+
+    def append_audit(self, make_line: Callable[[AuditTail], bytes]) -> bytes:
+        from sealgate.promotion._audit import tail_of
+
+        log = self.root / AUDIT_LOG
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock("audit"):
+            fd = os.open(log, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+            try:
+                size = os.fstat(fd).st_size
+                tail_bytes = _read_tail(fd, size) if size else b""
+                if tail_bytes and not tail_bytes.endswith(b"\n"):
+                    raise InputError(
+                        f"{log}: the audit log ends with an incomplete record; "
+                        "run `sealgate audit verify`"
+                    )
+                line = last_line(tail_bytes)
+                tail = tail_of(line) if line is not None else EMPTY_TAIL
+                record = make_line(tail)
+                os.write(fd, record + b"\n")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        return record
+
+    def read_audit(self) -> bytes:
+        try:
+            return (self.root / AUDIT_LOG).read_bytes()
+        except FileNotFoundError:
+            return b""
+
+    def read_audit_head(self) -> bytes | None:
+        try:
+            return (self.root / AUDIT_HEAD).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def write_audit_head(self, head: bytes, count: int) -> None:
+        with self._lock("audit-head"):
+            existing = self.read_audit_head()
+            if existing is not None and _head_count(existing) >= count:
+                return
+            atomic_write(self.root / AUDIT_HEAD, head)
+
+
+def _head_count(head: bytes) -> int:
+    try:
+        count = json.loads(head).get("count")
+    except (ValueError, AttributeError):
+        return -1
+    return count if isinstance(count, int) else -1

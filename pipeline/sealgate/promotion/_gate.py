@@ -1,0 +1,210 @@
+"""The promotion gate: gather verified facts, let the policy decide, move the pointer, record.
+
+Order for one request:
+
+1. read the target pointer and its compare-and-swap tag (the state the decision is about);
+2. verify the sealed model, the approvals and the evidence into the facts document;
+3. evaluate every ``promotion`` policy (fail closed: any engine or gate finding denies);
+4. deny: append a ``deny`` record naming every reason; nothing else changes;
+5. allow: if the target moved meanwhile, append a ``conflict`` record and stop; otherwise
+   append the ``allow`` record (write-ahead: a pointer never moves unrecorded), then move the
+   pointer by compare-and-swap, naming that record; if another promotion won the race,
+   append a ``conflict`` record that refers to the allow record and raise ConflictError.
+
+A process killed at any point leaves the pointer at its old or its new value (one atomic
+write) and the audit chain intact (one appended line per record).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from sealgate.errors import InputError
+from sealgate.inputs._model import PolicyInput
+from sealgate.policy._decision import Finding
+from sealgate.policy._engine import DecisionEngine
+from sealgate.policy._evaluate import evaluate_input
+from sealgate.policy._loader import PolicySet
+from sealgate.promotion._approvals import verify_approvals
+from sealgate.promotion._audit import Decision, append_record, utc_now
+from sealgate.promotion._digest import digest_of_bytes
+from sealgate.promotion._evidence import evidence_facts
+from sealgate.promotion._facts import model_facts, pointer_facts, version_facts
+from sealgate.promotion._registry import ConflictError, Registry, StagePointer
+from sealgate.promotion._request import PromotionRequest
+from sealgate.sealing._trust import TrustPolicy
+
+PROMOTION_KIND = "promotion"
+
+
+@dataclass(frozen=True)
+class GateContext:
+    """What every decision needs besides the request."""
+
+    registry: Registry
+    policy_set: PolicySet
+    engine: DecisionEngine
+    trust: TrustPolicy
+    gate_key: ec.EllipticCurvePrivateKey
+    approvers: TrustPolicy | None = None
+
+
+@dataclass
+class PromotionResult:
+    request: PromotionRequest
+    allowed: bool
+    findings: list[Finding] = field(default_factory=list)
+    record: str = ""
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def reasons(self) -> list[str]:
+        return [f"{f.rule_id}: {f.message}" for f in self.findings]
+
+
+def policy_revision(policy_set: PolicySet) -> str:
+    """``sha256:`` over every policy module and the policy data: the revision that decided."""
+    digest = hashlib.sha256()
+    for module in sorted(policy_set.policy_modules, key=lambda m: m.file):
+        digest.update(f"{module.file}\0{len(module.source)}\0".encode())
+        digest.update(module.source.encode())
+    digest.update(json.dumps(policy_set.data, sort_keys=True, default=str).encode())
+    return "sha256:" + digest.hexdigest()
+
+
+def facts_digest(facts: dict[str, Any]) -> str:
+    return digest_of_bytes(json.dumps(facts, sort_keys=True, separators=(",", ":")).encode())
+
+
+def decide(context: GateContext, facts: dict[str, Any]) -> list[Finding]:
+    policy_input = PolicyInput(
+        kind=PROMOTION_KIND,
+        target=f"{facts['request']['name']}@{facts['request']['version']}",
+        file="promotion request",
+        document=facts,
+    )
+    return evaluate_input(context.policy_set, context.engine, policy_input)
+
+
+def gather_facts(
+    context: GateContext,
+    request: PromotionRequest,
+    action: str,
+    sealed_dir: Path | None,
+    target: StagePointer | None,
+    approvals: list[Path],
+    evidence: list[Path],
+) -> dict[str, Any]:
+    source = context.registry.current(request.source, request.name) if request.source else None
+    if sealed_dir is not None:
+        model = model_facts(sealed_dir, context.trust)
+    else:
+        model = {"digest": None, "verified": False, "error": "not in the registry", "signer": None}
+        model |= {"name": None, "version": None}
+    return {
+        "action": action,
+        "request": request.to_json(),
+        "model": model,
+        "version": version_facts(request.version, target),
+        "source": {"stage": request.source, "current": pointer_facts(source)},
+        "target": {"stage": request.target, "current": pointer_facts(target)},
+        "approvals": verify_approvals(approvals, request, context.approvers),
+        "evidence": [evidence_facts(path, request.digest) for path in evidence],
+    }
+
+
+def _record(
+    context: GateContext,
+    request: PromotionRequest,
+    action: str,
+    decision: str,
+    facts: dict[str, Any],
+    reasons: list[str],
+    refers_to: str | None = None,
+) -> str:
+    return append_record(
+        context.registry,
+        Decision(
+            actor=request.requester,
+            action=action,
+            decision=decision,
+            request=request.to_json(),
+            input_digest=facts_digest(facts),
+            policy_revision=policy_revision(context.policy_set),
+            reasons=tuple(reasons),
+            refers_to=refers_to,
+        ),
+        context.gate_key,
+    )
+
+
+def run_promotion(
+    context: GateContext,
+    request: PromotionRequest,
+    *,
+    action: str,
+    approvals: list[Path],
+    evidence: list[Path],
+    local_model: Path | None = None,
+    before_commit: Callable[[], None] | None = None,
+) -> PromotionResult:
+    """Decide one request and, when allowed, move the target pointer; record either way."""
+    request.check()
+    registry = context.registry
+    target, tag = registry.read_pointer(request.target, request.name)
+    with _model_dir(registry, request.digest, local_model) as sealed_dir:
+        facts = gather_facts(context, request, action, sealed_dir, target, approvals, evidence)
+        findings = decide(context, facts)
+        result = PromotionResult(request, not findings, findings, facts=facts)
+        if findings:
+            result.record = _record(context, request, action, "deny", facts, result.reasons)
+            return result
+        if before_commit is not None:
+            before_commit()
+        if local_model is not None:
+            registry.store_model(request.digest, local_model)
+    if registry.read_pointer(request.target, request.name)[1] != tag:
+        conflict = f"conflict: {request.name} in {request.target} changed while this was decided"
+        _record(context, request, action, "conflict", facts, [conflict])
+        raise ConflictError(f"{conflict}; nothing was changed, decide again")
+    result.record = _record(context, request, action, "allow", facts, [])
+    pointer = StagePointer(
+        request.name, request.version, request.digest, record=result.record, updated=utc_now()
+    )
+    try:
+        registry.set_pointer(request.target, pointer, tag)
+    except ConflictError as exc:
+        _record(context, request, action, "conflict", facts, [str(exc)], refers_to=result.record)
+        raise
+    return result
+
+
+@contextlib.contextmanager
+def _model_dir(registry: Registry, digest: str, local_model: Path | None) -> Iterator[Path | None]:
+    if local_model is not None:
+        yield local_model
+        return
+    if not registry.has_model(digest):
+        yield None
+        return
+    with registry.open_model(digest) as path:
+        yield path
+
+
+def source_digest(registry: Registry, source: str | None, name: str, version: str) -> str:
+    """The digest to promote when none is given: the one the source stage holds."""
+    pointer = registry.current(source, name) if source else None
+    if pointer is None or pointer.version != version:
+        where = source or "the source stage"
+        raise InputError(
+            f"{name} {version} is not in {where}; pass --digest to name the sealed model"
+        )
+    return pointer.digest

@@ -1,0 +1,247 @@
+"""The unseal policy: asked with verified facts before any data key is unwrapped.
+
+Facts: the verified model (name, version, digest of seal.json, signer), the environment, the
+consumer as its identity establishes it (token claims of a workload, the TPM key of a
+device), a TPM quote verified here with a fresh nonce, and the registry stages where this
+exact digest is the current pointer. The decision (allow or deny, every reason) is logged as
+one JSON line; a deny raises ``DeniedError`` so nothing is unwrapped. Any failure to gather
+a fact is a denial too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from sealgate.errors import DeniedError, InputError, SealgateError
+from sealgate.inputs._model import PolicyInput
+from sealgate.policy._engine import DecisionEngine
+from sealgate.policy._evaluate import evaluate_input
+from sealgate.policy._loader import PolicySet
+from sealgate.runtime._unseal import UnsealRequest
+from sealgate.sealing.recipients import Identity
+
+UNSEAL_KIND = "unseal"
+
+
+class StagePointer(Protocol):
+    name: str
+    version: str
+    digest: str
+
+
+class Registry(Protocol):
+    """What the unseal policy needs of the promotion registry."""
+
+    def current(self, stage: str, name: str) -> StagePointer | None: ...
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reasons: tuple[str, ...]
+    document: dict[str, Any]
+    revision: str
+
+
+def policy_revision(policy_set: PolicySet) -> str:
+    """SHA-256 over every module read by the unseal policy and the policy data."""
+    digest = hashlib.sha256()
+    for module in sorted(policy_set.policy_modules, key=lambda m: m.file):
+        digest.update(module.file.encode() + b"\0" + module.source.encode() + b"\0")
+    digest.update(json.dumps(policy_set.data, sort_keys=True, default=str).encode())
+    return "sha256:" + digest.hexdigest()
+
+
+def _unseal_config(policy_set: PolicySet) -> dict[str, Any]:
+    config = policy_set.data.get("config", {}).get("unseal")
+    if not isinstance(config, dict):
+        raise InputError("no unseal policy data (policies/data/unseal.yaml): cannot decide")
+    return config
+
+
+def _stages(config: dict[str, Any]) -> list[str]:
+    environments = config.get("environments")
+    if not isinstance(environments, dict):
+        return []
+    return sorted(
+        {e["stage"] for e in environments.values() if isinstance(e, dict) and "stage" in e}
+    )
+
+
+def _attested_pcrs(config: dict[str, Any]) -> list[int]:
+    pcrs = (config.get("attestation") or {}).get("pcrs")
+    if not isinstance(pcrs, list) or not pcrs or not all(isinstance(p, int) for p in pcrs):
+        raise InputError("policies/data/unseal.yaml: attestation.pcrs must list PCR indexes")
+    return pcrs
+
+
+def registry_facts(
+    registry: Registry | None, stages: Sequence[str], name: str, digest: str
+) -> dict:
+    if registry is None:
+        return {"checked": False, "stages": []}
+    current = []
+    for stage in stages:
+        pointer = registry.current(stage, name)
+        if pointer is not None and pointer.digest == digest:
+            current.append(stage)
+    return {"checked": True, "stages": current}
+
+
+class UnsealAuthorizer:
+    """The ``authorize`` hook of ``unseal_model``: evaluates the unseal policy, logs, denies."""
+
+    def __init__(
+        self,
+        policy_set: PolicySet,
+        engine: DecisionEngine,
+        *,
+        identities: Sequence[Identity],
+        environment: str,
+        registry: Registry | None,
+        log: Callable[[str], None],
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        if not policy_set.packages_for(UNSEAL_KIND):
+            raise InputError("no loaded policy reads unseal requests (policies/unseal/)")
+        self._policy_set = policy_set
+        self._engine = engine
+        self._identities = identities
+        self._environment = environment
+        self._registry = registry
+        self._log = log
+        self._now = now
+        self._config = _unseal_config(policy_set)
+        self.decision: Decision | None = None
+
+    def _identity_for(self, request: UnsealRequest) -> Identity:
+        for identity in self._identities:
+            if identity.type_name == request.recipient_type and (
+                identity.key_id == request.recipient_key_id
+            ):
+                return identity
+        raise DeniedError("the unwrapping identity is not among the given identities")
+
+    def facts(self, request: UnsealRequest) -> dict[str, Any]:
+        identity = self._identity_for(request)
+        consumer = identity.consumer()
+        attestation = None
+        if consumer.get("type") == "device":
+            attestation = identity.attestation(_attested_pcrs(self._config))
+        return {
+            "model": {
+                "name": request.model_name,
+                "version": request.model_version,
+                "digest": request.digest,
+                "signer": {"name": request.signer_name, "key_id": request.signer_key_id},
+            },
+            "environment": self._environment,
+            "consumer": consumer,
+            "attestation": attestation,
+            "registry": registry_facts(
+                self._registry, _stages(self._config), request.model_name, request.digest
+            ),
+        }
+
+    def decide(self, document: dict[str, Any]) -> Decision:
+        target = f"unseal/{document['model']['name']}@{document['model']['version']}"
+        findings = evaluate_input(
+            self._policy_set,
+            self._engine,
+            PolicyInput(UNSEAL_KIND, target, target, document),
+        )
+        reasons = tuple(sorted(f"{f.rule_id}: {f.message}" for f in findings))
+        return Decision(not reasons, reasons, document, policy_revision(self._policy_set))
+
+    def __call__(self, request: UnsealRequest) -> None:
+        try:
+            document = self.facts(request)
+            decision = self.decide(document)
+        except SealgateError as exc:
+            # A fact that cannot be established (a TPM that does not answer, a token that
+            # cannot be had, a registry that fails) is a denial, and is logged like one.
+            document = {
+                "model": {
+                    "name": request.model_name,
+                    "version": request.model_version,
+                    "digest": request.digest,
+                },
+                "environment": self._environment,
+            }
+            reason = f"cannot establish the facts: {exc}"
+            decision = Decision(False, (reason,), document, policy_revision(self._policy_set))
+        self.decision = decision
+        self._log(self._log_line(decision))
+        if not decision.allowed:
+            raise DeniedError(
+                f"unseal of {request.model_name} {request.model_version} in "
+                f"{self._environment} denied by policy: " + "; ".join(decision.reasons)
+            )
+
+    def _log_line(self, decision: Decision) -> str:
+        document = decision.document
+        record = {
+            "time": self._now().isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "event": "unseal.decision",
+            "decision": "allow" if decision.allowed else "deny",
+            "model": document.get("model"),
+            "environment": self._environment,
+            "consumer": document.get("consumer"),
+            "attestation": document.get("attestation"),
+            "registry": document.get("registry"),
+            "reasons": list(decision.reasons),
+            "policy_revision": decision.revision,
+        }
+        return json.dumps(record, sort_keys=True, default=str)
+
+
+# Identities whose key a service or a device holds: only these make the policy enforceable,
+# so for them it is mandatory. Whoever holds a local key file can decrypt without sealgate.
+POLICY_REQUIRED_TYPES = frozenset({"keyvault", "tpm"})
+
+
+def build_authorizer(
+    identities: Sequence[Identity],
+    *,
+    environment: str | None,
+    registry_url: str | None,
+    policy_dir: Path,
+    engine: str,
+    opa_url: str | None,
+    opa_push: bool,
+    log: Callable[[str], None],
+) -> UnsealAuthorizer | None:
+    """The authorizer for ``sealgate unseal``; ``None`` only for local keys without --environment."""
+    from sealgate.policy._engine import create_engine
+    from sealgate.policy._loader import load_policy_set
+
+    if environment is None:
+        needing = sorted({i.type_name for i in identities} & POLICY_REQUIRED_TYPES)
+        if needing:
+            raise InputError(
+                f"{', '.join(needing)} identities unseal only after the unseal policy allows it: "
+                "pass --environment ENV (and --registry URL)"
+            )
+        return None
+    if not policy_dir.is_dir():
+        raise InputError(f"{policy_dir}: policy tree not found (--policies)")
+    policy_set = load_policy_set([policy_dir])
+    registry: Registry | None = None
+    if registry_url:
+        from sealgate.promotion import open_registry
+
+        registry = open_registry(registry_url)
+    return UnsealAuthorizer(
+        policy_set,
+        create_engine(engine, policy_set, opa_url=opa_url, push_policies=opa_push),
+        identities=identities,
+        environment=environment,
+        registry=registry,
+        log=log,
+    )

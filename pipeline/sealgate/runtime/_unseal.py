@@ -1,0 +1,234 @@
+"""Unseal a verified model into memory-backed storage, atomically, and leave nothing on failure.
+
+Order: destination checks; verification of header, signer, model.sig and every ciphertext
+digest (no key needed); the ``authorize`` hook with the verified facts; unwrapping of the
+data key; streaming decryption into a locked temporary sibling; comparison of every plaintext
+digest with the signed OpenSSF manifest; fsync and one rename. Plaintext files are 0400,
+directories 0500.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+
+from sealgate.errors import InputError, VerificationError
+from sealgate.runtime._mounts import require_memory_backed
+from sealgate.sealing import _stream as stream
+from sealgate.sealing._atomic import StagingDirectory, check_destination, remove_stale_partials
+from sealgate.sealing._header import SealedFile, ciphertext_name
+from sealgate.sealing._paths import open_regular_nofollow
+from sealgate.sealing._progress import ProgressCallback, ProgressMeter
+from sealgate.sealing._trust import TrustPolicy
+from sealgate.sealing._verify import VerifiedSeal, verify_sealed
+from sealgate.sealing._workers import (
+    BackgroundHasher,
+    Cancelled,
+    default_workers,
+    read_into_exact,
+    run_jobs,
+    write_all,
+)
+from sealgate.sealing.recipients import Identity, WrappedKey
+
+FILE_MODE = 0o400
+DIR_MODE = 0o500
+
+
+@dataclass(frozen=True)
+class UnsealRequest:
+    """Verified facts handed to an authorization decision before any key is unwrapped."""
+
+    model_name: str
+    model_version: str
+    digest: str  # "sha256:" + hex SHA-256 of the verified seal.json bytes
+    seal_id: str
+    signer_name: str
+    signer_key_id: str
+    recipient_type: str
+    recipient_key_id: str
+    files: int
+    plaintext_bytes: int
+    destination: str
+
+
+# Raises DeniedError to refuse; returning means allowed.
+Authorize = Callable[[UnsealRequest], None]
+
+
+@dataclass(frozen=True)
+class UnsealSummary:
+    destination: Path
+    model_name: str
+    model_version: str
+    signer_name: str
+    signer_key_id: str
+    recipient: str
+    files: int
+    plaintext_bytes: int
+    removed_partials: tuple[str, ...]
+
+
+def _select(
+    identities: Sequence[Identity], recipients: Sequence[WrappedKey]
+) -> tuple[Identity, WrappedKey]:
+    for identity in identities:
+        for wrapped in recipients:
+            if identity.matches(wrapped):
+                return identity, wrapped
+    raise VerificationError(
+        "none of the given identities is a recipient of this sealed model "
+        f"({len(recipients)} recipient(s) sealed for)"
+    )
+
+
+def _check_destination(into: Path, allow_disk: bool) -> None:
+    check_destination(into)
+    if into.is_dir() and os.path.ismount(into):
+        raise InputError(
+            f"{into}: is a mount point; unseal into a new directory inside the memory-backed "
+            "mount so that it can be published with one rename"
+        )
+    if not allow_disk:
+        require_memory_backed(into)
+
+
+def _unseal_file(
+    verified: VerifiedSeal,
+    staging_root: Path,
+    sealed_file: SealedFile,
+    data_key: bytes,
+    meter: ProgressMeter,
+    stop: threading.Event,
+) -> bytes:
+    header = verified.header
+    cipher = stream.FileCipher(data_key, header.seal_id, sealed_file.index, sealed_file.path)
+    source_path = verified.sealed_dir / ciphertext_name(sealed_file.index)
+    try:
+        source_fd = open_regular_nofollow(source_path)
+    except OSError:
+        raise VerificationError(f"{source_path}: missing or not a regular file") from None
+    target_fd = os.open(
+        staging_root / sealed_file.path,
+        os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+        0o600,
+    )
+    plaintext_hash = BackgroundHasher(hashlib.sha256(), header.chunk_size)
+    ciphertext_buffer = memoryview(bytearray(header.chunk_size + stream.TAG_BYTES))
+    try:
+        with (
+            os.fdopen(source_fd, "rb", buffering=0) as source,
+            os.fdopen(target_fd, "wb", buffering=0) as target,
+        ):
+            chunks = stream.chunk_count(sealed_file.size, header.chunk_size)
+            remaining = sealed_file.size
+            for counter in range(chunks):
+                if stop.is_set():
+                    raise Cancelled
+                wanted = min(header.chunk_size, remaining)
+                ciphertext = ciphertext_buffer[: wanted + stream.TAG_BYTES]
+                if read_into_exact(source, ciphertext) != len(ciphertext):
+                    raise VerificationError(f"{sealed_file.path}: ciphertext is truncated")
+                buffer = plaintext_hash.buffer()
+                plaintext = memoryview(buffer)[:wanted]
+                cipher.decrypt_chunk_into(counter, counter == chunks - 1, ciphertext, plaintext)
+                remaining -= wanted
+                plaintext_hash.submit(buffer, wanted)  # hashed on its thread, read-only here
+                write_all(target, plaintext)
+                meter.advance(wanted)
+            if source.read(1):
+                raise VerificationError(f"{sealed_file.path}: ciphertext has trailing data")
+            os.fsync(target.fileno())
+        return plaintext_hash.digest()
+    finally:
+        plaintext_hash.close()
+
+
+def unseal_model(
+    sealed_dir: Path,
+    into: Path,
+    *,
+    identities: Sequence[Identity],
+    trust: TrustPolicy,
+    expect_name: str | None = None,
+    expect_version: str | None = None,
+    allow_disk: bool = False,
+    authorize: Authorize | None = None,
+    now: datetime | None = None,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> UnsealSummary:
+    """Verify, authorize, decrypt and publish ``sealed_dir`` as ``into``."""
+    if not identities:
+        raise InputError("at least one --identity is required")
+    workers = workers or default_workers()
+    _check_destination(into, allow_disk)
+    removed = remove_stale_partials(into)
+    verified = verify_sealed(
+        sealed_dir,
+        trust,
+        expect_name=expect_name,
+        expect_version=expect_version,
+        now=now,
+        workers=workers,
+        progress=progress,
+    )
+    header = verified.header
+    identity, wrapped = _select(identities, header.recipients)
+    if authorize is not None:
+        authorize(
+            UnsealRequest(
+                model_name=header.model_name,
+                model_version=header.model_version,
+                digest=verified.digest,
+                seal_id=header.seal_id.hex(),
+                signer_name=verified.signer.name,
+                signer_key_id=verified.signer.key_id,
+                recipient_type=wrapped.type,
+                recipient_key_id=wrapped.key_id,
+                files=len(header.files),
+                plaintext_bytes=header.total_size,
+                destination=str(into),
+            )
+        )
+    data_key = identity.unwrap(wrapped, header.data_key_context())
+    if len(data_key) != stream.DATA_KEY_BYTES:
+        raise VerificationError("the unwrapped data key has the wrong length")
+
+    meter = ProgressMeter(progress, "unseal", header.total_size)
+    with StagingDirectory(into) as staging:
+        directories = sorted(
+            {str(p) for f in header.files for p in PurePosixPath(f.path).parents if str(p) != "."}
+        )
+        for directory in directories:
+            (staging.path / directory).mkdir(mode=0o700)
+
+        def job(sealed_file: SealedFile) -> Callable[[threading.Event], bytes]:
+            return lambda stop: _unseal_file(
+                verified, staging.path, sealed_file, data_key, meter, stop
+            )
+
+        digests = run_jobs([job(f) for f in header.files], workers)
+        for sealed_file, digest in zip(header.files, digests, strict=True):
+            if digest != verified.plaintext_sha256[sealed_file.path]:
+                raise VerificationError(
+                    f"{sealed_file.path}: plaintext digest does not match the signed model.sig"
+                )
+        staging.publish(file_mode=FILE_MODE, dir_mode=DIR_MODE)
+
+    return UnsealSummary(
+        destination=into,
+        model_name=header.model_name,
+        model_version=header.model_version,
+        signer_name=verified.signer.name,
+        signer_key_id=verified.signer.key_id,
+        recipient=f"{wrapped.type}:{wrapped.key_id}",
+        files=len(header.files),
+        plaintext_bytes=header.total_size,
+        removed_partials=tuple(str(p) for p in removed),
+    )
