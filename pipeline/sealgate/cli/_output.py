@@ -1,0 +1,104 @@
+"""How commands write: reports atomically, JSON or one-line summaries, progress bars."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from sealgate.errors import InputError
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write a report so that a reader never sees half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        temporary.replace(path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise InputError(f"{path}: cannot write report: {exc.strerror or exc}") from exc
+
+
+def emit_reports(result: object, formats: tuple[str, ...], outputs: tuple[Path, ...]) -> None:
+    from sealgate.report import render
+
+    formats = formats or ("text",)
+    if len(outputs) > len(formats):
+        raise click.UsageError("more --output than --format options")
+    to_stdout = formats[len(outputs) :]
+    if len(to_stdout) > 1:
+        raise click.UsageError("only one --format may go to standard output; add --output FILE")
+    rendered = [render(name, result) for name in formats]  # render all before writing any
+    for text, path in zip(rendered, outputs, strict=False):
+        write_atomically(path, text)
+    if to_stdout:
+        click.echo(rendered[-1], nl=False)
+
+
+def progress_enabled(json_output: bool) -> bool:
+    return not json_output and sys.stderr.isatty() and os.environ.get("CI", "").lower() != "true"
+
+
+class ProgressBars:
+    """Draws one rich progress bar per phase on stderr; a no-op when not on a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._progress = None
+        self._tasks: dict[str, object] = {}
+        if enabled:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
+
+            self._progress = Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+            )
+
+    def __enter__(self) -> ProgressBars:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if self._progress is None:
+            return
+        if phase not in self._tasks:
+            self._tasks[phase] = self._progress.add_task(phase, total=total)
+        self._progress.update(self._tasks[phase], completed=done, total=total)  # type: ignore[arg-type]
+
+
+def emit_summary(
+    summary: dict[str, object], json_output: bool, line: str, err: bool = False
+) -> None:
+    import json
+
+    if json_output:
+        click.echo(json.dumps(summary, indent=2, sort_keys=True))
+    else:
+        click.echo(line, err=err)
+
+
+def human_bytes(count: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024  # type: ignore[assignment]
+    return f"{count} B"

@@ -1,0 +1,261 @@
+"""``sealgate push | promote | approve | status | audit``: the promotion registry."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from sealgate.cli._app import cli
+from sealgate.cli._options import gate_options, registry_option
+from sealgate.errors import ExitCode
+
+
+def _decision_exit(result: object, json_output: bool) -> None:
+    import json
+
+    request = result.request  # type: ignore[attr-defined]
+    route = f"{request.source or '(new)'} -> {request.target}"
+    if json_output:
+        summary = {
+            "decision": "allow" if result.allowed else "deny",  # type: ignore[attr-defined]
+            "request": request.to_json(),
+            "record": result.record,  # type: ignore[attr-defined]
+            "reasons": result.reasons,  # type: ignore[attr-defined]
+        }
+        click.echo(json.dumps(summary, indent=2, sort_keys=True))
+    elif result.allowed:  # type: ignore[attr-defined]
+        click.echo(
+            f"allowed: {request.name} {request.version} ({request.digest[:19]}) {route}; "
+            f"audit record {result.record[:19]}"  # type: ignore[attr-defined]
+        )
+    else:
+        click.echo(f"denied: {request.name} {request.version} {route}")
+        for reason in result.reasons:  # type: ignore[attr-defined]
+            click.echo(f"  {reason}")
+        click.echo(f"audit record {result.record[:19]}; nothing was changed")  # type: ignore[attr-defined]
+    sys.exit(int(ExitCode.OK if result.allowed else ExitCode.DENIED))  # type: ignore[attr-defined]
+
+
+def _gate(options: dict[str, object]):  # type: ignore[no-untyped-def]
+    from sealgate.promotion._service import GateOptions, open_gate
+
+    return open_gate(GateOptions(**options))  # type: ignore[arg-type]
+
+
+@cli.command()
+@click.argument("sealed_dir", type=click.Path(path_type=Path))
+@gate_options
+def push(
+    sealed_dir: Path,
+    registry_url: str,
+    trust: Path,
+    gate_key: Path,
+    requester: str,
+    policy_dir: Path,
+    engine: str,
+    opa_url: str | None,
+    opa_push: bool,
+    json_output: bool,
+) -> None:
+    """Store a sealed model in the registry and put it into the first stage, through the gate."""
+    from sealgate.promotion._service import push as push_model
+
+    context = _gate(
+        {"registry": registry_url, "trust": trust, "gate_key": gate_key, "policy_dir": policy_dir}
+        | {"engine": engine, "opa_url": opa_url, "opa_push": opa_push}
+    )
+    _decision_exit(push_model(context, sealed_dir, requester), json_output)
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("version")
+@click.option("--to", "target", required=True, help="Stage to promote into.")
+@click.option("--from", "source", help="Source stage  [default: the stage before --to]")
+@click.option("--digest", help="Sealed model digest being promoted  [default: the source stage's]")
+@click.option(
+    "--approval",
+    "approvals",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A signed approval (`sealgate approve`); repeatable.",
+)
+@click.option(
+    "--approvers",
+    type=click.Path(path_type=Path),
+    help="Approvers file: trust-file format, one entry per person and key.",
+)
+@click.option(
+    "--evidence",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Evidence JSON (kind metrics | scan | sbom, bound to the digest); repeatable.",
+)
+@gate_options
+def promote(
+    name: str,
+    version: str,
+    target: str,
+    source: str | None,
+    digest: str | None,
+    approvals: tuple[Path, ...],
+    approvers: Path | None,
+    evidence: tuple[Path, ...],
+    registry_url: str,
+    trust: Path,
+    gate_key: Path,
+    requester: str,
+    policy_dir: Path,
+    engine: str,
+    opa_url: str | None,
+    opa_push: bool,
+    json_output: bool,
+) -> None:
+    """Promote NAME VERSION into the next stage if the promotion policies allow it."""
+    from sealgate.promotion._service import promote as promote_model
+
+    context = _gate(
+        {"registry": registry_url, "trust": trust, "gate_key": gate_key, "policy_dir": policy_dir}
+        | {"approvers": approvers, "engine": engine, "opa_url": opa_url, "opa_push": opa_push}
+    )
+    result = promote_model(
+        context,
+        name,
+        version,
+        target,
+        requester,
+        source=source,
+        digest=digest,
+        approvals=list(approvals),
+        evidence=list(evidence),
+    )
+    _decision_exit(result, json_output)
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("version")
+@click.option("--to", "target", required=True, help="Stage the promotion goes to.")
+@click.option("--from", "source", help="Source stage  [default: the stage before --to]")
+@click.option("--digest", required=True, help="Sealed model digest (sha256:...) being approved.")
+@click.option("--requester", required=True, help="Who requests the promotion.")
+@click.option(
+    "--key",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The approver's ECDSA P-256 private key.",
+)
+@click.option(
+    "--out", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Approval file."
+)
+@click.option(
+    "--policies",
+    "policy_dir",
+    type=click.Path(path_type=Path),
+    default=Path("policies"),
+    show_default=True,
+    help="Policy tree whose stage order gives the default --from.",
+)
+def approve(
+    name: str,
+    version: str,
+    target: str,
+    source: str | None,
+    digest: str,
+    requester: str,
+    key: Path,
+    out: Path,
+    policy_dir: Path,
+) -> None:
+    """Sign an approval of exactly one promotion request."""
+    from sealgate.promotion._service import approve as approve_request
+
+    request = approve_request(
+        name, version, target, digest, requester, key, out, source=source, policy_dir=policy_dir
+    )
+    click.echo(
+        f"approved {name} {version} ({digest[:19]}) {request.source} -> {target} "
+        f"requested by {requester}: {out}"
+    )
+
+
+@cli.command()
+@registry_option
+@click.option("--json", "json_output", is_flag=True, help="Print JSON.")
+def status(registry_url: str, json_output: bool) -> None:
+    """Show each model's version and digest per stage."""
+    import json
+
+    from sealgate.promotion import open_registry
+
+    pointers = open_registry(registry_url).pointers()
+    if json_output:
+        table: dict[str, dict[str, object]] = {}
+        for stage, pointer in pointers:
+            table.setdefault(pointer.name, {})[stage] = {
+                "version": pointer.version,
+                "digest": pointer.digest,
+                "updated": pointer.updated,
+            }
+        click.echo(json.dumps(table, indent=2, sort_keys=True))
+        return
+    if not pointers:
+        click.echo("no models in any stage")
+        return
+    click.echo(f"{'MODEL':<30} {'STAGE':<12} {'VERSION':<14} DIGEST")
+    for stage, pointer in sorted(pointers, key=lambda p: (p[1].name, p[0])):
+        click.echo(f"{pointer.name:<30} {stage:<12} {pointer.version:<14} {pointer.digest[:19]}")
+
+
+@cli.group()
+def audit() -> None:
+    """The promotion audit trail."""
+
+
+@audit.command("verify")
+@registry_option
+@click.option(
+    "--gate-pub",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The gate's public key (PEM) that signed the records.",
+)
+@click.option("--json", "json_output", is_flag=True, help="Print JSON.")
+def audit_verify(registry_url: str, gate_pub: Path, json_output: bool) -> None:
+    """Check every record's signature and chain, the signed head and every stage pointer."""
+    import json
+
+    from sealgate._paths import read_bounded
+    from sealgate.promotion import open_registry
+    from sealgate.promotion._audit import verify_audit
+    from sealgate.sealing._signing_keys import parse_signing_public_key
+
+    public_key = parse_signing_public_key(
+        read_bounded(gate_pub, 64 * 1024, "public key"), str(gate_pub)
+    )
+    report = verify_audit(open_registry(registry_url), public_key)
+    if json_output:
+        click.echo(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "records": report.records,
+                    "allow": report.allow,
+                    "deny": report.deny,
+                    "conflict": report.conflict,
+                    "bad_record": report.problem.record if report.problem else None,
+                    "problem": report.problem.message if report.problem else None,
+                },
+                indent=2,
+            )
+        )
+    elif report.ok:
+        click.echo(
+            f"audit trail verified: {report.records} records ({report.allow} allow, "
+            f"{report.deny} deny, {report.conflict} conflict)"
+        )
+    else:
+        click.echo(f"audit trail BROKEN: {report.problem.message}")  # type: ignore[union-attr]
+    sys.exit(int(ExitCode.OK if report.ok else ExitCode.DENIED))
