@@ -13,13 +13,9 @@ import statistics
 import time
 from pathlib import Path
 
-from sealgate.inputs._discovery import discover, is_pulumi_stack, load_inputs
-from sealgate.inputs._kinds import ParseContext
-from sealgate.inputs._waivers import WAIVERS_FILE, load_waivers_file
+from sealgate.gate import CheckRequest, load_config, run_check
+from sealgate.inputs._discovery import is_pulumi_stack
 from sealgate.platform._plan import build_plan
-from sealgate.policy._engine import create_engine
-from sealgate.policy._gate import run_gate
-from sealgate.policy._loader import load_policy_set
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,15 +28,9 @@ def plan_all(stacks: list[str]) -> float:
 
 
 def gate_repository() -> tuple[float, int, bool]:
+    """What `sealgate check` does, through the same library call."""
     start = time.perf_counter()
-    policy_set = load_policy_set([ROOT / "policies"])
-    context = ParseContext()
-    result = run_gate(
-        policy_set,
-        create_engine("embedded", policy_set),
-        load_inputs(discover([ROOT]), context),
-        waivers_file=load_waivers_file(ROOT / WAIVERS_FILE, context.today),
-    )
+    result = run_check(load_config(ROOT), CheckRequest()).result
     return time.perf_counter() - start, result.inputs_evaluated, result.passed
 
 

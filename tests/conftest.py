@@ -43,7 +43,9 @@ def sealgate() -> Callable[..., Run]:
 
 @pytest.fixture
 def policy_workspace(tmp_path: Path) -> Path:
-    """A project folder with the real gate policies and one demo policy reading `demo` inputs."""
+    """A project folder with the real gate policies and one demo policy reading `demo` inputs,
+    configured (`.sealgate.yaml`) to load only its own policies."""
+    (tmp_path / ".sealgate.yaml").write_text("policies: [policies]\nbuiltin_policies: false\n")
     policies = tmp_path / "policies"
     shutil.copytree(REPO / "policies" / "gate", policies / "gate")
     (policies / "data").mkdir(parents=True)

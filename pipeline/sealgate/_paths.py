@@ -1,19 +1,43 @@
-"""How files are named in messages and reports: relative to the working directory."""
+"""How files are named in messages and reports: relative to the repository root.
+
+The gate sets the root once per run (``reported_from``); outside a run, paths are shown
+relative to the working directory. Either way a path outside the root is shown absolute.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
+
+_REPORT_ROOT: ContextVar[Path | None] = ContextVar("sealgate_report_root", default=None)
+
+
+@contextmanager
+def reported_from(root: Path) -> Iterator[None]:
+    """Name files relative to ``root`` inside the block (reports, targets, waiver matching)."""
+    token = _REPORT_ROOT.set(root.resolve())
+    try:
+        yield
+    finally:
+        _REPORT_ROOT.reset(token)
+
+
+def report_root() -> Path:
+    """The folder that paths in messages and reports are relative to."""
+    return _REPORT_ROOT.get() or Path.cwd().resolve()
 
 
 def display_path(path: Path) -> str:
-    """POSIX path relative to the current directory when inside it, else absolute.
+    """POSIX path relative to the report root when inside it, else absolute.
 
-    Reports run from the repository root, so this is the repository-relative path that
-    SARIF, JUnit and GitHub annotations need.
+    SARIF, JUnit, GitHub annotations and waiver targets all need this repository-relative
+    form, whatever folder the command was started from.
     """
     resolved = path.resolve()
     try:
-        return resolved.relative_to(Path.cwd().resolve()).as_posix()
+        return resolved.relative_to(report_root()).as_posix()
     except ValueError:
         return resolved.as_posix()
 

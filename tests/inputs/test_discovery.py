@@ -41,6 +41,8 @@ def write(root: Path, relative: str, content: str | bytes) -> Path:
         "api.Dockerfile",
         "Containerfile",
         "Containerfile.gpu",
+        "Dockerfile-dev",
+        "Containerfile-gpu",
     ],
 )
 def test_dockerfiles_by_name(tmp_path: Path, name: str) -> None:
@@ -76,28 +78,79 @@ def test_iot_edge_manifests_in_json_and_yaml(tmp_path: Path) -> None:
     assert classify(write(tmp_path, "package.json", '{"name": "x"}')) is None
 
 
-def test_repository_discovery_skips_samples_and_ignored_files(tmp_path: Path) -> None:
+def test_repository_discovery_gates_samples_and_accounts_for_every_other_file(
+    tmp_path: Path,
+) -> None:
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     write(tmp_path, ".gitignore", "build/\n")
     write(tmp_path, "images/server/Dockerfile", "FROM scratch\n")
     write(tmp_path, "deploy/pod.yaml", POD)
+    write(tmp_path, "deploy/pod.json", json.dumps({"apiVersion": "v1", "kind": "Pod"}))
     write(tmp_path, "edge/deployment.json", EDGE)
     write(tmp_path, "policies/containers/x/samples/denied/pod.yaml", POD)
     write(tmp_path, "build/pod.yaml", POD)
+    write(tmp_path, "node_modules/chart/pod.yaml", POD)
     write(tmp_path, "notes.md", "apiVersion: v1\n")
-    found = {(c.kind, c.path.relative_to(tmp_path).as_posix()) for c in discover([tmp_path])}
-    assert found == {
+    found = discover([tmp_path])
+    gated = {(c.kind, c.path.relative_to(tmp_path).as_posix()) for c in found.candidates}
+    assert gated == {
         ("dockerfile", "images/server/Dockerfile"),
         ("kubernetes", "deploy/pod.yaml"),
+        ("kubernetes", "deploy/pod.json"),
         ("iot-edge", "edge/deployment.json"),
+        ("kubernetes", "policies/containers/x/samples/denied/pod.yaml"),
     }
+    reasons = {n.path.relative_to(tmp_path).as_posix(): n.reason for n in found.not_gated}
+    # git-ignored files are not the repository's; every other file is accounted for.
+    assert reasons == {
+        ".gitignore": "not a Dockerfile, Kubernetes or IoT Edge manifest, or Pulumi stack",
+        "node_modules/chart/pod.yaml": "excluded folder node_modules",
+        "notes.md": "not a Dockerfile, Kubernetes or IoT Edge manifest, or Pulumi stack",
+    }
+
+
+def test_excludes_are_folder_names_or_root_relative_globs(tmp_path: Path) -> None:
+    write(tmp_path, "policies/containers/x/samples/denied/pod.yaml", POD)
+    write(tmp_path, "deploy/samples/pod.yaml", POD)
+    write(tmp_path, "vendor/pod.yaml", POD)
+    found = discover([tmp_path], excludes=("vendor", "policies/*/*/samples"))
+    assert [c.path.relative_to(tmp_path).as_posix() for c in found.candidates] == [
+        "deploy/samples/pod.yaml"
+    ]
+    assert sorted(n.reason for n in found.not_gated) == [
+        "excluded folder policies/*/*/samples",
+        "excluded folder vendor",
+    ]
+
+
+def test_json_that_names_no_kubernetes_object_is_not_gated(tmp_path: Path) -> None:
+    assert classify(write(tmp_path, "a.json", '{"apiVersion": "v1"}')) is None
+    assert classify(write(tmp_path, "b.json", '{"kind": 3, "apiVersion": "v1"}')) is None
+    assert classify(write(tmp_path, "list.json", '{"kind": "List", "apiVersion": "v1"}')) == (
+        "kubernetes"
+    )
+
+
+def test_only_stacks_of_the_sealgate_platform_are_planned(tmp_path: Path) -> None:
+    write(tmp_path, "ours/Pulumi.yaml", "name: p\nruntime: python\n")
+    ours = write(tmp_path, "ours/Pulumi.dev.yaml", "config:\n  sealgate:environment: dev\n")
+    write(tmp_path, "theirs/Pulumi.yaml", "name: web\nruntime: nodejs\n")
+    theirs = write(tmp_path, "theirs/Pulumi.dev.yaml", "config:\n  aws:region: eu-west-1\n")
+    found = discover([tmp_path])
+    assert [(c.kind, c.path) for c in found.candidates] == [("pulumi-stack", ours)]
+    [skipped] = [n for n in found.not_gated if n.path == theirs]
+    assert "not a sealgate platform stack" in skipped.reason and "--preview" in skipped.reason
+    # Named explicitly, a foreign stack is still only not gated, never planned or an error.
+    assert discover([theirs]).candidates == []
 
 
 def test_a_named_file_must_be_checkable(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not a kind of file sealgate checks"):
         discover([write(tmp_path, "notes.md", "hello")])
-    [candidate] = discover([write(tmp_path, "Dockerfile", "FROM scratch\n")])
+    [candidate] = discover([write(tmp_path, "Dockerfile", "FROM scratch\n")]).candidates
     assert candidate.kind == "dockerfile"
+    found = discover([tmp_path / "notes.md"], ignore_unknown=True)
+    assert found.candidates == [] and [n.path.name for n in found.not_gated] == ["notes.md"]
 
 
 def test_parsed_inputs_of_every_kind(tmp_path: Path) -> None:
@@ -106,7 +159,7 @@ def test_parsed_inputs_of_every_kind(tmp_path: Path) -> None:
         write(tmp_path, "pod.yaml", POD),
         write(tmp_path, "deployment.json", EDGE),
     ]
-    loaded = list(load_inputs(discover(paths), ParseContext()))
+    loaded = list(load_inputs(discover(paths).candidates, ParseContext()))
     assert all(isinstance(item, PolicyInput) for item in loaded)
     root = f"{tmp_path.resolve().as_posix()}/"
     assert [(i.kind, i.target.removeprefix(root)) for i in loaded] == [
@@ -135,7 +188,7 @@ def test_parsed_inputs_of_every_kind(tmp_path: Path) -> None:
 def test_unparsable_files_become_located_problems(
     tmp_path: Path, name: str, content: str | bytes, line: int, message: str
 ) -> None:
-    [problem] = load_inputs(discover([write(tmp_path, name, content)]), ParseContext())
+    [problem] = load_inputs(discover([write(tmp_path, name, content)]).candidates, ParseContext())
     assert isinstance(problem, InputProblem)
     assert problem.line == line and message in problem.message
     assert "\n" not in problem.message and "Traceback" not in problem.message
@@ -143,5 +196,7 @@ def test_unparsable_files_become_located_problems(
 
 def test_oversized_manifest_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     huge = POD + "data: " + "x" * (50 * 1024 * 1024) + "\n"
-    [problem] = load_inputs(discover([write(tmp_path, "big.yaml", huge)]), ParseContext())
+    [problem] = load_inputs(
+        discover([write(tmp_path, "big.yaml", huge)]).candidates, ParseContext()
+    )
     assert isinstance(problem, InputProblem) and "larger than the" in problem.message

@@ -91,7 +91,7 @@ def test_deny_without_metadata_is_rejected(tmp_path: Path) -> None:
     [
         ("#   severity: high\n", "#   severity: urgent\n", "severity 'urgent' is not one of"),
         ("#   remediation: Make it right.\n", "", "lacks custom.remediation"),
-        ("#   id: SG-T-001\n", "#   id: t1\n", "must look like SG-DOMAIN-NNN"),
+        ("#   id: SG-T-001\n", "#   id: t1\n", "must look like PREFIX-DOMAIN-NNN"),
         ("# title: Something is wrong\n", "", "lacks title"),
     ],
 )

@@ -27,7 +27,7 @@ def test_parallel_gate_matches_serial(tmp_path: Path) -> None:
             shutil.copy(sample, target / sample.name)
     (tmp_path / "broken.yaml").write_text("apiVersion: v1\nkind: Pod\nspec: [\n")
     policy_set = load_policy_set([REPO / "policies"])
-    candidates = discover([tmp_path])
+    candidates = discover([tmp_path]).candidates
     context = ParseContext()
 
     def gate(workers: int) -> tuple[list, int, int, list]:

@@ -12,10 +12,12 @@ import sys
 import click
 
 from sealgate.cli import _check, _devices, _platform, _policy, _promotion, _sealing  # noqa: F401 (commands)
-from sealgate.cli._app import cli
+from sealgate.cli._app import cli, show_environment_variables
 from sealgate.errors import ExitCode, SealgateError
 
 __all__ = ["cli", "main"]
+
+show_environment_variables(cli)
 
 
 def _fail(message: str, code: ExitCode) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import platform
+from importlib.metadata import PackageNotFoundError, version
 
 import click
 
@@ -12,8 +14,55 @@ from sealgate import __version__
 # RUST_BACKTRACE is set; users need the one-line reason, not the engine's stack.
 os.environ["RUST_LIB_BACKTRACE"] = "0"
 
+# What `--version` reports besides sealgate itself: the engines and formats decisions rest on.
+_COMPONENTS = {
+    "embedded engine (regorus)": ("celine-regorus", "gate"),
+    "OPA client": ("opa-python-client", None),
+    "model signing (OMS)": ("model-signing", None),
+    "Pulumi SDK": ("pulumi", "infra"),
+    "TPM (tpm2-pytss)": ("tpm2-pytss", "tpm"),
+}
+
+
+def versions_text() -> str:
+    lines = [f"sealgate {__version__} (Python {platform.python_version()})"]
+    for label, (distribution, extra) in _COMPONENTS.items():
+        try:
+            found = version(distribution)
+        except PackageNotFoundError:
+            found = f"not installed (pip install 'sealgate[{extra}]')" if extra else "missing"
+        lines.append(f"  {label}: {found}")
+    return "\n".join(lines)
+
+
+def _print_versions(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(versions_text())
+        ctx.exit()
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="sealgate")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_versions,
+    help="Show the version of sealgate and of its engines, and exit.",
+)
 def cli() -> None:
-    """Seal, promote and unseal AI models behind policy gates; gate infrastructure and containers."""
+    """Seal, promote and unseal AI models behind policy gates; gate infrastructure and containers.
+
+    Exit codes: 0 pass, 1 policy violations or denial, 2 usage or input error.
+    Set SEALGATE_DEBUG=1 to see a traceback instead of the one-line error.
+    """
+
+
+def show_environment_variables(group: click.Group) -> None:
+    """Every option that reads an environment variable says so in its help."""
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            show_environment_variables(command)
+        for param in command.params:
+            if isinstance(param, click.Option) and param.envvar:
+                param.show_envvar = True

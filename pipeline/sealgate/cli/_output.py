@@ -23,7 +23,11 @@ def write_atomically(path: Path, text: str) -> None:
         raise InputError(f"{path}: cannot write report: {exc.strerror or exc}") from exc
 
 
-def emit_reports(result: object, formats: tuple[str, ...], outputs: tuple[Path, ...]) -> None:
+def emit_reports(
+    result: object, formats: tuple[str, ...], outputs: tuple[Path, ...], *, quiet: bool = False
+) -> None:
+    """Render every format before writing any; ``quiet`` keeps only the verdict line of a
+    text report on standard output."""
     from sealgate.report import render
 
     formats = formats or ("text",)
@@ -36,7 +40,10 @@ def emit_reports(result: object, formats: tuple[str, ...], outputs: tuple[Path, 
     for text, path in zip(rendered, outputs, strict=False):
         write_atomically(path, text)
     if to_stdout:
-        click.echo(rendered[-1], nl=False)
+        text = rendered[-1]
+        if quiet and to_stdout[0] == "text":
+            text = text.rstrip("\n").rsplit("\n", 1)[-1] + "\n"
+        click.echo(text, nl=False)
 
 
 def progress_enabled(json_output: bool) -> bool:

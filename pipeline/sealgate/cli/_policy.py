@@ -11,6 +11,14 @@ from sealgate.cli._app import cli
 from sealgate.errors import ExitCode
 
 
+def _configured_policies() -> list[Path]:
+    """With no PATHS: what the gate loads (the built-in policies and the repository's own
+    folders from `.sealgate.yaml`)."""
+    from sealgate.gate import find_root, load_config
+
+    return load_config(find_root(Path.cwd())).policy_roots
+
+
 @cli.group()
 def policy() -> None:
     """Test, inspect and package the Rego policies."""
@@ -29,7 +37,7 @@ def policy_test(paths: tuple[Path, ...], coverage_min: float | None, verbose: bo
     from sealgate.policy._loader import load_policy_set
     from sealgate.policy._testing import run_policy_tests
 
-    policy_set = load_policy_set(list(paths) or [Path("policies")])
+    policy_set = load_policy_set(list(paths) or _configured_policies())
     report = run_policy_tests(policy_set)
     for outcome in report.outcomes:
         if not outcome.passed:
@@ -69,7 +77,7 @@ def policy_export_gatekeeper(paths: tuple[Path, ...], out: Path) -> None:
     from sealgate.policy._gatekeeper import export_policies, write_policies
     from sealgate.policy._loader import load_policy_set
 
-    policies = export_policies(load_policy_set(list(paths) or [Path("policies")]))
+    policies = export_policies(load_policy_set(list(paths) or _configured_policies()))
     for path in write_policies(policies, out):
         click.echo(str(path))
 
@@ -95,7 +103,7 @@ def policy_bundle(
     from sealgate.policy._loader import load_policy_set
     from sealgate.sealing import load_signing_private_key
 
-    policy_set = load_policy_set(list(paths) or [Path("policies")])
+    policy_set = load_policy_set(list(paths) or _configured_policies())
     summary = build_bundle(
         policy_set, out, load_signing_private_key(sign_key), key_id=key_id, revision=revision
     )

@@ -15,6 +15,7 @@ from sealgate.inputs._model import PolicyInput
 from sealgate.inputs._pulumi_plan import (
     PULUMI_PLAN_KIND,
     PULUMI_STACK_KIND,
+    StackPlanner,
     parse_pulumi_plan,
     parse_pulumi_stack,
 )
@@ -24,9 +25,11 @@ from sealgate.inputs._waivers import WAIVER_KIND, today_utc, waiver_input
 
 @dataclass(frozen=True)
 class ParseContext:
-    """Facts a parser may need besides the file (the date, for expiry checks)."""
+    """What a parser may need besides the file: the date (waiver expiry) and how to plan a
+    sealgate platform stack offline (None: the infra extra is not installed)."""
 
     today: date = field(default_factory=today_utc)
+    stack_planner: StackPlanner | None = None
 
 
 Parser = Callable[[str, Path, ParseContext], list[PolicyInput]]

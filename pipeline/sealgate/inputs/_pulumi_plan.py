@@ -11,6 +11,7 @@ evaluated as ``kubernetes`` inputs by the container policies.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -36,22 +37,26 @@ def parse_pulumi_plan(kind: str, path: Path, context: object = None) -> list[Pol
     )
 
 
-def parse_pulumi_stack(kind: str, path: Path, context: object = None) -> list[PolicyInput]:
+StackPlanner = Callable[[Path, str], dict[str, Any]]
+"""Builds a stack's plan offline: (project folder, stack name) -> a preview-shaped plan."""
+
+
+def parse_pulumi_stack(kind: str, path: Path, context: Any = None) -> list[PolicyInput]:
     """``Pulumi.<stack>.yaml``: the stack's offline plan, its findings on the stack file.
 
-    A finding of a rule whose METADATA names the stack setting it checks points at that
-    setting's line; any other finding points at the top of the stack file (the program, not
-    the stack's configuration, decided that value).
+    The plan comes from the context's ``stack_planner`` (the platform program, supplied by
+    the gate: this package never imports it). A finding of a rule whose METADATA names the
+    stack setting it checks points at that setting's line; any other finding points at the
+    top of the stack file (the program, not the stack's configuration, decided that value).
     """
     stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
-    try:
-        from sealgate.platform._plan import build_plan
-    except ImportError as exc:
+    planner: StackPlanner | None = getattr(context, "stack_planner", None)
+    if planner is None:
         raise InputError(
-            f"{path}: building the offline plan needs the infrastructure extra "
-            f"(pip install 'sealgate[infra]'): {exc}"
-        ) from None
-    plan = build_plan(path.parent, stack)
+            f"{path}: planning a sealgate platform stack offline needs the infra extra: "
+            "pip install 'sealgate[infra]'"
+        )
+    plan = planner(path.parent, stack)
     settings = {}
     for document in load_structured_documents(path)[:1]:
         config = document.value.get("config") if isinstance(document.value, dict) else None

@@ -13,7 +13,6 @@ from sealgate.inputs._model import InputProblem, PolicyInput
 from sealgate.inputs._structured import load_structured_documents
 
 WAIVER_KIND = "waivers"
-WAIVERS_FILE = Path("policies/data/waivers.yaml")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -66,12 +65,10 @@ def _expiry_facts(entries: Any, today: date) -> list[dict[str, Any]]:
 
 
 def load_waivers_file(path: Path | None, today: date) -> PolicyInput | InputProblem | None:
-    """The waivers file (``path``, else ``policies/data/waivers.yaml`` when present) as the
-    waiver policy's input; a file that cannot be read is an InputProblem, which fails the gate."""
+    """The waivers file as the waiver policy's input (None: no waivers file); a file that
+    cannot be read is an InputProblem, which fails the gate."""
     if path is None:
-        if not WAIVERS_FILE.is_file():
-            return None
-        path = WAIVERS_FILE
+        return None
     try:
         return waiver_input(path, today)
     except InputError as exc:

@@ -11,6 +11,7 @@ from sealgate.policy._engine import DecisionEngine
 from sealgate.policy._evaluate import evaluate_input, problem_finding
 from sealgate.policy._gate_rules import GATE_RULES
 from sealgate.policy._loader import PolicySet
+from sealgate.policy._selection import RuleSelection
 from sealgate.policy._waivers import apply_waivers, valid_waivers
 
 
@@ -32,8 +33,13 @@ def run_gate(
     waivers_file: PolicyInput | InputProblem | None = None,
     fail_on: Severity = Severity.LOW,
     report_stale_waivers: bool = True,
+    selection: RuleSelection | None = None,
 ) -> GateResult:
-    """Evaluate every input; only waivers that pass the waiver policy suppress anything."""
+    """Evaluate every input; only waivers that pass the waiver policy suppress anything.
+
+    Findings of rules that ``selection`` leaves out are dropped before waivers apply, so a
+    waiver for a disabled rule is reported as stale.
+    """
     result = GateResult(
         rules={**GATE_RULES, **policy_set.rules}, engine=engine.name, fail_on=fail_on
     )
@@ -64,6 +70,8 @@ def run_gate(
             result.input_errors += item.input_errors
         else:
             findings.extend(evaluate(item))
+    if selection is not None:
+        findings = [f for f in findings if selection.applies(f.rule_id)]
     if isinstance(waivers_file, PolicyInput):
         waivers = valid_waivers(waivers_file, waiver_findings)
         findings = apply_waivers(

@@ -4,6 +4,10 @@ Layout: ``<root>/<domain>/<name>/policy.rego`` (+ ``policy_test.rego``, ``sample
 shared data in ``<root>/data/*.yaml``, mounted at ``data.config.<file stem>``. Every package
 that defines ``deny`` names the input kinds it reads (package METADATA ``custom.input``) and
 every ``deny`` rule carries METADATA with its id, title, severity, description, remediation.
+
+Several roots layer: the built-in policies first, then each user folder. Their data merge in
+that order, then any extra data files (``<stem>.yaml`` over ``data.config.<stem>``): mappings
+merge key by key, lists and scalars are replaced.
 """
 
 from __future__ import annotations
@@ -24,8 +28,11 @@ from sealgate.policy._metadata import Annotation, parse_annotations
 DECISION_RULE = "deny"
 DATA_NAMESPACE = "config"
 WAIVERS_FILE_STEM = "waivers"
-RULE_ID = re.compile(r"^SG-[A-Z0-9]+(?:-[A-Z0-9]+)*$")
+RULE_ID = re.compile(r"^[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+$")
+# The gate's own rules (fail-closed outcomes); no policy may declare an id under it.
+RESERVED_RULE_PREFIX = "SG-GATE-"
 _PACKAGE_LINE = re.compile(r"^package\s+([A-Za-z_][A-Za-z0-9_.]*)", re.MULTILINE)
+_MAX_ROOT_DEPTH = 2  # <root>/<domain>/<name>
 _REQUIRED_RULE_FIELDS = ("title", "description")
 _REQUIRED_CUSTOM_FIELDS = ("id", "severity", "remediation")
 
@@ -55,9 +62,10 @@ class PolicyPackage:
 class PolicySet:
     """Everything loaded from one policy tree, validated and ready to compile."""
 
-    root: Path
+    root: Path  # the first policy root (where a single tree's ``data/`` lives)
     modules: list[PolicyModule]
     data: dict[str, Any]
+    roots: tuple[Path, ...] = ()
     packages: dict[str, PolicyPackage] = field(default_factory=dict)
     rules: dict[str, RuleInfo] = field(default_factory=dict)
     _engine: EmbeddedEngine | None = None
@@ -113,39 +121,83 @@ def find_rego_files(paths: Iterable[Path]) -> list[Path]:
 def load_data(root: Path) -> dict[str, Any]:
     """Shared policy data: ``<root>/data/<stem>.yaml`` at ``data.config.<stem>``."""
     data_dir = root / "data"
+    files = sorted(data_dir.iterdir()) if data_dir.is_dir() else []
+    return {DATA_NAMESPACE: _read_data_files(p for p in files if p.stem != WAIVERS_FILE_STEM)}
+
+
+def _read_data_files(paths: Iterable[Path]) -> dict[str, Any]:
     config: dict[str, Any] = {}
-    if data_dir.is_dir():
-        for path in sorted(data_dir.iterdir()):
-            if path.suffix not in {".yaml", ".yml", ".json"} or path.stem == WAIVERS_FILE_STEM:
-                continue
-            documents = load_structured_documents(path)
-            if len(documents) != 1 or not isinstance(documents[0].value, dict):
-                raise PolicyLoadError(f"{display_path(path)}: policy data must be one YAML mapping")
-            config[path.stem] = documents[0].value
-    return {DATA_NAMESPACE: config}
+    for path in paths:
+        if path.suffix not in {".yaml", ".yml", ".json"}:
+            continue
+        documents = load_structured_documents(path)
+        if len(documents) != 1 or not isinstance(documents[0].value, dict):
+            raise PolicyLoadError(f"{display_path(path)}: policy data must be one YAML mapping")
+        config[path.stem] = merge_data(config.get(path.stem, {}), documents[0].value)
+    return config
 
 
-def load_policy_set(paths: Iterable[Path], *, root: Path | None = None) -> PolicySet:
-    """Load, compile and validate every policy under ``paths`` (files or folders)."""
-    path_list = list(paths)
+def merge_data(base: Any, override: Any) -> Any:
+    """``override`` over ``base``: mappings merge key by key; anything else replaces."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = merge_data(base.get(key), value)
+        return merged
+    return override
+
+
+def load_policy_set(
+    paths: Iterable[Path], *, root: Path | None = None, data_files: Iterable[Path] = ()
+) -> PolicySet:
+    """Load, compile and validate every policy under ``paths`` (files or folders).
+
+    Each folder is a policy root; the data of every root, then ``data_files``, are merged in
+    order. The same folder named twice (e.g. through a link) is loaded once.
+    """
+    path_list = _unique(paths)
+    if not path_list:
+        raise InputError("no policy folder to load")
     files = find_rego_files(path_list)
     if not files:
         raise InputError(f"no .rego files under {', '.join(str(p) for p in path_list)}")
-    root = root or _policy_root(path_list)
+    roots = _unique([root] if root else [_policy_root(path) for path in path_list])
+    data: dict[str, Any] = {DATA_NAMESPACE: {}}
+    for policy_root in roots:
+        data = merge_data(data, load_data(policy_root))
+    extra = list(data_files)
+    for path in extra:
+        if not path.is_file():
+            raise InputError(f"{path}: no such data file")
+        if path.suffix not in {".yaml", ".yml", ".json"}:
+            raise InputError(f"{path}: policy data must be a .yaml, .yml or .json file")
+    data = merge_data(data, {DATA_NAMESPACE: _read_data_files(extra)})
     modules = [_read_module(path) for path in files]
-    policy_set = PolicySet(root=root, modules=modules, data=load_data(root))
+    policy_set = PolicySet(root=roots[0], modules=modules, data=data, roots=tuple(roots))
     engine = policy_set.engine()  # compiles: syntax, Rego v0 and unsafe variables fail here
     _catalogue(policy_set, engine)
     return policy_set
 
 
-def _policy_root(paths: list[Path]) -> Path:
-    """The folder holding ``data/``: the nearest ancestor of the first path that has one."""
-    start = paths[0].resolve()
-    for candidate in [start, *start.parents]:
-        if (candidate / "data").is_dir() and candidate.is_dir():
+def _unique(paths: Iterable[Path]) -> list[Path]:
+    seen: dict[Path, Path] = {}
+    for path in paths:
+        seen.setdefault(path.resolve(), path)
+    return list(seen.values())
+
+
+def _policy_root(path: Path) -> Path:
+    """The policy root that ``path`` lies in: the folder holding ``data/``.
+
+    A tree is ``<root>/<domain>/<name>/policy.rego``, so a root is looked for at most that
+    far up; an unrelated ``data/`` folder higher up (a repository's own) is never taken.
+    """
+    start = path.resolve()
+    folder = start if start.is_dir() else start.parent
+    for candidate in [folder, *folder.parents][: _MAX_ROOT_DEPTH + 1]:
+        if (candidate / "data").is_dir():
             return candidate
-    return start if start.is_dir() else start.parent
+    return folder
 
 
 def _read_module(path: Path) -> PolicyModule:
@@ -246,7 +298,11 @@ def _rule_info(note: Annotation, module: PolicyModule) -> RuleInfo:
         raise PolicyLoadError(f"{where}: METADATA lacks {', '.join(missing)}")
     rule_id = str(note.custom["id"])
     if not RULE_ID.match(rule_id):
-        raise PolicyLoadError(f"{where}: rule id {rule_id!r} must look like SG-DOMAIN-NNN")
+        raise PolicyLoadError(
+            f"{where}: rule id {rule_id!r} must look like PREFIX-DOMAIN-NNN (e.g. ACME-K8S-001)"
+        )
+    if rule_id.startswith(RESERVED_RULE_PREFIX):
+        raise PolicyLoadError(f"{where}: rule ids {RESERVED_RULE_PREFIX}* belong to the gate")
     try:
         severity = Severity(str(note.custom["severity"]).lower())
     except ValueError:

@@ -1,29 +1,20 @@
 """The preview review for platform engineers: what a plan changes, per component, how its
 security posture compares with another stack, what the gate decided, and a diagram.
 
-A plan comes from a file (``pulumi preview --json`` or ``sealgate plan``) or is built
-offline from ``Pulumi.<stack>.yaml``. Only the reviewed stack is gated; the other stack is
-read for its posture.
+Rendering only: ``sealgate.gate`` loads the plans and gates them. Only the reviewed stack is
+gated; the other stack is read for its posture.
 """
 
 from __future__ import annotations
 
-import json
-import tempfile
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sealgate._paths import display_path
-from sealgate.errors import InputError
-from sealgate.inputs._model import InputProblem, PolicyInput
-from sealgate.policy._decision import GateResult, Severity
-from sealgate.policy._engine import DecisionEngine
-from sealgate.policy._loader import PolicySet
+from sealgate.policy._decision import GateResult
 from sealgate.report import _markdown as markdown
 from sealgate.report._diagram import mermaid
-from sealgate.report._plan_view import CHANGES, PlanView, read_plan
+from sealgate.report._plan_view import CHANGES, PlanView
 from sealgate.report._posture import Bar, Value, posture
 
 PULUMI_PLAN_KIND = "pulumi-plan"
@@ -38,75 +29,6 @@ class PlanSource:
     view: PlanView
     file: Path | None
     label: str  # how findings name the plan: the preview file, or Pulumi.<stack>.yaml
-
-
-def load_plan(stack: str, preview: Path | None, project_dir: Path) -> PlanSource:
-    """The plan of ``stack``: read from ``preview`` or built under the mock runtime."""
-    if preview is not None:
-        try:
-            plan = json.loads(preview.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{preview}: cannot read the plan: {exc}") from None
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{preview}:{exc.lineno}: not JSON: {exc.msg}") from None
-        label = display_path(preview)
-    else:
-        try:
-            from sealgate.platform._plan import build_plan
-        except ImportError as exc:
-            raise InputError(
-                f"building the offline plan of {stack} needs the infrastructure extra "
-                f"(pip install 'sealgate[infra]'): {exc}"
-            ) from None
-        plan = build_plan(project_dir, stack)
-        label = display_path(project_dir / f"Pulumi.{stack}.yaml")
-    view = read_plan(plan, label)
-    if view.stack != stack:
-        raise InputError(f"{label}: the plan is of stack {view.stack!r}, not {stack!r}")
-    return PlanSource(plan, view, preview, label)
-
-
-def gate_plan(
-    source: PlanSource,
-    policy_set: PolicySet,
-    engine: DecisionEngine,
-    waivers_file: PolicyInput | InputProblem | None,
-    fail_on: Severity = Severity.LOW,
-) -> GateResult:
-    """Gate the plan exactly as ``sealgate check --preview`` does; stale waivers are not
-    reported (the waivers file serves every target, not just this plan)."""
-    from sealgate.inputs._discovery import Candidate, load_inputs
-    from sealgate.inputs._kinds import ParseContext
-    from sealgate.policy._gate import run_gate
-
-    def gate(inputs: Iterable[PolicyInput | InputProblem]) -> GateResult:
-        return run_gate(
-            policy_set,
-            engine,
-            inputs,
-            waivers_file=waivers_file,
-            fail_on=fail_on,
-            report_stale_waivers=False,
-        )
-
-    if source.file is not None:
-        return gate(load_inputs([Candidate(PULUMI_PLAN_KIND, source.file)], ParseContext()))
-    with tempfile.TemporaryDirectory(prefix="sealgate-review-") as folder:
-        written = Path(folder) / f"{source.view.stack}.plan.json"
-        written.write_text(json.dumps(source.plan), encoding="utf-8")
-        inputs = list(load_inputs([Candidate(PULUMI_PLAN_KIND, written)], ParseContext()))
-        return gate(_relabel(item, display_path(written), source.label) for item in inputs)
-
-
-def _relabel(
-    item: PolicyInput | InputProblem, written: str, label: str
-) -> PolicyInput | InputProblem:
-    """An offline plan's inputs name the stack file (as waivers do), not a temporary file;
-    lines of the temporary file mean nothing to a reader, so findings point at line 1."""
-    if isinstance(item, InputProblem):
-        return replace(item, file=label, message=item.message.replace(written, label))
-    target = label + item.target.removeprefix(written)
-    return replace(item, target=target, file=label, lines={}, line=1)
 
 
 def _counts_row(counts: dict[str, int]) -> list[str]:
