@@ -10,6 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from junitparser import JUnitXml
+from sealgate import __version__
 
 from tests.conftest import PLAIN_POD, PRIVILEGED_POD, REPO, Run
 
@@ -55,9 +56,15 @@ def test_privileged_pod_is_denied_with_sarif_on_the_offending_line(
     location = result["locations"][0]["physicalLocation"]
     assert location["artifactLocation"] == {"uri": "pod.yaml", "uriBaseId": "%SRCROOT%"}
     assert location["region"]["startLine"] == PRIVILEGED_LINE
-    rules = {r["id"]: r for r in sarif["runs"][0]["tool"]["driver"]["rules"]}
+    driver = sarif["runs"][0]["tool"]["driver"]
+    assert driver["informationUri"] == "https://github.com/sealgate/sealgate"
+    assert driver["semanticVersion"] == driver["version"] == __version__
+    rules = {r["id"]: r for r in driver["rules"]}
+    assert rules["SG-DEMO-001"]["name"] == "ContainerRunsPrivileged"
     assert rules["SG-DEMO-001"]["help"]["text"] == "Set securityContext.privileged to false."
     assert rules["SG-DEMO-001"]["properties"]["security-severity"] == "8.0"
+    names = [r["name"] for r in driver["rules"]]
+    assert len(names) == len(set(names))
 
 
 def test_clean_file_passes(workspace: Path, sealgate: Sealgate) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from sealgate.errors import InputError
 from sealgate.policy._decision import GateResult
+from sealgate.report import _azure_devops as azure_devops
 from sealgate.report import _github as github
 from sealgate.report import _json_report as json_report
 from sealgate.report import _junit as junit
@@ -22,6 +23,7 @@ RENDERERS: dict[str, Renderer] = {
     "junit": junit.render,
     "markdown": markdown.render,
     "github": github.render,
+    "azuredevops": azure_devops.render,
 }
 FORMATS = tuple(RENDERERS)
 

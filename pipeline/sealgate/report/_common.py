@@ -13,8 +13,11 @@ def ordered(findings: list[Finding]) -> list[Finding]:
 def summary_line(result: GateResult) -> str:
     blocking = len(result.blocking)
     suppressed = len(result.suppressed)
+    below = len(result.findings) - blocking - suppressed
     verdict = "PASS" if result.passed else "FAIL"
     parts = [f"{blocking} blocking finding{'s' if blocking != 1 else ''}"]
+    if below:
+        parts.append(f"{below} below fail-on {result.fail_on.value}")
     if suppressed:
         parts.append(f"{suppressed} suppressed by waivers")
     if result.input_errors:
@@ -25,8 +28,13 @@ def summary_line(result: GateResult) -> str:
     return f"{verdict}: {', '.join(parts)} in {inputs} ({result.engine} engine)"
 
 
+def line_of(finding: Finding) -> int:
+    """The 1-based line every format reports (a finding without a known line is on line 1)."""
+    return max(finding.line, 1)
+
+
 def location(finding: Finding) -> str:
-    return f"{finding.file}:{finding.line}"
+    return f"{finding.file}:{line_of(finding)}"
 
 
 def path_text(finding: Finding) -> str:

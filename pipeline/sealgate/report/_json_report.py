@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 from sealgate import __version__
 from sealgate.policy._decision import GateResult
-from sealgate.report._common import is_blocking, ordered
+from sealgate.report._common import is_blocking, line_of, ordered
 
 
 def render(result: GateResult) -> str:
@@ -19,7 +19,7 @@ def render(result: GateResult) -> str:
             "message": f.message,
             "target": f.target,
             "file": f.file,
-            "line": f.line,
+            "line": line_of(f),
             "path": list(f.path),
             "package": f.package,
             "blocking": is_blocking(result, f),

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 
 from sealgate.policy._decision import Finding, GateResult
-from sealgate.report._common import is_blocking, location, path_text
+from sealgate.report._common import is_blocking, line_of, location, path_text
 
 
 def render(result: GateResult) -> str:
@@ -43,7 +43,7 @@ def render(result: GateResult) -> str:
             name = f"{target} {finding.rule_id}"
             if finding.path:
                 name += f" {path_text(finding)}"
-            element = case(package, name, finding.file, finding.line)
+            element = case(package, name, finding.file, line_of(finding))
             text = f"{location(finding)}: [{finding.severity.value}] {finding.rule_id} {finding.message}"
             if finding.waiver is not None:
                 w = finding.waiver

@@ -5,14 +5,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import string
+from collections import Counter
+from collections.abc import Iterable
+from importlib.metadata import PackageNotFoundError, metadata
 from pathlib import Path
 from typing import Any
 
+import semver
+
 from sealgate import __version__
 from sealgate.policy._decision import Finding, GateResult, RuleInfo, Severity
+from sealgate.report._common import line_of
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "%SRCROOT%"
+DISTRIBUTION = "sealgate"
+# Used when the installed distribution's metadata names no Homepage (a source checkout).
+DEFAULT_HOMEPAGE = "https://github.com/sealgate/sealgate"
 
 _LEVEL = {
     Severity.CRITICAL: "error",
@@ -34,15 +45,18 @@ _SECURITY_SEVERITY = {
 def render(result: GateResult) -> str:
     rules = sorted(result.rules.values(), key=lambda r: r.id)
     index = {rule.id: position for position, rule in enumerate(rules)}
+    names = rule_names(rules)
+    driver: dict[str, Any] = {
+        "name": "sealgate",
+        "informationUri": information_uri(),
+        "version": __version__,
+    }
+    # SARIF requires SemVer 2.0 here; a version that is not one is left to `version` alone.
+    if semver.Version.is_valid(__version__):
+        driver["semanticVersion"] = __version__
+    driver["rules"] = [_rule(rule, names[rule.id]) for rule in rules]
     run: dict[str, Any] = {
-        "tool": {
-            "driver": {
-                "name": "sealgate",
-                "semanticVersion": __version__,
-                "version": __version__,
-                "rules": [_rule(rule) for rule in rules],
-            }
-        },
+        "tool": {"driver": driver},
         "originalUriBaseIds": {SRCROOT: {"uri": Path.cwd().resolve().as_uri() + "/"}},
         "invocations": [{"executionSuccessful": result.input_errors == 0}],
         "results": [_result(f, index) for f in result.findings],
@@ -51,11 +65,60 @@ def render(result: GateResult) -> str:
     return json.dumps(document, indent=2) + "\n"
 
 
-def _rule(rule: RuleInfo) -> dict[str, Any]:
+def information_uri() -> str:
+    """The Homepage `Project-URL` of the installed distribution, else the project's homepage."""
+    try:
+        entries = metadata(DISTRIBUTION).get_all("Project-URL") or []
+    except PackageNotFoundError:
+        entries = []
+    for entry in entries:
+        label, _, url = entry.partition(",")
+        url = url.strip()
+        if _url_label(label) == "homepage" and url.startswith(("https://", "http://")):
+            return url
+    return DEFAULT_HOMEPAGE
+
+
+def _url_label(label: str) -> str:
+    # Core metadata compares Project-URL labels without case, punctuation or whitespace.
+    ignored = string.punctuation + string.whitespace
+    return "".join(c for c in label if c not in ignored).lower()
+
+
+_APOSTROPHES = re.compile(r"['\u2019]")
+_WORDS = re.compile(r"[^\W_]+")
+
+
+def pascal_case(text: str) -> str:
+    """Words of letters and digits, each capitalized: "HSM-backed" -> "HsmBacked"."""
+    return "".join(word.capitalize() for word in _WORDS.findall(_APOSTROPHES.sub("", text)))
+
+
+def rule_names(rules: Iterable[RuleInfo]) -> dict[str, str]:
+    """A readable, unique SARIF `name` per rule id: its title in PascalCase; rules whose titles
+    give the same name are told apart by their id."""
+    bases = {rule.id: pascal_case(rule.title) or pascal_case(rule.id) for rule in rules}
+    counts = Counter(bases.values())
+    taken = {base for base, count in counts.items() if count == 1}
+    names: dict[str, str] = {}
+    for rule_id in sorted(bases):
+        base = bases[rule_id]
+        if counts[base] == 1:
+            names[rule_id] = base
+            continue
+        candidate = stem = base + pascal_case(rule_id)
+        suffix = 2
+        while candidate in taken:
+            candidate, suffix = f"{stem}{suffix}", suffix + 1
+        taken.add(candidate)
+        names[rule_id] = candidate
+    return names
+
+
+def _rule(rule: RuleInfo, name: str) -> dict[str, Any]:
     return {
         "id": rule.id,
-        "name": "".join(word.capitalize() for word in rule.title.split() if word.isalnum())
-        or rule.id,
+        "name": name,
         "shortDescription": {"text": rule.title},
         "fullDescription": {"text": rule.description},
         "help": {
@@ -88,7 +151,7 @@ def _result(finding: Finding, index: dict[str, int]) -> dict[str, Any]:
             {
                 "physicalLocation": {
                     "artifactLocation": _artifact(finding.file),
-                    "region": {"startLine": max(finding.line, 1)},
+                    "region": {"startLine": line_of(finding)},
                 },
                 "logicalLocations": [{"fullyQualifiedName": finding.target, "kind": "resource"}],
             }
