@@ -69,7 +69,7 @@ def run_check(config: GateConfig, request: CheckRequest) -> CheckOutcome:
         found = _candidates(config, request, policy_set)
         candidates = found.candidates + [Candidate(PULUMI_PLAN_KIND, p) for p in request.previews]
         if not candidates and not request.changed_only:
-            shown = ", ".join(display_path(p) for p in request.paths) or display_path(config.root)
+            shown = ", ".join(display_path(p) for p in request.paths) or str(config.root)
             raise InputError(f"no input to gate in {shown}")
         if config.engine == "embedded":
             from sealgate.policy._parallel import default_workers, gate_items

@@ -29,12 +29,13 @@ def plan_platform_stack(project_dir: Path, stack: str) -> dict[str, Any]:
     """The offline plan of a sealgate platform stack (see ``sealgate.platform``)."""
     try:
         from sealgate.platform._plan import build_plan
+
+        return build_plan(project_dir, stack)
     except ImportError as exc:
         error = infra_extra_error(f"planning stack {stack} offline", exc)
         if error is None:
             raise
         raise error from None
-    return build_plan(project_dir, stack)
 
 
 def program_folders(project_dirs: set[Path]) -> list[Path]:

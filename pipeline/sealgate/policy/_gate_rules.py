@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sealgate.policy._decision import RuleInfo, Severity
 
-_SOURCE = "pipeline/policy/gate_rules.py"
+_SOURCE = "pipeline/sealgate/policy/_gate_rules.py"
 
 
 def _rule(rule_id: str, title: str, severity: Severity, description: str, fix: str) -> RuleInfo:

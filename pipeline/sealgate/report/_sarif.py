@@ -16,6 +16,7 @@ from typing import Any
 import semver
 
 from sealgate import __version__
+from sealgate._paths import report_root
 from sealgate.policy._decision import Finding, GateResult, RuleInfo, Severity
 from sealgate.report._common import line_of
 
@@ -57,7 +58,7 @@ def render(result: GateResult) -> str:
     driver["rules"] = [_rule(rule, names[rule.id]) for rule in rules]
     run: dict[str, Any] = {
         "tool": {"driver": driver},
-        "originalUriBaseIds": {SRCROOT: {"uri": Path.cwd().resolve().as_uri() + "/"}},
+        "originalUriBaseIds": {SRCROOT: {"uri": report_root().as_uri() + "/"}},
         "invocations": [{"executionSuccessful": result.input_errors == 0}],
         "results": [_result(f, index) for f in result.findings],
     }
