@@ -10,6 +10,7 @@ from sealgate.errors import InputError
 from sealgate.policy._engine import create_engine
 from sealgate.policy._loader import load_policy_set
 from sealgate.promotion._approvals import create_approval
+from sealgate.promotion._backends import open_registry
 from sealgate.promotion._digest import check_digest, sealed_model_digest
 from sealgate.promotion._gate import (
     PROMOTION_KIND,
@@ -18,7 +19,7 @@ from sealgate.promotion._gate import (
     run_promotion,
     source_digest,
 )
-from sealgate.promotion._registry import Registry, open_registry
+from sealgate.promotion._registry import Registry
 from sealgate.promotion._request import PromotionRequest, previous_stage, stage_names
 from sealgate.sealing._signing_keys import load_signing_private_key
 from sealgate.sealing._trust import load_trust
