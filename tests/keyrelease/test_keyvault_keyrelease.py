@@ -29,7 +29,7 @@ from sealgate.sealing import (
 )
 from sealgate.sealing.recipients import _keyvault as keyvault
 
-from tests.keyrelease.conftest import FakeRegistry, unseal_policy_tree
+from tests.keyrelease.conftest import FakeRegistry, unseal_policy_data, unseal_policy_tree
 from tests.keyrelease.keyvault_standin import (
     StandInServer,
     StandInVault,
@@ -192,7 +192,7 @@ def test_keyvault_403_through_the_cli_is_one_line_exit_1(
             }
         ],
     }
-    policies = unseal_policy_tree(tmp_path / "tree", config)
+    policies = unseal_policy_data(tmp_path, config)
     argv = [
         "unseal", str(sealed), "--identity", f"keyvault:{vault.key_id}",
         "--trust", str(tmp_path / "signer.pub"), "--into", str(tmp_path / "out"), "--allow-disk",

@@ -9,7 +9,7 @@ from sealgate.promotion import sealed_model_digest
 
 from tests.promotion.conftest import MODEL_NAME, CliRunner, RegistryTarget, Workspace, snapshot
 
-GATE = ("--trust", "release.pub", "--policies", "policies")
+GATE = ("--trust", "release.pub")
 REVIEW = ("--approvers", "approvers.yaml")
 
 
@@ -47,7 +47,7 @@ def approve(cli: CliRunner, workspace: Workspace, who: str, digest: str, to: str
     out.unlink(missing_ok=True)
     run = cli(
         "approve", MODEL_NAME, "1.0.0", "--to", to, "--digest", digest,
-        "--requester", "alice", "--key", f"{who}.key", "--out", out.name, "--policies", "policies",
+        "--requester", "alice", "--key", f"{who}.key", "--out", out.name,
     )  # fmt: skip
     assert run.code == 0, run.stderr
     return out.name

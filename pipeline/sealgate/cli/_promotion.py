@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from sealgate.cli._app import cli
-from sealgate.cli._options import gate_options, registry_option
+from sealgate.cli._options import gate_options, policies_option, policy_roots, registry_option
 from sealgate.errors import ExitCode
 
 
@@ -53,7 +53,7 @@ def push(
     trust: Path,
     gate_key: Path,
     requester: str,
-    policy_dir: Path,
+    policies: tuple[Path, ...],
     engine: str,
     opa_url: str | None,
     opa_push: bool,
@@ -63,7 +63,8 @@ def push(
     from sealgate.promotion._service import push as push_model
 
     context = _gate(
-        {"registry": registry_url, "trust": trust, "gate_key": gate_key, "policy_dir": policy_dir}
+        {"registry": registry_url, "trust": trust, "gate_key": gate_key}
+        | {"policies": tuple(policy_roots(policies))}
         | {"engine": engine, "opa_url": opa_url, "opa_push": opa_push}
     )
     _decision_exit(push_model(context, sealed_dir, requester), json_output)
@@ -107,7 +108,7 @@ def promote(
     trust: Path,
     gate_key: Path,
     requester: str,
-    policy_dir: Path,
+    policies: tuple[Path, ...],
     engine: str,
     opa_url: str | None,
     opa_push: bool,
@@ -117,7 +118,8 @@ def promote(
     from sealgate.promotion._service import promote as promote_model
 
     context = _gate(
-        {"registry": registry_url, "trust": trust, "gate_key": gate_key, "policy_dir": policy_dir}
+        {"registry": registry_url, "trust": trust, "gate_key": gate_key}
+        | {"policies": tuple(policy_roots(policies))}
         | {"approvers": approvers, "engine": engine, "opa_url": opa_url, "opa_push": opa_push}
     )
     result = promote_model(
@@ -150,14 +152,7 @@ def promote(
 @click.option(
     "--out", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Approval file."
 )
-@click.option(
-    "--policies",
-    "policy_dir",
-    type=click.Path(path_type=Path),
-    default=Path("policies"),
-    show_default=True,
-    help="Policy tree whose stage order gives the default --from.",
-)
+@policies_option
 def approve(
     name: str,
     version: str,
@@ -167,13 +162,21 @@ def approve(
     requester: str,
     key: Path,
     out: Path,
-    policy_dir: Path,
+    policies: tuple[Path, ...],
 ) -> None:
     """Sign an approval of exactly one promotion request."""
     from sealgate.promotion._service import approve as approve_request
 
     request = approve_request(
-        name, version, target, digest, requester, key, out, source=source, policy_dir=policy_dir
+        name,
+        version,
+        target,
+        digest,
+        requester,
+        key,
+        out,
+        source=source,
+        policies=policy_roots(policies),
     )
     click.echo(
         f"approved {name} {version} ({digest[:19]}) {request.source} -> {target} "

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from sealgate.cli._app import cli
-from sealgate.cli._options import engine_options, trust_option
+from sealgate.cli._options import engine_options, policies_option, policy_roots, trust_option
 from sealgate.cli._output import (
     ProgressBars,
     emit_summary,
@@ -230,15 +230,7 @@ class _ExecTailCommand(click.Command):
     envvar="SEALGATE_REGISTRY",
     help="Promotion registry (file://PATH, azblob://ACCOUNT/CONTAINER) that says where the model is current.",
 )
-@click.option(
-    "--policies",
-    "policy_dir",
-    type=click.Path(path_type=Path),
-    default=Path("policies"),
-    envvar="SEALGATE_POLICIES",
-    show_default=True,
-    help="Policy tree holding policies/unseal and its data.",
-)
+@policies_option
 @click.option(
     "--decision-log",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -258,7 +250,7 @@ def unseal(
     json_output: bool,
     environment: str | None,
     registry_url: str | None,
-    policy_dir: Path,
+    policies: tuple[Path, ...],
     decision_log: Path | None,
     engine: str,
     opa_url: str | None,
@@ -291,7 +283,7 @@ def unseal(
         parsed,
         environment=environment,
         registry_url=registry_url,
-        policy_dir=policy_dir,
+        policies=policy_roots(policies),
         engine=engine,
         opa_url=opa_url,
         opa_push=opa_push,
