@@ -7,7 +7,14 @@ from pathlib import Path
 
 from sealgate.promotion import sealed_model_digest
 
-from tests.promotion.conftest import MODEL_NAME, CliRunner, RegistryTarget, Workspace, snapshot
+from tests.promotion.conftest import (
+    MODEL_NAME,
+    CliRunner,
+    RegistryTarget,
+    Workspace,
+    make_cli,
+    snapshot,
+)
 
 GATE = ("--trust", "release.pub")
 REVIEW = ("--approvers", "approvers.yaml")
@@ -135,3 +142,27 @@ def test_promotion_needs_registry_container(workspace: Workspace, azurite, tmp_p
     run = make_cli(workspace, target)("status")
     assert run.code == 2
     assert "container does not exist" in run.stderr
+
+
+def test_printed_digests_are_what_the_digest_flags_take(
+    workspace: Workspace, file_registry: RegistryTarget, tmp_path: Path
+) -> None:
+    cli = make_cli(workspace, file_registry)
+    digest = sealed_model_digest(workspace.sealed("1.0.0"))
+    verified = cli("verify", "sealed-1.0.0", "--trust", "release.pub")
+    assert verified.code == 0 and verified.stdout.rstrip().endswith(f"; digest {digest}")
+    pushed = cli("push", "sealed-1.0.0", *GATE)
+    assert pushed.code == 0, pushed.stderr
+    assert f"({digest}) (new) -> dev; audit record sha256:" in pushed.stdout
+    [row] = cli("status").stdout.splitlines()[1:]
+    printed = row.split()[-1]
+    assert printed == digest
+    approved = cli(
+        "approve", MODEL_NAME, "1.0.0", "--to", "staging", "--digest", printed,
+        "--requester", "alice", "--key", "bob.key", "--out", str(tmp_path / "a.json"),
+    )  # fmt: skip
+    assert approved.code == 0, approved.stderr
+    assert f"approved {MODEL_NAME} 1.0.0 ({digest}) dev -> staging" in approved.stdout
+    denied = cli("promote", MODEL_NAME, "1.0.0", "--to", "staging", "--digest", printed, *GATE)
+    assert denied.code == 1, denied.stdout + denied.stderr  # a decision, not a usage error
+    assert denied.stdout.startswith(f"denied: {MODEL_NAME} 1.0.0 ({digest}) dev -> staging")

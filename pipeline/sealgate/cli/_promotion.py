@@ -27,14 +27,14 @@ def _decision_exit(result: object, json_output: bool) -> None:
         click.echo(json.dumps(summary, indent=2, sort_keys=True))
     elif result.allowed:  # type: ignore[attr-defined]
         click.echo(
-            f"allowed: {request.name} {request.version} ({request.digest[:19]}) {route}; "
-            f"audit record {result.record[:19]}"  # type: ignore[attr-defined]
+            f"allowed: {request.name} {request.version} ({request.digest}) {route}; "
+            f"audit record {result.record}"  # type: ignore[attr-defined]
         )
     else:
-        click.echo(f"denied: {request.name} {request.version} {route}")
+        click.echo(f"denied: {request.name} {request.version} ({request.digest}) {route}")
         for reason in result.reasons:  # type: ignore[attr-defined]
             click.echo(f"  {reason}")
-        click.echo(f"audit record {result.record[:19]}; nothing was changed")  # type: ignore[attr-defined]
+        click.echo(f"audit record {result.record}; nothing was changed")  # type: ignore[attr-defined]
     sys.exit(int(ExitCode.OK if result.allowed else ExitCode.DENIED))  # type: ignore[attr-defined]
 
 
@@ -179,7 +179,7 @@ def approve(
         policies=policy_roots(policies),
     )
     click.echo(
-        f"approved {name} {version} ({digest[:19]}) {request.source} -> {target} "
+        f"approved {name} {version} ({digest}) {request.source} -> {target} "
         f"requested by {requester}: {out}"
     )
 
@@ -207,9 +207,10 @@ def status(registry_url: str, json_output: bool) -> None:
     if not pointers:
         click.echo("no models in any stage")
         return
+    # Full digests: they are what `promote --digest` and `approve --digest` take.
     click.echo(f"{'MODEL':<30} {'STAGE':<12} {'VERSION':<14} DIGEST")
     for stage, pointer in sorted(pointers, key=lambda p: (p[1].name, p[0])):
-        click.echo(f"{pointer.name:<30} {stage:<12} {pointer.version:<14} {pointer.digest[:19]}")
+        click.echo(f"{pointer.name:<30} {stage:<12} {pointer.version:<14} {pointer.digest}")
 
 
 @cli.group()

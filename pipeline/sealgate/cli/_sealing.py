@@ -128,13 +128,17 @@ def seal(
             options=SealOptions(chunk_size=chunk_size, ciphertext_digest=ciphertext_digest),
             progress=bars,
         )
-    data = {**asdict(summary), "sealed_dir": str(summary.sealed_dir)}
+    from sealgate.promotion import sealed_model_digest
+
+    digest = sealed_model_digest(summary.sealed_dir)
+    data = {**asdict(summary), "sealed_dir": str(summary.sealed_dir), "digest": digest}
     emit_summary(
         data,
         json_output,
         f"sealed {summary.model_name} {summary.model_version}: {summary.files} files, "
         f"{human_bytes(summary.plaintext_bytes)} -> {summary.sealed_dir} "
-        f"(signer {summary.signer_key_id[:16]}, {len(summary.recipients)} recipient(s))",
+        f"(signer {summary.signer_key_id[:16]}, {len(summary.recipients)} recipient(s)); "
+        f"digest {digest}",
     )
 
 
@@ -169,6 +173,7 @@ def verify(
             "model_name": header.model_name,
             "model_version": header.model_version,
             "seal_id": header.seal_id.hex(),
+            "digest": verified.digest,
             "signer": verified.signer.name,
             "signer_key_id": verified.signer.key_id,
             "files": len(header.files),
@@ -177,7 +182,8 @@ def verify(
         },
         json_output,
         f"verified {header.model_name} {header.model_version}: {len(header.files)} files, "
-        f"signed by {verified.signer.name!r} ({verified.signer.key_id[:16]})",
+        f"signed by {verified.signer.name!r} ({verified.signer.key_id[:16]}); "
+        f"digest {verified.digest}",
     )
 
 
