@@ -166,3 +166,30 @@ def test_printed_digests_are_what_the_digest_flags_take(
     denied = cli("promote", MODEL_NAME, "1.0.0", "--to", "staging", "--digest", printed, *GATE)
     assert denied.code == 1, denied.stdout + denied.stderr  # a decision, not a usage error
     assert denied.stdout.startswith(f"denied: {MODEL_NAME} 1.0.0 ({digest}) dev -> staging")
+
+
+def test_an_approvers_file_written_by_the_trust_commands_counts_approvals(
+    workspace: Workspace, file_registry: RegistryTarget, tmp_path: Path
+) -> None:
+    cli = make_cli(workspace, file_registry)
+    approvers = tmp_path / "approvers.yaml"
+    for who in ("bob", "carol"):
+        added = cli("trust", "add", "--file", str(approvers), "--name", who, "--key", f"{who}.pub")
+        assert added.code == 0, added.stderr
+    digest = sealed_model_digest(workspace.sealed("1.0.0"))
+    assert cli("push", "sealed-1.0.0", *GATE).code == 0
+    evidence = evidence_args(write_evidence(workspace, digest, "trust-cmd"))
+    bob = approve(cli, workspace, "bob", digest, "staging", "trust-cmd")
+    staged = cli("promote", MODEL_NAME, "1.0.0", "--to", "staging", *GATE,
+                 "--approvers", str(approvers), "--approval", bob, *evidence)  # fmt: skip
+    assert staged.code == 0, staged.stdout + staged.stderr
+    # Revoked with the same commands, bob's approval no longer counts.
+    revoked = cli("trust", "revoke", "--file", str(approvers), "--name", "bob")
+    assert revoked.code == 0, revoked.stderr
+    bob_prod = approve(cli, workspace, "bob", digest, "prod", "trust-cmd")
+    carol_prod = approve(cli, workspace, "carol", digest, "prod", "trust-cmd")
+    denied = cli("promote", MODEL_NAME, "1.0.0", "--to", "prod", *GATE,
+                 "--approvers", str(approvers), "--approval", bob_prod, "--approval", carol_prod,
+                 *evidence, "--json")  # fmt: skip
+    assert denied.code == 1, denied.stdout + denied.stderr
+    assert any("revoked" in reason for reason in json.loads(denied.stdout)["reasons"])
