@@ -64,7 +64,7 @@ def main() -> None:
                 registry=f"file://{root / 'registry'}",
                 trust=root / "release.pub",
                 gate_key=root / "gate.key",
-                policy_dir=root / "policies",
+                policies=(root / "policies",),
             )
         )
         policy_seconds = 0.0

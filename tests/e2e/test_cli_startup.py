@@ -38,6 +38,8 @@ def test_key_registry_and_approval_commands_skip_model_signing(tmp_path: Path) -
         ("audit", "verify", "--registry", registry, "--gate-pub", "bob.pub"),
         ("approve", "m", "1.0.0", "--to", "staging", "--digest", "sha256:" + "0" * 64,
          "--requester", "alice", "--key", "bob.key", "--out", "a.json"),
+        ("trust", "add", "--file", "trust.yaml", "--name", "bob", "--key", "bob.pub"),
+        ("trust", "show", "--file", "trust.yaml"),
     ]  # fmt: skip
     for command in commands:
         modules = imported_modules(*command, cwd=tmp_path)

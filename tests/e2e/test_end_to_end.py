@@ -25,7 +25,7 @@ import yaml
 from azure.storage.blob import ContainerClient
 
 from tests.conftest import REPO, Run, run_sealgate
-from tests.keyrelease.conftest import Swtpm, unseal_policy_tree
+from tests.keyrelease.conftest import Swtpm, unseal_policy_data
 from tests.promotion.conftest import AZURITE_ACCOUNT, Azurite
 
 MODEL = "fraud-detector"
@@ -33,8 +33,6 @@ VERSION = "1.0.0"
 SEALED = f"{MODEL}-{VERSION}.sealed"
 REQUESTER = "alice"
 APPROVERS = ("bob", "carol")
-# The release pipeline runs against this repository's policies (stage order, promotion gate).
-POLICIES = str(REPO / "policies")
 
 # Runs as the "model server" the workload execs into: proves the model is there by hashing
 # every file, writes the result where the test can read it, exits with a code of its own.
@@ -142,7 +140,7 @@ class User:
     def gate(self) -> tuple[str, ...]:
         return (
             "--registry", self.backend.url, "--trust", "trust.yaml",
-            "--gate-key", "gate.key", "--requester", REQUESTER, "--policies", POLICIES,
+            "--gate-key", "gate.key", "--requester", REQUESTER,
         )  # fmt: skip
 
 
@@ -184,7 +182,6 @@ def approvals(user: User, digest: str, to: str, who: tuple[str, ...]) -> list[st
         user.ok(
             "approve", MODEL, VERSION, "--to", to, "--digest", digest,
             "--requester", REQUESTER, "--key", f"{approver}.key", "--out", out,
-            "--policies", POLICIES,
         )  # fmt: skip
         args += ["--approval", out]
     return args
@@ -365,8 +362,9 @@ def test_pull_request_gate_passes_on_this_repository() -> None:
 
 
 def unseal_policy(root: Path, serving_key_id: str, device: dict) -> Path:
-    """A test copy of the unseal policy: the repository's data plus grants for this test's
-    serving key in prod and its device (with the golden PCRs it reported) in edge-prod."""
+    """Unseal policy data over the built-in policies: the repository's data plus grants for
+    this test's serving key in prod and its device (with the golden PCRs it reported) in
+    edge-prod."""
     config = yaml.safe_load((REPO / "policies" / "data" / "unseal.yaml").read_text())
     config["keys"] = [{"key_id": serving_key_id, "environments": ["prod"], "models": [MODEL]}]
     config["device_classes"]["e2e-gateway"] = {"golden_pcrs": device["pcrs"]["sha256"]}
@@ -379,7 +377,7 @@ def unseal_policy(root: Path, serving_key_id: str, device: dict) -> Path:
             "models": [MODEL],
         }
     )
-    return unseal_policy_tree(root / "unseal-policy", config)
+    return unseal_policy_data(root, config)
 
 
 def run_model_signing(

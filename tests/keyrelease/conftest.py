@@ -96,12 +96,22 @@ def stop_swtpm(device: Swtpm) -> None:
 
 
 def unseal_policy_tree(root: Path, config: dict) -> Path:
-    """The repository's unseal policy with test data (devices, grants, golden values)."""
+    """The repository's unseal policy with test data (devices, grants, golden values), as a
+    policy tree of its own (for loading it alone)."""
     policies = root / "policies"
     shutil.copytree(REPO / "policies" / "unseal", policies / "unseal")
     (policies / "data").mkdir(parents=True)
     (policies / "data" / "unseal.yaml").write_text(yaml.safe_dump(config))
     return policies
+
+
+def unseal_policy_data(root: Path, config: dict) -> Path:
+    """A policy folder holding only test data for the unseal policy (devices, grants, golden
+    values): what `--policies` adds over the built-in policies and their data."""
+    folder = root / "unseal-data"
+    (folder / "data").mkdir(parents=True)
+    (folder / "data" / "unseal.yaml").write_text(yaml.safe_dump(config))
+    return folder
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from azure.core.credentials import AccessToken
 from sealgate import cli
-from sealgate.errors import DeniedError
+from sealgate.errors import DeniedError, InputError
 from sealgate.policy._engine import create_engine
 from sealgate.policy._loader import load_policy_set
 from sealgate.runtime._authorization import UnsealAuthorizer
@@ -29,7 +30,7 @@ from sealgate.sealing import (
 )
 from sealgate.sealing.recipients import _keyvault as keyvault
 
-from tests.keyrelease.conftest import FakeRegistry, unseal_policy_tree
+from tests.keyrelease.conftest import FakeRegistry, unseal_policy_data, unseal_policy_tree
 from tests.keyrelease.keyvault_standin import (
     StandInServer,
     StandInVault,
@@ -162,7 +163,10 @@ def test_keyvault_offline_public_key_and_403_is_a_clear_denial(
             authorize=_authorizer(tmp_path, identity, sealed, log),
         )
     message = str(denied.value)
-    assert f"Key Vault {vault.url} denied unwrapKey with key {vault.name}" in message
+    assert (
+        f"Key Vault {vault.url} denied the request to unwrap the data key with key "
+        f"{vault.name} version {vault.version} (HTTP 403)"
+    ) in message
     assert "HTTP 403" in message and "\n" not in message
     assert not (tmp_path / "out").exists()
 
@@ -192,7 +196,7 @@ def test_keyvault_403_through_the_cli_is_one_line_exit_1(
             }
         ],
     }
-    policies = unseal_policy_tree(tmp_path / "tree", config)
+    policies = unseal_policy_data(tmp_path, config)
     argv = [
         "unseal", str(sealed), "--identity", f"keyvault:{vault.key_id}",
         "--trust", str(tmp_path / "signer.pub"), "--into", str(tmp_path / "out"), "--allow-disk",
@@ -219,7 +223,7 @@ def test_keyvault_403_through_the_cli_is_one_line_exit_1(
     err = capsys.readouterr().err
     assert exited.value.code == 1, err
     assert err.count("\n") == 1 and "Traceback" not in err
-    assert f"Key Vault {vault.url} denied unwrapKey with key {vault.name}" in err
+    assert f"Key Vault {vault.url} denied the request to unwrap the data key with key" in err
 
 
 def test_keyvault_secure_key_release_presents_the_attestation_token(vault: StandInVault) -> None:
@@ -227,5 +231,34 @@ def test_keyvault_secure_key_release_presents_the_attestation_token(vault: Stand
     released = keyvault.release_key(key, "maa-token-for-this-tee", access(vault, ALLOWED_OID))
     payload = json.loads(keyvault._b64url_bytes(released.split(".")[1]))
     assert payload["request"]["target"] == "maa-token-for-this-tee"
-    with pytest.raises(DeniedError, match="denied release"):
+    with pytest.raises(
+        DeniedError, match=f"denied the request to release key {vault.name} version"
+    ):
         keyvault.release_key(key, "maa-token", access(vault, "nobody"))
+
+
+def test_keyvault_public_key_errors_name_the_key_in_one_line(
+    vault: StandInVault, tmp_path: Path
+) -> None:
+    with pytest.raises(DeniedError) as denied:
+        keyvault.KeyVaultRecipient(vault.key_id, access(vault, "nobody"))
+    assert str(denied.value) == (
+        f"Key Vault {vault.url} denied the request to read the public key of key {vault.name} "
+        f"version {vault.version} (HTTP 403): this identity is not allowed to use the key"
+    )
+    # A vault that does not answer: the key and what was asked of it, then the SDK's reason.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    unreachable = keyvault.KeyVaultAccess(
+        credential_factory=lambda: StaticCredential(ALLOWED_OID),
+        client_options={"retry_total": 0, "verify_challenge_resource": False},
+    )
+    with pytest.raises(InputError) as failed:
+        keyvault.KeyVaultRecipient(f"https://127.0.0.1:{port}/keys/model-kek/v1", unreachable)
+    message = str(failed.value)
+    assert message.startswith(
+        f"Key Vault https://127.0.0.1:{port}: cannot read the public key of key model-kek "
+        "version v1: "
+    ), message
+    assert "\n" not in message and " of with " not in message

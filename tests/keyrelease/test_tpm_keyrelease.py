@@ -28,7 +28,7 @@ from sealgate.sealing import (
 )
 from sealgate.sealing.recipients._tpm import TCTI_ENV
 
-from tests.keyrelease.conftest import FakeRegistry, unseal_policy_tree
+from tests.keyrelease.conftest import FakeRegistry, unseal_policy_data, unseal_policy_tree
 from tests.sealing.conftest import write_model
 
 PCRS = [0, 2, 4, 7]
@@ -254,7 +254,7 @@ def test_tpm_cli_enroll_seal_and_unseal_asks_the_policy(
         "devices": [{"id": summary["device_id"], "class": "gw", "ak_key_id": summary["ak_key_id"],
                      "environments": ["edge-prod"], "models": ["detector"]}],
     }  # fmt: skip
-    policies = unseal_policy_tree(tmp_path, config)
+    policies = unseal_policy_data(tmp_path, config)
     denied = sealgate(
         *base, "--environment", "edge-prod", "--policies", str(policies), cwd=tmp_path
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import time
@@ -39,16 +38,12 @@ MODEL_NAME = "fraud-detector"
 
 @dataclass(frozen=True)
 class Workspace:
-    """Keys, trust and approver files, the promotion policies and sealed models."""
+    """Keys, trust and approver files and sealed models (the gate runs the built-in policies)."""
 
     root: Path
 
     def path(self, name: str) -> Path:
         return self.root / name
-
-    @property
-    def policies(self) -> Path:
-        return self.root / "policies"
 
     def sealed(self, version: str) -> Path:
         return self.root / f"sealed-{version}"
@@ -83,9 +78,6 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
         + "".join(f"  - name: {who}\n    public_key_path: {who}.pub\n" for who in ("bob", "carol"))
         + "  - name: alice\n    public_key_path: alice.pub\n"
     )
-    (root / "policies" / "data").mkdir(parents=True)
-    shutil.copytree(REPO / "policies" / "promotion", root / "policies" / "promotion")
-    shutil.copy(REPO / "policies" / "data" / "promotion.yaml", root / "policies" / "data")
     for version in ("1.0.0", "1.1.0", "0.9.0"):
         _seal(root, version, "release")
     _seal(root, "1.2.0", "rogue")
@@ -205,7 +197,6 @@ def gate_options(workspace: Workspace, url: str, **changes: object) -> GateOptio
         trust=workspace.path("release.pub"),
         gate_key=workspace.path("gate.key"),
         approvers=workspace.path("approvers.yaml"),
-        policy_dir=workspace.policies,
     )
     return replace(options, **changes)  # type: ignore[arg-type]
 

@@ -7,9 +7,16 @@ from pathlib import Path
 
 from sealgate.promotion import sealed_model_digest
 
-from tests.promotion.conftest import MODEL_NAME, CliRunner, RegistryTarget, Workspace, snapshot
+from tests.promotion.conftest import (
+    MODEL_NAME,
+    CliRunner,
+    RegistryTarget,
+    Workspace,
+    make_cli,
+    snapshot,
+)
 
-GATE = ("--trust", "release.pub", "--policies", "policies")
+GATE = ("--trust", "release.pub")
 REVIEW = ("--approvers", "approvers.yaml")
 
 
@@ -47,7 +54,7 @@ def approve(cli: CliRunner, workspace: Workspace, who: str, digest: str, to: str
     out.unlink(missing_ok=True)
     run = cli(
         "approve", MODEL_NAME, "1.0.0", "--to", to, "--digest", digest,
-        "--requester", "alice", "--key", f"{who}.key", "--out", out.name, "--policies", "policies",
+        "--requester", "alice", "--key", f"{who}.key", "--out", out.name,
     )  # fmt: skip
     assert run.code == 0, run.stderr
     return out.name
@@ -135,3 +142,54 @@ def test_promotion_needs_registry_container(workspace: Workspace, azurite, tmp_p
     run = make_cli(workspace, target)("status")
     assert run.code == 2
     assert "container does not exist" in run.stderr
+
+
+def test_printed_digests_are_what_the_digest_flags_take(
+    workspace: Workspace, file_registry: RegistryTarget, tmp_path: Path
+) -> None:
+    cli = make_cli(workspace, file_registry)
+    digest = sealed_model_digest(workspace.sealed("1.0.0"))
+    verified = cli("verify", "sealed-1.0.0", "--trust", "release.pub")
+    assert verified.code == 0 and verified.stdout.rstrip().endswith(f"; digest {digest}")
+    pushed = cli("push", "sealed-1.0.0", *GATE)
+    assert pushed.code == 0, pushed.stderr
+    assert f"({digest}) (new) -> dev; audit record sha256:" in pushed.stdout
+    [row] = cli("status").stdout.splitlines()[1:]
+    printed = row.split()[-1]
+    assert printed == digest
+    approved = cli(
+        "approve", MODEL_NAME, "1.0.0", "--to", "staging", "--digest", printed,
+        "--requester", "alice", "--key", "bob.key", "--out", str(tmp_path / "a.json"),
+    )  # fmt: skip
+    assert approved.code == 0, approved.stderr
+    assert f"approved {MODEL_NAME} 1.0.0 ({digest}) dev -> staging" in approved.stdout
+    denied = cli("promote", MODEL_NAME, "1.0.0", "--to", "staging", "--digest", printed, *GATE)
+    assert denied.code == 1, denied.stdout + denied.stderr  # a decision, not a usage error
+    assert denied.stdout.startswith(f"denied: {MODEL_NAME} 1.0.0 ({digest}) dev -> staging")
+
+
+def test_an_approvers_file_written_by_the_trust_commands_counts_approvals(
+    workspace: Workspace, file_registry: RegistryTarget, tmp_path: Path
+) -> None:
+    cli = make_cli(workspace, file_registry)
+    approvers = tmp_path / "approvers.yaml"
+    for who in ("bob", "carol"):
+        added = cli("trust", "add", "--file", str(approvers), "--name", who, "--key", f"{who}.pub")
+        assert added.code == 0, added.stderr
+    digest = sealed_model_digest(workspace.sealed("1.0.0"))
+    assert cli("push", "sealed-1.0.0", *GATE).code == 0
+    evidence = evidence_args(write_evidence(workspace, digest, "trust-cmd"))
+    bob = approve(cli, workspace, "bob", digest, "staging", "trust-cmd")
+    staged = cli("promote", MODEL_NAME, "1.0.0", "--to", "staging", *GATE,
+                 "--approvers", str(approvers), "--approval", bob, *evidence)  # fmt: skip
+    assert staged.code == 0, staged.stdout + staged.stderr
+    # Revoked with the same commands, bob's approval no longer counts.
+    revoked = cli("trust", "revoke", "--file", str(approvers), "--name", "bob")
+    assert revoked.code == 0, revoked.stderr
+    bob_prod = approve(cli, workspace, "bob", digest, "prod", "trust-cmd")
+    carol_prod = approve(cli, workspace, "carol", digest, "prod", "trust-cmd")
+    denied = cli("promote", MODEL_NAME, "1.0.0", "--to", "prod", *GATE,
+                 "--approvers", str(approvers), "--approval", bob_prod, "--approval", carol_prod,
+                 *evidence, "--json")  # fmt: skip
+    assert denied.code == 1, denied.stdout + denied.stderr
+    assert any("revoked" in reason for reason in json.loads(denied.stdout)["reasons"])

@@ -92,9 +92,7 @@ def test_promotion_unsigned_model_is_an_input_error(
     unsigned = tmp_path / "unsigned"
     shutil.copytree(workspace.sealed("1.0.0"), unsigned)
     (unsigned / "seal.json").write_text('{"model": "not signed"}')
-    run = make_cli(workspace, file_registry)(
-        "push", str(unsigned), "--trust", "release.pub", "--policies", "policies"
-    )
+    run = make_cli(workspace, file_registry)("push", str(unsigned), "--trust", "release.pub")
     assert run.code == 2
     assert "not a sealed model" in run.stderr
     assert snapshot(file_registry) == ()
@@ -214,9 +212,7 @@ def test_promotion_of_digest_not_in_source_is_denied(workspace: Workspace, stage
 def test_promotion_malformed_request_is_an_input_error(
     workspace: Workspace, file_registry: RegistryTarget, args: tuple[str, ...], message: str
 ) -> None:
-    run = make_cli(workspace, file_registry)(
-        "promote", *args, "--trust", "release.pub", "--policies", "policies"
-    )
+    run = make_cli(workspace, file_registry)("promote", *args, "--trust", "release.pub")
     assert run.code == 2, run.stdout + run.stderr
     assert message in run.stderr
     assert "Traceback" not in run.stderr
@@ -233,6 +229,6 @@ def test_promotion_approve_refuses_to_overwrite(workspace: Workspace, tmp_path: 
         "alice",
         workspace.path("bob.key"),
     )
-    approve(*args, out, policy_dir=workspace.policies)
+    approve(*args, out)
     with pytest.raises(InputError, match="never overwritten"):
-        approve(*args, out, policy_dir=workspace.policies)
+        approve(*args, out)

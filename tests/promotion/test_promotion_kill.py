@@ -32,8 +32,6 @@ def _push(workspace: Workspace, registry: Path) -> subprocess.Popen[bytes]:
             "sealed-1.1.0",
             "--trust",
             "release.pub",
-            "--policies",
-            "policies",
             "--registry",
             f"file://{registry}",
             "--gate-key",

@@ -79,7 +79,7 @@ def test_promotion_race_between_processes_has_one_winner(
     ).allowed
     command = [
         sys.executable, "-m", "sealgate", "push", "sealed-1.1.0", "--trust", "release.pub",
-        "--policies", "policies", "--registry", registry_target.url, "--gate-key", "gate.key",
+        "--registry", registry_target.url, "--gate-key", "gate.key",
         "--requester", "alice", "--json",
     ]  # fmt: skip
     import os

@@ -2,9 +2,48 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
+
+POLICIES_ENV = "SEALGATE_POLICIES"
+
+
+class _PolicyFolders(click.Path):
+    """Policy folders; in the environment variable several are separated by os.pathsep."""
+
+    def split_envvar_value(self, rv: str) -> Sequence[str]:
+        return [part for part in rv.split(os.pathsep) if part]
+
+
+def policies_option(function):  # type: ignore[no-untyped-def]
+    """``--policies DIR``, repeatable, added to the built-in policies: ``policies: tuple[Path, ...]``.
+
+    Without the flag, ``SEALGATE_POLICIES`` (folders separated by os.pathsep) gives them.
+    Turn the value into the folders to load with ``policy_roots(policies)``.
+    """
+    return click.option(
+        "--policies",
+        "policies",
+        multiple=True,
+        metavar="DIR",
+        envvar=POLICIES_ENV,
+        type=_PolicyFolders(path_type=Path, file_okay=False, exists=True),
+        help="A policy folder to add to the built-in policies (its Rego and its data/*.yaml "
+        f"over the built-in data); repeatable. Env: {POLICIES_ENV} (folders separated by "
+        f"{os.pathsep!r}).",
+    )(function)
+
+
+def policy_roots(policies: Sequence[Path], *, builtin: bool = True) -> list[Path]:
+    """The folders to load: the built-in policies first (unless ``builtin`` is False), then
+    ``policies`` in order."""
+    from sealgate.policy import builtin_policy_root
+
+    return [builtin_policy_root(), *policies] if builtin else list(policies)
+
 
 _ENGINE_OPTIONS = [
     click.option(
@@ -79,14 +118,7 @@ def gate_options(function):  # type: ignore[no-untyped-def]
             envvar="SEALGATE_REQUESTER",
             help="Who asks for this (the audit actor; may not approve it).",
         ),
-        click.option(
-            "--policies",
-            "policy_dir",
-            type=click.Path(path_type=Path),
-            default=Path("policies"),
-            show_default=True,
-            help="Policy tree (the promotion policies and policies/data/promotion.yaml).",
-        ),
+        policies_option,
         engine_options,
         click.option("--json", "json_output", is_flag=True, help="Print a JSON summary."),
     ]

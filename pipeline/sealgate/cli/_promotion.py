@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from sealgate.cli._app import cli
-from sealgate.cli._options import gate_options, registry_option
+from sealgate.cli._options import gate_options, policies_option, policy_roots, registry_option
 from sealgate.errors import ExitCode
 
 
@@ -27,14 +27,14 @@ def _decision_exit(result: object, json_output: bool) -> None:
         click.echo(json.dumps(summary, indent=2, sort_keys=True))
     elif result.allowed:  # type: ignore[attr-defined]
         click.echo(
-            f"allowed: {request.name} {request.version} ({request.digest[:19]}) {route}; "
-            f"audit record {result.record[:19]}"  # type: ignore[attr-defined]
+            f"allowed: {request.name} {request.version} ({request.digest}) {route}; "
+            f"audit record {result.record}"  # type: ignore[attr-defined]
         )
     else:
-        click.echo(f"denied: {request.name} {request.version} {route}")
+        click.echo(f"denied: {request.name} {request.version} ({request.digest}) {route}")
         for reason in result.reasons:  # type: ignore[attr-defined]
             click.echo(f"  {reason}")
-        click.echo(f"audit record {result.record[:19]}; nothing was changed")  # type: ignore[attr-defined]
+        click.echo(f"audit record {result.record}; nothing was changed")  # type: ignore[attr-defined]
     sys.exit(int(ExitCode.OK if result.allowed else ExitCode.DENIED))  # type: ignore[attr-defined]
 
 
@@ -53,7 +53,7 @@ def push(
     trust: Path,
     gate_key: Path,
     requester: str,
-    policy_dir: Path,
+    policies: tuple[Path, ...],
     engine: str,
     opa_url: str | None,
     opa_push: bool,
@@ -63,7 +63,8 @@ def push(
     from sealgate.promotion._service import push as push_model
 
     context = _gate(
-        {"registry": registry_url, "trust": trust, "gate_key": gate_key, "policy_dir": policy_dir}
+        {"registry": registry_url, "trust": trust, "gate_key": gate_key}
+        | {"policies": tuple(policy_roots(policies))}
         | {"engine": engine, "opa_url": opa_url, "opa_push": opa_push}
     )
     _decision_exit(push_model(context, sealed_dir, requester), json_output)
@@ -107,7 +108,7 @@ def promote(
     trust: Path,
     gate_key: Path,
     requester: str,
-    policy_dir: Path,
+    policies: tuple[Path, ...],
     engine: str,
     opa_url: str | None,
     opa_push: bool,
@@ -117,7 +118,8 @@ def promote(
     from sealgate.promotion._service import promote as promote_model
 
     context = _gate(
-        {"registry": registry_url, "trust": trust, "gate_key": gate_key, "policy_dir": policy_dir}
+        {"registry": registry_url, "trust": trust, "gate_key": gate_key}
+        | {"policies": tuple(policy_roots(policies))}
         | {"approvers": approvers, "engine": engine, "opa_url": opa_url, "opa_push": opa_push}
     )
     result = promote_model(
@@ -150,14 +152,7 @@ def promote(
 @click.option(
     "--out", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Approval file."
 )
-@click.option(
-    "--policies",
-    "policy_dir",
-    type=click.Path(path_type=Path),
-    default=Path("policies"),
-    show_default=True,
-    help="Policy tree whose stage order gives the default --from.",
-)
+@policies_option
 def approve(
     name: str,
     version: str,
@@ -167,16 +162,24 @@ def approve(
     requester: str,
     key: Path,
     out: Path,
-    policy_dir: Path,
+    policies: tuple[Path, ...],
 ) -> None:
     """Sign an approval of exactly one promotion request."""
     from sealgate.promotion._service import approve as approve_request
 
     request = approve_request(
-        name, version, target, digest, requester, key, out, source=source, policy_dir=policy_dir
+        name,
+        version,
+        target,
+        digest,
+        requester,
+        key,
+        out,
+        source=source,
+        policies=policy_roots(policies),
     )
     click.echo(
-        f"approved {name} {version} ({digest[:19]}) {request.source} -> {target} "
+        f"approved {name} {version} ({digest}) {request.source} -> {target} "
         f"requested by {requester}: {out}"
     )
 
@@ -204,9 +207,10 @@ def status(registry_url: str, json_output: bool) -> None:
     if not pointers:
         click.echo("no models in any stage")
         return
+    # Full digests: they are what `promote --digest` and `approve --digest` take.
     click.echo(f"{'MODEL':<30} {'STAGE':<12} {'VERSION':<14} DIGEST")
     for stage, pointer in sorted(pointers, key=lambda p: (p[1].name, p[0])):
-        click.echo(f"{pointer.name:<30} {stage:<12} {pointer.version:<14} {pointer.digest[:19]}")
+        click.echo(f"{pointer.name:<30} {stage:<12} {pointer.version:<14} {pointer.digest}")
 
 
 @cli.group()

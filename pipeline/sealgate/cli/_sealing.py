@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from sealgate.cli._app import cli
-from sealgate.cli._options import engine_options, trust_option
+from sealgate.cli._options import engine_options, policies_option, policy_roots, trust_option
 from sealgate.cli._output import (
     ProgressBars,
     emit_summary,
@@ -128,13 +128,17 @@ def seal(
             options=SealOptions(chunk_size=chunk_size, ciphertext_digest=ciphertext_digest),
             progress=bars,
         )
-    data = {**asdict(summary), "sealed_dir": str(summary.sealed_dir)}
+    from sealgate.promotion import sealed_model_digest
+
+    digest = sealed_model_digest(summary.sealed_dir)
+    data = {**asdict(summary), "sealed_dir": str(summary.sealed_dir), "digest": digest}
     emit_summary(
         data,
         json_output,
         f"sealed {summary.model_name} {summary.model_version}: {summary.files} files, "
         f"{human_bytes(summary.plaintext_bytes)} -> {summary.sealed_dir} "
-        f"(signer {summary.signer_key_id[:16]}, {len(summary.recipients)} recipient(s))",
+        f"(signer {summary.signer_key_id[:16]}, {len(summary.recipients)} recipient(s)); "
+        f"digest {digest}",
     )
 
 
@@ -169,6 +173,7 @@ def verify(
             "model_name": header.model_name,
             "model_version": header.model_version,
             "seal_id": header.seal_id.hex(),
+            "digest": verified.digest,
             "signer": verified.signer.name,
             "signer_key_id": verified.signer.key_id,
             "files": len(header.files),
@@ -177,7 +182,8 @@ def verify(
         },
         json_output,
         f"verified {header.model_name} {header.model_version}: {len(header.files)} files, "
-        f"signed by {verified.signer.name!r} ({verified.signer.key_id[:16]})",
+        f"signed by {verified.signer.name!r} ({verified.signer.key_id[:16]}); "
+        f"digest {verified.digest}",
     )
 
 
@@ -230,15 +236,7 @@ class _ExecTailCommand(click.Command):
     envvar="SEALGATE_REGISTRY",
     help="Promotion registry (file://PATH, azblob://ACCOUNT/CONTAINER) that says where the model is current.",
 )
-@click.option(
-    "--policies",
-    "policy_dir",
-    type=click.Path(path_type=Path),
-    default=Path("policies"),
-    envvar="SEALGATE_POLICIES",
-    show_default=True,
-    help="Policy tree holding policies/unseal and its data.",
-)
+@policies_option
 @click.option(
     "--decision-log",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -258,7 +256,7 @@ def unseal(
     json_output: bool,
     environment: str | None,
     registry_url: str | None,
-    policy_dir: Path,
+    policies: tuple[Path, ...],
     decision_log: Path | None,
     engine: str,
     opa_url: str | None,
@@ -291,7 +289,7 @@ def unseal(
         parsed,
         environment=environment,
         registry_url=registry_url,
-        policy_dir=policy_dir,
+        policies=policy_roots(policies),
         engine=engine,
         opa_url=opa_url,
         opa_push=opa_push,

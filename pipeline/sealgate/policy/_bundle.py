@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from sealgate.errors import InputError, VerificationError
 from sealgate.policy._loader import DATA_NAMESPACE, PolicySet
+from sealgate.policy._revision import policy_revision
 
 MANIFEST = ".manifest"
 SIGNATURES = ".signatures.json"
@@ -109,16 +110,6 @@ def bundle_files(policy_set: PolicySet, revision: str) -> dict[str, bytes]:
     return files
 
 
-def content_revision(policy_set: PolicySet) -> str:
-    """A revision that names exactly this content: the SHA-256 of every file and its hash."""
-    files = bundle_files(policy_set, revision="")
-    digest = hashlib.sha256()
-    for name in sorted(files):
-        if name != MANIFEST:
-            digest.update(f"{name}\0{file_hash(name, files[name])}\n".encode())
-    return f"sha256:{digest.hexdigest()}"
-
-
 def build_bundle(
     policy_set: PolicySet,
     out: Path,
@@ -127,7 +118,7 @@ def build_bundle(
     key_id: str,
     revision: str | None = None,
 ) -> BundleSummary:
-    revision = revision or content_revision(policy_set)
+    revision = revision or policy_revision(policy_set)
     files = bundle_files(policy_set, revision)
     claims = {
         "files": [

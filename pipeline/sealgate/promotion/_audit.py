@@ -27,9 +27,14 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from sealgate.errors import InputError
 from sealgate.promotion._digest import digest_of_bytes
-from sealgate.promotion._registry import GENESIS, AuditTail, Registry, StagePointer
+from sealgate.promotion._registry import (
+    GENESIS,
+    AuditStore,
+    AuditTail,
+    Registry,
+    StagePointer,
+)
 from sealgate.sealing import _signing_keys as signing_keys
 from sealgate.sealing._canonical import JSONValue, canonical_json
 from sealgate.sealing._envelope import pae
@@ -62,19 +67,6 @@ def record_hash(line: bytes) -> str:
     return digest_of_bytes(line)
 
 
-def tail_of(line: bytes) -> AuditTail:
-    """The chain position after ``line`` (the last record of the log)."""
-    try:
-        seq = json.loads(line)["seq"]
-    except (ValueError, KeyError, TypeError):
-        raise InputError(
-            "audit log: the last record is unreadable; run `sealgate audit verify`"
-        ) from None
-    if not isinstance(seq, int):
-        raise InputError("audit log: the last record has no sequence number")
-    return AuditTail(seq, record_hash(line))
-
-
 def _signed(
     body: dict[str, JSONValue], payload_type: str, key: ec.EllipticCurvePrivateKey
 ) -> bytes:
@@ -97,7 +89,10 @@ class Decision:
 
 
 def append_record(
-    registry: Registry, decision: Decision, key: ec.EllipticCurvePrivateKey, now: str | None = None
+    registry: AuditStore,
+    decision: Decision,
+    key: ec.EllipticCurvePrivateKey,
+    now: str | None = None,
 ) -> str:
     """Append a signed record chained to the current last one; return its hash."""
     key_id = signing_keys.signing_key_id(key.public_key())

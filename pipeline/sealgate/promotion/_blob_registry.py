@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -45,10 +44,12 @@ from sealgate.promotion._registry import (
     ConflictError,
     Registry,
     StagePointer,
+    head_count,
     last_line,
     model_prefix,
     name_from_pointer_key,
     pointer_key,
+    tail_of,
 )
 from sealgate.sealing._header import HEADER_FILE
 
@@ -211,8 +212,6 @@ class BlobRegistry(Registry):
     # audit ------------------------------------------------------------------------------
 
     def append_audit(self, make_line: Callable[[AuditTail], bytes]) -> bytes:
-        from sealgate.promotion._audit import tail_of
-
         blob = self._audit.get_blob_client(AUDIT_LOG)
         with self._errors():
             with contextlib.suppress(ResourceExistsError, ResourceModifiedError):
@@ -272,7 +271,7 @@ class BlobRegistry(Registry):
                     existing, etag = downloader.readall(), downloader.properties.etag
                 except ResourceNotFoundError:
                     existing, etag = None, None
-                if existing is not None and _head_count(existing) >= count:
+                if existing is not None and head_count(existing) >= count:
                     return
                 try:
                     if etag is None:
@@ -291,11 +290,3 @@ class BlobRegistry(Registry):
     def close(self) -> None:
         self._container.close()
         self._audit.close()
-
-
-def _head_count(head: bytes) -> int:
-    try:
-        count = json.loads(head).get("count")
-    except (ValueError, AttributeError):
-        return -1
-    return count if isinstance(count, int) else -1

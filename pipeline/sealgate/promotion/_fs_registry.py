@@ -12,7 +12,6 @@ import contextlib
 import errno
 import fcntl
 import hashlib
-import json
 import os
 import secrets
 import shutil
@@ -29,10 +28,12 @@ from sealgate.promotion._registry import (
     ConflictError,
     Registry,
     StagePointer,
+    head_count,
     last_line,
     model_prefix,
     name_from_pointer_key,
     pointer_key,
+    tail_of,
 )
 from sealgate.sealing._header import HEADER_FILE
 
@@ -92,6 +93,14 @@ class FileRegistry(Registry):
         root.mkdir(parents=True, exist_ok=True)
         self.root = root
         self.url = f"file://{root}"
+
+    @classmethod
+    def from_url(cls, url: str) -> FileRegistry:
+        """``file://PATH``; the path may be relative to the working directory."""
+        path = url.removeprefix("file://")
+        if not path:
+            raise InputError("--registry file://PATH needs a path")
+        return cls(Path(path))
 
     def _lock(self, key: str) -> contextlib.AbstractContextManager[None]:
         return locked(self.root / "locks" / f"{key}.lock")
@@ -170,8 +179,6 @@ class FileRegistry(Registry):
     # audit ------------------------------------------------------------------------------
 
     def append_audit(self, make_line: Callable[[AuditTail], bytes]) -> bytes:
-        from sealgate.promotion._audit import tail_of
-
         log = self.root / AUDIT_LOG
         log.parent.mkdir(parents=True, exist_ok=True)
         with self._lock("audit"):
@@ -208,14 +215,6 @@ class FileRegistry(Registry):
     def write_audit_head(self, head: bytes, count: int) -> None:
         with self._lock("audit-head"):
             existing = self.read_audit_head()
-            if existing is not None and _head_count(existing) >= count:
+            if existing is not None and head_count(existing) >= count:
                 return
             atomic_write(self.root / AUDIT_HEAD, head)
-
-
-def _head_count(head: bytes) -> int:
-    try:
-        count = json.loads(head).get("count")
-    except (ValueError, AttributeError):
-        return -1
-    return count if isinstance(count, int) else -1

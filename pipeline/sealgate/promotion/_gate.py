@@ -18,7 +18,6 @@ write) and the audit chain intact (one appended line per record).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from sealgate.policy._decision import Finding
 from sealgate.policy._engine import DecisionEngine
 from sealgate.policy._evaluate import evaluate_input
 from sealgate.policy._loader import PolicySet
+from sealgate.policy._revision import policy_revision
 from sealgate.promotion._approvals import verify_approvals
 from sealgate.promotion._audit import Decision, append_record, utc_now
 from sealgate.promotion._digest import digest_of_bytes
@@ -68,16 +68,6 @@ class PromotionResult:
     @property
     def reasons(self) -> list[str]:
         return [f"{f.rule_id}: {f.message}" for f in self.findings]
-
-
-def policy_revision(policy_set: PolicySet) -> str:
-    """``sha256:`` over every policy module and the policy data: the revision that decided."""
-    digest = hashlib.sha256()
-    for module in sorted(policy_set.policy_modules, key=lambda m: m.file):
-        digest.update(f"{module.file}\0{len(module.source)}\0".encode())
-        digest.update(module.source.encode())
-    digest.update(json.dumps(policy_set.data, sort_keys=True, default=str).encode())
-    return "sha256:" + digest.hexdigest()
 
 
 def facts_digest(facts: dict[str, Any]) -> str:

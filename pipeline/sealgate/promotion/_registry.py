@@ -1,6 +1,9 @@
 """The registry interface: sealed models by digest, stage pointers, and the audit log.
 
-Both backends store the same objects under the same names:
+One abstract store per concern (``ModelStore``, ``PointerStore``, ``AuditStore``); a
+``Registry`` is all three for one URL. Backends register their URL scheme in
+``sealgate.promotion._backends``, which ``open_registry`` dispatches on; this module imports
+no backend. The built-in backends store the same objects under the same names:
 
 - ``models/<hex>/seal.json``, ``model.sig``, ``payload/NNNNNN.enc``: a sealed model, keyed by
   its digest (``sha256:<hex>`` of ``seal.json``); ``seal.json`` is written last, so a model
@@ -26,6 +29,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 from sealgate.errors import DeniedError, InputError
+from sealgate.promotion._digest import digest_of_bytes
 from sealgate.sealing._header import name_problem
 
 STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
@@ -76,6 +80,19 @@ class AuditTail:
 EMPTY_TAIL = AuditTail(-1, GENESIS)
 
 
+def tail_of(line: bytes) -> AuditTail:
+    """The chain position after ``line`` (the last record of the log)."""
+    try:
+        seq = json.loads(line)["seq"]
+    except (ValueError, KeyError, TypeError):
+        raise InputError(
+            "audit log: the last record is unreadable; run `sealgate audit verify`"
+        ) from None
+    if not isinstance(seq, int):
+        raise InputError("audit log: the last record has no sequence number")
+    return AuditTail(seq, digest_of_bytes(line))
+
+
 def check_stage(stage: str) -> str:
     if not STAGE_PATTERN.match(stage):
         raise InputError(f"stage {stage!r}: use lowercase letters, digits and '-'")
@@ -100,16 +117,38 @@ def model_prefix(digest: str) -> str:
     return f"{MODELS}/{digest.removeprefix('sha256:')}"
 
 
+def head_count(head: bytes) -> int:
+    """The record count a signed audit head claims (-1 when it names none)."""
+    try:
+        count = json.loads(head).get("count")
+    except (ValueError, AttributeError):
+        return -1
+    return count if isinstance(count, int) else -1
+
+
 def last_line(data: bytes) -> bytes | None:
     """The last complete line of a log (``data`` may be only its tail)."""
     lines = data.rstrip(b"\n").rsplit(b"\n", 1)
     return lines[-1] if lines and lines[-1] else None
 
 
-class Registry(ABC):
-    """Sealed models, stage pointers and the audit log, behind one interface."""
+class ModelStore(ABC):
+    """Sealed models by digest: content-addressed, written once, complete when present."""
 
-    url: str
+    @abstractmethod
+    def has_model(self, digest: str) -> bool: ...
+
+    @abstractmethod
+    def store_model(self, digest: str, sealed_dir: Path) -> None:
+        """Store a sealed model under its digest (a no-op when it is already complete)."""
+
+    @abstractmethod
+    def open_model(self, digest: str) -> AbstractContextManager[Path]:
+        """A local directory holding the stored sealed model, for verification."""
+
+
+class PointerStore(ABC):
+    """Stage pointers, moved by compare-and-swap on a tag the backend chooses."""
 
     def current(self, stage: str, name: str) -> StagePointer | None:
         """Where model ``name`` is in ``stage`` now, or None."""
@@ -127,16 +166,9 @@ class Registry(ABC):
     def pointers(self) -> list[tuple[str, StagePointer]]:
         """Every (stage, pointer) in the registry."""
 
-    @abstractmethod
-    def has_model(self, digest: str) -> bool: ...
 
-    @abstractmethod
-    def store_model(self, digest: str, sealed_dir: Path) -> None:
-        """Store a sealed model under its digest (a no-op when it is already complete)."""
-
-    @abstractmethod
-    def open_model(self, digest: str) -> AbstractContextManager[Path]:
-        """A local directory holding the stored sealed model, for verification."""
+class AuditStore(ABC):
+    """The append-only audit log and its signed head."""
 
     @abstractmethod
     def append_audit(self, make_line: Callable[[AuditTail], bytes]) -> bytes:
@@ -154,24 +186,15 @@ class Registry(ABC):
     def write_audit_head(self, head: bytes, count: int) -> None:
         """Record the signed head unless a head for as many or more records is already there."""
 
-    def close(self) -> None:  # noqa: B027 - optional for backends
+
+class Registry(ModelStore, PointerStore, AuditStore):
+    """Sealed models, stage pointers and the audit log of one registry URL.
+
+    A backend implements the three stores and registers its URL scheme with
+    ``sealgate.promotion.register_backend``.
+    """
+
+    url: str
+
+    def close(self) -> None:
         """Release connections."""
-
-
-def open_registry(url: str) -> Registry:
-    """``file://PATH`` (or a plain path) or ``azblob://ACCOUNT/CONTAINER[?endpoint=URL]``."""
-    if url.startswith("azblob://"):
-        from sealgate.promotion._blob_registry import BlobRegistry
-
-        return BlobRegistry.from_url(url)
-    if url.startswith("file://"):
-        path = url.removeprefix("file://")
-    elif "://" in url:
-        raise InputError(f"--registry {url}: use file://PATH or azblob://ACCOUNT/CONTAINER")
-    else:
-        path = url
-    if not path:
-        raise InputError("--registry file://PATH needs a path")
-    from sealgate.promotion._fs_registry import FileRegistry
-
-    return FileRegistry(Path(path))

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sealgate.errors import InputError
+from sealgate.policy import builtin_policy_root
 from sealgate.policy._engine import create_engine
 from sealgate.policy._loader import load_policy_set
 from sealgate.promotion._approvals import create_approval
+from sealgate.promotion._backends import open_registry
 from sealgate.promotion._digest import check_digest, sealed_model_digest
 from sealgate.promotion._gate import (
     PROMOTION_KIND,
@@ -18,10 +20,14 @@ from sealgate.promotion._gate import (
     run_promotion,
     source_digest,
 )
-from sealgate.promotion._registry import Registry, open_registry
+from sealgate.promotion._registry import Registry
 from sealgate.promotion._request import PromotionRequest, previous_stage, stage_names
 from sealgate.sealing._signing_keys import load_signing_private_key
 from sealgate.sealing._trust import load_trust
+
+
+def _builtin_policies() -> tuple[Path, ...]:
+    return (builtin_policy_root(),)
 
 
 @dataclass(frozen=True)
@@ -30,16 +36,18 @@ class GateOptions:
     trust: Path
     gate_key: Path
     approvers: Path | None = None
-    policy_dir: Path = Path("policies")
+    # The policy folders to load, in order (data of later folders over earlier ones).
+    policies: tuple[Path, ...] = field(default_factory=_builtin_policies)
     engine: str = "embedded"
     opa_url: str | None = None
     opa_push: bool = False
 
 
 def open_gate(options: GateOptions, registry: Registry | None = None) -> GateContext:
-    policy_set = load_policy_set([options.policy_dir])
+    policy_set = load_policy_set(list(options.policies))
     if not policy_set.packages_for(PROMOTION_KIND):
-        raise InputError(f"{options.policy_dir}: no policy reads {PROMOTION_KIND!r} inputs")
+        folders = ", ".join(str(p) for p in options.policies)
+        raise InputError(f"no loaded policy reads {PROMOTION_KIND!r} inputs (policies: {folders})")
     return GateContext(
         registry=registry or open_registry(options.registry),
         policy_set=policy_set,
@@ -141,13 +149,22 @@ def approve(
     out: Path,
     *,
     source: str | None = None,
-    policy_dir: Path = Path("policies"),
+    policies: Sequence[Path] | None = None,
 ) -> PromotionRequest:
-    """Sign an approval of exactly this request and write it to ``out`` (never overwritten)."""
+    """Sign an approval of exactly this request and write it to ``out`` (never overwritten).
+
+    Without ``source``, the stage before ``target`` in the stage order of ``policies``
+    (default: the built-in policies) is the source.
+    """
     if source is None:
-        source = previous_stage(stage_names(load_policy_set([policy_dir]).data), target)
+        roots = list(policies) if policies is not None else list(_builtin_policies())
+        stages = stage_names(load_policy_set(roots).data)
+        source = previous_stage(stages, target)
         if source is None:
-            raise InputError(f"--to {target}: no stage before it in {policy_dir}; pass --from")
+            raise InputError(
+                f"--to {target}: no stage comes before it in the stage order "
+                f"({', '.join(stages)}); pass --from"
+            )
     request = PromotionRequest(
         name, version, check_digest(digest, "--digest"), source, target, requester
     ).check()

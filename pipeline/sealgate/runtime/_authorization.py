@@ -10,7 +10,6 @@ a fact is a denial too.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,8 +22,9 @@ from sealgate.inputs._model import PolicyInput
 from sealgate.policy._engine import DecisionEngine
 from sealgate.policy._evaluate import evaluate_input
 from sealgate.policy._loader import PolicySet
+from sealgate.policy._revision import policy_revision
 from sealgate.runtime._unseal import UnsealRequest
-from sealgate.sealing.recipients import Identity
+from sealgate.sealing.recipients import Identity, requires_unseal_policy
 
 UNSEAL_KIND = "unseal"
 
@@ -47,15 +47,6 @@ class Decision:
     reasons: tuple[str, ...]
     document: dict[str, Any]
     revision: str
-
-
-def policy_revision(policy_set: PolicySet) -> str:
-    """SHA-256 over every module read by the unseal policy and the policy data."""
-    digest = hashlib.sha256()
-    for module in sorted(policy_set.policy_modules, key=lambda m: m.file):
-        digest.update(module.file.encode() + b"\0" + module.source.encode() + b"\0")
-    digest.update(json.dumps(policy_set.data, sort_keys=True, default=str).encode())
-    return "sha256:" + digest.hexdigest()
 
 
 def _unseal_config(policy_set: PolicySet) -> dict[str, Any]:
@@ -201,37 +192,36 @@ class UnsealAuthorizer:
         return json.dumps(record, sort_keys=True, default=str)
 
 
-# Identities whose key a service or a device holds: only these make the policy enforceable,
-# so for them it is mandatory. Whoever holds a local key file can decrypt without sealgate.
-POLICY_REQUIRED_TYPES = frozenset({"keyvault", "tpm"})
-
-
 def build_authorizer(
     identities: Sequence[Identity],
     *,
     environment: str | None,
     registry_url: str | None,
-    policy_dir: Path,
+    policies: Sequence[Path],
     engine: str,
     opa_url: str | None,
     opa_push: bool,
     log: Callable[[str], None],
 ) -> UnsealAuthorizer | None:
-    """The authorizer for ``sealgate unseal``; ``None`` only for local keys without --environment."""
+    """The authorizer for ``sealgate unseal``; ``None`` only without --environment and when
+    every identity's recipient type opts out of the policy (``local`` development keys).
+
+    ``policies``: the policy folders to load, in order (the built-in ones first, for the CLI).
+    """
     from sealgate.policy._engine import create_engine
     from sealgate.policy._loader import load_policy_set
 
     if environment is None:
-        needing = sorted({i.type_name for i in identities} & POLICY_REQUIRED_TYPES)
+        # Each recipient type says whether its identities need the policy; only a type that
+        # opts out (local development keys) may unseal without one.
+        needing = sorted({i.type_name for i in identities if requires_unseal_policy(i.type_name)})
         if needing:
             raise InputError(
                 f"{', '.join(needing)} identities unseal only after the unseal policy allows it: "
                 "pass --environment ENV (and --registry URL)"
             )
         return None
-    if not policy_dir.is_dir():
-        raise InputError(f"{policy_dir}: policy tree not found (--policies)")
-    policy_set = load_policy_set([policy_dir])
+    policy_set = load_policy_set(list(policies))
     registry: Registry | None = None
     if registry_url:
         from sealgate.promotion import open_registry

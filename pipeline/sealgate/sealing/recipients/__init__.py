@@ -9,6 +9,7 @@ from sealgate.sealing.recipients._base import (
     parse_recipient,
     recipient_types,
     register_recipient_type,
+    requires_unseal_policy,
 )
 from sealgate.sealing.recipients._keyvault import KeyVaultRecipientType
 from sealgate.sealing.recipients._local import LocalRecipientType, generate_recipient_key
@@ -28,4 +29,5 @@ __all__ = [
     "parse_recipient",
     "recipient_types",
     "register_recipient_type",
+    "requires_unseal_policy",
 ]

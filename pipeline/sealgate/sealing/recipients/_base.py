@@ -65,9 +65,16 @@ class Identity(ABC):
 
 
 class RecipientType(ABC):
-    """A pluggable kind of recipient, e.g. ``local``; later ``keyvault`` and ``tpm``."""
+    """A pluggable kind of recipient, e.g. ``local``, ``keyvault``, ``tpm``.
+
+    ``requires_unseal_policy``: an identity of this type unseals only after the unseal policy
+    allows it (``sealgate unseal`` refuses to run without ``--environment``). True unless a
+    type opts out explicitly, which only a type whose key file alone decrypts may do: its
+    holder does not need sealgate, so a policy could not bind them anyway.
+    """
 
     name: str
+    requires_unseal_policy: bool = True
 
     @abstractmethod
     def recipient(self, value: str) -> Recipient:
@@ -89,6 +96,12 @@ def register_recipient_type(recipient_type: RecipientType) -> None:
 
 def recipient_types() -> tuple[str, ...]:
     return tuple(sorted(_REGISTRY))
+
+
+def requires_unseal_policy(type_name: str) -> bool:
+    """Whether identities of ``type_name`` must pass the unseal policy (True for unknown types)."""
+    recipient_type = _REGISTRY.get(type_name)
+    return recipient_type is None or recipient_type.requires_unseal_policy is not False
 
 
 def _split_spec(spec: str, what: str) -> tuple[RecipientType, str]:

@@ -115,24 +115,28 @@ def _kek(secret: bytes, context: bytes, key_url: str) -> bytes:
 
 
 def _sdk_error(exc: Exception, key: KeyUrl, action: str) -> Exception:
-    """One line naming the vault and key; 401/403 are denials, anything else an input error."""
+    """One line naming the vault, the key and what was asked of it; 401/403 are denials.
+
+    ``action`` is what was asked, worded to follow "cannot": e.g. ``read the public key of``
+    or ``unwrap the data key with``; the key's name and version complete it.
+    """
     from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 
     status = getattr(exc, "status_code", None)
     reason = " ".join(str(getattr(exc, "message", "") or exc).split())[:300]
+    asked = f"{action} key {key.name} version {key.version}"
     if isinstance(exc, ClientAuthenticationError) and status is None:
         return DeniedError(
-            f"Key Vault {key.vault}: no credential could get a token to {action} key "
-            f"{key.name} ({reason})"
+            f"Key Vault {key.vault}: cannot {asked}: no credential could get a token ({reason})"
         )
     if isinstance(exc, HttpResponseError) and status in (401, 403):
         return DeniedError(
-            f"Key Vault {key.vault} denied {action} with key {key.name} version {key.version} "
-            f"(HTTP {status}): this identity is not allowed to use the key"
+            f"Key Vault {key.vault} denied the request to {asked} (HTTP {status}): "
+            "this identity is not allowed to use the key"
         )
     if isinstance(exc, HttpResponseError) and status == 404:
         return InputError(f"Key Vault {key.vault}: key {key.name} version {key.version} not found")
-    return InputError(f"Key Vault {key.vault}: cannot {action} with key {key.name}: {reason}")
+    return InputError(f"Key Vault {key.vault}: cannot {asked}: {reason or type(exc).__name__}")
 
 
 def fetch_public_key(key: KeyUrl, access: KeyVaultAccess) -> rsa.RSAPublicKey:
@@ -205,7 +209,7 @@ class KeyVaultIdentity(Identity):
         try:
             token = self._get_credential().get_token(self._key.scope).token
         except AzureError as exc:
-            raise _sdk_error(exc, self._key, "get a token for") from None
+            raise _sdk_error(exc, self._key, "get a token to use") from None
         claims = _token_claims(token)
         return {
             "type": "workload",
@@ -233,7 +237,7 @@ class KeyVaultIdentity(Identity):
             )
             secret = client.unwrap_key(KeyWrapAlgorithm.rsa_oaep_256, encrypted_secret).key
         except AzureError as exc:
-            raise _sdk_error(exc, self._key, "unwrapKey") from None
+            raise _sdk_error(exc, self._key, "unwrap the data key with") from None
         try:
             return aes_key_unwrap(
                 _kek(secret, context, self.key_id), wrapped.wrapped[-_WRAPPED_DATA_KEY_BYTES:]

@@ -120,6 +120,9 @@ class LocalIdentity(Identity):
 
 class LocalRecipientType(RecipientType):
     name = TYPE_NAME
+    # Development keys, outside the enforcement boundary: whoever holds the .key file can
+    # decrypt without sealgate, so the unseal policy runs only when --environment is given.
+    requires_unseal_policy = False
 
     def recipient(self, value: str) -> Recipient:
         return LocalRecipient(Path(value))
