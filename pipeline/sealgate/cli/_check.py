@@ -10,7 +10,7 @@ import click
 
 from sealgate._paths import display_path, reported_from
 from sealgate.cli._app import cli
-from sealgate.cli._options import engine_options
+from sealgate.cli._options import engine_options, policies_option
 from sealgate.cli._output import emit_reports
 from sealgate.errors import ExitCode
 from sealgate.report import FORMATS
@@ -19,7 +19,7 @@ SEVERITIES = ["critical", "high", "medium", "low", "info"]
 
 # Click parameter -> configuration setting, for the options that override `.sealgate.yaml`.
 _SETTING_OF = {
-    "policy_dirs": "policies",
+    "policies": "policies",
     "builtin_policies": "builtin_policies",
     "data_files": "data",
     "enable": "enable",
@@ -44,14 +44,7 @@ def _config_options(function: Any) -> Any:
             help="Configuration file  [default: .sealgate.yaml at the repository root]",
         ),
         click.option("--no-config", is_flag=True, help="Ignore .sealgate.yaml."),
-        click.option(
-            "--policies",
-            "policy_dirs",
-            multiple=True,
-            type=click.Path(path_type=Path, file_okay=False),
-            envvar="SEALGATE_POLICIES",
-            help="A policy folder added to the built-in policies (repeatable).",
-        ),
+        policies_option,
         click.option(
             "--no-builtin-policies",
             "builtin_policies",

@@ -32,8 +32,7 @@ def policies_option(function):  # type: ignore[no-untyped-def]
         envvar=POLICIES_ENV,
         type=_PolicyFolders(path_type=Path, file_okay=False, exists=True),
         help="A policy folder to add to the built-in policies (its Rego and its data/*.yaml "
-        f"over the built-in data); repeatable. Env: {POLICIES_ENV} (folders separated by "
-        f"{os.pathsep!r}).",
+        f"over the built-in data); repeatable; in the variable, folders separated by {os.pathsep!r}.",
     )(function)
 
 
