@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from sealgate._paths import display_path, reported_from
 from sealgate.cli._app import cli
-from sealgate.cli._options import engine_options, policies_option
+from sealgate.cli._options import F, engine_options, policies_option
 from sealgate.cli._output import emit_reports
 from sealgate.errors import ExitCode
 from sealgate.report import FORMATS
+
+if TYPE_CHECKING:
+    from sealgate.gate import GateConfig
+    from sealgate.inputs._discovery import NotGated
 
 SEVERITIES = ["critical", "high", "medium", "low", "info"]
 
@@ -34,7 +38,7 @@ _SETTING_OF = {
 }
 
 
-def _config_options(function: Any) -> Any:
+def _config_options(function: F) -> F:
     """The options every gate command shares with ``.sealgate.yaml`` (flags win)."""
     options = [
         click.option(
@@ -83,7 +87,7 @@ def _config_options(function: Any) -> Any:
     return function
 
 
-def gate_config(ctx: click.Context, params: dict[str, Any]) -> Any:
+def gate_config(ctx: click.Context, params: dict[str, Any]) -> GateConfig:
     """The effective configuration: defaults, the file, then the flags and variables given."""
     from sealgate.gate import Override, find_root, load_config
     from sealgate.policy._decision import Severity
@@ -206,7 +210,7 @@ def check(ctx: click.Context, **params: Any) -> None:
     sys.exit(int(ExitCode.OK if result.passed else ExitCode.DENIED))
 
 
-def _notes(not_gated: list[Any], *, quiet: bool, verbose: bool) -> None:
+def _notes(not_gated: list[NotGated], *, quiet: bool, verbose: bool) -> None:
     """What was not gated, on standard error: foreign stacks always, other files as a count
     (each with its reason under -v)."""
     from sealgate.inputs._discovery import FOREIGN_STACK

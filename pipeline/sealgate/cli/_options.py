@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
+
+# A click command function, before and after an option decorator.
+F = TypeVar("F", bound=Callable[..., Any])
 
 POLICIES_ENV = "SEALGATE_POLICIES"
 
@@ -18,7 +22,7 @@ class _PolicyFolders(click.Path):
         return [part for part in rv.split(os.pathsep) if part]
 
 
-def policies_option(function):  # type: ignore[no-untyped-def]
+def policies_option(function: F) -> F:
     """``--policies DIR``, repeatable, added to the built-in policies: ``policies: tuple[Path, ...]``.
 
     Without the flag, ``SEALGATE_POLICIES`` (folders separated by os.pathsep) gives them.
@@ -64,13 +68,13 @@ _ENGINE_OPTIONS = [
 ]
 
 
-def engine_options(function):  # type: ignore[no-untyped-def]
+def engine_options(function: F) -> F:
     for option in reversed(_ENGINE_OPTIONS):
         function = option(function)
     return function
 
 
-def trust_option(function):  # type: ignore[no-untyped-def]
+def trust_option(function: F) -> F:
     function = click.option(
         "--version", "expect_version", help="Fail unless the sealed model has this version."
     )(function)
@@ -85,7 +89,7 @@ def trust_option(function):  # type: ignore[no-untyped-def]
     )(function)
 
 
-def registry_option(function):  # type: ignore[no-untyped-def]
+def registry_option(function: F) -> F:
     return click.option(
         "--registry",
         "registry_url",
@@ -95,7 +99,7 @@ def registry_option(function):  # type: ignore[no-untyped-def]
     )(function)
 
 
-def gate_options(function):  # type: ignore[no-untyped-def]
+def gate_options(function: F) -> F:
     options = [
         registry_option,
         click.option(

@@ -5,10 +5,16 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from sealgate.errors import InputError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from sealgate.policy._decision import GateResult
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -24,7 +30,7 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def emit_reports(
-    result: object, formats: tuple[str, ...], outputs: tuple[Path, ...], *, quiet: bool = False
+    result: GateResult, formats: tuple[str, ...], outputs: tuple[Path, ...], *, quiet: bool = False
 ) -> None:
     """Render every format before writing any; ``quiet`` keeps only the verdict line of a
     text report on standard output."""
@@ -54,8 +60,8 @@ class ProgressBars:
     """Draws one rich progress bar per phase on stderr; a no-op when not on a terminal."""
 
     def __init__(self, enabled: bool) -> None:
-        self._progress = None
-        self._tasks: dict[str, object] = {}
+        self._progress: Progress | None = None
+        self._tasks: dict[str, TaskID] = {}
         if enabled:
             from rich.console import Console
             from rich.progress import (
@@ -89,7 +95,7 @@ class ProgressBars:
             return
         if phase not in self._tasks:
             self._tasks[phase] = self._progress.add_task(phase, total=total)
-        self._progress.update(self._tasks[phase], completed=done, total=total)  # type: ignore[arg-type]
+        self._progress.update(self._tasks[phase], completed=done, total=total)
 
 
 def emit_summary(
@@ -104,8 +110,9 @@ def emit_summary(
 
 
 def human_bytes(count: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if count < 1024 or unit == "GiB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024  # type: ignore[assignment]
-    return f"{count} B"
+    size = float(count)
+    for unit in ("B", "KiB", "MiB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -11,37 +12,40 @@ from sealgate.cli._app import cli
 from sealgate.cli._options import gate_options, policies_option, policy_roots, registry_option
 from sealgate.errors import ExitCode
 
+if TYPE_CHECKING:
+    from sealgate.promotion._gate import GateContext, PromotionResult
 
-def _decision_exit(result: object, json_output: bool) -> None:
+
+def _decision_exit(result: PromotionResult, json_output: bool) -> None:
     import json
 
-    request = result.request  # type: ignore[attr-defined]
+    request = result.request
     route = f"{request.source or '(new)'} -> {request.target}"
     if json_output:
         summary = {
-            "decision": "allow" if result.allowed else "deny",  # type: ignore[attr-defined]
+            "decision": "allow" if result.allowed else "deny",
             "request": request.to_json(),
-            "record": result.record,  # type: ignore[attr-defined]
-            "reasons": result.reasons,  # type: ignore[attr-defined]
+            "record": result.record,
+            "reasons": result.reasons,
         }
         click.echo(json.dumps(summary, indent=2, sort_keys=True))
-    elif result.allowed:  # type: ignore[attr-defined]
+    elif result.allowed:
         click.echo(
             f"allowed: {request.name} {request.version} ({request.digest}) {route}; "
-            f"audit record {result.record}"  # type: ignore[attr-defined]
+            f"audit record {result.record}"
         )
     else:
         click.echo(f"denied: {request.name} {request.version} ({request.digest}) {route}")
-        for reason in result.reasons:  # type: ignore[attr-defined]
+        for reason in result.reasons:
             click.echo(f"  {reason}")
-        click.echo(f"audit record {result.record}; nothing was changed")  # type: ignore[attr-defined]
-    sys.exit(int(ExitCode.OK if result.allowed else ExitCode.DENIED))  # type: ignore[attr-defined]
+        click.echo(f"audit record {result.record}; nothing was changed")
+    sys.exit(int(ExitCode.OK if result.allowed else ExitCode.DENIED))
 
 
-def _gate(options: dict[str, object]):  # type: ignore[no-untyped-def]
+def _gate(options: dict[str, Any]) -> GateContext:
     from sealgate.promotion._service import GateOptions, open_gate
 
-    return open_gate(GateOptions(**options))  # type: ignore[arg-type]
+    return open_gate(GateOptions(**options))
 
 
 @cli.command()
@@ -261,5 +265,5 @@ def audit_verify(registry_url: str, gate_pub: Path, json_output: bool) -> None:
             f"{report.deny} deny, {report.conflict} conflict)"
         )
     else:
-        click.echo(f"audit trail BROKEN: {report.problem.message}")  # type: ignore[union-attr]
+        click.echo(f"audit trail BROKEN: {report.problem.message if report.problem else '?'}")
     sys.exit(int(ExitCode.OK if report.ok else ExitCode.DENIED))

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from sealgate.cli._app import cli
+from sealgate.cli._options import F
 from sealgate.cli._output import emit_summary
 
 _FILE_HELP = (
@@ -15,7 +16,7 @@ _FILE_HELP = (
 )
 
 
-def _file_option(function):  # type: ignore[no-untyped-def]
+def _file_option(function: F) -> F:
     return click.option(
         "--file",
         "path",
@@ -25,7 +26,7 @@ def _file_option(function):  # type: ignore[no-untyped-def]
     )(function)
 
 
-def _json_option(function):  # type: ignore[no-untyped-def]
+def _json_option(function: F) -> F:
     return click.option("--json", "json_output", is_flag=True, help="Print JSON.")(function)
 
 
