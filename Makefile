@@ -10,14 +10,16 @@ APT_PACKAGES := swtpm swtpm-tools libtss2-dev pkg-config
 # npm packages the tests need (Azurite, the Blob Storage emulator), from package.json.
 NPM_PACKAGES := $(wildcard package.json)
 
-.PHONY: check test run-tests lint bench deps-python deps-test deps-system deps-node clean
+.PHONY: check test run-tests typecheck lint bench deps-python deps-test deps-system deps-node clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The gate needs the embedded engine (gate extra) and plans this repository's Pulumi stacks
+# offline (infra extra).
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[gate,infra]'
 	touch $@
 
 # The OPA Go engine, in-process, for the engine parity tests only. The package declares
@@ -54,6 +56,10 @@ run-tests:
 	$(BIN)/ruff check pipeline infra tests benchmarks
 	$(BIN)/ruff format --check --quiet pipeline infra tests benchmarks
 	$(BIN)/python -m pytest
+
+# Strict type checking of the package (configuration in pyproject.toml, [tool.mypy]).
+typecheck: deps-test
+	$(BIN)/mypy
 
 bench: deps-test
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done

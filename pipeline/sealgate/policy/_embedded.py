@@ -1,4 +1,8 @@
-"""The embedded engine: regorus, compiled once and evaluated many times in-process."""
+"""The embedded engine: regorus, compiled once and evaluated many times in-process.
+
+regorus is the ``gate`` extra (it has wheels for few platforms), so it is imported on first
+use: importing sealgate never needs it, building an engine without it is an InputError.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,17 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sealgate.errors import EngineError, PolicyLoadError
+from sealgate.errors import EngineError, InputError, PolicyLoadError
 
-# anyhow (inside regorus) appends a Rust backtrace to every error when RUST_BACKTRACE is set.
-os.environ["RUST_LIB_BACKTRACE"] = "0"
+if TYPE_CHECKING:
+    import regorus
 
-import regorus
-
+MISSING_ENGINE = (
+    "the embedded policy engine needs the gate extra: pip install 'sealgate[gate]'"
+    " (or use --engine opa --opa-url URL)"
+)
 _LOCATION = re.compile(r"-->\s*(?P<file>\S+?):(?P<line>\d+):(?P<col>\d+)")
 _ERROR = re.compile(r"^error:\s*(?P<msg>.+)$", re.MULTILINE)
 
@@ -52,6 +58,17 @@ class EngineFault:
         return self.message
 
 
+def new_regorus_engine() -> regorus.Engine:
+    """An empty regorus engine, or InputError naming the extra that provides regorus."""
+    # anyhow (inside regorus) appends a Rust backtrace to every error when RUST_BACKTRACE is set.
+    os.environ["RUST_LIB_BACKTRACE"] = "0"
+    try:
+        import regorus
+    except ImportError as exc:
+        raise InputError(MISSING_ENGINE) from exc
+    return regorus.Engine()
+
+
 def describe_engine_error(exc: BaseException) -> EngineFault:
     """Turn a multi-line regorus diagnostic into one located line."""
     text = str(exc).split("Stack backtrace:")[0]
@@ -78,7 +95,7 @@ class EmbeddedEngine:
         *,
         coverage: bool = False,
     ) -> None:
-        engine = regorus.Engine()
+        engine = new_regorus_engine()
         engine.set_rego_v0(False)
         for path, source in modules:
             try:
