@@ -80,8 +80,11 @@ def test_a_gate_with_no_input_is_a_usage_error(tmp_path: Path, sealgate: Sealgat
     assert run.stderr.splitlines()[-1] == (
         f"sealgate: error: no input to gate in {tmp_path.resolve()}"
     )
-    named = sealgate("check", "README.md", "--ignore-unknown", cwd=tmp_path)
-    assert named.code == 2 and "no input to gate in README.md" in named.stderr
+    named = sealgate("check", "README.md", cwd=tmp_path)
+    assert named.code == 2 and "README.md: not a kind of file sealgate checks" in named.stderr
+    # A hook passing only files it asked to skip has nothing to gate: not an error.
+    hook = sealgate("check", "README.md", "--ignore-unknown", cwd=tmp_path)
+    assert hook.code == 0 and "1 files not gated" in hook.stderr
 
 
 def test_a_foreign_pulumi_project_is_not_planned(tmp_path: Path, sealgate: Sealgate) -> None:

@@ -110,7 +110,18 @@ CONFIG = """\
 policies: [policy/acme]
 data: [policy/acme-data/registries.yaml]
 disable: [SG-DOCKER-003]
+# The policy's samples are inputs for `sealgate policy test`, not part of the repository gate.
+extend_exclude: ["policy/acme/*/*/samples"]
 """
+
+ACME_SAMPLES = {
+    "suite.yaml": "cases:\n"
+    "  - {input: denied/deployment.yaml, expect: [ACME-K8S-001]}\n"
+    "  - {input: allowed/deployment.yaml, expect: []}\n",
+    "denied/deployment.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\n",
+    "allowed/deployment.yaml": "apiVersion: apps/v1\nkind: Deployment\n"
+    "metadata: {name: a, labels: {acme.example/team: fraud}}\n",
+}
 
 # Lists replace the built-in list: the two built-in registries, plus ACME's.
 REGISTRIES = """\
@@ -185,6 +196,9 @@ def add_configuration(root: Path) -> None:
     policy.mkdir(parents=True)
     (policy / "policy.rego").write_text(ACME_POLICY)
     (policy / "policy_test.rego").write_text(ACME_POLICY_TEST)
+    for name, content in ACME_SAMPLES.items():
+        (policy / "samples" / name).parent.mkdir(parents=True, exist_ok=True)
+        (policy / "samples" / name).write_text(content)
     (root / "policy" / "acme-data").mkdir()
     (root / "policy" / "acme-data" / "registries.yaml").write_text(REGISTRIES)
 

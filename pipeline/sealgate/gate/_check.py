@@ -68,7 +68,9 @@ def run_check(config: GateConfig, request: CheckRequest) -> CheckOutcome:
         waivers_file = load_waivers_file(config.waivers, context.today)
         found = _candidates(config, request, policy_set)
         candidates = found.candidates + [Candidate(PULUMI_PLAN_KIND, p) for p in request.previews]
-        if not candidates and not request.changed_only:
+        # A hook that passes only files it was told to skip has nothing to gate: that is a
+        # pass; a scan or a named path that finds nothing is a usage error.
+        if not candidates and not request.changed_only and not request.ignore_unknown:
             shown = ", ".join(display_path(p) for p in request.paths) or str(config.root)
             raise InputError(f"no input to gate in {shown}")
         if config.engine == "embedded":
