@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from typing import Literal
 from xml.sax.saxutils import quoteattr
 
 import pulumi
 import pulumi_azure_native.apimanagement as apimanagement
 
-from sealgate.platform._common import TYPE_PREFIX, Platform, diagnose, private_endpoint
+from sealgate.platform._common import (
+    TYPE_PREFIX,
+    Placement,
+    diagnose,
+    private_endpoint,
+    require,
+    zones_or_none,
+)
 
+ApiManagementSku = Literal["Developer", "Premium"]
 INFERENCE_AUDIENCE = "api://sealgate-inference"
 INFERENCE_ROLE = "Inference.Invoke"
 INFERENCE_SCHEMA_ID = "inference-request"
@@ -89,54 +99,98 @@ def inference_policy(
 </policies>"""
 
 
+@dataclass(frozen=True, kw_only=True)
+class ApiGatewayArgs:
+    """API Management in front of the model server: Entra ID tokens, rate limits, body checks."""
+
+    placement: Placement
+    """Resource group, region and tags."""
+    tenant_id: str
+    """Entra ID tenant whose tokens (audience ``api://sealgate-inference``, role
+    ``Inference.Invoke``) the inference API accepts."""
+    publisher_email: str
+    """E-mail address of the API publisher (API Management requires one)."""
+    backend_url: pulumi.Input[str]
+    """URL of the model server the inference API forwards to."""
+    endpoint_subnet_id: pulumi.Input[str]
+    """Subnet of the gateway's private endpoint (public network access is disabled)."""
+    private_dns_zone_id: pulumi.Input[str]
+    """Private DNS zone ``privatelink.azure-api.net``."""
+    workspace_id: pulumi.Input[str]
+    """Log Analytics workspace that receives the gateway's logs and metrics."""
+    publisher_name: str = "sealgate"
+    """Name of the API publisher."""
+    sku: ApiManagementSku = "Developer"
+    """API Management tier: ``Premium`` for production (zones, SLA)."""
+    capacity: int = 1
+    """Units of the tier."""
+    availability_zones: tuple[str, ...] = ()
+    """Zones of a ``Premium`` service (ignored by ``Developer``)."""
+    rate_limit_calls_per_minute: int = 60
+    """Calls a caller (token subject) may make per minute."""
+    quota_calls_per_day: int = 10000
+    """Calls a caller may make per day."""
+    max_request_bytes: int = 1_048_576
+    """Largest request body accepted (validate-content checks bodies up to 4 MiB)."""
+
+    def __post_init__(self) -> None:
+        require(self.sku in ("Developer", "Premium"), self, "sku: Developer or Premium")
+        require(1 <= self.capacity <= 10, self, "capacity must be 1..10")
+        require(self.rate_limit_calls_per_minute >= 1, self, "rate_limit_calls_per_minute < 1")
+        require(self.quota_calls_per_day >= 1, self, "quota_calls_per_day < 1")
+        require(
+            1024 <= self.max_request_bytes <= 4_194_304,
+            self,
+            "max_request_bytes must be 1024..4194304",
+        )
+
+
 class ApiGateway(pulumi.ComponentResource):
+    """The API Management service and its inference API (schema, operation, policy).
+
+    Outputs: ``service`` (the ApiManagementService), ``gateway_host`` (its gateway host name),
+    ``schema_json`` (the inference request schema as JSON text).
+    """
+
     def __init__(
-        self,
-        name: str,
-        platform: Platform,
-        *,
-        backend_url: pulumi.Input[str],
-        subnet_id: pulumi.Input[str],
-        dns_zone_id: pulumi.Input[str],
-        workspace_id: pulumi.Input[str],
-        opts: pulumi.ResourceOptions | None = None,
-    ):
+        self, name: str, args: ApiGatewayArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__(f"{TYPE_PREFIX}:ApiGateway", name, None, opts)
-        config = platform.config
+        placement = args.placement
         self.service = apimanagement.ApiManagementService(
             f"{name}-apim",
-            resource_group_name=platform.resource_group,
-            location=platform.location,
-            publisher_email=config.apim_publisher_email,
-            publisher_name="sealgate",
-            sku={"name": config.apim_sku, "capacity": config.apim_capacity},
+            resource_group_name=placement.resource_group,
+            location=placement.location,
+            publisher_email=args.publisher_email,
+            publisher_name=args.publisher_name,
+            sku={"name": args.sku, "capacity": args.capacity},
             identity={"type": "SystemAssigned"},
             virtual_network_type="None",
             public_network_access="Disabled",
             developer_portal_status="Disabled",
             legacy_portal_status="Disabled",
             custom_properties=_LEGACY_PROTOCOLS_OFF,
-            zones=config.availability_zones or None if config.apim_sku == "Premium" else None,
-            tags=platform.tags,
+            zones=zones_or_none(args.availability_zones) if args.sku == "Premium" else None,
+            tags=placement.tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
         child = pulumi.ResourceOptions(parent=self.service)
         api = apimanagement.Api(
             f"{name}-inference-api",
-            resource_group_name=platform.resource_group,
+            resource_group_name=placement.resource_group,
             service_name=self.service.name,
             api_id="inference",
             display_name="Model inference",
             path="models",
             protocols=["https"],
-            service_url=backend_url,
+            service_url=args.backend_url,
             subscription_required=False,
             opts=child,
         )
         api_child = pulumi.ResourceOptions(parent=api)
         apimanagement.ApiSchema(
             f"{name}-inference-schema",
-            resource_group_name=platform.resource_group,
+            resource_group_name=placement.resource_group,
             service_name=self.service.name,
             api_id="inference",
             schema_id=INFERENCE_SCHEMA_ID,
@@ -146,7 +200,7 @@ class ApiGateway(pulumi.ComponentResource):
         )
         apimanagement.ApiOperation(
             f"{name}-infer",
-            resource_group_name=platform.resource_group,
+            resource_group_name=placement.resource_group,
             service_name=self.service.name,
             api_id="inference",
             operation_id="infer",
@@ -167,21 +221,28 @@ class ApiGateway(pulumi.ComponentResource):
         )
         apimanagement.ApiPolicy(
             f"{name}-inference-policy",
-            resource_group_name=platform.resource_group,
+            resource_group_name=placement.resource_group,
             service_name=self.service.name,
             api_id="inference",
             policy_id="policy",
             format="rawxml",
             value=inference_policy(
-                config.tenant_id,
-                config.rate_limit_calls_per_minute,
-                config.quota_calls_per_day,
-                config.max_request_bytes,
+                args.tenant_id,
+                args.rate_limit_calls_per_minute,
+                args.quota_calls_per_day,
+                args.max_request_bytes,
             ),
             opts=api_child,
         )
-        private_endpoint(self.service, f"{name}-apim", "Gateway", platform, subnet_id, dns_zone_id)
-        diagnose(self.service, f"{name}-apim", workspace_id)
+        private_endpoint(
+            self.service,
+            f"{name}-apim",
+            "Gateway",
+            placement,
+            args.endpoint_subnet_id,
+            args.private_dns_zone_id,
+        )
+        diagnose(self.service, f"{name}-apim", args.workspace_id)
         self.gateway_host = self.service.name.apply(lambda n: f"{n}.azure-api.net")
         self.schema_json = json.dumps(INFERENCE_REQUEST_SCHEMA, sort_keys=True)
-        self.register_outputs({"gateway_host": self.gateway_host})
+        self.register_outputs({"gateway_host": self.gateway_host, "service_id": self.service.id})

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 import pulumi
 import pulumi_azure_native.containerservice as containerservice
 
-from sealgate.platform._common import TYPE_PREFIX, Platform, diagnose
+from sealgate.platform._common import TYPE_PREFIX, Placement, diagnose, require, zones_or_none
 
 SANDBOX_TAINT = "sealgate.io/sandboxed=true:NoSchedule"
 SANDBOX_LABEL = ("sealgate.io/pool", "sandboxed")
 NODE_OS = "AzureLinux3"
 
 
-def _node_pool_settings(platform: Platform, subnet_id: pulumi.Input[str]) -> dict[str, object]:
+def _node_pool_settings(zones: tuple[str, ...], subnet_id: pulumi.Input[str]) -> dict[str, object]:
     """What every node pool shares: Azure Linux 3, host encryption, no SSH, the zones."""
-    zones = platform.config.availability_zones
     return {
         "os_type": "Linux",
         "os_sku": NODE_OS,
@@ -24,40 +26,89 @@ def _node_pool_settings(platform: Platform, subnet_id: pulumi.Input[str]) -> dic
         "security_profile": {"ssh_access": "Disabled"},
         "os_disk_type": "Ephemeral",
         "vnet_subnet_id": subnet_id,
-        "availability_zones": zones or None,
+        "availability_zones": zones_or_none(zones),
         "type": "VirtualMachineScaleSets",
     }
 
 
+@dataclass(frozen=True, kw_only=True)
+class ClusterArgs:
+    """A private AKS cluster (Entra ID and Azure RBAC only) with a sandboxed model node pool."""
+
+    placement: Placement
+    """Resource group, region and tags."""
+    dns_prefix: str
+    """DNS prefix of the cluster."""
+    tenant_id: str
+    """Entra ID tenant of the cluster's users."""
+    admin_group_object_ids: tuple[str, ...]
+    """Entra groups that administer the cluster (there are no local accounts)."""
+    system_subnet_id: pulumi.Input[str]
+    """Subnet of the system node pool."""
+    model_subnet_id: pulumi.Input[str]
+    """Subnet of the sandboxed model node pool."""
+    workspace_id: pulumi.Input[str]
+    """Log Analytics workspace of Defender, Container Insights and the diagnostic setting."""
+    kubernetes_version: str = "1.33"
+    """Kubernetes version (patches are applied automatically)."""
+    sku_tier: Literal["Free", "Standard", "Premium"] = "Standard"
+    """AKS tier: ``Standard`` has the uptime SLA; ``Free`` for development."""
+    availability_zones: tuple[str, ...] = ()
+    """Zones of both node pools (none: regional)."""
+    system_node_vm_size: str = "Standard_D4ds_v5"
+    """VM size of the system pool."""
+    system_node_count: int = 1
+    """Nodes of the system pool."""
+    model_node_vm_size: str = "Standard_D8ds_v5"
+    """VM size of the model pool (it must support Kata VM isolation)."""
+    model_node_min_count: int = 1
+    """Fewest nodes of the autoscaled model pool."""
+    model_node_max_count: int = 3
+    """Most nodes of the autoscaled model pool."""
+
+    def __post_init__(self) -> None:
+        require(
+            self.sku_tier in ("Free", "Standard", "Premium"),
+            self,
+            "sku_tier: Free, Standard or Premium",
+        )
+        require(bool(self.admin_group_object_ids), self, "admin_group_object_ids is empty")
+        require(1 <= self.system_node_count <= 100, self, "system_node_count must be 1..100")
+        require(
+            1 <= self.model_node_min_count <= self.model_node_max_count,
+            self,
+            f"model_node_min_count ({self.model_node_min_count}) must be at least 1 and at "
+            f"most model_node_max_count ({self.model_node_max_count})",
+        )
+
+
 class Cluster(pulumi.ComponentResource):
+    """The managed cluster and its model node pool (Kata VMs, tainted, labelled).
+
+    Outputs: ``cluster`` (the ManagedCluster), ``model_pool`` (its AgentPool), and
+    ``oidc_issuer_url`` (for workload identity federation).
+    """
+
     def __init__(
-        self,
-        name: str,
-        platform: Platform,
-        *,
-        system_subnet_id: pulumi.Input[str],
-        model_subnet_id: pulumi.Input[str],
-        workspace_id: pulumi.Input[str],
-        opts: pulumi.ResourceOptions | None = None,
-    ):
+        self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__(f"{TYPE_PREFIX}:Cluster", name, None, opts)
-        config = platform.config
-        prod = config.environment == "prod"
+        placement = args.placement
         self.cluster = containerservice.ManagedCluster(
             f"{name}-aks",
-            resource_group_name=platform.resource_group,
-            location=platform.location,
-            dns_prefix=f"{config.name_prefix}-{config.environment}",
-            kubernetes_version=config.kubernetes_version,
-            sku={"name": "Base", "tier": "Standard" if prod else "Free"},
+            resource_group_name=placement.resource_group,
+            location=placement.location,
+            dns_prefix=args.dns_prefix,
+            kubernetes_version=args.kubernetes_version,
+            sku={"name": "Base", "tier": args.sku_tier},
             identity={"type": "SystemAssigned"},
             enable_rbac=True,
             disable_local_accounts=True,
             aad_profile={
                 "managed": True,
                 "enable_azure_rbac": True,
-                "tenant_id": config.tenant_id,
-                "admin_group_object_ids": config.aks_admin_group_object_ids,
+                "tenant_id": args.tenant_id,
+                "admin_group_object_ids": list(args.admin_group_object_ids),
             },
             api_server_access_profile={
                 "enable_private_cluster": True,
@@ -68,7 +119,7 @@ class Cluster(pulumi.ComponentResource):
             security_profile={
                 "workload_identity": {"enabled": True},
                 "defender": {
-                    "log_analytics_workspace_resource_id": workspace_id,
+                    "log_analytics_workspace_resource_id": args.workspace_id,
                     "security_monitoring": {"enabled": True},
                 },
                 "image_cleaner": {"enabled": True, "interval_hours": 24},
@@ -86,7 +137,7 @@ class Cluster(pulumi.ComponentResource):
                 "omsagent": {
                     "enabled": True,
                     "config": {
-                        "logAnalyticsWorkspaceResourceID": workspace_id,
+                        "logAnalyticsWorkspaceResourceID": args.workspace_id,
                         "useAADAuth": "true",
                     },
                 },
@@ -97,38 +148,40 @@ class Cluster(pulumi.ComponentResource):
             },
             agent_pool_profiles=[
                 {
-                    **_node_pool_settings(platform, system_subnet_id),
+                    **_node_pool_settings(args.availability_zones, args.system_subnet_id),
                     "name": "system",
                     "mode": "System",
-                    "vm_size": config.system_node_vm_size,
-                    "count": config.system_node_count,
+                    "vm_size": args.system_node_vm_size,
+                    "count": args.system_node_count,
                     "node_taints": ["CriticalAddonsOnly=true:NoSchedule"],
                 }
             ],
-            tags=platform.tags,
+            tags=placement.tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
         # Model servers hold decrypted models: they run only in Kata VMs (pod sandboxing),
         # on nodes that nothing else may use (taint), selected by label.
         self.model_pool = containerservice.AgentPool(
             f"{name}-models-pool",
-            resource_group_name=platform.resource_group,
+            resource_group_name=placement.resource_group,
             resource_name_=self.cluster.name,
             agent_pool_name="models",
-            **_node_pool_settings(platform, model_subnet_id),
+            **_node_pool_settings(args.availability_zones, args.model_subnet_id),
             mode="User",
-            vm_size=config.model_node_vm_size,
+            vm_size=args.model_node_vm_size,
             workload_runtime="KataVmIsolation",
             enable_auto_scaling=True,
-            count=config.model_node_min_count,
-            min_count=config.model_node_min_count,
-            max_count=config.model_node_max_count,
+            count=args.model_node_min_count,
+            min_count=args.model_node_min_count,
+            max_count=args.model_node_max_count,
             node_taints=[SANDBOX_TAINT],
             node_labels=dict([SANDBOX_LABEL]),
             opts=pulumi.ResourceOptions(parent=self.cluster),
         )
-        diagnose(self.cluster, f"{name}-aks", workspace_id)
+        diagnose(self.cluster, f"{name}-aks", args.workspace_id)
         self.oidc_issuer_url = self.cluster.oidc_issuer_profile.apply(
             lambda profile: profile.issuer_url if profile else None
         )
-        self.register_outputs({"cluster_name": self.cluster.name})
+        self.register_outputs(
+            {"cluster_name": self.cluster.name, "oidc_issuer_url": self.oidc_issuer_url}
+        )

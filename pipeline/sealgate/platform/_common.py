@@ -1,26 +1,59 @@
-"""Helpers every component uses: naming, diagnostic settings, private endpoints."""
+"""What every component shares: its placement, diagnostic settings, private endpoints, roles."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import ipaddress
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_azure_native.monitor as monitor
 import pulumi_azure_native.network as network
 
-from sealgate.platform._config import StackConfig
+from sealgate.errors import InputError
 
 TYPE_PREFIX = "sealgate:infra"
 
 
-@dataclass(frozen=True)
-class Platform:
-    """What every component needs: configuration, resource group, shared workspace."""
+@dataclass(frozen=True, kw_only=True)
+class Placement:
+    """Where a component's Azure resources go, and the tags they all carry."""
 
-    config: StackConfig
     resource_group: pulumi.Input[str]
+    """Name of the resource group (an existing group's name, or ``ResourceGroup.name``)."""
     location: str
-    tags: dict[str, str]
+    """Azure region of the resources, e.g. ``westeurope``."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Tags set on every resource that takes tags."""
+
+
+def require(condition: bool, args: object, problem: str) -> None:
+    """Raise InputError naming the Args class when ``condition`` does not hold."""
+    if not condition:
+        raise InputError(f"{type(args).__name__}: {problem}")
+
+
+def ipv4_network(text: str) -> ipaddress.IPv4Network | None:
+    """``text`` as an IPv4 CIDR, or None when it is not one."""
+    try:
+        network = ipaddress.ip_network(text)
+    except ValueError:
+        return None
+    return network if isinstance(network, ipaddress.IPv4Network) else None
+
+
+def role_definition(subscription_id: pulumi.Input[str], role: str) -> pulumi.Output[str]:
+    """The id of a built-in role definition (``role`` is its GUID, the same in every tenant)."""
+    return pulumi.Output.concat(
+        "/subscriptions/",
+        subscription_id,
+        "/providers/Microsoft.Authorization/roleDefinitions/",
+        role,
+    )
+
+
+def zones_or_none(zones: tuple[str, ...]) -> list[str] | None:
+    """Azure's inputs leave zones unset (not empty) for a regional resource."""
+    return list(zones) or None
 
 
 def diagnose(
@@ -51,15 +84,15 @@ def private_endpoint(
     resource: pulumi.CustomResource,
     name: str,
     group_id: str,
-    platform: Platform,
+    placement: Placement,
     subnet_id: pulumi.Input[str],
     dns_zone_id: pulumi.Input[str],
 ) -> network.PrivateEndpoint:
     """A private endpoint for ``resource`` (its child) registered in the private DNS zone."""
     endpoint = network.PrivateEndpoint(
         f"{name}-pe",
-        resource_group_name=platform.resource_group,
-        location=platform.location,
+        resource_group_name=placement.resource_group,
+        location=placement.location,
         subnet={"id": subnet_id},
         private_link_service_connections=[
             {
@@ -68,12 +101,12 @@ def private_endpoint(
                 "group_ids": [group_id],
             }
         ],
-        tags=platform.tags,
+        tags=placement.tags,
         opts=pulumi.ResourceOptions(parent=resource),
     )
     network.PrivateDnsZoneGroup(
         f"{name}-pe-dns",
-        resource_group_name=platform.resource_group,
+        resource_group_name=placement.resource_group,
         private_endpoint_name=endpoint.name,
         private_dns_zone_group_name="default",
         private_dns_zone_configs=[{"name": group_id, "private_dns_zone_id": dns_zone_id}],

@@ -2,36 +2,69 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 import pulumi
 import pulumi_azure_native.authorization as authorization
 import pulumi_azure_native.deviceprovisioningservices as dps
 import pulumi_azure_native.iothub as iothub
 
-from sealgate.platform._common import TYPE_PREFIX, Platform, diagnose, private_endpoint
-from sealgate.platform._keys import role_definition
+from sealgate.platform._common import (
+    TYPE_PREFIX,
+    Placement,
+    diagnose,
+    private_endpoint,
+    require,
+    role_definition,
+)
 
+IotHubSku = Literal["S1", "S2", "S3"]
 IOT_HUB_DATA_CONTRIBUTOR = "4fc6c259-987e-4a07-842e-c321cc9d413f"
 
 
+@dataclass(frozen=True, kw_only=True)
+class EdgeArgs:
+    """IoT Hub and Device Provisioning Service for edge devices: Entra ID only, private."""
+
+    placement: Placement
+    """Resource group, region and tags."""
+    subscription_id: pulumi.Input[str]
+    """Subscription of the role definition that links DPS to the hub."""
+    endpoint_subnet_id: pulumi.Input[str]
+    """Subnet of the hub's and DPS's private endpoints (public network access is disabled)."""
+    hub_private_dns_zone_id: pulumi.Input[str]
+    """Private DNS zone ``privatelink.azure-devices.net``."""
+    dps_private_dns_zone_id: pulumi.Input[str]
+    """Private DNS zone ``privatelink.azure-devices-provisioning.net``."""
+    workspace_id: pulumi.Input[str]
+    """Log Analytics workspace that receives the hub's and DPS's logs and metrics."""
+    hub_sku: IotHubSku = "S1"
+    """IoT Hub tier."""
+    hub_capacity: int = 1
+    """IoT Hub units."""
+
+    def __post_init__(self) -> None:
+        require(self.hub_sku in ("S1", "S2", "S3"), self, "hub_sku: S1, S2 or S3")
+        require(1 <= self.hub_capacity <= 200, self, "hub_capacity must be 1..200")
+
+
 class Edge(pulumi.ComponentResource):
+    """The hub, DPS, DPS's role on the hub, their private endpoints and diagnostic settings.
+
+    Outputs: ``hub`` (the IotHubResource) and ``dps`` (the IotDpsResource).
+    """
+
     def __init__(
-        self,
-        name: str,
-        platform: Platform,
-        *,
-        subscription_id: pulumi.Input[str],
-        subnet_id: pulumi.Input[str],
-        dns_zone_ids: dict[str, pulumi.Output[str]],
-        workspace_id: pulumi.Input[str],
-        opts: pulumi.ResourceOptions | None = None,
-    ):
+        self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__(f"{TYPE_PREFIX}:Edge", name, None, opts)
-        config = platform.config
+        placement = args.placement
         self.hub = iothub.IotHubResource(
             f"{name}-hub",
-            resource_group_name=platform.resource_group,
-            location=platform.location,
-            sku={"name": config.iot_hub_sku, "capacity": config.iot_hub_capacity},
+            resource_group_name=placement.resource_group,
+            location=placement.location,
+            sku={"name": args.hub_sku, "capacity": args.hub_capacity},
             identity={"type": "SystemAssigned"},
             properties={
                 "disable_local_auth": True,
@@ -42,13 +75,13 @@ class Edge(pulumi.ComponentResource):
                 "restrict_outbound_network_access": True,
                 "enable_data_residency": True,
             },
-            tags=platform.tags,
+            tags=placement.tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.dps = dps.IotDpsResource(
             f"{name}-dps",
-            resource_group_name=platform.resource_group,
-            location=platform.location,
+            resource_group_name=placement.resource_group,
+            location=placement.location,
             sku={"name": "S1", "capacity": 1},
             identity={"type": "SystemAssigned"},
             properties={
@@ -56,7 +89,7 @@ class Edge(pulumi.ComponentResource):
                 "allocation_policy": "Hashed",
                 "enable_data_residency": True,
             },
-            tags=platform.tags,
+            tags=placement.tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
         # The hub is linked to DPS with DPS's managed identity (no connection string, since
@@ -66,15 +99,25 @@ class Edge(pulumi.ComponentResource):
             scope=self.hub.id,
             principal_id=self.dps.identity.apply(lambda i: i.principal_id if i else ""),
             principal_type="ServicePrincipal",
-            role_definition_id=role_definition(subscription_id, IOT_HUB_DATA_CONTRIBUTOR),
+            role_definition_id=role_definition(args.subscription_id, IOT_HUB_DATA_CONTRIBUTOR),
             opts=pulumi.ResourceOptions(parent=self.hub),
         )
         private_endpoint(
-            self.hub, f"{name}-hub", "iotHub", platform, subnet_id, dns_zone_ids["iotHub"]
+            self.hub,
+            f"{name}-hub",
+            "iotHub",
+            placement,
+            args.endpoint_subnet_id,
+            args.hub_private_dns_zone_id,
         )
         private_endpoint(
-            self.dps, f"{name}-dps", "iotDps", platform, subnet_id, dns_zone_ids["iotDps"]
+            self.dps,
+            f"{name}-dps",
+            "iotDps",
+            placement,
+            args.endpoint_subnet_id,
+            args.dps_private_dns_zone_id,
         )
-        diagnose(self.hub, f"{name}-hub", workspace_id)
-        diagnose(self.dps, f"{name}-dps", workspace_id)
+        diagnose(self.hub, f"{name}-hub", args.workspace_id)
+        diagnose(self.dps, f"{name}-dps", args.workspace_id)
         self.register_outputs({"hub_name": self.hub.name, "dps_name": self.dps.name})

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_azure_native.network as network
 
-from sealgate.platform._common import TYPE_PREFIX, Platform, diagnose
+from sealgate.platform._common import TYPE_PREFIX, Placement, diagnose, require, zones_or_none
 
 MANAGED_RULE_SETS = [
     {"rule_set_type": "Microsoft_DefaultRuleSet", "rule_set_version": "2.1"},
@@ -14,59 +16,93 @@ MANAGED_RULE_SETS = [
 SSL_POLICY = {"policy_type": "Predefined", "policy_name": "AppGwSslPolicy20220101S"}
 
 
+@dataclass(frozen=True, kw_only=True)
+class GatewayArgs:
+    """The public entry point: Application Gateway WAF_v2, HTTPS only, WAF in Prevention mode."""
+
+    placement: Placement
+    """Resource group, region and tags."""
+    gateway_name: str
+    """Azure name of the Application Gateway (its sub-resource ids are built from it)."""
+    subscription_id: pulumi.Input[str]
+    """Subscription of the gateway (its sub-resource ids are built from it)."""
+    subnet_id: pulumi.Input[str]
+    """The gateway's own subnet."""
+    backend_fqdn: pulumi.Input[str]
+    """Host name of the backend (API Management's gateway host), reached over HTTPS."""
+    tls_secret_id: pulumi.Input[str]
+    """Key Vault secret id of the frontend TLS certificate."""
+    identity_id: pulumi.Input[str]
+    """Resource id of the user-assigned identity that reads the TLS certificate."""
+    workspace_id: pulumi.Input[str]
+    """Log Analytics workspace that receives the gateway's and its IP's logs and metrics."""
+    min_capacity: int = 0
+    """Fewest autoscale instances."""
+    max_capacity: int = 2
+    """Most autoscale instances."""
+    availability_zones: tuple[str, ...] = ()
+    """Zones of the gateway and its public IP (none: regional)."""
+    max_request_bytes: int = 1_048_576
+    """Largest request body the WAF lets through (kept within the WAF's 8 KB..2000 KB)."""
+
+    def __post_init__(self) -> None:
+        require(
+            0 <= self.min_capacity <= self.max_capacity <= 125,
+            self,
+            "capacities must satisfy 0 <= min_capacity <= max_capacity <= 125",
+        )
+        require(self.max_capacity >= 2, self, "max_capacity must be at least 2")
+        require(self.max_request_bytes >= 1, self, "max_request_bytes must be positive")
+
+
 class Gateway(pulumi.ComponentResource):
+    """The WAF policy, the public IP and the Application Gateway in front of API Management.
+
+    Outputs: ``gateway`` (the ApplicationGateway), ``waf_policy``, ``public_ip`` (its address).
+    """
+
     def __init__(
-        self,
-        name: str,
-        platform: Platform,
-        *,
-        subscription_id: pulumi.Input[str],
-        subnet_id: pulumi.Input[str],
-        backend_fqdn: pulumi.Input[str],
-        tls_secret_id: pulumi.Input[str],
-        identity_id: pulumi.Input[str],
-        workspace_id: pulumi.Input[str],
-        opts: pulumi.ResourceOptions | None = None,
-    ):
+        self, name: str, args: GatewayArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__(f"{TYPE_PREFIX}:Gateway", name, None, opts)
-        config = platform.config
+        placement = args.placement
         child = pulumi.ResourceOptions(parent=self)
         self.waf_policy = network.WebApplicationFirewallPolicy(
             f"{name}-waf",
-            resource_group_name=platform.resource_group,
-            location=platform.location,
+            resource_group_name=placement.resource_group,
+            location=placement.location,
             policy_settings={
                 "state": "Enabled",
                 "mode": "Prevention",
                 "request_body_check": True,
                 "request_body_enforcement": True,
                 "request_body_inspect_limit_in_kb": 128,
-                "max_request_body_size_in_kb": min(2000, max(8, config.max_request_bytes // 1024)),
+                "max_request_body_size_in_kb": min(2000, max(8, args.max_request_bytes // 1024)),
                 "file_upload_enforcement": True,
                 "file_upload_limit_in_mb": 100,
             },
             managed_rules={"managed_rule_sets": MANAGED_RULE_SETS},
-            tags=platform.tags,
+            tags=placement.tags,
             opts=child,
         )
         public_ip = network.PublicIPAddress(
             f"{name}-ip",
-            resource_group_name=platform.resource_group,
-            location=platform.location,
+            resource_group_name=placement.resource_group,
+            location=placement.location,
             sku={"name": "Standard", "tier": "Regional"},
             public_ip_allocation_method="Static",
-            zones=config.availability_zones or None,
-            tags=platform.tags,
+            zones=zones_or_none(args.availability_zones),
+            tags=placement.tags,
             opts=child,
         )
-        gateway_name = f"{config.name_prefix}-{config.environment}-agw"
+        gateway_name = args.gateway_name
 
         def part(kind: str, item: str) -> pulumi.Output[str]:
             return pulumi.Output.concat(
                 "/subscriptions/",
-                subscription_id,
+                args.subscription_id,
                 "/resourceGroups/",
-                platform.resource_group,
+                placement.resource_group,
                 "/providers/Microsoft.Network/applicationGateways/",
                 gateway_name,
                 f"/{kind}/{item}",
@@ -75,25 +111,25 @@ class Gateway(pulumi.ComponentResource):
         self.gateway = network.ApplicationGateway(
             f"{name}-agw",
             application_gateway_name=gateway_name,
-            resource_group_name=platform.resource_group,
-            location=platform.location,
+            resource_group_name=placement.resource_group,
+            location=placement.location,
             sku={"name": "WAF_v2", "tier": "WAF_v2"},
             autoscale_configuration={
-                "min_capacity": config.appgw_min_capacity,
-                "max_capacity": config.appgw_max_capacity,
+                "min_capacity": args.min_capacity,
+                "max_capacity": args.max_capacity,
             },
-            zones=config.availability_zones or None,
-            identity={"type": "UserAssigned", "user_assigned_identities": [identity_id]},
+            zones=zones_or_none(args.availability_zones),
+            identity={"type": "UserAssigned", "user_assigned_identities": [args.identity_id]},
             firewall_policy={"id": self.waf_policy.id},
             force_firewall_policy_association=True,
             enable_http2=True,
             ssl_policy=SSL_POLICY,
-            gateway_ip_configurations=[{"name": "gateway", "subnet": {"id": subnet_id}}],
+            gateway_ip_configurations=[{"name": "gateway", "subnet": {"id": args.subnet_id}}],
             frontend_ip_configurations=[
                 {"name": "public", "public_ip_address": {"id": public_ip.id}}
             ],
             frontend_ports=[{"name": "https", "port": 443}],
-            ssl_certificates=[{"name": "frontend", "key_vault_secret_id": tls_secret_id}],
+            ssl_certificates=[{"name": "frontend", "key_vault_secret_id": args.tls_secret_id}],
             http_listeners=[
                 {
                     "name": "https",
@@ -103,13 +139,15 @@ class Gateway(pulumi.ComponentResource):
                     "ssl_certificate": {"id": part("sslCertificates", "frontend")},
                 }
             ],
-            backend_address_pools=[{"name": "apim", "backend_addresses": [{"fqdn": backend_fqdn}]}],
+            backend_address_pools=[
+                {"name": "apim", "backend_addresses": [{"fqdn": args.backend_fqdn}]}
+            ],
             backend_http_settings_collection=[
                 {
                     "name": "apim-https",
                     "protocol": "Https",
                     "port": 443,
-                    "host_name": backend_fqdn,
+                    "host_name": args.backend_fqdn,
                     "request_timeout": 60,
                     "probe": {"id": part("probes", "apim")},
                 }
@@ -118,7 +156,7 @@ class Gateway(pulumi.ComponentResource):
                 {
                     "name": "apim",
                     "protocol": "Https",
-                    "host": backend_fqdn,
+                    "host": args.backend_fqdn,
                     "path": "/status-0123456789abcdef",
                     "interval": 30,
                     "timeout": 30,
@@ -137,10 +175,10 @@ class Gateway(pulumi.ComponentResource):
                     },
                 }
             ],
-            tags=platform.tags,
+            tags=placement.tags,
             opts=child,
         )
-        diagnose(self.gateway, f"{name}-agw", workspace_id)
-        diagnose(public_ip, f"{name}-ip", workspace_id)
+        diagnose(self.gateway, f"{name}-agw", args.workspace_id)
+        diagnose(public_ip, f"{name}-ip", args.workspace_id)
         self.public_ip = public_ip.ip_address
-        self.register_outputs({"gateway_id": self.gateway.id})
+        self.register_outputs({"gateway_id": self.gateway.id, "public_ip": self.public_ip})

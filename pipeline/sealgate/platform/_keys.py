@@ -4,26 +4,146 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import dataclass
+from typing import Literal
 
 import pulumi
 import pulumi_azure_native.authorization as authorization
 import pulumi_azure_native.keyvault as keyvault
 import pulumi_azure_native.managedidentity as managedidentity
 
-from sealgate.platform._common import TYPE_PREFIX, Platform, diagnose, private_endpoint
+from sealgate.platform._common import (
+    TYPE_PREFIX,
+    Placement,
+    diagnose,
+    private_endpoint,
+    require,
+    role_definition,
+)
 
 # Built-in role definition ids (the same in every tenant).
 CRYPTO_SERVICE_ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
 CRYPTO_USER = "12338af0-0e69-4776-bea7-57ae8d297424"
 
+KeyStoreKind = Literal["vault", "managed-hsm"]
+# The private-link group (and so the private DNS zone) of each kind of key store.
+PRIVATE_LINK_GROUPS: dict[str, str] = {"vault": "vault", "managed-hsm": "managedhsm"}
+DEFAULT_ATTESTATION_AUTHORITY = "https://sharedeus2.eus2.attest.azure.net"
+_RSA_SIZES = (2048, 3072, 4096)
+_EC_CURVES = ("P-256", "P-384", "P-521")
 
-def role_definition(subscription_id: pulumi.Input[str], role: str) -> pulumi.Output[str]:
-    return pulumi.Output.concat(
-        "/subscriptions/",
-        subscription_id,
-        "/providers/Microsoft.Authorization/roleDefinitions/",
-        role,
-    )
+
+@dataclass(frozen=True, kw_only=True)
+class KeySpec:
+    """One key of the vault. Only HSM-protected key types exist: a software key is refused."""
+
+    name: str
+    """The key's name in the vault (its URI ends in ``keys/<name>``)."""
+    kty: Literal["RSA-HSM", "EC-HSM"] = "RSA-HSM"
+    """Key type: ``RSA-HSM`` or ``EC-HSM``."""
+    key_size: int | None = None
+    """RSA modulus in bits (2048, 3072, 4096); 3072 when unset. RSA keys only."""
+    curve_name: str | None = None
+    """Elliptic curve (P-256, P-384, P-521); P-256 when unset. EC keys only."""
+    key_ops: tuple[str, ...] = ("wrapKey", "unwrapKey")
+    """What the key may do, e.g. ``("wrapKey", "unwrapKey")`` or ``("sign", "verify")``."""
+    exportable: bool = False
+    """Exportable under Secure Key Release (to an attested confidential VM) only."""
+
+    def __post_init__(self) -> None:
+        require(bool(self.name), self, "a key needs a name")
+        require(
+            self.kty in ("RSA-HSM", "EC-HSM"),
+            self,
+            f"key {self.name}: kty {self.kty!r} is not HSM-protected (RSA-HSM or EC-HSM)",
+        )
+        if self.kty == "RSA-HSM":
+            require(self.curve_name is None, self, f"key {self.name}: an RSA key has no curve")
+            require(
+                self.key_size is None or self.key_size in _RSA_SIZES,
+                self,
+                f"key {self.name}: key_size must be one of {', '.join(map(str, _RSA_SIZES))}",
+            )
+        else:
+            require(self.key_size is None, self, f"key {self.name}: an EC key has no key_size")
+            require(
+                self.curve_name is None or self.curve_name in _EC_CURVES,
+                self,
+                f"key {self.name}: curve_name must be one of {', '.join(_EC_CURVES)}",
+            )
+        require(bool(self.key_ops), self, f"key {self.name}: key_ops must not be empty")
+
+    def properties(self, rotation: dict[str, object], authority: str) -> dict[str, object]:
+        """The key's ``properties`` input: type, size or curve, operations, rotation, release."""
+        properties: dict[str, object] = {"kty": self.kty}
+        if self.kty == "RSA-HSM":
+            properties["key_size"] = self.key_size or 3072
+        else:
+            properties["curve_name"] = self.curve_name or "P-256"
+        properties["key_ops"] = list(self.key_ops)
+        properties["rotation_policy"] = rotation
+        if self.exportable:
+            properties["attributes"] = {"exportable": True}
+            properties["release_policy"] = release_policy(authority)
+        return properties
+
+
+# The keys sealgate uses: model data keys are wrapped with model-kek, models are signed with
+# signing, the storage account and the registry are encrypted with their CMKs.
+PLATFORM_KEYS = (
+    KeySpec(name="model-kek"),
+    KeySpec(name="signing", kty="EC-HSM", key_ops=("sign", "verify")),
+    KeySpec(name="storage-cmk"),
+    KeySpec(name="registry-cmk"),
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeyStoreArgs:
+    """A Key Vault Premium (or Managed HSM), its HSM keys, and the identity that uses the CMKs."""
+
+    placement: Placement
+    """Resource group, region and tags."""
+    tenant_id: str
+    """Entra ID tenant of the vault."""
+    subscription_id: pulumi.Input[str]
+    """Subscription of the role definitions granted on the vault."""
+    endpoint_subnet_id: pulumi.Input[str]
+    """Subnet of the store's private endpoint (public network access is disabled)."""
+    private_dns_zone_id: pulumi.Input[str]
+    """Private DNS zone of the endpoint: ``privatelink.vaultcore.azure.net`` for a vault,
+    ``privatelink.managedhsm.azure.net`` for a Managed HSM (see ``PRIVATE_DNS_ZONES``)."""
+    workspace_id: pulumi.Input[str]
+    """Log Analytics workspace that receives the store's logs and metrics."""
+    kind: KeyStoreKind = "vault"
+    """``vault`` (Key Vault Premium, HSM-backed keys) or ``managed-hsm``."""
+    keys: tuple[KeySpec, ...] = PLATFORM_KEYS
+    """The keys to create (a vault) or whose URIs to expose (a Managed HSM, whose keys are
+    data-plane objects created after activation)."""
+    key_rotation_days: int = 90
+    """Every key rotates after this many days and expires 30 days later."""
+    soft_delete_retention_days: int = 90
+    """Days a deleted vault or key can be recovered (purge protection is always on)."""
+    hsm_admin_object_ids: tuple[str, ...] = ()
+    """Entra object ids of the Managed HSM's initial administrators (``managed-hsm`` only)."""
+    attestation_authority: str = DEFAULT_ATTESTATION_AUTHORITY
+    """Azure Attestation URL that an exportable key's release policy trusts."""
+
+    def __post_init__(self) -> None:
+        require(self.kind in PRIVATE_LINK_GROUPS, self, f"kind {self.kind!r}: vault or managed-hsm")
+        require(30 <= self.key_rotation_days <= 365, self, "key_rotation_days must be 30..365")
+        require(
+            7 <= self.soft_delete_retention_days <= 90,
+            self,
+            "soft_delete_retention_days must be 7..90",
+        )
+        names = [key.name for key in self.keys]
+        require(len(set(names)) == len(names), self, "key names must be distinct")
+        require(
+            self.kind != "managed-hsm" or bool(self.hsm_admin_object_ids),
+            self,
+            "a Managed HSM needs at least one hsm_admin_object_ids entry",
+        )
 
 
 def release_policy(authority: str) -> dict[str, str]:
@@ -59,150 +179,139 @@ def rotation_policy(days: int) -> dict[str, object]:
 
 
 class KeyStore(pulumi.ComponentResource):
-    """The vault (or HSM), its keys, and the identity that uses the CMKs."""
+    """The vault (or HSM), its keys, and the identity that uses the CMKs.
+
+    Outputs: ``vault_uri``, ``key_uris`` (key name -> key URI), ``cmk_identity`` (its ``id``,
+    ``client_id`` and ``principal_id`` are what CMK-encrypted services need), ``scope`` (the
+    store's resource id).
+    """
 
     def __init__(
-        self,
-        name: str,
-        platform: Platform,
-        *,
-        subscription_id: pulumi.Input[str],
-        subnet_id: pulumi.Input[str],
-        dns_zone_ids: dict[str, pulumi.Output[str]],
-        workspace_id: pulumi.Input[str],
-        opts: pulumi.ResourceOptions | None = None,
-    ):
+        self, name: str, args: KeyStoreArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__(f"{TYPE_PREFIX}:KeyStore", name, None, opts)
+        self._args = args
+        placement = args.placement
         child = pulumi.ResourceOptions(parent=self)
-        config = platform.config
         self.cmk_identity = managedidentity.UserAssignedIdentity(
             f"{name}-cmk-identity",
-            resource_group_name=platform.resource_group,
-            location=platform.location,
-            tags=platform.tags,
+            resource_group_name=placement.resource_group,
+            location=placement.location,
+            tags=placement.tags,
             opts=child,
         )
         network_acls = {"bypass": "None", "default_action": "Deny"}
-        retention = 90
-        self.keys: dict[str, pulumi.Output[str]] = {}
-        if config.key_store == "managed-hsm":
+        self.key_uris: dict[str, pulumi.Output[str]] = {}
+        if args.kind == "managed-hsm":
             hsm = keyvault.ManagedHsm(
                 f"{name}-hsm",
-                resource_group_name=platform.resource_group,
-                location=platform.location,
+                resource_group_name=placement.resource_group,
+                location=placement.location,
                 sku={"family": "B", "name": "Standard_B1"},
                 properties={
-                    "tenant_id": config.tenant_id,
-                    "initial_admin_object_ids": config.aks_admin_group_object_ids,
+                    "tenant_id": args.tenant_id,
+                    "initial_admin_object_ids": list(args.hsm_admin_object_ids),
                     "enable_purge_protection": True,
                     "enable_soft_delete": True,
-                    "soft_delete_retention_in_days": retention,
+                    "soft_delete_retention_in_days": args.soft_delete_retention_days,
                     "public_network_access": "Disabled",
                     "network_acls": network_acls,
                 },
-                tags=platform.tags,
+                tags=placement.tags,
                 opts=child,
             )
             self.vault: pulumi.CustomResource = hsm
             self.vault_uri = pulumi.Output.concat("https://", hsm.name, ".managedhsm.azure.net/")
             self.scope = hsm.id
             private_endpoint(
-                hsm, f"{name}-hsm", "managedhsm", platform, subnet_id, dns_zone_ids["managedhsm"]
+                hsm,
+                f"{name}-hsm",
+                PRIVATE_LINK_GROUPS["managed-hsm"],
+                placement,
+                args.endpoint_subnet_id,
+                args.private_dns_zone_id,
             )
-            diagnose(hsm, f"{name}-hsm", workspace_id)
+            diagnose(hsm, f"{name}-hsm", args.workspace_id)
             # Managed HSM keys and role assignments are data-plane objects (local RBAC):
             # created after activation with `az keyvault key create --hsm-name` (see README).
-            for key in ("model-kek", "signing", "storage-cmk", "registry-cmk"):
-                self.keys[key] = pulumi.Output.concat(self.vault_uri, "keys/", key)
+            for spec in args.keys:
+                self.key_uris[spec.name] = pulumi.Output.concat(self.vault_uri, "keys/", spec.name)
         else:
             vault = keyvault.Vault(
                 f"{name}-vault",
-                resource_group_name=platform.resource_group,
-                location=platform.location,
+                resource_group_name=placement.resource_group,
+                location=placement.location,
                 properties={
-                    "tenant_id": config.tenant_id,
+                    "tenant_id": args.tenant_id,
                     "sku": {"family": "A", "name": "premium"},
                     "enable_rbac_authorization": True,
                     "enable_purge_protection": True,
                     "enable_soft_delete": True,
-                    "soft_delete_retention_in_days": retention,
+                    "soft_delete_retention_in_days": args.soft_delete_retention_days,
                     "enabled_for_deployment": False,
                     "enabled_for_disk_encryption": False,
                     "enabled_for_template_deployment": False,
                     "public_network_access": "Disabled",
                     "network_acls": network_acls,
                 },
-                tags=platform.tags,
+                tags=placement.tags,
                 opts=child,
             )
             self.vault = vault
             self.vault_uri = vault.properties.vault_uri
             self.scope = vault.id
             private_endpoint(
-                vault, f"{name}-vault", "vault", platform, subnet_id, dns_zone_ids["vault"]
+                vault,
+                f"{name}-vault",
+                PRIVATE_LINK_GROUPS["vault"],
+                placement,
+                args.endpoint_subnet_id,
+                args.private_dns_zone_id,
             )
-            diagnose(vault, f"{name}-vault", workspace_id)
-            rotation = rotation_policy(config.key_rotation_days)
-            kek: dict[str, object] = {
-                "kty": "RSA-HSM",
-                "key_size": 3072,
-                "key_ops": ["wrapKey", "unwrapKey"],
-                "rotation_policy": rotation,
-            }
-            if config.model_key_exportable:
-                kek["attributes"] = {"exportable": True}
-                kek["release_policy"] = release_policy(config.attestation_authority)
-            specs: dict[str, dict[str, object]] = {
-                "model-kek": kek,
-                "signing": {
-                    "kty": "EC-HSM",
-                    "curve_name": "P-256",
-                    "key_ops": ["sign", "verify"],
-                    "rotation_policy": rotation,
-                },
-                "storage-cmk": {
-                    "kty": "RSA-HSM",
-                    "key_size": 3072,
-                    "key_ops": ["wrapKey", "unwrapKey"],
-                    "rotation_policy": rotation,
-                },
-                "registry-cmk": {
-                    "kty": "RSA-HSM",
-                    "key_size": 3072,
-                    "key_ops": ["wrapKey", "unwrapKey"],
-                    "rotation_policy": rotation,
-                },
-            }
-            for key_name, properties in specs.items():
+            diagnose(vault, f"{name}-vault", args.workspace_id)
+            rotation = rotation_policy(args.key_rotation_days)
+            for spec in args.keys:
                 key = keyvault.Key(
-                    f"{name}-{key_name}",
-                    resource_group_name=platform.resource_group,
+                    f"{name}-{spec.name}",
+                    resource_group_name=placement.resource_group,
                     vault_name=vault.name,
-                    key_name=key_name,
-                    properties=properties,
+                    key_name=spec.name,
+                    properties=spec.properties(rotation, args.attestation_authority),
                     opts=pulumi.ResourceOptions(parent=vault),
                 )
-                self.keys[key_name] = key.key_uri
+                self.key_uris[spec.name] = key.key_uri
             authorization.RoleAssignment(
                 f"{name}-cmk-identity-crypto",
                 scope=vault.id,
                 principal_id=self.cmk_identity.principal_id,
                 principal_type="ServicePrincipal",
-                role_definition_id=role_definition(subscription_id, CRYPTO_SERVICE_ENCRYPTION_USER),
+                role_definition_id=role_definition(
+                    args.subscription_id, CRYPTO_SERVICE_ENCRYPTION_USER
+                ),
                 opts=pulumi.ResourceOptions(parent=vault),
             )
-        self.register_outputs({"vault_uri": self.vault_uri})
+        self.register_outputs(
+            {
+                "vault_uri": self.vault_uri,
+                "key_uris": self.key_uris,
+                "cmk_identity_id": self.cmk_identity.id,
+            }
+        )
 
     def grant_crypto_user(
-        self, name: str, principal_id: pulumi.Input[str], subscription_id: pulumi.Input[str]
-    ) -> None:
-        """Let a workload identity wrap and unwrap with the vault's keys."""
-        if isinstance(self.vault, keyvault.Vault):
-            authorization.RoleAssignment(
-                name,
-                scope=self.scope,
-                principal_id=principal_id,
-                principal_type="ServicePrincipal",
-                role_definition_id=role_definition(subscription_id, CRYPTO_USER),
-                opts=pulumi.ResourceOptions(parent=self.vault),
-            )
+        self, name: str, principal_id: pulumi.Input[str]
+    ) -> authorization.RoleAssignment | None:
+        """Let a workload identity wrap and unwrap with the vault's keys.
+
+        A Managed HSM grants roles in its own (data-plane) RBAC, after activation: None.
+        """
+        if not isinstance(self.vault, keyvault.Vault):
+            return None
+        return authorization.RoleAssignment(
+            name,
+            scope=self.scope,
+            principal_id=principal_id,
+            principal_type="ServicePrincipal",
+            role_definition_id=role_definition(self._args.subscription_id, CRYPTO_USER),
+            opts=pulumi.ResourceOptions(parent=self.vault),
+        )

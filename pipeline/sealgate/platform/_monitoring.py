@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_azure_native.monitor as monitor
 import pulumi_azure_native.operationalinsights as operationalinsights
 
-from sealgate.platform._common import TYPE_PREFIX, Platform
+from sealgate.platform._common import TYPE_PREFIX, Placement, require
 
 KEY_OPERATIONS_QUERY = (
     "AZKVAuditLogs | where OperationName in ('KeyDecrypt','KeyUnwrap','KeyRelease','KeyDelete',"
@@ -21,34 +23,51 @@ DENIED_PROMOTIONS_QUERY = (
 )
 
 
+@dataclass(frozen=True, kw_only=True)
+class MonitoringArgs:
+    """The Log Analytics workspace every diagnostic setting sends to, and its alert rules."""
+
+    placement: Placement
+    """Resource group, region and tags."""
+    retention_days: int = 30
+    """Days the workspace keeps its logs."""
+
+    def __post_init__(self) -> None:
+        require(30 <= self.retention_days <= 730, self, "retention_days must be 30..730")
+
+
 class Monitoring(pulumi.ComponentResource):
-    def __init__(self, name: str, platform: Platform, opts: pulumi.ResourceOptions | None = None):
+    """The workspace, and alerts on key operations and on denied promotions.
+
+    The alerts query the tables that the other components' diagnostic settings fill
+    (``AZKVAuditLogs``, ``StorageBlobLogs``). Outputs: ``workspace`` and ``workspace_id``.
+    """
+
+    def __init__(
+        self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__(f"{TYPE_PREFIX}:Monitoring", name, None, opts)
-        self.platform = platform
+        placement = args.placement
         self.workspace = operationalinsights.Workspace(
             f"{name}-logs",
-            resource_group_name=platform.resource_group,
-            location=platform.location,
+            resource_group_name=placement.resource_group,
+            location=placement.location,
             sku={"name": "PerGB2018"},
-            retention_in_days=platform.config.log_retention_days,
+            retention_in_days=args.retention_days,
             public_network_access_for_ingestion="Enabled",
             public_network_access_for_query="Disabled",
-            tags=platform.tags,
+            tags=placement.tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.workspace_id = self.workspace.id
-        self.register_outputs({"workspace_id": self.workspace.id})
-
-    def add_alerts(self) -> None:
-        """Alert rules over the logs that the diagnostic settings send to the workspace."""
         for alert, query, severity in (
             ("key-operations", KEY_OPERATIONS_QUERY, 2),
             ("denied-promotions", DENIED_PROMOTIONS_QUERY, 1),
         ):
             monitor.ScheduledQueryRule(
-                f"{self._name}-{alert}-alert",
-                resource_group_name=self.platform.resource_group,
-                location=self.platform.location,
+                f"{name}-{alert}-alert",
+                resource_group_name=placement.resource_group,
+                location=placement.location,
                 display_name=f"sealgate {alert}",
                 description=f"Any {alert.replace('-', ' ')} recorded in the workspace",
                 kind="LogAlert",
@@ -71,6 +90,7 @@ class Monitoring(pulumi.ComponentResource):
                         }
                     ]
                 },
-                tags=self.platform.tags,
+                tags=placement.tags,
                 opts=pulumi.ResourceOptions(parent=self),
             )
+        self.register_outputs({"workspace_id": self.workspace.id})

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_azure_native.network as network
 import pulumi_azure_native.privatedns as privatedns
 
-from sealgate.platform._common import TYPE_PREFIX, Platform
+from sealgate.platform._common import TYPE_PREFIX, Placement, ipv4_network, require
 
 # Private DNS zone of each private-link group (Azure's documented zone names).
 PRIVATE_DNS_ZONES = {
@@ -30,18 +31,46 @@ _GATEWAY_INBOUND = [
 _SUBNETS = ("aks-system", "aks-models", "endpoints", "gateway")
 
 
+@dataclass(frozen=True, kw_only=True)
+class NetworkArgs:
+    """A VNet of four /22 subnets (AKS system, AKS models, private endpoints, gateway), each
+    with an NSG that denies inbound Internet traffic, and the private DNS zones."""
+
+    placement: Placement
+    """Resource group, region and tags."""
+    address_space: str = "10.40.0.0/16"
+    """IPv4 address space of the VNet, /20 or larger (the subnets are its first four /22)."""
+
+    def __post_init__(self) -> None:
+        space = ipv4_network(self.address_space)
+        require(
+            space is not None and space.prefixlen <= 20,
+            self,
+            f"address_space {self.address_space!r} must be an IPv4 CIDR of /20 or larger",
+        )
+
+
 class Network(pulumi.ComponentResource):
-    def __init__(self, name: str, platform: Platform, opts: pulumi.ResourceOptions | None = None):
+    """The VNet, subnets, NSGs, and a private DNS zone (linked to the VNet) per service.
+
+    Outputs: ``vnet``, ``subnet_ids`` (``aks-system``, ``aks-models``, ``endpoints``,
+    ``gateway``) and ``dns_zone_ids`` (by private-link group, see ``PRIVATE_DNS_ZONES``).
+    """
+
+    def __init__(
+        self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__(f"{TYPE_PREFIX}:Network", name, None, opts)
+        placement = args.placement
         child = pulumi.ResourceOptions(parent=self)
-        space = ipaddress.ip_network(platform.config.vnet_cidr)
+        space = ipaddress.ip_network(args.address_space)
         prefixes = dict(zip(_SUBNETS, space.subnets(new_prefix=22), strict=False))
         self.vnet = network.VirtualNetwork(
             f"{name}-vnet",
-            resource_group_name=platform.resource_group,
-            location=platform.location,
+            resource_group_name=placement.resource_group,
+            location=placement.location,
             address_space={"address_prefixes": [str(space)]},
-            tags=platform.tags,
+            tags=placement.tags,
             opts=child,
         )
         self.subnet_ids: dict[str, pulumi.Output[str]] = {}
@@ -50,8 +79,8 @@ class Network(pulumi.ComponentResource):
             inbound = _GATEWAY_INBOUND if subnet_name == "gateway" else []
             nsg = network.NetworkSecurityGroup(
                 f"{name}-{subnet_name}-nsg",
-                resource_group_name=platform.resource_group,
-                location=platform.location,
+                resource_group_name=placement.resource_group,
+                location=placement.location,
                 security_rules=[
                     {
                         "name": rule,
@@ -79,13 +108,13 @@ class Network(pulumi.ComponentResource):
                         "destination_port_range": "*",
                     }
                 ],
-                tags=platform.tags,
+                tags=placement.tags,
                 opts=child,
             )
             # Subnets of one VNet are updated one at a time (Azure rejects concurrent edits).
             subnet = network.Subnet(
                 f"{name}-{subnet_name}",
-                resource_group_name=platform.resource_group,
+                resource_group_name=placement.resource_group,
                 virtual_network_name=self.vnet.name,
                 address_prefix=str(prefixes[subnet_name]),
                 network_security_group={"id": nsg.id},
@@ -101,15 +130,15 @@ class Network(pulumi.ComponentResource):
         for group, zone_name in PRIVATE_DNS_ZONES.items():
             zone = privatedns.PrivateZone(
                 f"{name}-{group.lower()}-zone",
-                resource_group_name=platform.resource_group,
+                resource_group_name=placement.resource_group,
                 private_zone_name=zone_name,
                 location="global",
-                tags=platform.tags,
+                tags=placement.tags,
                 opts=child,
             )
             privatedns.VirtualNetworkLink(
                 f"{name}-{group.lower()}-link",
-                resource_group_name=platform.resource_group,
+                resource_group_name=placement.resource_group,
                 private_zone_name=zone.name,
                 location="global",
                 registration_enabled=False,
@@ -117,4 +146,10 @@ class Network(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=zone),
             )
             self.dns_zone_ids[group] = zone.id
-        self.register_outputs({"vnet_id": self.vnet.id})
+        self.register_outputs(
+            {
+                "vnet_id": self.vnet.id,
+                "subnet_ids": self.subnet_ids,
+                "dns_zone_ids": self.dns_zone_ids,
+            }
+        )

@@ -1,8 +1,10 @@
 """Offline plan: run the program under Pulumi's mock runtime and record every resource.
 
-The result has the shape of ``pulumi preview --json`` (``steps[].newState.{type, urn,
-inputs, parent}``), so the same policies gate an offline plan and a real preview. Nothing
-here talks to Azure or needs the Pulumi CLI; ids and computed outputs are placeholders.
+``build_plan`` runs ``build_platform`` for a stack; the result has the shape of ``pulumi
+preview --json`` (``steps[].newState.{type, urn, inputs, parent}``), so the same policies
+gate an offline plan and a real preview. ``record_program`` runs any Pulumi program (e.g.
+one that uses a single component) the same way. Nothing here talks to Azure or needs the
+Pulumi CLI; ids and computed outputs are placeholders.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import base64
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +45,8 @@ class RecordedResource:
 @dataclass
 class Recorder:
     resources: list[RecordedResource] = field(default_factory=list)
+    # URN -> the outputs a component registered (``register_outputs``).
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _computed(resource_type: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -97,6 +102,13 @@ def _mocks(recorder: Recorder) -> Any:
                 )
             return response
 
+        def RegisterResourceOutputs(self, request: Any) -> Any:
+            from pulumi.runtime import rpc
+
+            outputs = mocks._sync_await(_deserialize(rpc, request.outputs))
+            recorder.outputs[_engine_urn(request.urn)] = outputs
+            return super().RegisterResourceOutputs(request)
+
     class Mocks(pulumi.runtime.Mocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
             state = _computed(args.typ, args.name, args.inputs)
@@ -129,13 +141,11 @@ async def _deserialize(rpc: Any, struct: Any) -> Any:
     return rpc.deserialize_properties(struct, keep_unknowns=True)
 
 
-def run_program(config: StackConfig, stack: str) -> list[RecordedResource]:
-    """Run ``sealgate.platform._program.build`` under the mock runtime; return every registered resource."""
+def record_program(program: Callable[[], None], stack: str, project: str = PROJECT) -> Recorder:
+    """Run a Pulumi program under the mock runtime; return every resource it registered."""
     import pulumi
     from pulumi.runtime import settings
     from pulumi.runtime import stack as runtime_stack
-
-    from sealgate.platform._program import build
 
     recorder = Recorder()
     mocks_instance, monitor = _mocks(recorder)
@@ -146,18 +156,26 @@ def run_program(config: StackConfig, stack: str) -> list[RecordedResource]:
         settings.SETTINGS.outputs.clear()
         settings.ROOT.set(None)  # a fresh root Stack resource for this stack's URNs
         pulumi.runtime.set_mocks(
-            mocks_instance, project=PROJECT, stack=stack, preview=True, monitor=monitor
+            mocks_instance, project=project, stack=stack, preview=True, monitor=monitor
         )
-
-        def program() -> None:
-            for key, value in build(config).items():
-                pulumi.export(key, value)
-
         loop.run_until_complete(runtime_stack.run_pulumi_func(program))
     finally:
         asyncio.set_event_loop(None)
         loop.close()
-    return recorder.resources
+    return recorder
+
+
+def run_program(config: StackConfig, stack: str) -> list[RecordedResource]:
+    """Run ``build_platform`` under the mock runtime; return every registered resource."""
+    import pulumi
+
+    from sealgate.platform._program import build_platform
+
+    def program() -> None:
+        for key, value in build_platform(config).items():
+            pulumi.export(key, value)
+
+    return record_program(program, stack).resources
 
 
 def _plain(value: Any) -> Any:

@@ -21,13 +21,14 @@ from sealgate.inputs._pulumi_plan import (
     PULUMI_PLAN_KIND,
     kubernetes_manifest,
 )
+from sealgate.policy import builtin_policy_root
 from sealgate.policy._decision import Finding
 from sealgate.policy._engine import create_engine
 from sealgate.policy._evaluate import evaluate_input
 from sealgate.policy._loader import load_policy_set
 
 PACK_NAME = "sealgate"
-DEFAULT_POLICIES = Path(__file__).resolve().parent.parent / "policies"
+DEFAULT_POLICIES = builtin_policy_root()
 ReportViolation = Callable[..., None]
 
 

@@ -1,12 +1,17 @@
-"""The whole platform for one stack: ``build(config)`` declares every component.
+"""The whole platform for one stack: ``build_platform(config)`` declares every component.
 
-``infra/__main__.py`` (the Pulumi CLI) and ``infra/plan.py`` (offline, under the mock
-runtime) both call ``build``, so a plan describes exactly what ``pulumi up`` would create.
+Here, and only here, a stack's ``StackConfig`` becomes each component's Args. ``deploy``
+(called by ``infra/__main__.py`` under the Pulumi CLI) and ``sealgate.platform._plan``
+(offline, under the mock runtime) both call ``build_platform``, so a plan describes exactly
+what ``pulumi up`` would create.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import base64
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, cast
 
 import pulumi
 import pulumi_azure_native.authorization as authorization
@@ -15,85 +20,148 @@ import pulumi_azure_native.managedidentity as managedidentity
 import pulumi_azure_native.resources as resources
 import pulumi_kubernetes as k8s
 
-from sealgate.platform._apim import ApiGateway
-from sealgate.platform._cluster import Cluster
-from sealgate.platform._common import Platform
-from sealgate.platform._config import StackConfig
-from sealgate.platform._edge import Edge
-from sealgate.platform._gateway import Gateway
-from sealgate.platform._keys import KeyStore
-from sealgate.platform._monitoring import Monitoring
-from sealgate.platform._network import Network
-from sealgate.platform._registry import ModelRegistry
-from sealgate.platform._storage import ModelStorage
-from sealgate.platform._workloads import NAMESPACE, SERVICE_ACCOUNT, Workloads
+from sealgate.platform._apim import ApiGateway, ApiGatewayArgs, ApiManagementSku
+from sealgate.platform._cluster import Cluster, ClusterArgs
+from sealgate.platform._common import Placement
+from sealgate.platform._config import StackConfig, load_stack_config
+from sealgate.platform._edge import Edge, EdgeArgs, IotHubSku
+from sealgate.platform._gateway import Gateway, GatewayArgs
+from sealgate.platform._keys import (
+    PLATFORM_KEYS,
+    PRIVATE_LINK_GROUPS,
+    KeySpec,
+    KeyStore,
+    KeyStoreArgs,
+    KeyStoreKind,
+)
+from sealgate.platform._monitoring import Monitoring, MonitoringArgs
+from sealgate.platform._network import Network, NetworkArgs
+from sealgate.platform._registry import ModelRegistry, ModelRegistryArgs
+from sealgate.platform._storage import ModelStorage, ModelStorageArgs
+from sealgate.platform._workloads import NAMESPACE, SERVICE_ACCOUNT, Workloads, WorkloadsArgs
+
+MODEL_KEY = "model-kek"
 
 
 def _kubeconfig(cluster: containerservice.ManagedCluster, group: Any) -> pulumi.Output[str]:
-    import base64
-
     credentials = containerservice.list_managed_cluster_user_credentials_output(
         resource_group_name=group, resource_name=cluster.name, format="exec"
     )
     return credentials.kubeconfigs.apply(lambda k: base64.b64decode(k[0].value).decode())
 
 
-def build(config: StackConfig) -> dict[str, Any]:
+def _platform_keys(config: StackConfig) -> tuple[KeySpec, ...]:
+    """The platform's keys; the model key is exportable (under Secure Key Release) on request."""
+    return tuple(
+        replace(key, exportable=True)
+        if key.name == MODEL_KEY and config.model_key_exportable
+        else key
+        for key in PLATFORM_KEYS
+    )
+
+
+def build_platform(config: StackConfig) -> dict[str, Any]:
     """Declare the stack's resources; return the stack outputs a pipeline needs."""
     prefix = f"{config.name_prefix}-{config.environment}"
+    prod = config.environment == "prod"
+    zones = tuple(config.availability_zones)
     tags = {"app": "sealgate", "environment": config.environment}
     group = resources.ResourceGroup(
         f"{prefix}-rg", location=config.location, resource_group_name=f"{prefix}-rg", tags=tags
     )
-    platform = Platform(config, group.name, config.location, tags)
-    client = authorization.get_client_config_output()
-    subscription_id = client.subscription_id
+    placement = Placement(resource_group=group.name, location=config.location, tags=tags)
+    subscription_id = authorization.get_client_config_output().subscription_id
 
-    monitoring = Monitoring(f"{prefix}-monitoring", platform)
+    monitoring = Monitoring(
+        f"{prefix}-monitoring",
+        MonitoringArgs(placement=placement, retention_days=config.log_retention_days),
+    )
     workspace_id = monitoring.workspace_id
-    net = Network(f"{prefix}-network", platform)
+    net = Network(
+        f"{prefix}-network", NetworkArgs(placement=placement, address_space=config.vnet_cidr)
+    )
     endpoints = net.subnet_ids["endpoints"]
     keys = KeyStore(
         f"{prefix}-keys",
-        platform,
-        subscription_id=subscription_id,
-        subnet_id=endpoints,
-        dns_zone_ids=net.dns_zone_ids,
-        workspace_id=workspace_id,
+        KeyStoreArgs(
+            placement=placement,
+            tenant_id=config.tenant_id,
+            subscription_id=subscription_id,
+            endpoint_subnet_id=endpoints,
+            private_dns_zone_id=net.dns_zone_ids[PRIVATE_LINK_GROUPS[config.key_store]],
+            workspace_id=workspace_id,
+            kind=cast(KeyStoreKind, config.key_store),
+            keys=_platform_keys(config),
+            key_rotation_days=config.key_rotation_days,
+            hsm_admin_object_ids=tuple(config.aks_admin_group_object_ids),
+            attestation_authority=config.attestation_authority,
+        ),
     )
     store = ModelStorage(
         f"{prefix}-storage",
-        platform,
-        cmk_identity_id=keys.cmk_identity.id,
-        vault_uri=keys.vault_uri,
-        subnet_id=endpoints,
-        dns_zone_id=net.dns_zone_ids["blob"],
-        workspace_id=workspace_id,
+        ModelStorageArgs(
+            placement=placement,
+            cmk_identity_id=keys.cmk_identity.id,
+            key_vault_uri=keys.vault_uri,
+            endpoint_subnet_id=endpoints,
+            private_dns_zone_id=net.dns_zone_ids["blob"],
+            workspace_id=workspace_id,
+            sku="Standard_ZRS" if prod else "Standard_LRS",
+            blob_soft_delete_days=config.blob_soft_delete_days,
+            audit_retention_days=config.audit_retention_days,
+        ),
     )
     registry = ModelRegistry(
         f"{prefix}-registry",
-        platform,
-        cmk_identity_id=keys.cmk_identity.id,
-        cmk_identity_client_id=keys.cmk_identity.client_id,
-        key_uri=keys.keys["registry-cmk"],
-        subnet_id=endpoints,
-        dns_zone_id=net.dns_zone_ids["registry"],
-        workspace_id=workspace_id,
+        ModelRegistryArgs(
+            placement=placement,
+            cmk_identity_id=keys.cmk_identity.id,
+            cmk_identity_client_id=keys.cmk_identity.client_id,
+            key_uri=keys.key_uris["registry-cmk"],
+            endpoint_subnet_id=endpoints,
+            private_dns_zone_id=net.dns_zone_ids["registry"],
+            workspace_id=workspace_id,
+            zone_redundant=bool(zones),
+            untagged_retention_days=30 if prod else 7,
+        ),
     )
     cluster = Cluster(
         f"{prefix}-cluster",
-        platform,
-        system_subnet_id=net.subnet_ids["aks-system"],
-        model_subnet_id=net.subnet_ids["aks-models"],
-        workspace_id=workspace_id,
+        ClusterArgs(
+            placement=placement,
+            dns_prefix=prefix,
+            tenant_id=config.tenant_id,
+            admin_group_object_ids=tuple(config.aks_admin_group_object_ids),
+            system_subnet_id=net.subnet_ids["aks-system"],
+            model_subnet_id=net.subnet_ids["aks-models"],
+            workspace_id=workspace_id,
+            kubernetes_version=config.kubernetes_version,
+            sku_tier="Standard" if prod else "Free",
+            availability_zones=zones,
+            system_node_vm_size=config.system_node_vm_size,
+            system_node_count=config.system_node_count,
+            model_node_vm_size=config.model_node_vm_size,
+            model_node_min_count=config.model_node_min_count,
+            model_node_max_count=config.model_node_max_count,
+        ),
     )
     apim = ApiGateway(
         f"{prefix}-api",
-        platform,
-        backend_url=f"http://model-server.{NAMESPACE}.svc.cluster.local:8080",
-        subnet_id=endpoints,
-        dns_zone_id=net.dns_zone_ids["Gateway"],
-        workspace_id=workspace_id,
+        ApiGatewayArgs(
+            placement=placement,
+            tenant_id=config.tenant_id,
+            publisher_email=config.apim_publisher_email,
+            backend_url=f"http://model-server.{NAMESPACE}.svc.cluster.local:8080",
+            endpoint_subnet_id=endpoints,
+            private_dns_zone_id=net.dns_zone_ids["Gateway"],
+            workspace_id=workspace_id,
+            sku=cast(ApiManagementSku, config.apim_sku),
+            capacity=config.apim_capacity,
+            availability_zones=zones,
+            rate_limit_calls_per_minute=config.rate_limit_calls_per_minute,
+            quota_calls_per_day=config.quota_calls_per_day,
+            max_request_bytes=config.max_request_bytes,
+        ),
     )
     gateway_identity = managedidentity.UserAssignedIdentity(
         f"{prefix}-gateway-identity",
@@ -103,23 +171,34 @@ def build(config: StackConfig) -> dict[str, Any]:
     )
     gateway = Gateway(
         f"{prefix}-gateway",
-        platform,
-        subscription_id=subscription_id,
-        subnet_id=net.subnet_ids["gateway"],
-        backend_fqdn=apim.gateway_host,
-        tls_secret_id=pulumi.Output.concat(keys.vault_uri, "secrets/gateway-tls"),
-        identity_id=gateway_identity.id,
-        workspace_id=workspace_id,
+        GatewayArgs(
+            placement=placement,
+            gateway_name=f"{prefix}-agw",
+            subscription_id=subscription_id,
+            subnet_id=net.subnet_ids["gateway"],
+            backend_fqdn=apim.gateway_host,
+            tls_secret_id=pulumi.Output.concat(keys.vault_uri, "secrets/gateway-tls"),
+            identity_id=gateway_identity.id,
+            workspace_id=workspace_id,
+            min_capacity=config.appgw_min_capacity,
+            max_capacity=config.appgw_max_capacity,
+            availability_zones=zones,
+            max_request_bytes=config.max_request_bytes,
+        ),
     )
     edge = Edge(
         f"{prefix}-edge",
-        platform,
-        subscription_id=subscription_id,
-        subnet_id=endpoints,
-        dns_zone_ids=net.dns_zone_ids,
-        workspace_id=workspace_id,
+        EdgeArgs(
+            placement=placement,
+            subscription_id=subscription_id,
+            endpoint_subnet_id=endpoints,
+            hub_private_dns_zone_id=net.dns_zone_ids["iotHub"],
+            dps_private_dns_zone_id=net.dns_zone_ids["iotDps"],
+            workspace_id=workspace_id,
+            hub_sku=cast(IotHubSku, config.iot_hub_sku),
+            hub_capacity=config.iot_hub_capacity,
+        ),
     )
-    monitoring.add_alerts()
 
     # The model server's Azure identity, federated with its Kubernetes service account.
     server_identity = managedidentity.UserAssignedIdentity(
@@ -137,9 +216,7 @@ def build(config: StackConfig) -> dict[str, Any]:
         audiences=["api://AzureADTokenExchange"],
         opts=pulumi.ResourceOptions(parent=server_identity),
     )
-    keys.grant_crypto_user(
-        f"{prefix}-model-server-crypto", server_identity.principal_id, subscription_id
-    )
+    keys.grant_crypto_user(f"{prefix}-model-server-crypto", server_identity.principal_id)
     provider = k8s.Provider(
         f"{prefix}-k8s",
         kubeconfig=_kubeconfig(cluster.cluster, group.name),
@@ -148,17 +225,21 @@ def build(config: StackConfig) -> dict[str, Any]:
     )
     workloads = Workloads(
         f"{prefix}-workloads",
-        platform,
-        provider=provider,
-        identity_client_id=server_identity.client_id,
-        model_key_uri=keys.keys["model-kek"],
+        WorkloadsArgs(
+            image=config.model_server_image,
+            identity_client_id=server_identity.client_id,
+            model_key_uri=keys.key_uris[MODEL_KEY],
+            network_cidr=config.vnet_cidr,
+            replicas=config.model_server_replicas,
+            provider=provider,
+        ),
     )
     return {
         "environment": config.environment,
         "resource_group": group.name,
         "vault_uri": keys.vault_uri,
-        "model_key_uri": keys.keys["model-kek"],
-        "signing_key_uri": keys.keys["signing"],
+        "model_key_uri": keys.key_uris[MODEL_KEY],
+        "signing_key_uri": keys.key_uris["signing"],
         "storage_account": store.account.name,
         "registry_login_server": registry.registry.login_server,
         "cluster_name": cluster.cluster.name,
@@ -172,3 +253,12 @@ def build(config: StackConfig) -> dict[str, Any]:
         "log_analytics_workspace_id": workspace_id,
         "promotion_approvals": config.promotion_approvals,
     }
+
+
+def deploy(project_dir: Path) -> dict[str, Any]:
+    """The Pulumi program of the selected stack: read ``Pulumi.<stack>.yaml`` in
+    ``project_dir``, declare the platform, export its outputs (and return them)."""
+    outputs = build_platform(load_stack_config(project_dir, pulumi.get_stack()))
+    for name, value in outputs.items():
+        pulumi.export(name, value)
+    return outputs

@@ -2,36 +2,64 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_azure_native.containerregistry as containerregistry
 
-from sealgate.platform._common import TYPE_PREFIX, Platform, diagnose, private_endpoint
+from sealgate.platform._common import TYPE_PREFIX, Placement, diagnose, private_endpoint, require
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelRegistryArgs:
+    """A Premium container registry for model images: private, CMK-encrypted, quarantined."""
+
+    placement: Placement
+    """Resource group, region and tags."""
+    cmk_identity_id: pulumi.Input[str]
+    """Resource id of the user-assigned identity that reads the customer-managed key."""
+    cmk_identity_client_id: pulumi.Input[str]
+    """Client id of that identity."""
+    key_uri: pulumi.Input[str]
+    """URI of the customer-managed key (e.g. ``KeyStore.key_uris["registry-cmk"]``)."""
+    endpoint_subnet_id: pulumi.Input[str]
+    """Subnet of the registry's private endpoint (public network access is disabled)."""
+    private_dns_zone_id: pulumi.Input[str]
+    """Private DNS zone ``privatelink.azurecr.io``."""
+    workspace_id: pulumi.Input[str]
+    """Log Analytics workspace that receives the registry's logs and metrics."""
+    zone_redundant: bool = False
+    """Zone redundancy (only in a region with availability zones)."""
+    untagged_retention_days: int = 30
+    """Days an untagged manifest is kept before the retention policy deletes it."""
+
+    def __post_init__(self) -> None:
+        require(
+            0 <= self.untagged_retention_days <= 365,
+            self,
+            "untagged_retention_days must be 0..365",
+        )
 
 
 class ModelRegistry(pulumi.ComponentResource):
+    """The registry, its private endpoint and diagnostic setting.
+
+    Outputs: ``registry`` (``registry.login_server`` is what clients push to and pull from).
+    """
+
     def __init__(
-        self,
-        name: str,
-        platform: Platform,
-        *,
-        cmk_identity_id: pulumi.Input[str],
-        cmk_identity_client_id: pulumi.Input[str],
-        key_uri: pulumi.Input[str],
-        subnet_id: pulumi.Input[str],
-        dns_zone_id: pulumi.Input[str],
-        workspace_id: pulumi.Input[str],
-        opts: pulumi.ResourceOptions | None = None,
-    ):
+        self, name: str, args: ModelRegistryArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__(f"{TYPE_PREFIX}:ModelRegistry", name, None, opts)
-        prod = platform.config.environment == "prod"
+        placement = args.placement
         self.registry = containerregistry.Registry(
             f"{name}-acr",
-            resource_group_name=platform.resource_group,
-            location=platform.location,
+            resource_group_name=placement.resource_group,
+            location=placement.location,
             sku={"name": "Premium"},
             identity={
                 "type": "UserAssigned",
-                "user_assigned_identities": pulumi.Output.from_input(cmk_identity_id).apply(
+                "user_assigned_identities": pulumi.Output.from_input(args.cmk_identity_id).apply(
                     lambda identity: {identity: {}}
                 ),
             },
@@ -40,23 +68,32 @@ class ModelRegistry(pulumi.ComponentResource):
             public_network_access="Disabled",
             network_rule_bypass_options="None",
             data_endpoint_enabled=True,
-            zone_redundancy="Enabled" if platform.config.availability_zones else "Disabled",
+            zone_redundancy="Enabled" if args.zone_redundant else "Disabled",
             encryption={
                 "status": "enabled",
                 "key_vault_properties": {
-                    "key_identifier": key_uri,
-                    "identity": cmk_identity_client_id,
+                    "key_identifier": args.key_uri,
+                    "identity": args.cmk_identity_client_id,
                 },
             },
             policies={
                 "quarantine_policy": {"status": "enabled"},
-                "retention_policy": {"status": "enabled", "days": 30 if prod else 7},
+                "retention_policy": {"status": "enabled", "days": args.untagged_retention_days},
                 "export_policy": {"status": "disabled"},
                 "azure_ad_authentication_as_arm_policy": {"status": "disabled"},
             },
-            tags=platform.tags,
+            tags=placement.tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        private_endpoint(self.registry, f"{name}-acr", "registry", platform, subnet_id, dns_zone_id)
-        diagnose(self.registry, f"{name}-acr", workspace_id)
-        self.register_outputs({"login_server": self.registry.login_server})
+        private_endpoint(
+            self.registry,
+            f"{name}-acr",
+            "registry",
+            placement,
+            args.endpoint_subnet_id,
+            args.private_dns_zone_id,
+        )
+        diagnose(self.registry, f"{name}-acr", args.workspace_id)
+        self.register_outputs(
+            {"login_server": self.registry.login_server, "registry_id": self.registry.id}
+        )

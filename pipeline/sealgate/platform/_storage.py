@@ -2,34 +2,68 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_azure_native.storage as storage
 
-from sealgate.platform._common import TYPE_PREFIX, Platform, diagnose, private_endpoint
+from sealgate.platform._common import TYPE_PREFIX, Placement, diagnose, private_endpoint, require
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelStorageArgs:
+    """A storage account for sealed models (``models``) and the audit trail (``audit``, WORM)."""
+
+    placement: Placement
+    """Resource group, region and tags."""
+    cmk_identity_id: pulumi.Input[str]
+    """Resource id of the user-assigned identity that reads the customer-managed key."""
+    key_vault_uri: pulumi.Input[str]
+    """URI of the vault (or Managed HSM) that holds the customer-managed key."""
+    endpoint_subnet_id: pulumi.Input[str]
+    """Subnet of the account's private blob endpoint (public network access is disabled)."""
+    private_dns_zone_id: pulumi.Input[str]
+    """Private DNS zone ``privatelink.blob.core.windows.net``."""
+    workspace_id: pulumi.Input[str]
+    """Log Analytics workspace that receives the account's and the blob service's logs."""
+    key_name: str = "storage-cmk"
+    """Name of the customer-managed key in that vault."""
+    sku: str = "Standard_ZRS"
+    """Storage SKU: zone-redundant by default (``Standard_LRS`` where redundancy is not needed)."""
+    blob_soft_delete_days: int = 7
+    """Days a deleted blob or container can be restored."""
+    audit_retention_days: int = 30
+    """Days every audit record is immutable (time-based retention of the ``audit`` container)."""
+
+    def __post_init__(self) -> None:
+        require(
+            1 <= self.blob_soft_delete_days <= 365, self, "blob_soft_delete_days must be 1..365"
+        )
+        require(
+            1 <= self.audit_retention_days <= 146000,
+            self,
+            "audit_retention_days must be 1..146000",
+        )
 
 
 class ModelStorage(pulumi.ComponentResource):
+    """The account, its blob service, the ``models`` and ``audit`` containers.
+
+    Outputs: ``account`` (the StorageAccount; ``account.name`` is its Azure name).
+    """
+
     def __init__(
-        self,
-        name: str,
-        platform: Platform,
-        *,
-        cmk_identity_id: pulumi.Input[str],
-        vault_uri: pulumi.Input[str],
-        subnet_id: pulumi.Input[str],
-        dns_zone_id: pulumi.Input[str],
-        workspace_id: pulumi.Input[str],
-        opts: pulumi.ResourceOptions | None = None,
-    ):
+        self, name: str, args: ModelStorageArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__(f"{TYPE_PREFIX}:ModelStorage", name, None, opts)
-        config = platform.config
-        prod = config.environment == "prod"
+        placement = args.placement
+        cmk_identity_id = args.cmk_identity_id
         self.account = storage.StorageAccount(
             f"{name}-account",
-            resource_group_name=platform.resource_group,
-            location=platform.location,
+            resource_group_name=placement.resource_group,
+            location=placement.location,
             kind="StorageV2",
-            sku={"name": "Standard_ZRS" if prod else "Standard_LRS"},
+            sku={"name": args.sku},
             identity={"type": "UserAssigned", "user_assigned_identities": [cmk_identity_id]},
             allow_shared_key_access=False,
             default_to_o_auth_authentication=True,
@@ -42,35 +76,38 @@ class ModelStorage(pulumi.ComponentResource):
             encryption={
                 "key_source": "Microsoft.Keyvault",
                 "require_infrastructure_encryption": True,
-                "key_vault_properties": {"key_name": "storage-cmk", "key_vault_uri": vault_uri},
+                "key_vault_properties": {
+                    "key_name": args.key_name,
+                    "key_vault_uri": args.key_vault_uri,
+                },
                 "encryption_identity": {"encryption_user_assigned_identity": cmk_identity_id},
                 "services": {
                     "blob": {"enabled": True, "key_type": "Account"},
                     "file": {"enabled": True, "key_type": "Account"},
                 },
             },
-            tags=platform.tags,
+            tags=placement.tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
         child = pulumi.ResourceOptions(parent=self.account)
         blob_service = storage.BlobServiceProperties(
             f"{name}-blob-service",
-            resource_group_name=platform.resource_group,
+            resource_group_name=placement.resource_group,
             account_name=self.account.name,
             blob_services_name="default",
             is_versioning_enabled=True,
             change_feed={"enabled": True},
-            delete_retention_policy={"enabled": True, "days": config.blob_soft_delete_days},
+            delete_retention_policy={"enabled": True, "days": args.blob_soft_delete_days},
             container_delete_retention_policy={
                 "enabled": True,
-                "days": config.blob_soft_delete_days,
+                "days": args.blob_soft_delete_days,
             },
             opts=child,
         )
         after_service = pulumi.ResourceOptions(parent=self.account, depends_on=[blob_service])
         storage.BlobContainer(
             f"{name}-models",
-            resource_group_name=platform.resource_group,
+            resource_group_name=placement.resource_group,
             account_name=self.account.name,
             container_name="models",
             public_access="None",
@@ -78,7 +115,7 @@ class ModelStorage(pulumi.ComponentResource):
         )
         audit = storage.BlobContainer(
             f"{name}-audit",
-            resource_group_name=platform.resource_group,
+            resource_group_name=placement.resource_group,
             account_name=self.account.name,
             container_name="audit",
             public_access="None",
@@ -89,15 +126,22 @@ class ModelStorage(pulumi.ComponentResource):
         # Locking the policy is a one-way operation left to the operator (see README).
         storage.BlobContainerImmutabilityPolicy(
             f"{name}-audit-worm",
-            resource_group_name=platform.resource_group,
+            resource_group_name=placement.resource_group,
             account_name=self.account.name,
             container_name=audit.name,
             immutability_policy_name="default",
-            immutability_period_since_creation_in_days=config.audit_retention_days,
+            immutability_period_since_creation_in_days=args.audit_retention_days,
             allow_protected_append_writes_all=True,
             opts=pulumi.ResourceOptions(parent=audit),
         )
-        private_endpoint(self.account, f"{name}-blob", "blob", platform, subnet_id, dns_zone_id)
-        diagnose(self.account, f"{name}-account", workspace_id)
-        diagnose(blob_service, f"{name}-blob-service", workspace_id)
+        private_endpoint(
+            self.account,
+            f"{name}-blob",
+            "blob",
+            placement,
+            args.endpoint_subnet_id,
+            args.private_dns_zone_id,
+        )
+        diagnose(self.account, f"{name}-account", args.workspace_id)
+        diagnose(blob_service, f"{name}-blob-service", args.workspace_id)
         self.register_outputs({"account_name": self.account.name})

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_kubernetes.apps.v1 as apps
@@ -9,7 +12,7 @@ import pulumi_kubernetes.core.v1 as core
 import pulumi_kubernetes.networking.v1 as networking
 
 from sealgate.platform._cluster import SANDBOX_LABEL, SANDBOX_TAINT
-from sealgate.platform._common import TYPE_PREFIX, Platform
+from sealgate.platform._common import TYPE_PREFIX, ipv4_network, require
 
 NAMESPACE = "models"
 SERVICE_ACCOUNT = "model-server"
@@ -17,6 +20,7 @@ RUNTIME_CLASS = "kata-vm-isolation"
 MODEL_DIR = "/models"
 NONROOT = 65532
 SERVER_PORT = 8080
+PINNED_IMAGE = re.compile(r"^[a-z0-9.-]+/[^@\s]+@sha256:[0-9a-f]{64}$")
 
 
 def unseal_command(vault_key_uri: str) -> list[str]:
@@ -40,19 +44,50 @@ def unseal_command(vault_key_uri: str) -> list[str]:
     ]
 
 
+@dataclass(frozen=True, kw_only=True)
+class WorkloadsArgs:
+    """The model server in the cluster: a restricted namespace, default-deny network policies,
+    a workload identity, pods that unseal the model into memory inside Kata VMs."""
+
+    image: str
+    """Model server image, pinned by digest (``registry/name@sha256:<64 hex>``)."""
+    identity_client_id: pulumi.Input[str]
+    """Client id of the Azure identity federated with the ``model-server`` service account."""
+    model_key_uri: pulumi.Input[str]
+    """URI of the key that unwraps the sealed model's data key."""
+    network_cidr: str
+    """Address space the model server talks to: inference requests come from it, and Key
+    Vault and the registry are reached in it (over private endpoints)."""
+    replicas: int = 1
+    """Model server pods."""
+    provider: k8s.Provider | None = None
+    """Kubernetes provider of the cluster (None: the one the component's options give)."""
+
+    def __post_init__(self) -> None:
+        require(
+            PINNED_IMAGE.match(self.image) is not None,
+            self,
+            f"image {self.image!r} must be pinned by digest (name@sha256:<64 hex>)",
+        )
+        require(
+            ipv4_network(self.network_cidr) is not None,
+            self,
+            f"network_cidr {self.network_cidr!r} is not an IPv4 CIDR",
+        )
+        require(1 <= self.replicas <= 50, self, "replicas must be 1..50")
+
+
 class Workloads(pulumi.ComponentResource):
+    """The ``models`` namespace, its network policies, service account and deployment.
+
+    Outputs: ``namespace`` (the namespace's name).
+    """
+
     def __init__(
-        self,
-        name: str,
-        platform: Platform,
-        *,
-        provider: k8s.Provider,
-        identity_client_id: pulumi.Input[str],
-        model_key_uri: pulumi.Input[str],
-        opts: pulumi.ResourceOptions | None = None,
-    ):
+        self, name: str, args: WorkloadsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__(f"{TYPE_PREFIX}:Workloads", name, None, opts)
-        config = platform.config
+        provider = args.provider
         child = pulumi.ResourceOptions(parent=self, provider=provider)
         namespace = core.Namespace(
             f"{name}-namespace",
@@ -84,14 +119,14 @@ class Workloads(pulumi.ComponentResource):
                 # Inference requests come from the gateway subnet only.
                 "ingress": [
                     {
-                        "from": [{"ip_block": {"cidr": config.vnet_cidr}}],
+                        "from": [{"ip_block": {"cidr": args.network_cidr}}],
                         "ports": [{"port": SERVER_PORT, "protocol": "TCP"}],
                     }
                 ],
                 # Key Vault and the registry over their private endpoints, and DNS.
                 "egress": [
                     {
-                        "to": [{"ip_block": {"cidr": config.vnet_cidr}}],
+                        "to": [{"ip_block": {"cidr": args.network_cidr}}],
                         "ports": [{"port": 443, "protocol": "TCP"}],
                     },
                     {
@@ -113,7 +148,7 @@ class Workloads(pulumi.ComponentResource):
             metadata={
                 "name": SERVICE_ACCOUNT,
                 "namespace": NAMESPACE,
-                "annotations": {"azure.workload.identity/client-id": identity_client_id},
+                "annotations": {"azure.workload.identity/client-id": args.identity_client_id},
             },
             automount_service_account_token=False,
             opts=in_namespace,
@@ -130,7 +165,7 @@ class Workloads(pulumi.ComponentResource):
             f"{name}-model-server",
             metadata={"name": "model-server", "namespace": NAMESPACE, "labels": labels},
             spec={
-                "replicas": config.model_server_replicas,
+                "replicas": args.replicas,
                 "selector": {"match_labels": {"app.kubernetes.io/name": "model-server"}},
                 "template": {
                     "metadata": {
@@ -160,8 +195,8 @@ class Workloads(pulumi.ComponentResource):
                         "containers": [
                             {
                                 "name": "server",
-                                "image": config.model_server_image,
-                                "command": pulumi.Output.from_input(model_key_uri).apply(
+                                "image": args.image,
+                                "command": pulumi.Output.from_input(args.model_key_uri).apply(
                                     unseal_command
                                 ),
                                 "ports": [{"name": "http", "container_port": SERVER_PORT}],
