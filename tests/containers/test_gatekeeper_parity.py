@@ -225,7 +225,9 @@ def test_cli_without_kubernetes_policies_is_an_input_error(tmp_path: Path) -> No
     shutil_tree.parent.mkdir()
     shutil.copytree(REPO / "policies" / "gate", shutil_tree)
     (tmp_path / "policies" / "data").mkdir()
-    run = run_sealgate("policy", "export-gatekeeper", "--out", str(tmp_path / "gk"), cwd=tmp_path)
+    run = run_sealgate(
+        "policy", "export-gatekeeper", "policies", "--out", str(tmp_path / "gk"), cwd=tmp_path
+    )
     assert run.code == 2
     assert "reads 'kubernetes' inputs" in run.stderr
     assert "Traceback" not in run.stderr
