@@ -63,7 +63,7 @@ def test_every_file_not_gated_is_counted_and_listed_with_v(
     repository: Path, sealgate: Sealgate
 ) -> None:
     run = sealgate("check", cwd=repository)
-    assert "1 files not gated (-v lists them with the reason)" in run.stderr
+    assert "1 file not gated (-v lists them with the reason)" in run.stderr
     verbose = sealgate("check", "-v", cwd=repository)
     assert "not gated: README.md: not a Dockerfile, Kubernetes or IoT Edge manifest" in (
         verbose.stderr
@@ -84,7 +84,7 @@ def test_a_gate_with_no_input_is_a_usage_error(tmp_path: Path, sealgate: Sealgat
     assert named.code == 2 and "README.md: not a kind of file sealgate checks" in named.stderr
     # A hook passing only files it asked to skip has nothing to gate: not an error.
     hook = sealgate("check", "README.md", "--ignore-unknown", cwd=tmp_path)
-    assert hook.code == 0 and "1 files not gated" in hook.stderr
+    assert hook.code == 0 and "1 file not gated" in hook.stderr
 
 
 def test_a_foreign_pulumi_project_is_not_planned(tmp_path: Path, sealgate: Sealgate) -> None:

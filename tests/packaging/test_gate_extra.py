@@ -11,8 +11,7 @@ from tests.conftest import REPO
 
 PACKAGE = REPO / "pipeline" / "sealgate"
 MISSING_ENGINE = (
-    "sealgate: error: the embedded policy engine needs the gate extra: "
-    "pip install 'sealgate[gate]' (or use --engine opa --opa-url URL)"
+    "sealgate: error: the embedded policy engine needs the gate extra: pip install 'sealgate[gate]'"
 )
 # Run with regorus made unimportable, as on a base install.
 WITHOUT_REGORUS = "import sys; sys.modules['regorus'] = None\n"

@@ -221,7 +221,8 @@ def _notes(not_gated: list[NotGated], *, quiet: bool, verbose: bool) -> None:
         if verbose or item.reason == FOREIGN_STACK:
             click.echo(f"not gated: {display_path(item.path)}: {item.reason}", err=True)
     if not_gated and not verbose:
-        click.echo(f"{len(not_gated)} files not gated (-v lists them with the reason)", err=True)
+        files = "1 file" if len(not_gated) == 1 else f"{len(not_gated)} files"
+        click.echo(f"{files} not gated (-v lists them with the reason)", err=True)
 
 
 @cli.group()

@@ -18,10 +18,9 @@ from sealgate.errors import EngineError, InputError, PolicyLoadError
 if TYPE_CHECKING:
     import regorus
 
-MISSING_ENGINE = (
-    "the embedded policy engine needs the gate extra: pip install 'sealgate[gate]'"
-    " (or use --engine opa --opa-url URL)"
-)
+# Loading policies reads the rule catalogue from this engine's syntax tree, so every command
+# that loads policies needs it, also with --engine opa.
+MISSING_ENGINE = "the embedded policy engine needs the gate extra: pip install 'sealgate[gate]'"
 _LOCATION = re.compile(r"-->\s*(?P<file>\S+?):(?P<line>\d+):(?P<col>\d+)")
 _ERROR = re.compile(r"^error:\s*(?P<msg>.+)$", re.MULTILINE)
 
