@@ -59,7 +59,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from sealgate._paths import display_path
 from sealgate.errors import InputError
@@ -95,13 +95,67 @@ AUTOMATIC_ARGS = frozenset(
 )
 
 
+class Heredoc(TypedDict):
+    name: str
+    content: str
+    strip_tabs: bool
+    line: int
+
+
+class Instruction(TypedDict):
+    cmd: str
+    value: str
+    args: list[str]
+    json_form: bool
+    flags: dict[str, list[str]]
+    heredocs: list[Heredoc]
+    line: int
+    end_line: int
+
+
+class ImageReference(TypedDict):
+    registry: str | None
+    repository: str | None
+    tag: str | None
+    digest: str | None
+    scratch: bool
+
+
+class StageSource(ImageReference):
+    raw: str
+    image: str
+    platform: str | None
+    stage: int | None
+    unresolved: list[str]
+
+
+# Functional form: ``from`` is a keyword.
+Stage = TypedDict(
+    "Stage",
+    {
+        "index": int,
+        "name": str | None,
+        "from": StageSource,
+        "instructions": list[Instruction],
+        "user": str | None,
+    },
+)
+
+
+class DockerfileDocument(TypedDict):
+    args: dict[str, str | None]
+    stages: list[Stage]
+    final_stage: int
+    directives: dict[str, str]
+
+
 @dataclass
 class _Instruction:
     cmd: str
     text: str
     line: int
     end_line: int
-    heredocs: list[dict[str, Any]] = field(default_factory=list)
+    heredocs: list[Heredoc] = field(default_factory=list)
 
 
 def parse_dockerfile(kind: str, path: Path, context: object = None) -> list[PolicyInput]:
@@ -113,7 +167,7 @@ def parse_dockerfile(kind: str, path: Path, context: object = None) -> list[Poli
     ]
 
 
-def dockerfile_document(source: str, path: Path) -> tuple[dict[str, Any], dict[FieldPath, int]]:
+def dockerfile_document(source: str, path: Path) -> tuple[DockerfileDocument, dict[FieldPath, int]]:
     """The document described in the module docstring, and its field-path -> line map."""
     physical = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     directives, first_body_line = _directives(physical)
@@ -123,9 +177,7 @@ def dockerfile_document(source: str, path: Path) -> tuple[dict[str, Any], dict[F
     builder = _DocumentBuilder(path)
     for instruction in _instructions(physical, first_body_line, escape, path):
         builder.add(instruction, escape)
-    document = builder.finish()
-    document["directives"] = directives
-    return document, builder.lines
+    return builder.finish(directives), builder.lines
 
 
 def _directives(physical: list[str]) -> tuple[dict[str, str], int]:
@@ -281,13 +333,13 @@ class _DocumentBuilder:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.args: dict[str, str | None] = {}
-        self.stages: list[dict[str, Any]] = []
+        self.stages: list[Stage] = []
         self.lines: dict[FieldPath, int] = {}
 
     def add(self, instruction: _Instruction, escape: str) -> None:
         flags, value = _without_flags(instruction.text)
         exec_args = _exec_form(value, self.path, instruction.line)
-        entry = {
+        entry: Instruction = {
             "cmd": instruction.cmd,
             "value": value,
             "args": exec_args if exec_args is not None else _shell_args(instruction.cmd, value),
@@ -326,7 +378,7 @@ class _DocumentBuilder:
             self.args[name] = resolved
             self.lines[("args", name)] = line
 
-    def _start_stage(self, entry: dict[str, Any], escape: str) -> None:
+    def _start_stage(self, entry: Instruction, escape: str) -> None:
         words = entry["value"].split()
         if not words:
             raise InputError(f"{self.path}:{entry['line']}: FROM names no image")
@@ -343,7 +395,7 @@ class _DocumentBuilder:
             platform, missing = _substitute(entry["flags"]["platform"][-1], self.args, escape)
             unresolved += [m for m in missing if m not in unresolved]
         parent = self._stage_named(image)
-        source = {
+        source: StageSource = {
             "raw": words[0],
             "image": image,
             **_reference(image, is_stage=parent is not None),
@@ -351,12 +403,11 @@ class _DocumentBuilder:
             "stage": parent,
             "unresolved": unresolved,
         }
-        inherited_user = self.stages[parent]["user"] if parent is not None else None
         self.stages.append(
             {"index": index, "name": name, "from": source, "instructions": [], "user": None}
         )
-        if inherited_user is not None:
-            self.stages[index]["user"] = inherited_user
+        if parent is not None and self.stages[parent]["user"] is not None:
+            self.stages[index]["user"] = self.stages[parent]["user"]
             self.lines[("stages", index, "user")] = self.lines[("stages", parent, "user")]
         self.lines[("stages", index)] = entry["line"]
         self.lines[("stages", index, "from")] = entry["line"]
@@ -367,7 +418,7 @@ class _DocumentBuilder:
                 return stage["index"]
         return None
 
-    def finish(self) -> dict[str, Any]:
+    def finish(self, directives: dict[str, str]) -> DockerfileDocument:
         if not self.stages:
             raise InputError(f"{self.path}:1: no FROM instruction: not a Dockerfile")
         for stage_index, stage in enumerate(self.stages):
@@ -375,7 +426,12 @@ class _DocumentBuilder:
                 for number, heredoc in enumerate(entry["heredocs"]):
                     where = ("stages", stage_index, "instructions", position, "heredocs", number)
                     self.lines[(*where, "content")] = heredoc["line"]
-        return {"args": self.args, "stages": self.stages, "final_stage": len(self.stages) - 1}
+        return {
+            "args": self.args,
+            "stages": self.stages,
+            "final_stage": len(self.stages) - 1,
+            "directives": directives,
+        }
 
 
 def _shell_args(cmd: str, value: str) -> list[str]:
@@ -442,13 +498,12 @@ def _substitute(text: str, args: dict[str, str | None], escape: str) -> tuple[st
     return "".join(pieces), unresolved
 
 
-def _reference(image: str, *, is_stage: bool) -> dict[str, Any]:
+def _reference(image: str, *, is_stage: bool) -> ImageReference:
     """Registry, repository, tag and digest of an image reference, normalised like Docker."""
-    empty = {"registry": None, "repository": None, "tag": None, "digest": None}
     if is_stage:
-        return {**empty, "scratch": False}
+        return _no_reference(scratch=False)
     if image.lower() == "scratch":
-        return {**empty, "scratch": True}
+        return _no_reference(scratch=True)
     name, _, digest = image.partition("@")
     tag = None
     last_slash = name.rfind("/")
@@ -471,3 +526,7 @@ def _reference(image: str, *, is_stage: bool) -> dict[str, Any]:
         "digest": digest if digest and _DIGEST.match(digest) else (digest or None),
         "scratch": False,
     }
+
+
+def _no_reference(*, scratch: bool) -> ImageReference:
+    return {"registry": None, "repository": None, "tag": None, "digest": None, "scratch": scratch}

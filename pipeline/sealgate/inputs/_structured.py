@@ -125,7 +125,10 @@ def _to_value(
             _to_value(item, (*path, index), lines, budget, depth + 1)
             for index, item in enumerate(node.value)
         ]
-    return _scalar(node, budget)
+    if isinstance(node, yaml.ScalarNode):
+        return _scalar(node, budget)
+    # The composer builds only the three node kinds above; anything else is refused, not guessed.
+    raise InputError(f"{budget.path}:{node.start_mark.line + 1}: unsupported YAML node")
 
 
 def _scalar(node: yaml.ScalarNode, budget: _Budget) -> Any:

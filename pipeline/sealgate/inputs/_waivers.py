@@ -9,7 +9,7 @@ from typing import Any
 
 from sealgate._paths import display_path
 from sealgate.errors import InputError
-from sealgate.inputs._model import InputProblem, PolicyInput
+from sealgate.inputs._model import FieldPath, InputProblem, PolicyInput
 from sealgate.inputs._structured import load_structured_documents
 
 WAIVER_KIND = "waivers"
@@ -29,7 +29,7 @@ def waiver_input(path: Path, today: date) -> PolicyInput:
     shown = display_path(path)
     if not documents:
         content: Any = {"waivers": []}
-        lines: dict = {}
+        lines: dict[FieldPath, int] = {}
     elif len(documents) > 1:
         content, lines = {"waivers": None}, {}
     else:

@@ -173,7 +173,8 @@ def verify_bundle(
             raise VerificationError(f"{path}: {name} does not match its signed digest")
     if listed:
         raise VerificationError(
-            f"{path}: signed file(s) missing from the bundle: {', '.join(sorted(listed))}"
+            f"{path}: signed file(s) missing from the bundle: "
+            f"{', '.join(sorted(str(name) for name in listed))}"
         )
     manifest = _manifest(path, files)
     return BundleSummary(

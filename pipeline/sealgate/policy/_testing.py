@@ -191,8 +191,10 @@ def sample_cases(package: PolicyPackage) -> list[SampleCase]:
     documents = load_structured_documents(path)
     suite = documents[0].value if documents else None
     cases = suite.get("cases") if isinstance(suite, dict) else None
-    if not isinstance(cases, list) or not all(
-        isinstance(c, dict) and c.get("input") for c in cases
+    if (
+        not isinstance(suite, dict)
+        or not isinstance(cases, list)
+        or not all(isinstance(c, dict) and c.get("input") for c in cases)
     ):
         raise InputError(
             f"{path}: expected a mapping with `cases:`, each with `input` and `expect`"

@@ -16,7 +16,7 @@ import json
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -33,6 +33,25 @@ APPROVAL_TYPE = "sealgate.approval/v1"
 MAX_APPROVAL_BYTES = 64 * 1024
 
 
+class KeyState(TypedDict):
+    revoked: bool
+    expired: bool
+    not_yet_valid: bool
+
+
+class ApprovalFacts(KeyState):
+    """What verification established about one approval file (the policy decides on it)."""
+
+    file: str
+    approver: str | None
+    key_id: str | None
+    known: bool
+    signature_valid: bool
+    matches_request: bool
+    duplicate: bool
+    error: str | None
+
+
 def create_approval(request: PromotionRequest, key: ec.EllipticCurvePrivateKey) -> bytes:
     payload = canonical_json(
         {"type": APPROVAL_TYPE, "approved_at": utc_now(), "request": request.to_json()}
@@ -40,7 +59,7 @@ def create_approval(request: PromotionRequest, key: ec.EllipticCurvePrivateKey) 
     return envelope.sign_envelope(PAYLOAD_TYPE, payload, key)
 
 
-def key_state(signer: TrustedSigner, revoked_ids: frozenset[str], now: datetime) -> dict[str, bool]:
+def key_state(signer: TrustedSigner, revoked_ids: frozenset[str], now: datetime) -> KeyState:
     """Revocation and validity window of a listed key, as facts."""
     return {
         "revoked": signer.revoked or signer.key_id in revoked_ids,
@@ -49,8 +68,10 @@ def key_state(signer: TrustedSigner, revoked_ids: frozenset[str], now: datetime)
     }
 
 
-def _facts(path: Path, request: PromotionRequest, approvers: TrustPolicy, now: datetime) -> dict:
-    facts: dict[str, Any] = {
+def _facts(
+    path: Path, request: PromotionRequest, approvers: TrustPolicy, now: datetime
+) -> ApprovalFacts:
+    facts: ApprovalFacts = {
         "file": display_path(path),
         "approver": None,
         "key_id": None,
@@ -74,9 +95,10 @@ def _facts(path: Path, request: PromotionRequest, approvers: TrustPolicy, now: d
     if signer is None:
         facts["error"] = f"approval: key {opened.key_id[:16]} is not a listed approver"
         return facts
-    facts.update(
-        known=True, approver=signer.name, **key_state(signer, approvers.revoked_key_ids, now)
-    )
+    state = key_state(signer, approvers.revoked_key_ids, now)
+    facts["known"], facts["approver"] = True, signer.name
+    facts["revoked"], facts["expired"] = state["revoked"], state["expired"]
+    facts["not_yet_valid"] = state["not_yet_valid"]
     try:
         payload = json.loads(opened.verify(signer.public_key))
     except VerificationError as exc:
@@ -100,7 +122,7 @@ def verify_approvals(
     request: PromotionRequest,
     approvers: TrustPolicy | None,
     now: datetime | None = None,
-) -> list[dict[str, Any]]:
+) -> list[ApprovalFacts]:
     """Facts per approval file; a second approval by the same person is marked duplicate."""
     when = now or datetime.now(UTC)
     policy = approvers or TrustPolicy("no --approvers", ())

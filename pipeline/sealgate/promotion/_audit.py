@@ -229,9 +229,9 @@ def verify_audit(
         return report(head_problem)
     if check_pointers:
         for stage, pointer in registry.pointers():
-            problem = _pointer_problem(stage, pointer, allowed)
-            if problem:
-                return report(problem)
+            pointer_problem = _pointer_problem(stage, pointer, allowed)
+            if pointer_problem:
+                return report(pointer_problem)
     return report(None)
 
 

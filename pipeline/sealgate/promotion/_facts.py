@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import semver
 
@@ -36,10 +36,29 @@ from sealgate.sealing._trust import TrustPolicy
 from sealgate.sealing._verify import MAX_HEADER_BYTES, verify_sealed
 
 
-def model_facts(sealed_dir: Path, trust: TrustPolicy, now: datetime | None = None) -> dict:
+class SignerFacts(TypedDict):
+    name: str | None
+    key_id: str
+    known: bool
+    # Only for a listed signer (see ``key_state``).
+    revoked: NotRequired[bool]
+    expired: NotRequired[bool]
+    not_yet_valid: NotRequired[bool]
+
+
+class ModelFacts(TypedDict):
+    digest: str | None
+    verified: bool
+    error: str | None
+    name: str | None
+    version: str | None
+    signer: SignerFacts | None
+
+
+def model_facts(sealed_dir: Path, trust: TrustPolicy, now: datetime | None = None) -> ModelFacts:
     """Verify the sealed model; revocation and expiry of its signer are facts, not errors."""
     when = now or datetime.now(UTC)
-    facts: dict[str, Any] = {
+    facts: ModelFacts = {
         "digest": None,
         "verified": False,
         "error": None,
@@ -74,7 +93,11 @@ def model_facts(sealed_dir: Path, trust: TrustPolicy, now: datetime | None = Non
         facts["error"] = f"{HEADER_FILE} changed while it was verified"
         return facts
     facts.update(
-        verified=True, name=verified.header.model_name, version=verified.header.model_version
+        {
+            "verified": True,
+            "name": verified.header.model_name,
+            "version": verified.header.model_version,
+        }
     )
     return facts
 

@@ -37,7 +37,7 @@ from sealgate.promotion._approvals import verify_approvals
 from sealgate.promotion._audit import Decision, append_record, utc_now
 from sealgate.promotion._digest import digest_of_bytes
 from sealgate.promotion._evidence import evidence_facts
-from sealgate.promotion._facts import model_facts, pointer_facts, version_facts
+from sealgate.promotion._facts import ModelFacts, model_facts, pointer_facts, version_facts
 from sealgate.promotion._registry import ConflictError, Registry, StagePointer
 from sealgate.promotion._request import PromotionRequest
 from sealgate.sealing._trust import TrustPolicy
@@ -94,11 +94,18 @@ def gather_facts(
     evidence: list[Path],
 ) -> dict[str, Any]:
     source = context.registry.current(request.source, request.name) if request.source else None
+    model: ModelFacts
     if sealed_dir is not None:
         model = model_facts(sealed_dir, context.trust)
     else:
-        model = {"digest": None, "verified": False, "error": "not in the registry", "signer": None}
-        model |= {"name": None, "version": None}
+        model = {
+            "digest": None,
+            "verified": False,
+            "error": "not in the registry",
+            "signer": None,
+            "name": None,
+            "version": None,
+        }
     return {
         "action": action,
         "request": request.to_json(),

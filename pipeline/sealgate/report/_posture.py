@@ -145,7 +145,7 @@ def _sandboxed_pool(view: PlanView, bar: Bar) -> Value | None:
     pools = _pools(view)
     if not pools:
         return None
-    runtimes = [p.get("workloadRuntime") for p in pools if p.get("workloadRuntime")]
+    runtimes = [_text(p.get("workloadRuntime")) for p in pools if p.get("workloadRuntime")]
     return Value("KataVmIsolation" in runtimes, ", ".join(runtimes) or "none")
 
 
@@ -153,7 +153,7 @@ def _zones(view: PlanView, bar: Bar) -> Value | None:
     cluster = _first(view, AKS)
     if cluster is None:
         return None
-    system = next(iter(cluster.inputs.get("agentPoolProfiles") or []), {})
+    system: object = next(iter(cluster.inputs.get("agentPoolProfiles") or []), {})
     zones = _at(system, "availabilityZones") or []
     count = max(len(zones), 1)  # no zone list: one zone, wherever Azure places it
     return Value(count >= bar.min_zones, str(count))

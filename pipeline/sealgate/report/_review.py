@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sealgate.policy._decision import GateResult
 from sealgate.report import _markdown as markdown
@@ -134,9 +134,11 @@ def render_html(review: str, title: str) -> str:
     the diagram's Mermaid source sits in ``<pre class="mermaid">`` for a Mermaid renderer."""
     from markdown_it import MarkdownIt
     from markdown_it.common.utils import escapeHtml
+    from markdown_it.renderer import RendererHTML
 
-    parser = MarkdownIt("commonmark", {"html": True}).enable("table")
-    default_fence = parser.renderer.rules["fence"]
+    parser = MarkdownIt("commonmark", {"html": True}, renderer_cls=RendererHTML).enable("table")
+    # MarkdownIt types its renderer as the bare RendererProtocol, whatever renderer_cls built it.
+    default_fence = cast(RendererHTML, parser.renderer).rules["fence"]
 
     def fence(self: Any, tokens: Any, index: int, options: Any, env: Any) -> str:
         token = tokens[index]

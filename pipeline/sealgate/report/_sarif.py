@@ -68,6 +68,7 @@ def render(result: GateResult) -> str:
 
 def information_uri() -> str:
     """The Homepage `Project-URL` of the installed distribution, else the project's homepage."""
+    entries: list[str]
     try:
         entries = metadata(DISTRIBUTION).get_all("Project-URL") or []
     except PackageNotFoundError:

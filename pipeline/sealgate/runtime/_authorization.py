@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 from sealgate.errors import DeniedError, InputError, SealgateError
 from sealgate.inputs._model import PolicyInput
@@ -30,15 +30,23 @@ UNSEAL_KIND = "unseal"
 
 
 class StagePointer(Protocol):
-    name: str
-    version: str
-    digest: str
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def digest(self) -> str: ...
 
 
 class Registry(Protocol):
     """What the unseal policy needs of the promotion registry."""
 
     def current(self, stage: str, name: str) -> StagePointer | None: ...
+
+
+class RegistryFacts(TypedDict):
+    checked: bool  # False: no registry was given, so no stage could be confirmed
+    stages: list[str]  # the stages whose current pointer is this exact digest
 
 
 @dataclass(frozen=True)
@@ -74,10 +82,10 @@ def _attested_pcrs(config: dict[str, Any]) -> list[int]:
 
 def registry_facts(
     registry: Registry | None, stages: Sequence[str], name: str, digest: str
-) -> dict:
+) -> RegistryFacts:
     if registry is None:
         return {"checked": False, "stages": []}
-    current = []
+    current: list[str] = []
     for stage in stages:
         pointer = registry.current(stage, name)
         if pointer is not None and pointer.digest == digest:

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from sealgate.errors import VerificationError
 from sealgate.sealing import _signing_keys as signing_keys
-from sealgate.sealing._canonical import canonical_json
+from sealgate.sealing._canonical import JSONValue, canonical_json
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -42,7 +42,7 @@ def sign_envelope(
     payload_type: str, payload: bytes, private_key: ec.EllipticCurvePrivateKey
 ) -> bytes:
     signature = signing_keys.sign(private_key, pae(payload_type, payload))
-    envelope = {
+    envelope: dict[str, JSONValue] = {
         "payloadType": payload_type,
         "payload": base64.b64encode(payload).decode("ascii"),
         "signatures": [

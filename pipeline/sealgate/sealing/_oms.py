@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -38,8 +38,9 @@ class _KeyVerifier(sign_ec_key.Verifier):
 
 
 def _serialization() -> manifest.SerializationType:
+    # Single top-level names: every Path flavour records them as the same string.
     return manifest._FileSerialization(
-        _HASH, allow_symlinks=False, ignore_paths=[PurePosixPath(p) for p in IGNORED_TOP_LEVEL]
+        _HASH, allow_symlinks=False, ignore_paths=[Path(p) for p in IGNORED_TOP_LEVEL]
     )
 
 
@@ -62,7 +63,10 @@ def signed_digests(data: bytes, public_key: ec.EllipticCurvePublicKey) -> dict[s
     try:
         document: Any = json.loads(data)
         bundle = bundle_pb.Bundle.from_dict(document)
-        hint = bundle.verification_material.public_key.hint
+        key_identifier = bundle.verification_material.public_key
+        if key_identifier is None:  # a certificate-signed bundle, not the key-signed kind
+            raise ValueError("no public key identifier")
+        hint = key_identifier.hint
     except Exception:  # any parse failure of the bundle is a malformed signature
         raise VerificationError("model.sig: not an OpenSSF model-signing bundle") from None
     if not hint:

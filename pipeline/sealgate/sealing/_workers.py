@@ -24,8 +24,14 @@ class Cancelled(Exception):
 
 
 class StreamingHash(Protocol):
-    def update(self, data: bytes, /) -> object: ...
+    def update(self, data: bytes | memoryview, /) -> object: ...
     def digest(self) -> bytes: ...
+
+
+class ReadsInto(Protocol):
+    """A binary file that fills the caller's buffer (raw and buffered files both do)."""
+
+    def readinto(self, buffer: memoryview, /) -> int | None: ...
 
 
 def default_workers() -> int:
@@ -90,7 +96,7 @@ def run_jobs(jobs: Sequence[Callable[[threading.Event], T]], workers: int) -> li
     return [f.result() for f in futures]
 
 
-def read_into_exact(handle: BinaryIO, view: memoryview) -> int:
+def read_into_exact(handle: ReadsInto, view: memoryview) -> int:
     """Fill ``view`` from ``handle``; returns fewer bytes only at end of file."""
     filled = 0
     while filled < len(view):

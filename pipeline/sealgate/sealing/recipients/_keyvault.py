@@ -19,7 +19,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 from urllib.parse import urlparse
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -139,13 +139,23 @@ def _sdk_error(exc: Exception, key: KeyUrl, action: str) -> Exception:
     return InputError(f"Key Vault {key.vault}: cannot {asked}: {reason or type(exc).__name__}")
 
 
+class _RsaMembers(Protocol):
+    """The RSA members of azure-keyvault-keys' ``JsonWebKey``; None for another key type."""
+
+    e: bytes | None
+    n: bytes | None
+
+
 def fetch_public_key(key: KeyUrl, access: KeyVaultAccess) -> rsa.RSAPublicKey:
     from azure.core.exceptions import AzureError
     from azure.keyvault.keys import KeyClient
 
     try:
         client = KeyClient(key.vault, access.credential(), **access.client_options)
-        jwk = client.get_key(key.name, key.version).key
+        # JsonWebKey sets its members with setattr from a name list, so its class declares none.
+        jwk = cast(_RsaMembers, client.get_key(key.name, key.version).key)
+        if jwk.e is None or jwk.n is None:
+            raise ValueError("not an RSA key")
         return rsa.RSAPublicNumbers(
             int.from_bytes(jwk.e, "big"), int.from_bytes(jwk.n, "big")
         ).public_key()
