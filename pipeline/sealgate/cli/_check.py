@@ -181,7 +181,7 @@ def gate_config(ctx: click.Context, params: dict[str, Any]) -> GateConfig:
 @click.option("-q", "--quiet", is_flag=True, help="Print only the verdict and errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Also list every file that was not gated.")
 @click.pass_context
-def check(ctx: click.Context, **params: Any) -> None:
+def check(ctx: click.Context, /, **params: Any) -> None:
     """Gate files and folders (default: this repository) against every policy.
 
     Settings come from .sealgate.yaml at the repository root (the git top level); flags win.
@@ -239,7 +239,7 @@ def config() -> None:
 @click.option("--jobs", type=click.IntRange(min=1), envvar="SEALGATE_JOBS")
 @click.option("--json", "json_output", is_flag=True, help="Print JSON.")
 @click.pass_context
-def config_show(ctx: click.Context, **params: Any) -> None:
+def config_show(ctx: click.Context, /, **params: Any) -> None:
     """Print every setting, its value and where it came from (default, file:line, flag, variable)."""
     import json
 

@@ -67,7 +67,7 @@ def plan_command(stack: str, out_path: Path, project_dir: Path) -> None:
 )
 @_config_options
 @click.pass_context
-def review_command(ctx: click.Context, **params: Any) -> None:
+def review_command(ctx: click.Context, /, **params: Any) -> None:
     """Review a stack's plan: changes per component, posture against another stack, gate
     findings and a diagram. Exit 1 when the gate fails on the plan."""
     from sealgate.gate import ReviewRequest, run_review

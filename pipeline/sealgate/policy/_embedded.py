@@ -120,7 +120,8 @@ class EmbeddedEngine:
     def clone(self) -> EmbeddedEngine:
         """An independent engine sharing the compiled policies (one per thread)."""
         twin = object.__new__(EmbeddedEngine)
-        twin._engine = self._engine.clone()
+        # The binding has Engine.clone (the Rust engine is Clone); its bundled stub omits it.
+        twin._engine = self._engine.clone()  # type: ignore[attr-defined]
         twin.packages = self.packages
         return twin
 
@@ -173,4 +174,5 @@ class EmbeddedEngine:
         }
 
     def ast(self) -> list[dict[str, Any]]:
-        return json.loads(self._engine.get_ast_as_json())
+        modules: list[dict[str, Any]] = json.loads(self._engine.get_ast_as_json())
+        return modules
