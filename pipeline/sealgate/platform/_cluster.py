@@ -7,6 +7,7 @@ from typing import Literal
 
 import pulumi
 import pulumi_azure_native.containerservice as containerservice
+from typing_extensions import TypedDict
 
 from sealgate.platform._common import TYPE_PREFIX, Placement, diagnose, require, zones_or_none
 
@@ -15,7 +16,24 @@ SANDBOX_LABEL = ("sealgate.io/pool", "sandboxed")
 NODE_OS = "AzureLinux3"
 
 
-def _node_pool_settings(zones: tuple[str, ...], subnet_id: pulumi.Input[str]) -> dict[str, object]:
+# Closed (PEP 728; typing_extensions, a dependency of pulumi): no other key, so the checker
+# lets these settings be unpacked into an agent pool profile literal.
+class _NodePoolSettings(TypedDict, closed=True):
+    """Inputs that both an ``AgentPool`` and a cluster's agent pool profile take, by one name."""
+
+    os_type: str
+    os_sku: str
+    enable_encryption_at_host: bool
+    enable_node_public_ip: bool
+    enable_fips: bool
+    security_profile: containerservice.AgentPoolSecurityProfileArgsDict
+    os_disk_type: str
+    vnet_subnet_id: pulumi.Input[str]
+    availability_zones: list[str] | None
+    type: str
+
+
+def _node_pool_settings(zones: tuple[str, ...], subnet_id: pulumi.Input[str]) -> _NodePoolSettings:
     """What every node pool shares: Azure Linux 3, host encryption, no SSH, the zones."""
     return {
         "os_type": "Linux",
@@ -101,7 +119,7 @@ class Cluster(pulumi.ComponentResource):
             dns_prefix=args.dns_prefix,
             kubernetes_version=args.kubernetes_version,
             sku={"name": "Base", "tier": args.sku_tier},
-            identity={"type": "SystemAssigned"},
+            identity={"type": containerservice.ResourceIdentityType.SYSTEM_ASSIGNED},
             enable_rbac=True,
             disable_local_accounts=True,
             aad_profile={

@@ -65,7 +65,7 @@ class Edge(pulumi.ComponentResource):
             resource_group_name=placement.resource_group,
             location=placement.location,
             sku={"name": args.hub_sku, "capacity": args.hub_capacity},
-            identity={"type": "SystemAssigned"},
+            identity={"type": iothub.ResourceIdentityType.SYSTEM_ASSIGNED},
             properties={
                 "disable_local_auth": True,
                 "disable_device_sas": True,

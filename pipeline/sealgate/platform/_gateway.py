@@ -9,11 +9,14 @@ import pulumi_azure_native.network as network
 
 from sealgate.platform._common import TYPE_PREFIX, Placement, diagnose, require, zones_or_none
 
-MANAGED_RULE_SETS = [
+MANAGED_RULE_SETS: list[network.ManagedRuleSetArgsDict] = [
     {"rule_set_type": "Microsoft_DefaultRuleSet", "rule_set_version": "2.1"},
     {"rule_set_type": "Microsoft_BotManagerRuleSet", "rule_set_version": "1.1"},
 ]
-SSL_POLICY = {"policy_type": "Predefined", "policy_name": "AppGwSslPolicy20220101S"}
+SSL_POLICY: network.ApplicationGatewaySslPolicyArgsDict = {
+    "policy_type": "Predefined",
+    "policy_name": "AppGwSslPolicy20220101S",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,7 +122,10 @@ class Gateway(pulumi.ComponentResource):
                 "max_capacity": args.max_capacity,
             },
             zones=zones_or_none(args.availability_zones),
-            identity={"type": "UserAssigned", "user_assigned_identities": [args.identity_id]},
+            identity={
+                "type": network.ResourceIdentityType.USER_ASSIGNED,
+                "user_assigned_identities": [args.identity_id],
+            },
             firewall_policy={"id": self.waf_policy.id},
             force_firewall_policy_association=True,
             enable_http2=True,

@@ -73,9 +73,11 @@ class KeySpec:
             )
         require(bool(self.key_ops), self, f"key {self.name}: key_ops must not be empty")
 
-    def properties(self, rotation: dict[str, object], authority: str) -> dict[str, object]:
+    def properties(
+        self, rotation: keyvault.RotationPolicyArgsDict, authority: str
+    ) -> keyvault.KeyPropertiesArgsDict:
         """The key's ``properties`` input: type, size or curve, operations, rotation, release."""
-        properties: dict[str, object] = {"kty": self.kty}
+        properties: keyvault.KeyPropertiesArgsDict = {"kty": self.kty}
         if self.kty == "RSA-HSM":
             properties["key_size"] = self.key_size or 3072
         else:
@@ -146,7 +148,7 @@ class KeyStoreArgs:
         )
 
 
-def release_policy(authority: str) -> dict[str, str]:
+def release_policy(authority: str) -> keyvault.KeyReleasePolicyArgsDict:
     """Secure Key Release: only a confidential VM (SEV-SNP) attested by ``authority``."""
     policy = {
         "version": "1.0.0",
@@ -167,13 +169,19 @@ def release_policy(authority: str) -> dict[str, str]:
     return {"content_type": "application/json; charset=utf-8", "data": encoded}
 
 
-def rotation_policy(days: int) -> dict[str, object]:
+def rotation_policy(days: int) -> keyvault.RotationPolicyArgsDict:
     """Rotate every ``days``, notify 30 days before expiry; keys expire 30 days after rotation."""
     return {
         "attributes": {"expiry_time": f"P{days + 30}D"},
         "lifetime_actions": [
-            {"action": {"type": "rotate"}, "trigger": {"time_after_create": f"P{days}D"}},
-            {"action": {"type": "notify"}, "trigger": {"time_before_expiry": "P30D"}},
+            {
+                "action": {"type": keyvault.KeyRotationPolicyActionType.ROTATE},
+                "trigger": {"time_after_create": f"P{days}D"},
+            },
+            {
+                "action": {"type": keyvault.KeyRotationPolicyActionType.NOTIFY},
+                "trigger": {"time_before_expiry": "P30D"},
+            },
         ],
     }
 
@@ -200,14 +208,13 @@ class KeyStore(pulumi.ComponentResource):
             tags=placement.tags,
             opts=child,
         )
-        network_acls = {"bypass": "None", "default_action": "Deny"}
         self.key_uris: dict[str, pulumi.Output[str]] = {}
         if args.kind == "managed-hsm":
             hsm = keyvault.ManagedHsm(
                 f"{name}-hsm",
                 resource_group_name=placement.resource_group,
                 location=placement.location,
-                sku={"family": "B", "name": "Standard_B1"},
+                sku={"family": "B", "name": keyvault.ManagedHsmSkuName.STANDARD_B1},
                 properties={
                     "tenant_id": args.tenant_id,
                     "initial_admin_object_ids": list(args.hsm_admin_object_ids),
@@ -215,7 +222,7 @@ class KeyStore(pulumi.ComponentResource):
                     "enable_soft_delete": True,
                     "soft_delete_retention_in_days": args.soft_delete_retention_days,
                     "public_network_access": "Disabled",
-                    "network_acls": network_acls,
+                    "network_acls": {"bypass": "None", "default_action": "Deny"},
                 },
                 tags=placement.tags,
                 opts=child,
@@ -243,7 +250,7 @@ class KeyStore(pulumi.ComponentResource):
                 location=placement.location,
                 properties={
                     "tenant_id": args.tenant_id,
-                    "sku": {"family": "A", "name": "premium"},
+                    "sku": {"family": "A", "name": keyvault.SkuName.PREMIUM},
                     "enable_rbac_authorization": True,
                     "enable_purge_protection": True,
                     "enable_soft_delete": True,
@@ -252,7 +259,7 @@ class KeyStore(pulumi.ComponentResource):
                     "enabled_for_disk_encryption": False,
                     "enabled_for_template_deployment": False,
                     "public_network_access": "Disabled",
-                    "network_acls": network_acls,
+                    "network_acls": {"bypass": "None", "default_action": "Deny"},
                 },
                 tags=placement.tags,
                 opts=child,

@@ -31,6 +31,23 @@ _GATEWAY_INBOUND = [
 _SUBNETS = ("aks-system", "aks-models", "endpoints", "gateway")
 
 
+def _inbound_rule(
+    name: str, source: str, port: str, priority: int, *, access: str = "Allow"
+) -> network.SecurityRuleArgsDict:
+    """An inbound NSG rule from ``source`` to ``port`` (``*``: any port and any protocol)."""
+    return {
+        "name": name,
+        "priority": priority,
+        "direction": "Inbound",
+        "access": access,
+        "protocol": "Tcp" if port != "*" else "*",
+        "source_address_prefix": source,
+        "source_port_range": "*",
+        "destination_address_prefix": "*",
+        "destination_port_range": port,
+    }
+
+
 @dataclass(frozen=True, kw_only=True)
 class NetworkArgs:
     """A VNet of four /22 subnets (AKS system, AKS models, private endpoints, gateway), each
@@ -82,32 +99,10 @@ class Network(pulumi.ComponentResource):
                 resource_group_name=placement.resource_group,
                 location=placement.location,
                 security_rules=[
-                    {
-                        "name": rule,
-                        "priority": priority,
-                        "direction": "Inbound",
-                        "access": "Allow",
-                        "protocol": "Tcp" if port != "*" else "*",
-                        "source_address_prefix": source,
-                        "source_port_range": "*",
-                        "destination_address_prefix": "*",
-                        "destination_port_range": port,
-                    }
+                    _inbound_rule(rule, source, port, priority)
                     for rule, source, port, priority in inbound
                 ]
-                + [
-                    {
-                        "name": "deny-internet-inbound",
-                        "priority": 4000,
-                        "direction": "Inbound",
-                        "access": "Deny",
-                        "protocol": "*",
-                        "source_address_prefix": "Internet",
-                        "source_port_range": "*",
-                        "destination_address_prefix": "*",
-                        "destination_port_range": "*",
-                    }
-                ],
+                + [_inbound_rule("deny-internet-inbound", "Internet", "*", 4000, access="Deny")],
                 tags=placement.tags,
                 opts=child,
             )

@@ -82,14 +82,16 @@ def _computed(resource_type: str, name: str, inputs: dict[str, Any]) -> dict[str
 def _mocks(recorder: Recorder) -> Any:
     import pulumi
     from pulumi.runtime import mocks
+    from pulumi.runtime.sync_await import _sync_await
 
+    # pulumi 3.272 leaves MockMonitor's gRPC methods unannotated, hence the ignores below.
     class Monitor(mocks.MockMonitor):
         def RegisterResource(self, request: Any) -> Any:
-            response = super().RegisterResource(request)
+            response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
             if request.type != "pulumi:pulumi:Stack":
                 from pulumi.runtime import rpc
 
-                inputs = mocks._sync_await(_deserialize(rpc, request.object))
+                inputs = _sync_await(_deserialize(rpc, request.object))
                 recorder.resources.append(
                     RecordedResource(
                         urn=_engine_urn(response.urn),
@@ -105,16 +107,19 @@ def _mocks(recorder: Recorder) -> Any:
         def RegisterResourceOutputs(self, request: Any) -> Any:
             from pulumi.runtime import rpc
 
-            outputs = mocks._sync_await(_deserialize(rpc, request.outputs))
+            outputs = _sync_await(_deserialize(rpc, request.outputs))
             recorder.outputs[_engine_urn(request.urn)] = outputs
-            return super().RegisterResourceOutputs(request)
+            return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
     class Mocks(pulumi.runtime.Mocks):
-        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
             state = _computed(args.typ, args.name, args.inputs)
             return state.pop("id"), state
 
-        def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        def call(
+            self, args: pulumi.runtime.MockCallArgs
+        ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+            """The call's result, and no check failures."""
             function = args.token
             if function == "azure-native:authorization:getClientConfig":
                 return {
@@ -122,10 +127,10 @@ def _mocks(recorder: Recorder) -> Any:
                     "tenantId": SUBSCRIPTION,
                     "clientId": SUBSCRIPTION,
                     "objectId": SUBSCRIPTION,
-                }
+                }, []
             if function == "azure-native:containerservice:listManagedClusterUserCredentials":
                 value = base64.b64encode(_KUBECONFIG.encode()).decode()
-                return {"kubeconfigs": [{"name": "clusterUser", "value": value}]}
+                return {"kubeconfigs": [{"name": "clusterUser", "value": value}]}, []
             raise InputError(f"offline plan: no mock for the call {args.token}")
 
     mocks_instance = Mocks()

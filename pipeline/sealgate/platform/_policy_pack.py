@@ -89,15 +89,16 @@ def findings_for_stack(
 ) -> list[Finding]:
     documents = list(resources)
     stack = documents[0]["stack"] if documents else ""
+    urn = f"{stack}#plan"
     summary = {
         "type": PLAN_TYPE,
-        "urn": f"{stack}#plan",
+        "urn": urn,
         "stack": stack,
         "resources": [
             {k: d[k] for k in ("type", "urn", "name", "parent", "inputs")} for d in documents
         ],
     }
-    return _evaluator(policies)(PolicyInput(PULUMI_PLAN_KIND, summary["urn"], "", summary))
+    return _evaluator(policies)(PolicyInput(PULUMI_PLAN_KIND, urn, "", summary))
 
 
 def _message(finding: Finding) -> str:

@@ -41,6 +41,13 @@ class ModelRegistryArgs:
         )
 
 
+def _user_assigned_identities(
+    identity_id: str,
+) -> dict[str, containerregistry.UserIdentityPropertiesArgsDict]:
+    """The registry's ``user_assigned_identities``: the identity's resource id, no settings."""
+    return {identity_id: {}}
+
+
 class ModelRegistry(pulumi.ComponentResource):
     """The registry, its private endpoint and diagnostic setting.
 
@@ -58,9 +65,9 @@ class ModelRegistry(pulumi.ComponentResource):
             location=placement.location,
             sku={"name": "Premium"},
             identity={
-                "type": "UserAssigned",
+                "type": containerregistry.ResourceIdentityType.USER_ASSIGNED,
                 "user_assigned_identities": pulumi.Output.from_input(args.cmk_identity_id).apply(
-                    lambda identity: {identity: {}}
+                    _user_assigned_identities
                 ),
             },
             admin_user_enabled=False,

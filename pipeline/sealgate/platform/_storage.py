@@ -72,7 +72,7 @@ class ModelStorage(pulumi.ComponentResource):
             minimum_tls_version="TLS1_2",
             enable_https_traffic_only=True,
             public_network_access="Disabled",
-            network_rule_set={"default_action": "Deny", "bypass": "None"},
+            network_rule_set={"default_action": storage.DefaultAction.DENY, "bypass": "None"},
             encryption={
                 "key_source": "Microsoft.Keyvault",
                 "require_infrastructure_encryption": True,
@@ -110,7 +110,7 @@ class ModelStorage(pulumi.ComponentResource):
             resource_group_name=placement.resource_group,
             account_name=self.account.name,
             container_name="models",
-            public_access="None",
+            public_access=storage.PublicAccess.NONE,
             opts=after_service,
         )
         audit = storage.BlobContainer(
@@ -118,7 +118,7 @@ class ModelStorage(pulumi.ComponentResource):
             resource_group_name=placement.resource_group,
             account_name=self.account.name,
             container_name="audit",
-            public_access="None",
+            public_access=storage.PublicAccess.NONE,
             immutable_storage_with_versioning={"enabled": True},
             opts=after_service,
         )
