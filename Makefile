@@ -55,6 +55,7 @@ test: deps-system deps-node
 run-tests:
 	$(BIN)/ruff check pipeline infra tests benchmarks
 	$(BIN)/ruff format --check --quiet pipeline infra tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 # Strict type checking of the package (configuration in pyproject.toml, [tool.mypy]).
@@ -65,4 +66,4 @@ bench: deps-test
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache .mypy_cache .hypothesis

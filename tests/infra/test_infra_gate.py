@@ -196,10 +196,10 @@ def test_cli_plan_and_check(tmp_path: Path) -> None:
     out = tmp_path / "plan.json"
     done = _sealgate("plan", "--stack", "dev", "--out", str(out))
     assert done.returncode == 0, done.stderr
-    assert (
-        json.loads(out.read_text())["steps"][0]["newState"]["type"]
-        == "azure-native:resources:ResourceGroup"
-    )
+    # Resources are recorded as the mock runtime registers them (thread timing decides the
+    # order), so the plan is checked for its content, not for which step comes first.
+    types = [step["newState"]["type"] for step in json.loads(out.read_text())["steps"]]
+    assert types.count("azure-native:resources:ResourceGroup") == 1
     checked = _sealgate("check", "--preview", str(out), "--format", "json")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     plan = json.loads(out.read_text())
