@@ -23,11 +23,12 @@ from sealgate.inputs._discovery import (
     only_changed,
 )
 from sealgate.inputs._kinds import ParseContext
+from sealgate.inputs._model import InputProblem, PolicyInput
 from sealgate.inputs._pulumi_plan import PULUMI_PLAN_KIND, PULUMI_STACK_KIND
 from sealgate.inputs._waivers import load_waivers_file
 from sealgate.policy._decision import GateResult
 from sealgate.policy._engine import create_engine
-from sealgate.policy._gate import run_gate
+from sealgate.policy._gate import EvaluatedChunk, run_gate
 from sealgate.policy._loader import PolicySet, load_policy_set
 
 
@@ -76,7 +77,7 @@ def run_check(config: GateConfig, request: CheckRequest) -> CheckOutcome:
         if config.engine == "embedded":
             from sealgate.policy._parallel import default_workers, gate_items
 
-            items: Iterable[object] = gate_items(
+            items: Iterable[PolicyInput | InputProblem | EvaluatedChunk] = gate_items(
                 policy_set, candidates, context, workers=config.jobs or default_workers()
             )
         else:
@@ -84,7 +85,7 @@ def run_check(config: GateConfig, request: CheckRequest) -> CheckOutcome:
         result = run_gate(
             policy_set,
             engine,
-            items,  # type: ignore[arg-type]
+            items,
             waivers_file=waivers_file,
             fail_on=config.fail_on,
             report_stale_waivers=not request.changed_only,
