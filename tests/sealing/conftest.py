@@ -6,6 +6,8 @@ import os
 import random
 import secrets
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,3 +135,16 @@ def leftovers(destination: Path) -> list[Path]:
 @pytest.fixture
 def tree() -> Callable[[Path], dict[str, bytes]]:
     return read_tree
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`sealgate ARGS` in a fresh process with a minimal environment, as CI runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "sealgate", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "CI": "true"},
+    )

@@ -10,29 +10,17 @@ from pathlib import Path
 
 from model_signing import verifying
 
-from tests.sealing.conftest import read_tree, write_model
-
-
-def _sealgate(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sealgate", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={"PATH": "/usr/bin:/bin", "CI": "true"},
-    )
+from tests.sealing.conftest import read_tree, run_cli, write_model
 
 
 def test_keys_generate_writes_private_key_0600_and_refuses_to_overwrite(tmp_path: Path) -> None:
-    first = _sealgate("keys", "generate", "signing", "--out", "signer", cwd=tmp_path)
+    first = run_cli("keys", "generate", "signing", "--out", "signer", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert stat.S_IMODE((tmp_path / "signer.key").stat().st_mode) == 0o600
     assert b"PRIVATE KEY" in (tmp_path / "signer.key").read_bytes()
     assert "PRIVATE" not in first.stdout + first.stderr
     before = (tmp_path / "signer.key").read_bytes()
-    again = _sealgate("keys", "generate", "recipient", "--out", "signer", cwd=tmp_path)
+    again = run_cli("keys", "generate", "recipient", "--out", "signer", cwd=tmp_path)
     assert again.returncode == 2
     assert "already exists" in again.stderr
     assert (tmp_path / "signer.key").read_bytes() == before
@@ -43,11 +31,11 @@ def test_round_trip_through_the_cli_and_openssf_verification(tmp_path: Path, shm
     model.mkdir()
     files = write_model(model)
     for kind, prefix in (("signing", "signer"), ("recipient", "rcpt")):
-        made = _sealgate("keys", "generate", kind, "--out", prefix, "--json", cwd=tmp_path)
+        made = run_cli("keys", "generate", kind, "--out", prefix, "--json", cwd=tmp_path)
         assert made.returncode == 0, made.stderr
         assert json.loads(made.stdout)["kind"] == kind
 
-    sealed = _sealgate(
+    sealed = run_cli(
         "seal",
         "model",
         "--name",
@@ -78,7 +66,7 @@ def test_round_trip_through_the_cli_and_openssf_verification(tmp_path: Path, shm
         if len(content) > 16:
             assert all(content not in p.read_bytes() for p in (tmp_path / "sealed").rglob("*.enc"))
 
-    verified = _sealgate(
+    verified = run_cli(
         "verify",
         "sealed",
         "--trust",
@@ -93,7 +81,7 @@ def test_round_trip_through_the_cli_and_openssf_verification(tmp_path: Path, shm
     assert "verified demo 2.1" in verified.stdout
 
     destination = shm_dir / "model"
-    unsealed = _sealgate(
+    unsealed = run_cli(
         "unseal",
         "sealed",
         "--identity",
@@ -172,7 +160,7 @@ def test_openssf_verification_rejects_a_changed_unsealed_model(
 
 
 def test_exit_codes_and_one_line_errors(tmp_path: Path, sealed: Path, keyset) -> None:
-    wrong = _sealgate(
+    wrong = run_cli(
         "unseal",
         str(sealed),
         "--identity",
@@ -188,7 +176,7 @@ def test_exit_codes_and_one_line_errors(tmp_path: Path, sealed: Path, keyset) ->
     assert "none of the given identities" in wrong.stderr
     assert not Path("/dev/shm/sealgate-never-made").exists()
 
-    on_disk = _sealgate(
+    on_disk = run_cli(
         "unseal",
         str(sealed),
         "--identity",
@@ -203,18 +191,16 @@ def test_exit_codes_and_one_line_errors(tmp_path: Path, sealed: Path, keyset) ->
     assert "not memory-backed" in on_disk.stderr
     assert not (tmp_path / "out").exists()
 
-    untrusted = _sealgate(
+    untrusted = run_cli(
         "verify", str(sealed), "--trust", str(keyset.path("other-signer.pub")), cwd=tmp_path
     )
     assert untrusted.returncode == 1
     assert "not trusted" in untrusted.stderr
 
-    bad_spec = _sealgate(
-        "verify", str(sealed), "--trust", str(keyset.path("rcpt.pub")), cwd=tmp_path
-    )
+    bad_spec = run_cli("verify", str(sealed), "--trust", str(keyset.path("rcpt.pub")), cwd=tmp_path)
     assert bad_spec.returncode == 2
 
-    unknown_type = _sealgate(
+    unknown_type = run_cli(
         "seal",
         str(tmp_path),
         "--name",
@@ -235,7 +221,7 @@ def test_exit_codes_and_one_line_errors(tmp_path: Path, sealed: Path, keyset) ->
 
 def test_allow_disk_and_exec_replace_the_process(tmp_path: Path, sealed: Path, keyset) -> None:
     destination = tmp_path / "on-disk"
-    result = _sealgate(
+    result = run_cli(
         "unseal",
         str(sealed),
         "--identity",

@@ -5,30 +5,17 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from sealgate.errors import VerificationError
 from sealgate.sealing import load_trust, verify_sealed
 
-from tests.sealing.conftest import write_model
-
-
-def _sealgate(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sealgate", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={"PATH": "/usr/bin:/bin", "CI": "true"},
-    )
+from tests.sealing.conftest import run_cli, write_model
 
 
 def _ok(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    run = _sealgate(*args, cwd=cwd)
+    run = run_cli(*args, cwd=cwd)
     assert run.returncode == 0, f"sealgate {' '.join(args)}: {run.stdout}{run.stderr}"
     return run
 
@@ -77,13 +64,13 @@ def test_a_revoked_signer_no_longer_verifies_and_cannot_be_listed_again(release:
     assert policy.signers[0].revoked and policy.signers[0].key_id in policy.revoked_key_ids
     with pytest.raises(VerificationError, match="revoked"):
         verify_sealed(release / "sealed", policy)
-    denied = _sealgate("verify", "sealed", "--trust", "trust.yaml", cwd=release)
+    denied = run_cli("verify", "sealed", "--trust", "trust.yaml", cwd=release)
     assert denied.returncode == 1 and "revoked" in denied.stderr
-    again = _sealgate("trust", "revoke", "--file", "trust.yaml", "--name", "release", cwd=release)
+    again = run_cli("trust", "revoke", "--file", "trust.yaml", "--name", "release", cwd=release)
     assert again.returncode == 0 and "already revoked; nothing changed" in again.stdout
 
     before = (release / "trust.yaml").read_bytes()
-    readded = _sealgate(
+    readded = run_cli(
         "trust", "add", "--file", "trust.yaml", "--name", "other", "--key", "release.pub",
         cwd=release,
     )  # fmt: skip
@@ -114,11 +101,11 @@ def test_duplicates_and_bad_keys_are_refused_in_one_line(release: Path) -> None:
         (("--name", "ci", "--key", "ci.pub", "--not-after", "2027-01-01"), "UTC offset"),
     ]
     for args, message in cases:
-        run = _sealgate("trust", "add", "--file", "t.yaml", *args, cwd=release)
+        run = run_cli("trust", "add", "--file", "t.yaml", *args, cwd=release)
         assert run.returncode == 2, (args, run.stdout, run.stderr)
         assert message in run.stderr and run.stderr.count("\n") == 1, (args, run.stderr)
         assert (release / "t.yaml").read_bytes() == before
-    missing = _sealgate("trust", "revoke", "--file", "t.yaml", "--name", "nobody", cwd=release)
+    missing = run_cli("trust", "revoke", "--file", "t.yaml", "--name", "nobody", cwd=release)
     assert missing.returncode == 2 and "no signer named 'nobody' (listed: release)" in (
         missing.stderr
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -42,10 +42,30 @@ def _decision_exit(result: PromotionResult, json_output: bool) -> None:
     sys.exit(int(ExitCode.OK if result.allowed else ExitCode.DENIED))
 
 
-def _gate(options: dict[str, Any]) -> GateContext:
+def _gate(
+    registry_url: str,
+    trust: Path,
+    gate_key: Path,
+    policies: tuple[Path, ...],
+    engine: str,
+    opa_url: str | None,
+    opa_push: bool,
+    approvers: Path | None = None,
+) -> GateContext:
+    """The promotion gate over the built-in policies and the --policies folders."""
     from sealgate.promotion._service import GateOptions, open_gate
 
-    return open_gate(GateOptions(**options))
+    options = GateOptions(
+        registry=registry_url,
+        trust=trust,
+        gate_key=gate_key,
+        approvers=approvers,
+        policies=tuple(policy_roots(policies)),
+        engine=engine,
+        opa_url=opa_url,
+        opa_push=opa_push,
+    )
+    return open_gate(options)
 
 
 @cli.command()
@@ -66,11 +86,7 @@ def push(
     """Store a sealed model in the registry and put it into the first stage, through the gate."""
     from sealgate.promotion._service import push as push_model
 
-    context = _gate(
-        {"registry": registry_url, "trust": trust, "gate_key": gate_key}
-        | {"policies": tuple(policy_roots(policies))}
-        | {"engine": engine, "opa_url": opa_url, "opa_push": opa_push}
-    )
+    context = _gate(registry_url, trust, gate_key, policies, engine, opa_url, opa_push)
     _decision_exit(push_model(context, sealed_dir, requester), json_output)
 
 
@@ -122,9 +138,7 @@ def promote(
     from sealgate.promotion._service import promote as promote_model
 
     context = _gate(
-        {"registry": registry_url, "trust": trust, "gate_key": gate_key}
-        | {"policies": tuple(policy_roots(policies))}
-        | {"approvers": approvers, "engine": engine, "opa_url": opa_url, "opa_push": opa_push}
+        registry_url, trust, gate_key, policies, engine, opa_url, opa_push, approvers=approvers
     )
     result = promote_model(
         context,
