@@ -2,25 +2,32 @@
 
 It speaks the documented contract the SDK uses: a 401 bearer challenge for a request
 without a token, ``GET /keys/{name}/{version}``, ``POST .../wrapkey``, ``POST .../unwrapkey``
-(RSA-OAEP-256) and ``POST .../release``; a token whose principal has no access gets 403
-with Key Vault's error body.
+(RSA-OAEP-256) and ``POST .../release`` (Secure Key Release: the key's release policy is
+checked against a verified attestation token, and the key material is wrapped to the token's
+runtime key with the requested ``enc``); a token whose principal has no access gets 403 with
+Key Vault's error body.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime
+import functools
 import ipaddress
 import json
+import os
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
 from cryptography.x509.oid import NameOID
 
 OAEP_256 = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
@@ -38,6 +45,57 @@ def make_token(claims: dict[str, str]) -> str:
     """An Entra-shaped JWT (unsigned here: the stand-in decides by its claims)."""
     header = b64url(json.dumps({"alg": "none", "typ": "JWT"}).encode())
     return f"{header}.{b64url(json.dumps(claims).encode())}."
+
+
+RELEASE_OAEP: dict[str, type[hashes.HashAlgorithm]] = {
+    "CKM_RSA_AES_KEY_WRAP": hashes.SHA1,
+    "RSA_AES_KEY_WRAP_256": hashes.SHA256,
+    "RSA_AES_KEY_WRAP_384": hashes.SHA384,
+}
+
+
+@functools.cache
+def _release_signer() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(65537, 2048)
+
+
+def _verified_claims(vault: StandInVault, token: str) -> dict | None:
+    try:
+        issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+        key = vault.authorities.get(str(issuer).rstrip("/"))
+        if key is None:
+            return None
+        return jwt.decode(token, key, algorithms=["RS256"])
+    except jwt.PyJWTError:
+        return None
+
+
+def _claim(claims: dict, path: str) -> object:
+    value: object = claims
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _condition(claims: dict, condition: dict) -> bool:
+    if "allOf" in condition:
+        return all(_condition(claims, c) for c in condition["allOf"])
+    if "anyOf" in condition:
+        return any(_condition(claims, c) for c in condition["anyOf"])
+    expected = condition.get("equals", condition.get("value"))
+    actual = _claim(claims, condition["claim"])
+    if isinstance(actual, bool) or isinstance(expected, bool):
+        return str(actual).lower() == str(expected).lower()
+    return actual == expected
+
+
+def _satisfies(policy: dict, claims: dict) -> bool:
+    """A Key Vault release policy (version 1.0.0): anyOf authorities, each with conditions."""
+    issuer = str(claims.get("iss", "")).rstrip("/")
+    return any(
+        str(rule.get("authority", "")).rstrip("/") == issuer and _condition(claims, rule)
+        for rule in policy.get("anyOf", [])
+    )
 
 
 def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
@@ -79,6 +137,17 @@ class StandInVault:
     key: rsa.RSAPrivateKey = field(default_factory=lambda: rsa.generate_private_key(65537, 3072))
     requests: list[tuple[str, str]] = field(default_factory=list)
     url: str = ""
+    # Secure Key Release: exportable only with a release policy; attestation tokens verify
+    # against their authority's public key (issuer -> key), as Key Vault checks MAA's.
+    release_policy: dict | None = None
+    authorities: dict[str, rsa.RSAPublicKey] = field(default_factory=dict)
+    released: list[dict] = field(default_factory=list)
+    release_answer: Callable[[dict], str] | None = None  # replaces the signed answer
+
+    def sign_release(self, payload: dict) -> str:
+        if self.release_answer is not None:
+            return self.release_answer(payload)
+        return jwt.encode(payload, _release_signer(), "RS256", headers={"kid": "standin-release"})
 
     @property
     def key_id(self) -> str:
@@ -161,6 +230,73 @@ def _handler(vault: StandInVault) -> type[BaseHTTPRequestHandler]:
                 "e": b64url(numbers.e.to_bytes(3, "big")),
             }
 
+        def _release(self, body: dict) -> None:
+            """Secure Key Release as Key Vault does it (KeyReleaseParameters -> KeyReleaseResult)."""
+            target, enc = body.get("target"), body.get("enc") or "CKM_RSA_AES_KEY_WRAP"
+            if not isinstance(target, str) or not target:
+                self._send(
+                    400, {"error": {"code": "BadParameter", "message": "target is required"}}
+                )
+                return
+            if enc not in RELEASE_OAEP:
+                self._send(400, {"error": {"code": "BadParameter", "message": f"enc {enc}"}})
+                return
+            if vault.release_policy is None:
+                self._send(
+                    400,
+                    {"error": {"code": "BadParameter", "message": "The key is not exportable: it has no release policy."}},
+                )  # fmt: skip
+                return
+            claims = _verified_claims(vault, target)
+            if claims is None or not _satisfies(vault.release_policy, claims):
+                self._send(
+                    403,
+                    {"error": {"code": "Forbidden", "message": "Target environment attestation statement does not satisfy the key release policy."}},
+                )  # fmt: skip
+                return
+            runtime = [
+                k for k in (claims.get("x-ms-runtime") or {}).get("keys", [])
+                if k.get("kty") == "RSA" and "encrypt" in k.get("key_ops", ["encrypt"])
+            ]  # fmt: skip
+            if not runtime:
+                self._send(400, {"error": {"code": "BadParameter", "message": "no runtime key"}})
+                return
+            target_key = rsa.RSAPublicNumbers(
+                int.from_bytes(unb64url(runtime[0]["e"]), "big"),
+                int.from_bytes(unb64url(runtime[0]["n"]), "big"),
+            ).public_key()
+            material = vault.key.private_bytes(
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            transport = os.urandom(32)
+            hash_type = RELEASE_OAEP[enc]
+            oaep = padding.OAEP(mgf=padding.MGF1(hash_type()), algorithm=hash_type(), label=None)
+            ciphertext = target_key.encrypt(transport, oaep) + aes_key_wrap_with_padding(
+                transport, material
+            )
+            key_hsm = {
+                "schema_version": "1.0",
+                "header": {"kid": runtime[0]["kid"], "alg": "dir", "enc": enc},
+                "ciphertext": b64url(ciphertext),
+            }
+            payload = {
+                "request": {"api-version": "7.5", "enc": enc, "kid": vault.key_id, "nonce": body.get("nonce")},
+                "response": {
+                    "key": {
+                        "attributes": {"enabled": True, "exportable": True, "recoveryLevel": "Recoverable+Purgeable"},
+                        "key": {**self._jwk(), "key_hsm": b64url(json.dumps(key_hsm).encode())},
+                        "release_policy": {
+                            "contentType": "application/json; charset=utf-8",
+                            "data": b64url(json.dumps(vault.release_policy).encode()),
+                        },
+                    }
+                },
+            }  # fmt: skip
+            vault.released.append(payload)
+            self._send(200, {"value": vault.sign_release(payload)})
+
         def do_GET(self) -> None:
             vault.requests.append(("GET", self.path))
             body = self._body() if self.headers.get("Content-Length") else {}
@@ -198,15 +334,7 @@ def _handler(vault: StandInVault) -> type[BaseHTTPRequestHandler]:
                     return
                 self._send(200, {"kid": vault.key_id, "value": b64url(value)})
             elif operation == "release":
-                if not body.get("target"):
-                    self._send(400, {"error": {"code": "BadParameter", "message": "target"}})
-                    return
-                payload = {
-                    "response": {"key": {"key": self._jwk()}},
-                    "request": {"target": body["target"]},
-                }
-                jws = f"{b64url(b'{}')}.{b64url(json.dumps(payload).encode())}.sig"
-                self._send(200, {"value": jws})
+                self._release(body)
             else:
                 self._send(404, {"error": {"code": "NotFound", "message": operation}})
 

@@ -226,17 +226,6 @@ def test_keyvault_403_through_the_cli_is_one_line_exit_1(
     assert f"Key Vault {vault.url} denied the request to unwrap the data key with key" in err
 
 
-def test_keyvault_secure_key_release_presents_the_attestation_token(vault: StandInVault) -> None:
-    key = keyvault.parse_key_url(vault.key_id)
-    released = keyvault.release_key(key, "maa-token-for-this-tee", access(vault, ALLOWED_OID))
-    payload = json.loads(keyvault._b64url_bytes(released.split(".")[1]))
-    assert payload["request"]["target"] == "maa-token-for-this-tee"
-    with pytest.raises(
-        DeniedError, match=f"denied the request to release key {vault.name} version"
-    ):
-        keyvault.release_key(key, "maa-token", access(vault, "nobody"))
-
-
 def test_keyvault_public_key_errors_name_the_key_in_one_line(
     vault: StandInVault, tmp_path: Path
 ) -> None:

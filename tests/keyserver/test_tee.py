@@ -24,14 +24,27 @@ from typing import Any
 
 import jwt
 import pytest
+from azure.core.credentials import AccessToken
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
-from sealgate.errors import InputError
+from sealgate.errors import DeniedError, InputError, VerificationError
+from sealgate.inputs._model import PolicyInput
 from sealgate.keyserver import _tee as tee
+from sealgate.policy._engine import create_engine
+from sealgate.policy._evaluate import evaluate_input
+from sealgate.policy._loader import load_policy_set
+from sealgate.sealing.recipients import _keyvault as keyvault
 
-from tests.keyrelease.keyvault_standin import b64url, self_signed_certificate
+from tests.conftest import REPO
+from tests.keyrelease.keyvault_standin import (
+    StandInServer,
+    StandInVault,
+    b64url,
+    make_token,
+    self_signed_certificate,
+)
 
 DATA = Path(__file__).parent / "data"
 NOW = 1_764_590_400.0  # 2025-12-01T12:00:00Z
@@ -545,3 +558,171 @@ def test_facts_are_not_shared_with_the_token(maa: Running) -> None:
     saved = copy.deepcopy(first)
     first["claims"]["x-ms-compliance-status"] = "edited"
     assert tee.verify_attestation_token(token, providers, now=NOW) == saved
+
+
+# --- Secure Key Release: Key Vault releases an exportable key to the TEE -----------------
+
+SERVICE_OID = "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"  # the key release service's identity
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+
+
+class StaticCredential:
+    def __init__(self, oid: str) -> None:
+        self.token = make_token({"tid": TENANT, "oid": oid, "appid": "app-1", "sub": oid})
+
+    def get_token(self, *scopes: str, **kwargs: object) -> AccessToken:
+        return AccessToken(self.token, int(time.time()) + 3600)
+
+
+def vault_access(vault: StandInVault, oid: str = SERVICE_OID) -> keyvault.KeyVaultAccess:
+    return keyvault.KeyVaultAccess(
+        credential_factory=lambda: StaticCredential(oid),
+        client_options={"connection_verify": vault.ca, "verify_challenge_resource": False},  # type: ignore[attr-defined]
+    )
+
+
+def release_policy(authority: str) -> dict[str, Any]:
+    """A Key Vault key release policy (version 1.0.0) for confidential containers."""
+    return {
+        "version": "1.0.0",
+        "anyOf": [
+            {
+                "authority": authority,
+                "allOf": [
+                    {"claim": "x-ms-attestation-type", "equals": "sevsnpvm"},
+                    {"claim": "x-ms-compliance-status", "equals": "azure-compliant-uvm"},
+                    {"claim": "x-ms-sevsnpvm-is-debuggable", "equals": False},
+                ],
+            }
+        ],
+    }
+
+
+@pytest.fixture
+def vault(tmp_path: Path, maa: Running) -> Iterator[StandInVault]:
+    folder = tmp_path / "vault"
+    folder.mkdir()
+    cert, key = self_signed_certificate(folder)
+    kid = next(iter(maa.provider.keys))
+    standin = StandInVault(
+        name="model-export",
+        allowed_object_ids={SERVICE_OID},
+        key=rsa.generate_private_key(65537, 2048),
+        release_policy=release_policy(maa.provider.issuer),
+        authorities={maa.provider.issuer: maa.provider.keys[kid].public_key()},
+    )
+    with StandInServer(standin, cert, key):
+        standin.ca = str(cert)  # type: ignore[attr-defined]
+        yield standin
+
+
+def live_token(maa: Running, tee_key: rsa.RSAPrivateKey, **changes: Any) -> str:
+    """A token valid now (Key Vault checks its lifetime against its own clock)."""
+    claims = claims_from("maa-sevsnp-container.json", maa.provider.issuer, tee_key.public_key())
+    now = int(time.time())
+    claims.update(iat=now - 60, nbf=now - 60, exp=now + 3600, **changes)
+    return maa.provider.token(claims)
+
+
+def _confidential_findings(document: dict[str, Any]) -> set[str]:
+    policy_set = load_policy_set([REPO / "policies"])
+    engine = create_engine("embedded", policy_set)
+    found = evaluate_input(policy_set, engine, PolicyInput("unseal", "t", "t", document))
+    return {f.rule_id for f in found if f.package == "sealgate.unseal.confidential"}
+
+
+@pytest.mark.parametrize("algorithm", sorted(keyvault.RELEASE_ALGORITHMS))
+def test_secure_key_release_wraps_the_key_to_the_runtime_key_of_the_verified_tee(
+    maa: Running, vault: StandInVault, tee_key: rsa.RSAPrivateKey, algorithm: str
+) -> None:
+    token = live_token(maa, tee_key)
+    # The service: verify the token itself, decide, then ask Key Vault to release.
+    facts = tee.verify_attestation_token(token, providers_for(maa), now=time.time())
+    assert facts["verified"] is True, facts
+    assert _confidential_findings({"environment": "confidential-prod", "tee": facts}) == set()
+
+    key = keyvault.parse_key_url(vault.key_id)
+    released = keyvault.release_key(
+        key, token, vault_access(vault), algorithm=algorithm, nonce="bm9uY2UtMQ"
+    )
+    assert released.key_id == vault.key_id
+    assert released.algorithm == algorithm
+    assert released.target_key_id == facts["runtime_key"]["kid"]
+    assert vault.released[-1]["request"]["nonce"] == "bm9uY2UtMQ"
+
+    # Inside the TEE: only its runtime key opens the released material.
+    material = keyvault.open_released_key(released, tee_key)
+    exported = serialization.load_der_private_key(material, password=None)
+    assert isinstance(exported, rsa.RSAPrivateKey)
+    assert exported.private_numbers() == vault.key.private_numbers()
+    with pytest.raises(VerificationError, match="does not open with this runtime key"):
+        keyvault.open_released_key(released, rsa.generate_private_key(65537, 2048))
+
+
+def test_release_policy_and_unseal_policy_both_refuse_a_debuggable_tee(
+    maa: Running, vault: StandInVault, tee_key: rsa.RSAPrivateKey
+) -> None:
+    token = live_token(maa, tee_key, **{"x-ms-sevsnpvm-is-debuggable": True})
+    facts = tee.verify_attestation_token(token, providers_for(maa), now=time.time())
+    document = {"environment": "confidential-prod", "tee": facts}
+    assert _confidential_findings(document) == {"SG-UNSEAL-105"}
+    key = keyvault.parse_key_url(vault.key_id)
+    with pytest.raises(DeniedError, match="fails its release policy") as denied:
+        keyvault.release_key(key, token, vault_access(vault))
+    assert "\n" not in str(denied.value)
+    assert vault.released == []
+
+
+def test_release_refuses_a_forged_token_an_unknown_identity_and_a_key_without_policy(
+    maa: Running, rogue: Running, vault: StandInVault, tee_key: rsa.RSAPrivateKey
+) -> None:
+    key = keyvault.parse_key_url(vault.key_id)
+    claims = claims_from("maa-sevsnp-container.json", maa.provider.issuer, tee_key.public_key())
+    now = int(time.time())
+    claims.update(iat=now, nbf=now, exp=now + 600)
+    forged = rogue.provider.token(claims)  # right claims, signed by someone else's key
+    with pytest.raises(DeniedError, match="release policy"):
+        keyvault.release_key(key, forged, vault_access(vault))
+    with pytest.raises(DeniedError, match="denied the request to release key model-export"):
+        keyvault.release_key(key, live_token(maa, tee_key), vault_access(vault, "model-server"))
+    vault.release_policy = None
+    with pytest.raises(InputError, match="not exportable"):
+        keyvault.release_key(key, live_token(maa, tee_key), vault_access(vault))
+    assert vault.released == []
+    with pytest.raises(InputError, match="release algorithm 'A256KW'"):
+        keyvault.release_key(key, "token", vault_access(vault), algorithm="A256KW")
+
+
+def test_release_answers_for_another_key_or_without_material_are_refused(
+    maa: Running, vault: StandInVault, tee_key: rsa.RSAPrivateKey
+) -> None:
+    key = keyvault.parse_key_url(vault.key_id)
+    token = live_token(maa, tee_key)
+
+    def other_key(payload: dict[str, Any]) -> str:
+        payload["response"]["key"]["key"]["kid"] = vault.key_id.replace("model-export", "other")
+        return jwt.encode(payload, "k" * 32, "HS256")
+
+    def no_material(payload: dict[str, Any]) -> str:
+        del payload["response"]["key"]["key"]["key_hsm"]
+        return jwt.encode(payload, "k" * 32, "HS256")
+
+    cases = [
+        (other_key, "for another key"),
+        (no_material, "without wrapped key material"),
+        (lambda payload: "not a jws", "not a signed release object"),
+        (lambda payload: "a.b.c", "without wrapped key material"),
+    ]
+    for answer, problem in cases:
+        vault.release_answer = answer
+        with pytest.raises(VerificationError, match=problem):
+            keyvault.release_key(key, token, vault_access(vault))
+    released = keyvault.parse_release(_honest(vault, token), key, "CKM_RSA_AES_KEY_WRAP")
+    with pytest.raises(VerificationError, match="protected with CKM_RSA_AES_KEY_WRAP, not"):
+        keyvault.parse_release(released.value, key, "RSA_AES_KEY_WRAP_256")
+
+
+def _honest(vault: StandInVault, token: str) -> str:
+    vault.release_answer = None
+    key = keyvault.parse_key_url(vault.key_id)
+    return keyvault.release_key(key, token, vault_access(vault)).value

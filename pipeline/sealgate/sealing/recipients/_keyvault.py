@@ -25,7 +25,12 @@ from urllib.parse import urlparse
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
+from cryptography.hazmat.primitives.keywrap import (
+    InvalidUnwrap,
+    aes_key_unwrap,
+    aes_key_unwrap_with_padding,
+    aes_key_wrap,
+)
 
 from sealgate.errors import DeniedError, InputError, VerificationError
 from sealgate.sealing._keyfiles import read_key_file
@@ -128,6 +133,11 @@ def _sdk_error(exc: Exception, key: KeyUrl, action: str) -> Exception:
     if isinstance(exc, ClientAuthenticationError) and status is None:
         return DeniedError(
             f"Key Vault {key.vault}: cannot {asked}: no credential could get a token ({reason})"
+        )
+    if isinstance(exc, HttpResponseError) and status in (401, 403) and action == "release":
+        return DeniedError(
+            f"Key Vault {key.vault} denied the request to {asked} (HTTP {status}): this identity "
+            f"may not release it or the attestation token fails its release policy ({reason})"
         )
     if isinstance(exc, HttpResponseError) and status in (401, 403):
         return DeniedError(
@@ -258,16 +268,117 @@ class KeyVaultIdentity(Identity):
             ) from None
 
 
-def release_key(key: KeyUrl, attestation_token: str, access: KeyVaultAccess) -> str:
-    """Secure Key Release: present an attestation token; returns the release JWS from Key Vault."""
+# Key Vault's algorithms for protecting released key material (KeyReleaseParameters.enc): an
+# ephemeral AES key encrypted with RSA-OAEP to the target's runtime key, then the key material
+# wrapped with AES key wrap with padding (RFC 5649) under it.
+_RELEASE_OAEP_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "CKM_RSA_AES_KEY_WRAP": hashes.SHA1,
+    "RSA_AES_KEY_WRAP_256": hashes.SHA256,
+    "RSA_AES_KEY_WRAP_384": hashes.SHA384,
+}
+RELEASE_ALGORITHMS = frozenset(_RELEASE_OAEP_HASHES)
+_MAX_RELEASE_CHARS = 256 * 1024
+
+
+@dataclass(frozen=True)
+class ReleasedKey:
+    """Key Vault's answer to Secure Key Release: an exportable key wrapped to a TEE's key.
+
+    ``value`` is the signed release object (a JWS) to relay to the TEE as it is; the other
+    fields are read from it: the released key's id, the protection algorithm, the key id
+    (``kid`` of ``x-ms-runtime.keys`` in the attestation token) the material is wrapped
+    to, and the wrapped material itself. Nobody but the holder of that runtime key, inside
+    the TEE, can open it (``open_released_key``).
+    """
+
+    value: str
+    key_id: str
+    algorithm: str
+    target_key_id: str
+    ciphertext: bytes
+
+
+def _json_segment(segment: str) -> Any:
+    return json.loads(_b64url_bytes(segment))
+
+
+def parse_release(value: object, key: KeyUrl, algorithm: str) -> ReleasedKey:
+    """Read Key Vault's release object; refuse one for another key or another algorithm.
+
+    Its JWS signature is Key Vault's, for the TEE that receives it; the service reads it
+    from the vault over TLS, which is what authenticates it here.
+    """
+    problem = f"Key Vault {key.vault} answered a release of key {key.name} version {key.version}"
+    if not isinstance(value, str) or len(value) > _MAX_RELEASE_CHARS or value.count(".") != 2:
+        raise VerificationError(f"{problem} that is not a signed release object")
+    try:
+        payload = _json_segment(value.split(".")[1])
+        jwk = payload["response"]["key"]["key"]
+        key_hsm = _json_segment(jwk["key_hsm"])
+        header = key_hsm["header"]
+        released = ReleasedKey(
+            value,
+            str(jwk["kid"]),
+            str(header["enc"]),
+            str(header["kid"]),
+            _b64url_bytes(key_hsm["ciphertext"]),
+        )
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+        raise VerificationError(f"{problem} without wrapped key material (key_hsm)") from None
+    if released.key_id != key.url:
+        raise VerificationError(f"{problem} for another key: {released.key_id}")
+    if released.algorithm != algorithm:
+        raise VerificationError(f"{problem} protected with {released.algorithm}, not {algorithm}")
+    return released
+
+
+def release_key(
+    key: KeyUrl,
+    attestation_token: str,
+    access: KeyVaultAccess,
+    *,
+    algorithm: str = "CKM_RSA_AES_KEY_WRAP",
+    nonce: str | None = None,
+) -> ReleasedKey:
+    """Secure Key Release: present a TEE's attestation token for an exportable key.
+
+    Key Vault checks the token against the key's release policy (its authority and claims)
+    and wraps the key material to the runtime key the token carries; the caller needs the
+    ``keys/release`` permission (Key Vault Crypto Service Release User) and never sees the
+    material. 403 from the vault (not allowed, or the token fails the release policy) is a
+    denial.
+    """
     from azure.core.exceptions import AzureError
     from azure.keyvault.keys import KeyClient
 
+    if algorithm not in RELEASE_ALGORITHMS:
+        raise InputError(
+            f"release algorithm {algorithm!r}: expected one of {', '.join(sorted(RELEASE_ALGORITHMS))}"
+        )
     try:
         client = KeyClient(key.vault, access.credential(), **access.client_options)
-        return client.release_key(key.name, attestation_token, version=key.version).value
+        result = client.release_key(
+            key.name, attestation_token, version=key.version, algorithm=algorithm, nonce=nonce
+        )
     except AzureError as exc:
         raise _sdk_error(exc, key, "release") from None
+    return parse_release(result.value, key, algorithm)
+
+
+def open_released_key(released: ReleasedKey, runtime_private_key: rsa.RSAPrivateKey) -> bytes:
+    """Inside the TEE: the released key material (PKCS#8 DER for an RSA key) from its answer."""
+    hash_type = _RELEASE_OAEP_HASHES.get(released.algorithm)
+    size = runtime_private_key.key_size // 8
+    if hash_type is None or len(released.ciphertext) <= size:
+        raise VerificationError(f"released key {released.key_id}: unsupported wrapped material")
+    oaep = padding.OAEP(mgf=padding.MGF1(hash_type()), algorithm=hash_type(), label=None)
+    try:
+        transport_key = runtime_private_key.decrypt(released.ciphertext[:size], oaep)
+        return aes_key_unwrap_with_padding(transport_key, released.ciphertext[size:])
+    except (ValueError, InvalidUnwrap):
+        raise VerificationError(
+            f"released key {released.key_id} does not open with this runtime key"
+        ) from None
 
 
 class KeyVaultRecipientType(RecipientType):
