@@ -228,12 +228,17 @@ def test_confidential_container_token_gives_its_claims_and_runtime_key(
     key = tee.runtime_key(facts)
     assert key is not None and key.public_numbers() == tee_key.public_key().public_numbers()
     context = b"sealgate-key-release/v1\0seal-1\0request"
-    wrapped = base64.b64decode(tee.wrap_for_runtime_key(key, b"k" * 32, context))
+    wrapped = tee.wrap_for_runtime_key(key, b"k" * 32, context)
+    assert tee.unwrap_with_runtime_key(tee_key, wrapped, context) == b"k" * 32
     oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=context)
-    assert tee_key.decrypt(wrapped, oaep) == b"k" * 32
-    other = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=b"x")
-    with pytest.raises(ValueError):
-        tee_key.decrypt(wrapped, other)  # bound to this release's context
+    assert tee_key.decrypt(base64.b64decode(wrapped), oaep) == b"k" * 32  # plain RSA-OAEP-256
+    # Bound to this release's context, and to the TEE: a replayed token's answer opens nowhere else.
+    with pytest.raises(VerificationError, match="does not open"):
+        tee.unwrap_with_runtime_key(tee_key, wrapped, b"sealgate-key-release/v1\0seal-2\0request")
+    with pytest.raises(VerificationError, match="does not open"):
+        tee.unwrap_with_runtime_key(_SOME_TEE_KEY, wrapped, context)
+    with pytest.raises(VerificationError, match="does not open"):
+        tee.unwrap_with_runtime_key(tee_key, "not base64!", context)
 
 
 @pytest.mark.parametrize(

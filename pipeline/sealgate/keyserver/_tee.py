@@ -34,7 +34,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from sealgate.errors import InputError
+from sealgate.errors import InputError, VerificationError
 
 # MAA tokens with a CVM's isolation claims and runtime keys are 5-15 KB; far more is not one.
 MAX_TOKEN_BYTES = 64 * 1024
@@ -359,3 +359,14 @@ def wrap_for_runtime_key(public_key: rsa.RSAPublicKey, data_key: bytes, context:
     """
     oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=context)
     return base64.b64encode(public_key.encrypt(data_key, oaep)).decode()
+
+
+def unwrap_with_runtime_key(private_key: rsa.RSAPrivateKey, wrapped: str, context: bytes) -> bytes:
+    """Inside the TEE: the data key from ``wrap_for_runtime_key``'s answer, for this context."""
+    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=context)
+    try:
+        return private_key.decrypt(base64.b64decode(wrapped, validate=True), oaep)
+    except ValueError:
+        raise VerificationError(
+            "the released data key does not open with this runtime key and context"
+        ) from None
