@@ -520,6 +520,13 @@ def test_provider_failures_deny_with_the_reason(maa: Running, tmp_path: Path) ->
     maa.provider.overrides[discovery] = (200, other_issuer.encode(), {})
     rejected(verify(token, maa), "names another issuer")
 
+    for document in (
+        {"issuer": 5, "jwks_uri": "x"},
+        {"issuer": maa.provider.issuer, "jwks_uri": []},
+    ):
+        maa.provider.overrides[discovery] = (200, json.dumps(document).encode(), {})
+        rejected(verify(token, maa), "names another issuer or no jwks_uri")
+
     maa.provider.overrides[discovery] = (302, b"", {"Location": "https://127.0.0.2/elsewhere"})
     rejected(verify(token, maa), "answered HTTP 302")
 
@@ -529,6 +536,27 @@ def test_provider_failures_deny_with_the_reason(maa: Running, tmp_path: Path) ->
     del maa.provider.overrides[discovery]
     maa.provider.overrides["/certs"] = (200, b"x" * (1024 * 1024 + 10), {})
     rejected(verify(token, maa), "answered more than")
+
+    # Keys that are not RSA signing keys of at least 2048 bits are not the provider's keys.
+    kid = next(iter(maa.provider.keys))
+    small = rsa.generate_private_key(65537, 1024).public_key().public_numbers()
+    for entry in (
+        {"kid": kid, "kty": "RSA", "n": b64url(small.n.to_bytes(128, "big")), "e": "AQAB"},
+        {"kid": kid, "kty": "EC", "x5c": maa.provider.jwks()["keys"][0]["x5c"]},
+        {"kid": kid, "kty": "RSA", "use": "enc", "x5c": maa.provider.jwks()["keys"][0]["x5c"]},
+        {"kid": kid, "kty": "RSA", "x5c": ["bm90IGEgY2VydGlmaWNhdGU="]},
+        {"kid": kid, "kty": "RSA"},
+        {"kid": 5, "kty": "RSA", "x5c": maa.provider.jwks()["keys"][0]["x5c"]},
+        "not an object",
+    ):
+        maa.provider.overrides["/certs"] = (200, json.dumps({"keys": [entry]}).encode(), {})
+        rejected(verify(token, maa), "is not among the signing keys")
+    maa.provider.overrides["/certs"] = (200, b'{"keys": {}}', {})
+    rejected(verify(token, maa), "holds no `keys` list")
+    maa.provider.overrides["/certs"] = (200, b"[]", {})
+    rejected(verify(token, maa), "did not answer a JSON object")
+    del maa.provider.overrides["/certs"]
+    assert verify(token, maa)["verified"] is True  # the same token, from the real keys
 
     # A provider whose TLS certificate is not trusted is not a provider.
     untrusted = tee.AttestationProviders([maa.provider.issuer])

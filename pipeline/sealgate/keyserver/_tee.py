@@ -144,8 +144,8 @@ class AttestationProviders:
     def _fetch_keys(self, issuer: str) -> dict[str, rsa.RSAPublicKey]:
         base = issuer.rstrip("/")
         discovery = self._get_json(f"{base}/.well-known/openid-configuration")
-        jwks_uri = discovery.get("jwks_uri")
-        if discovery.get("issuer", issuer).rstrip("/") != base or not isinstance(jwks_uri, str):
+        named, jwks_uri = discovery.get("issuer", issuer), discovery.get("jwks_uri")
+        if not isinstance(named, str) or named.rstrip("/") != base or not isinstance(jwks_uri, str):
             raise _Rejected(
                 f"the discovery document of {issuer} names another issuer or no jwks_uri"
             )
