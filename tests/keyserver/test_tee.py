@@ -539,7 +539,7 @@ def test_provider_failures_deny_with_the_reason(maa: Running, tmp_path: Path) ->
 
     # Keys that are not RSA signing keys of at least 2048 bits are not the provider's keys.
     kid = next(iter(maa.provider.keys))
-    small = rsa.generate_private_key(65537, 1024).public_key().public_numbers()
+    small = rsa.generate_private_key(65537, 1024).public_key().public_numbers()  # noqa: S505
     for entry in (
         {"kid": kid, "kty": "RSA", "n": b64url(small.n.to_bytes(128, "big")), "e": "AQAB"},
         {"kid": kid, "kty": "EC", "x5c": maa.provider.jwks()["keys"][0]["x5c"]},
