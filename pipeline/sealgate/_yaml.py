@@ -45,7 +45,9 @@ def load_yaml(data: str | bytes, source: str) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f":{mark.line + 1}" if mark is not None else ""
-        problem = exc.problem or exc.context or "not valid YAML"
+        problem = exc.problem or exc.context or "malformed"
+        if not isinstance(exc, ConstructorError):
+            problem = f"not valid YAML: {problem}"
         raise InputError(f"{source}{where}: {problem}") from None
     except yaml.YAMLError as exc:
         raise InputError(f"{source}: not valid YAML: {exc}") from None
