@@ -25,6 +25,7 @@ from sealgate.sealing._atomic import (
     check_destination_at,
     open_parent,
     remove_stale_partials_at,
+    terminate_as_interrupt,
 )
 from sealgate.sealing._header import SealedFile, ciphertext_name
 from sealgate.sealing._paths import open_regular_nofollow
@@ -171,20 +172,21 @@ def unseal_model(
     workers = workers or default_workers()
     parent_fd = open_parent(into)
     try:
-        return _unseal_at(
-            parent_fd,
-            sealed_dir,
-            into,
-            identities=identities,
-            trust=trust,
-            expect_name=expect_name,
-            expect_version=expect_version,
-            allow_disk=allow_disk,
-            authorize=authorize,
-            now=now,
-            workers=workers,
-            progress=progress,
-        )
+        with terminate_as_interrupt():
+            return _unseal_at(
+                parent_fd,
+                sealed_dir,
+                into,
+                identities=identities,
+                trust=trust,
+                expect_name=expect_name,
+                expect_version=expect_version,
+                allow_disk=allow_disk,
+                authorize=authorize,
+                now=now,
+                workers=workers,
+                progress=progress,
+            )
     finally:
         os.close(parent_fd)
 

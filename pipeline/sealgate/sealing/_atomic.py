@@ -20,9 +20,12 @@ import fcntl
 import os
 import secrets
 import shutil
+import signal
 import stat
+import threading
+from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 
 from sealgate.errors import InputError
 
@@ -30,6 +33,45 @@ _PARTIAL_MARK = ".sealgate-partial-"
 LOCK_NAME = ".sealgate-lock"
 DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived: unwind (removing temporaries) exactly as on Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"terminated by {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Inside the block, SIGTERM and SIGHUP raise ``Terminated`` instead of killing the
+    process at once, so ``finally`` blocks remove plaintext temporaries as on SIGINT.
+
+    Only where the signal has its default action, and only in the main thread (the only one
+    Python delivers signals to); later signals are ignored while the first one unwinds.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    replaced = {s: signal.getsignal(s) for s in TERMINATING_SIGNALS}
+    replaced = {s: h for s, h in replaced.items() if h == signal.SIG_DFL}
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        for number in replaced:
+            signal.signal(number, signal.SIG_IGN)
+        raise Terminated(signum)
+
+    for number in replaced:
+        signal.signal(number, handler)
+    try:
+        yield
+    finally:
+        for number, previous in replaced.items():
+            signal.signal(number, previous)
 
 
 def partial_prefix(destination: Path) -> str:
