@@ -88,7 +88,7 @@ def open_parent(destination: Path) -> int:
     except FileNotFoundError:
         raise InputError(f"{destination}: parent directory {parent} does not exist") from None
     except OSError as exc:
-        if exc.errno == errno.ELOOP:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR) and parent.is_symlink():
             raise InputError(
                 f"{destination}: parent directory {parent} is a symlink; pass the real path"
             ) from None
