@@ -123,3 +123,15 @@ def test_refused_tctis(tcti: str) -> None:
     from sealgate.devices._tcti import tcti_problem
 
     assert tcti_problem(tcti) is not None
+
+
+def test_the_platform_refuses_an_enrolment_record_with_a_duplicate_key(tmp_path: Path) -> None:
+    from sealgate.platform._enrollments import read_enrollment
+
+    path = tmp_path / "edge-01.json"
+    path.write_text(
+        '{"dps": {"attestation": "tpm", "registration_id": "k3v2abc",'
+        ' "registration_id": "other", "endorsement_key": "AToAAQALAAMAsg=="}}'
+    )
+    with pytest.raises(InputError, match="duplicate key 'registration_id'"):
+        read_enrollment(path)
