@@ -89,3 +89,33 @@ def test_a_stack_configuration_with_a_duplicate_key_is_refused(tmp_path: Path) -
     )
     with pytest.raises(InputError, match=r"Pulumi\.dev\.yaml:3: duplicate key"):
         load_stack_config(tmp_path, "dev")
+
+
+def test_gate_configuration_policy_data_and_waivers_refuse_duplicates(tmp_path: Path) -> None:
+    """These go through the structured loader, which refuses duplicates too (a guard)."""
+    from datetime import date
+
+    from sealgate.errors import PolicyLoadError
+    from sealgate.gate._config import load_config
+    from sealgate.inputs._waivers import load_waivers_file
+    from sealgate.policy._loader import load_policy_set
+
+    (tmp_path / ".sealgate.yaml").write_text("fail_on: high\nfail_on: critical\n")
+    with pytest.raises(InputError, match=r"\.sealgate\.yaml:2: duplicate key 'fail_on'"):
+        load_config(tmp_path)
+
+    policies = tmp_path / "policies"
+    (policies / "data").mkdir(parents=True)
+    (policies / "p.rego").write_text("package sealgate.p\n\nimport rego.v1\n\ndeny := set()\n")
+    (policies / "data" / "unseal.yaml").write_text(
+        "devices:\n  gw01:\n    revoked: true\n    revoked: false\n"
+    )
+    with pytest.raises((InputError, PolicyLoadError), match="duplicate key 'revoked'"):
+        load_policy_set([policies])
+
+    waivers = tmp_path / "waivers.yaml"
+    waivers.write_text(
+        "waivers:\n  - id: SG-X-001\n    expires: 2030-01-01\n    expires: 2099-01-01\n"
+    )
+    problem = load_waivers_file(waivers, date(2026, 1, 1))
+    assert "duplicate key 'expires'" in str(getattr(problem, "message", problem))
