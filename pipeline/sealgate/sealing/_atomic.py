@@ -157,7 +157,9 @@ def _stale_lock(parent: Path, name: str, directory_fd: int) -> int | None:
         raise _not_own(parent, name, "belongs to another user")
     try:
         lock_fd = os.open(
-            LOCK_NAME, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=directory_fd
+            LOCK_NAME,
+            os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+            dir_fd=directory_fd,
         )
     except OSError:
         raise _not_own(parent, name, f"has no {LOCK_NAME} lock file") from None
