@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from sealgate._files import replace_file
 from sealgate.errors import InputError
 
 if TYPE_CHECKING:
@@ -20,12 +21,9 @@ if TYPE_CHECKING:
 def write_atomically(path: Path, text: str) -> None:
     """Write a report so that a reader never sees half of it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        temporary.write_text(text, encoding="utf-8")
-        temporary.replace(path)
+        replace_file(path, text.encode("utf-8"), fsync=False)
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
         raise InputError(f"{path}: cannot write report: {exc.strerror or exc}") from exc
 
 

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 import os
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,9 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from sealgate._json import loads_unique
 from sealgate._paths import read_bounded
+from sealgate.devices._tcti import check_tcti
 from sealgate.devices._tpm import DeviceKeys, KeyBlob, TpmDevice, open_tpm
 from sealgate.errors import InputError
 
@@ -59,8 +62,11 @@ def _b64(data: bytes) -> str:
 
 
 def _write(path: Path, data: bytes, mode: int) -> None:
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
+    temporary = path.with_name(f".{path.name}.tmp-{secrets.token_hex(6)}")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -89,7 +95,7 @@ def _keys_document(keys: DeviceKeys) -> dict[str, Any]:
 
 def _parse_keys(path: Path) -> DeviceKeys:
     try:
-        document = json.loads(read_bounded(path, MAX_FILE_BYTES, "TPM key file"))
+        document = loads_unique(read_bounded(path, MAX_FILE_BYTES, "TPM key file"))
         if document.get("format") != FORMAT:
             raise ValueError(f"format is not {FORMAT}")
 
@@ -167,7 +173,7 @@ def enroll_device(tcti: str, prefix: Path, pcr_policy: Sequence[int] = ()) -> En
 def load_enrollment(prefix: Path) -> Enrollment:
     record_path = Path(f"{prefix}.json")
     try:
-        record = json.loads(read_bounded(record_path, MAX_FILE_BYTES, "device enrolment"))
+        record = loads_unique(read_bounded(record_path, MAX_FILE_BYTES, "device enrolment"))
         device_pem = record["device_key"]["public_key"].encode("ascii")
         ak_pem = record["attestation_key"]["public_key"].encode("ascii")
         tcti = record["tcti"]
@@ -179,5 +185,6 @@ def load_enrollment(prefix: Path) -> Enrollment:
         raise InputError(f"{record_path}: not a sealgate device enrolment: {exc}") from None
     if record.get("device_id") != device_id:
         raise InputError(f"{record_path}: device_id does not match the device public key")
+    check_tcti(tcti, str(record_path))
     keys = _parse_keys(Path(f"{prefix}.tpm"))
     return Enrollment(device_id, tcti, device_pem, ak_pem, ak_key_id, keys, record)

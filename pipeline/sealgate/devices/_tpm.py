@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from sealgate.devices._tcti import check_tcti
 from sealgate.errors import InputError, VerificationError
 
 PCR_BANK = "sha256"
@@ -261,6 +262,7 @@ def _selected(selection: Any, pcr: int) -> bool:
 
 @contextmanager
 def open_tpm(tcti: str) -> Iterator[TpmDevice]:
+    check_tcti(tcti, "TPM connection")
     t = tpm_module()
     try:
         esapi = t.ESAPI(tcti)

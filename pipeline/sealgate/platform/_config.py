@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from sealgate._yaml import load_yaml
 from sealgate.errors import InputError
 
 NAMESPACE = "sealgate"
@@ -141,10 +140,10 @@ def load_stack_config(root: Path, stack: str) -> StackConfig:
         raise InputError(f"stack name {stack!r}: letters, digits, '.', '_' and '-' only")
     path = stack_file(root, stack)
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = load_yaml(path.read_text(encoding="utf-8"), str(path))
     except FileNotFoundError:
         raise InputError(f"{path}: no such stack configuration") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read stack configuration: {exc}") from exc
     values = document.get("config") if isinstance(document, dict) else None
     if not isinstance(values, dict):

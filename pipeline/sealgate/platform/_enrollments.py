@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
+from sealgate._json import loads_unique
 from sealgate.errors import InputError
 
 _REGISTRATION_ID = re.compile(r"^[a-z0-9][a-z0-9._:-]{0,127}$")
@@ -25,8 +25,8 @@ _REGISTRATION_ID = re.compile(r"^[a-z0-9][a-z0-9._:-]{0,127}$")
 def read_enrollment(path: Path) -> tuple[str, str]:
     """(registration id, endorsement key) from a ``PREFIX.json`` written by ``device enroll``."""
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        record = loads_unique(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"{path}: cannot read the device enrollment: {exc}") from exc
     dps = record.get("dps") if isinstance(record, dict) else None
     if not isinstance(dps, dict) or dps.get("attestation") != "tpm":

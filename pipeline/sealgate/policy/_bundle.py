@@ -23,6 +23,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from sealgate._files import replace_file
 from sealgate.errors import InputError, VerificationError
 from sealgate.policy._loader import DATA_NAMESPACE, PolicySet
 from sealgate.policy._revision import policy_revision
@@ -212,12 +213,9 @@ def _write_archive(out: Path, files: dict[str, bytes]) -> None:
             info.mode = 0o644
             archive.addfile(info, io.BytesIO(files[name]))
     out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_name(f".{out.name}.partial")
     try:
-        temporary.write_bytes(buffer.getvalue())
-        temporary.replace(out)
+        replace_file(out, buffer.getvalue())
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
         raise InputError(f"{out}: cannot write bundle: {exc.strerror or exc}") from exc
 
 

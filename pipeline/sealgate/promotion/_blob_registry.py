@@ -51,6 +51,7 @@ from sealgate.promotion._registry import (
     pointer_key,
     tail_of,
 )
+from sealgate.promotion._sealed_source import open_sealed_source
 from sealgate.sealing._header import HEADER_FILE
 
 ENDPOINT_ENV = "SEALGATE_BLOB_ENDPOINT"
@@ -180,14 +181,23 @@ class BlobRegistry(Registry):
         if self.has_model(digest):
             return
         prefix = model_prefix(digest)
-        files = sorted(p for p in sealed_dir.rglob("*") if p.is_file())
-        # seal.json last: a model whose header is present is complete.
-        files.sort(key=lambda p: p.name == HEADER_FILE)
-        with self._errors():
-            for path in files:
-                name = f"{prefix}/{path.relative_to(sealed_dir).as_posix()}"
-                with path.open("rb") as handle:
-                    self._container.upload_blob(name, handle, overwrite=True)
+        with open_sealed_source(sealed_dir, digest) as source, self._errors():
+            for entry in source.entries:
+                with source.open(entry) as stream:
+                    # Not seekable and one connection: the SDK reads it once, in order, and
+                    # the read that would complete a changed file raises before it is committed.
+                    self._container.upload_blob(
+                        f"{prefix}/{entry.name}",
+                        stream,
+                        length=stream.size,
+                        overwrite=True,
+                        max_concurrency=1,
+                    )
+                    stream.check_complete()
+            # seal.json last: a model whose header is present is complete.
+            self._container.upload_blob(
+                f"{prefix}/{HEADER_FILE}", source.header_bytes, overwrite=True
+            )
 
     @contextlib.contextmanager
     def open_model(self, digest: str) -> Iterator[Path]:

@@ -35,6 +35,7 @@ from sealgate.promotion._registry import (
     pointer_key,
     tail_of,
 )
+from sealgate.promotion._sealed_source import copy_verified, open_sealed_source
 from sealgate.sealing._header import HEADER_FILE
 
 TAIL_READ = 64 * 1024
@@ -154,12 +155,9 @@ class FileRegistry(Registry):
         destination.parent.mkdir(parents=True, exist_ok=True)
         temporary = destination.parent / f".{destination.name}.tmp-{secrets.token_hex(6)}"
         try:
-            shutil.copytree(sealed_dir, temporary, symlinks=True)
-            for root, _dirs, files in os.walk(temporary):
-                for name in files:
-                    with Path(root, name).open("rb") as handle:
-                        os.fsync(handle.fileno())
-                _fsync_dir(Path(root))
+            with open_sealed_source(sealed_dir, digest) as source:
+                temporary.mkdir(mode=0o755)
+                copy_verified(source, temporary)
             try:
                 temporary.rename(destination)
             except OSError as exc:

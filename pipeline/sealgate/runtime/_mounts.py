@@ -1,7 +1,15 @@
-"""Is a path memory-backed? Read from /proc/self/mountinfo, longest mount-point prefix wins."""
+"""Is a directory memory-backed?
+
+Unseal asks ``fstatfs`` about the directory descriptor it then writes through
+(``require_memory_backed_at``), so the answer is about exactly that directory. The
+mount-table reading (/proc/self/mountinfo, longest mount-point prefix wins) remains for
+paths, where a later change of the path is not a concern.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,6 +17,50 @@ from sealgate.errors import InputError
 
 MEMORY_FILESYSTEMS = frozenset({"tmpfs", "ramfs"})
 MOUNTINFO = Path("/proc/self/mountinfo")
+# statfs(2) f_type magic numbers (linux/magic.h).
+FILESYSTEM_MAGIC = {
+    0x01021994: "tmpfs",
+    0x858458F6: "ramfs",
+    0xEF53: "ext2/ext3/ext4",
+    0x58465342: "xfs",
+    0x9123683E: "btrfs",
+    0x794C7630: "overlayfs",
+    0x6969: "nfs",
+    0xFF534D42: "cifs",
+    0x65735546: "fuse",
+}
+
+
+class _StatFs(ctypes.Structure):
+    # f_type (__fsword_t, a C long on Linux) comes first; the rest is room for the struct.
+    _fields_ = [("f_type", ctypes.c_long), ("_rest", ctypes.c_byte * 256)]
+
+
+def filesystem_type(fd: int) -> str:
+    """The type of the file system holding the open file ``fd`` (``fstatfs`` f_type)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    result = _StatFs()
+    if libc.fstatfs(fd, ctypes.byref(result)) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, os.strerror(error))
+    magic = result.f_type & 0xFFFFFFFF
+    return FILESYSTEM_MAGIC.get(magic, f"file system type {magic:#x}")
+
+
+def require_memory_backed_at(parent_fd: int, destination: Path) -> str:
+    """Refuse ``destination`` unless the directory ``parent_fd`` is on tmpfs or ramfs."""
+    try:
+        fs_type = filesystem_type(parent_fd)
+    except (OSError, AttributeError) as exc:
+        raise InputError(
+            f"{destination}: cannot tell whether {destination.parent} is memory-backed ({exc})"
+        ) from None
+    if fs_type not in MEMORY_FILESYSTEMS:
+        raise InputError(
+            f"{destination}: would be on {fs_type} ({destination.parent}), not memory-backed "
+            "storage; use a tmpfs path or pass --allow-disk"
+        )
+    return fs_type
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,15 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 from sealgate.errors import InputError, VerificationError
-from sealgate.runtime._mounts import require_memory_backed
+from sealgate.runtime._mounts import require_memory_backed_at
 from sealgate.sealing import _stream as stream
-from sealgate.sealing._atomic import StagingDirectory, check_destination, remove_stale_partials
+from sealgate.sealing._atomic import (
+    StagingDirectory,
+    check_destination_at,
+    open_parent,
+    remove_stale_partials_at,
+    terminate_as_interrupt,
+)
 from sealgate.sealing._header import SealedFile, ciphertext_name
 from sealgate.sealing._paths import open_regular_nofollow
 from sealgate.sealing._progress import ProgressCallback, ProgressMeter
@@ -87,20 +93,16 @@ def _select(
     )
 
 
-def _check_destination(into: Path, allow_disk: bool) -> None:
-    check_destination(into)
-    if into.is_dir() and os.path.ismount(into):
-        raise InputError(
-            f"{into}: is a mount point; unseal into a new directory inside the memory-backed "
-            "mount so that it can be published with one rename"
-        )
+def _check_destination(parent_fd: int, into: Path, allow_disk: bool) -> None:
+    """Checks on the opened parent directory, the one every later write goes through."""
+    check_destination_at(parent_fd, into)
     if not allow_disk:
-        require_memory_backed(into)
+        require_memory_backed_at(parent_fd, into)
 
 
 def _unseal_file(
     verified: VerifiedSeal,
-    staging_root: Path,
+    staging: StagingDirectory,
     sealed_file: SealedFile,
     data_key: bytes,
     meter: ProgressMeter,
@@ -114,9 +116,10 @@ def _unseal_file(
     except OSError:
         raise VerificationError(f"{source_path}: missing or not a regular file") from None
     target_fd = os.open(
-        staging_root / sealed_file.path,
+        sealed_file.path,
         os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
         0o600,
+        dir_fd=staging.fd,
     )
     plaintext_hash = BackgroundHasher(hashlib.sha256(), header.chunk_size)
     ciphertext_buffer = memoryview(bytearray(header.chunk_size + stream.TAG_BYTES))
@@ -167,8 +170,44 @@ def unseal_model(
     if not identities:
         raise InputError("at least one --identity is required")
     workers = workers or default_workers()
-    _check_destination(into, allow_disk)
-    removed = remove_stale_partials(into)
+    parent_fd = open_parent(into)
+    try:
+        with terminate_as_interrupt():
+            return _unseal_at(
+                parent_fd,
+                sealed_dir,
+                into,
+                identities=identities,
+                trust=trust,
+                expect_name=expect_name,
+                expect_version=expect_version,
+                allow_disk=allow_disk,
+                authorize=authorize,
+                now=now,
+                workers=workers,
+                progress=progress,
+            )
+    finally:
+        os.close(parent_fd)
+
+
+def _unseal_at(
+    parent_fd: int,
+    sealed_dir: Path,
+    into: Path,
+    *,
+    identities: Sequence[Identity],
+    trust: TrustPolicy,
+    expect_name: str | None,
+    expect_version: str | None,
+    allow_disk: bool,
+    authorize: Authorize | None,
+    now: datetime | None,
+    workers: int,
+    progress: ProgressCallback | None,
+) -> UnsealSummary:
+    _check_destination(parent_fd, into, allow_disk)
+    removed = remove_stale_partials_at(parent_fd, into)
     verified = verify_sealed(
         sealed_dir,
         trust,
@@ -201,17 +240,15 @@ def unseal_model(
         raise VerificationError("the unwrapped data key has the wrong length")
 
     meter = ProgressMeter(progress, "unseal", header.total_size)
-    with StagingDirectory(into) as staging:
+    with StagingDirectory(into, parent_fd) as staging:
         directories = sorted(
             {str(p) for f in header.files for p in PurePosixPath(f.path).parents if str(p) != "."}
         )
         for directory in directories:
-            (staging.path / directory).mkdir(mode=0o700)
+            os.mkdir(directory, 0o700, dir_fd=staging.fd)
 
         def job(sealed_file: SealedFile) -> Callable[[threading.Event], bytes]:
-            return lambda stop: _unseal_file(
-                verified, staging.path, sealed_file, data_key, meter, stop
-            )
+            return lambda stop: _unseal_file(verified, staging, sealed_file, data_key, meter, stop)
 
         digests = run_jobs([job(f) for f in header.files], workers)
         for sealed_file, digest in zip(header.files, digests, strict=True):

@@ -21,10 +21,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sealgate._paths import read_bounded
+from sealgate._yaml import load_yaml
 from sealgate.errors import InputError, VerificationError
 from sealgate.sealing._signing_keys import parse_signing_public_key, signing_key_id
 
@@ -139,12 +139,7 @@ def load_trust(path: Path) -> TrustPolicy:
         return TrustPolicy(
             source, (TrustedSigner(path.stem, signing_key_id(public_key), public_key),)
         )
-    try:
-        document = yaml.safe_load(data)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        raise InputError(f"{source}:{line} not valid YAML") from None
+    document = load_yaml(data, source)
     if not isinstance(document, dict) or not isinstance(document.get("signers"), list):
         raise InputError(f"{source}: a trust file needs a 'signers' list (or pass a PEM key)")
     unknown = set(document) - {"signers", "revoked_key_ids"}

@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from sealgate._paths import read_bounded
+from sealgate._yaml import load_yaml
 from sealgate.errors import InputError
 from sealgate.sealing._signing_keys import (
     parse_signing_public_key,
@@ -93,7 +94,7 @@ def _read(path: Path) -> _Document:
             f"{path}: is a PEM public key, not a trust file; start a trust file with "
             f"`sealgate trust add --file trust.yaml --name NAME --key {path}`"
         )
-    document = yaml.safe_load(text)
+    document = load_yaml(text, str(path))
     own_header = set(HEADER.splitlines())
     had_comments = any(
         _COMMENT.search(line) for line in text.splitlines() if line not in own_header
@@ -142,7 +143,9 @@ def _write(path: Path, text: str) -> None:
     # A sibling, so that public_key_path entries resolve as they will in the file itself.
     temporary = target.with_name(f".{target.name}.tmp-{secrets.token_hex(6)}")
     try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+        fd = os.open(
+            temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode
+        )
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()

@@ -84,7 +84,13 @@ def run_jobs(jobs: Sequence[Callable[[threading.Event], T]], workers: int) -> li
     stop = threading.Event()
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = [pool.submit(job, stop) for job in jobs]
-        wait(futures, return_when=FIRST_EXCEPTION)
+        try:
+            wait(futures, return_when=FIRST_EXCEPTION)
+        except BaseException:  # Ctrl-C, SIGTERM: stop the workers before cleanup runs
+            stop.set()
+            for future in futures:
+                future.cancel()
+            raise
         if any(f.done() and not f.cancelled() and f.exception() for f in futures):
             stop.set()
             for future in futures:
