@@ -50,6 +50,11 @@ class Recorder:
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+def principal_id(identity: str) -> str:
+    """The placeholder principal id of the user-assigned identity named ``identity``."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"principal/{identity}"))
+
+
 def _text(inputs: dict[str, Any], key: str, default: str) -> str:
     value = inputs.get(key)
     return value if isinstance(value, str) else default
@@ -92,7 +97,7 @@ def _computed(resource_type: str, name: str, inputs: dict[str, Any]) -> dict[str
         state["keyUri"] = f"https://plan.vault.azure.net/keys/{key}"
     elif resource_type == "azure-native:managedidentity:UserAssignedIdentity":
         # One principal per identity, so a plan shows whom each role assignment names.
-        state["principalId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"principal/{name}"))
+        state["principalId"] = principal_id(name)
         state["clientId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"client/{name}"))
     elif resource_type == "azure-native:containerservice:ManagedCluster":
         state["oidcIssuerProfile"] = {"issuerURL": f"https://oidc.plan.invalid/{name}/"}
