@@ -77,7 +77,7 @@ class KeyReleaseServiceArgs:
     service_id: str
     """The service's identity: the audience of the workload tokens it accepts, and the actor
     of its audit records (e.g. ``api://sealgate-keyserver-prod``)."""
-    oidc_issuer_url: pulumi.Input[str]
+    oidc_issuer_url: pulumi.Input[str | None]
     """The cluster's OIDC issuer: it federates the service's identity and issues the tokens of
     the model servers that the service verifies."""
     keks: Mapping[str, VaultKey]
