@@ -104,6 +104,13 @@ def test_exportable_model_key_carries_a_release_policy() -> None:
     assert {"claim": "x-ms-isolation-tee.x-ms-attestation-type", "equals": "sevsnpvm"} in decoded[
         "anyOf"
     ][0]["allOf"]
+    # Every accepted TEE is SEV-SNP, compliant and not debuggable, attested by that authority.
+    for option in decoded["anyOf"]:
+        assert option["authority"] == "https://sharedeus2.eus2.attest.azure.net"
+        claims = {c["claim"].rsplit(".", 1)[-1]: c["equals"] for c in option["allOf"]}
+        assert claims["x-ms-attestation-type"] == "sevsnpvm"
+        assert claims["x-ms-sevsnpvm-is-debuggable"] is False
+        assert claims["x-ms-compliance-status"] in ("azure-compliant-cvm", "azure-compliant-uvm")
 
 
 def test_storage(prod: dict[str, Any]) -> None:

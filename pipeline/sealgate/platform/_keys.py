@@ -195,20 +195,29 @@ class KeyStoreArgs:
 
 
 def release_policy(authority: str) -> keyvault.KeyReleasePolicyArgsDict:
-    """Secure Key Release: only a confidential VM (SEV-SNP) attested by ``authority``."""
+    """Secure Key Release: only a TEE that ``authority`` attested as SEV-SNP, compliant and not
+    debuggable: a confidential VM (its claims under ``x-ms-isolation-tee``) or a confidential
+    container (SEV-SNP utility VM, top-level claims)."""
+    tee = "x-ms-isolation-tee"
     policy = {
         "version": "1.0.0",
         "anyOf": [
             {
                 "authority": authority,
                 "allOf": [
-                    {"claim": "x-ms-isolation-tee.x-ms-attestation-type", "equals": "sevsnpvm"},
-                    {
-                        "claim": "x-ms-isolation-tee.x-ms-compliance-status",
-                        "equals": "azure-compliant-cvm",
-                    },
+                    {"claim": f"{tee}.x-ms-attestation-type", "equals": "sevsnpvm"},
+                    {"claim": f"{tee}.x-ms-compliance-status", "equals": "azure-compliant-cvm"},
+                    {"claim": f"{tee}.x-ms-sevsnpvm-is-debuggable", "equals": False},
                 ],
-            }
+            },
+            {
+                "authority": authority,
+                "allOf": [
+                    {"claim": "x-ms-attestation-type", "equals": "sevsnpvm"},
+                    {"claim": "x-ms-compliance-status", "equals": "azure-compliant-uvm"},
+                    {"claim": "x-ms-sevsnpvm-is-debuggable", "equals": False},
+                ],
+            },
         ],
     }
     encoded = base64.urlsafe_b64encode(json.dumps(policy).encode()).decode().rstrip("=")
