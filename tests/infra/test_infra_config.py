@@ -44,7 +44,11 @@ def test_stacks_differ_where_an_operator_expects() -> None:
     [
         ({"environment": "qa"}, "sealgate:environment: 'qa' must be one of dev, staging, prod"),
         ({"system_node_count": "3"}, "sealgate:system_node_count: expected int, got str"),
-        ({"model_key_exportable": "yes"}, "sealgate:model_key_exportable: expected bool"),
+        ({"tee_key_release": "yes"}, "sealgate:tee_key_release: expected bool"),
+        ({"keyserver_image_digest": "latest"}, "keyserver_image_digest: 'latest' must be sha256"),
+        ({"keyserver_image_digest": None}, "missing required key sealgate:keyserver_image_digest"),
+        ({"keyserver_replicas": 1}, "sealgate:keyserver_replicas: 1 must be between 2 and 20"),
+        ({"model_key_exportable": True}, "unknown key 'sealgate:model_key_exportable'"),
         ({"key_rotation_days": 400}, "sealgate:key_rotation_days: 400 must be between 30 and 365"),
         ({"tenant_id": "contoso"}, "sealgate:tenant_id: 'contoso' must be a UUID"),
         ({"vnet_cidr": "10.0.0.0/24"}, "sealgate:vnet_cidr: '10.0.0.0/24' must be /20 or larger"),

@@ -23,7 +23,17 @@ COMPONENTS = {
     "sealgate:infra:Monitoring",
     "sealgate:infra:Edge",
     "sealgate:infra:Workloads",
+    "sealgate:infra:KeyReleaseService",
 }
+
+
+def model_server(plan: dict[str, Any]) -> dict[str, Any]:
+    [deployment] = [
+        d
+        for d in resources(plan, "kubernetes:apps/v1:Deployment")
+        if d["metadata"]["name"] == "model-server"
+    ]
+    return deployment
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +68,15 @@ def test_key_vault(prod: dict[str, Any]) -> None:
 
 def test_hsm_keys_rotate(prod: dict[str, Any]) -> None:
     keys = {k["keyName"]: k["properties"] for k in resources(prod, "azure-native:keyvault:Key")}
-    assert set(keys) == {"model-kek", "signing", "storage-cmk", "registry-cmk"}
+    assert set(keys) == {
+        "signing",
+        "storage-cmk",
+        "registry-cmk",
+        "sealgate-kek-prod",
+        "sealgate-kek-prod-tee",
+    }
     assert keys["signing"]["kty"] == "EC-HSM" and keys["signing"]["curveName"] == "P-256"
-    for name in ("model-kek", "storage-cmk", "registry-cmk"):
+    for name in ("sealgate-kek-prod", "sealgate-kek-prod-tee", "storage-cmk", "registry-cmk"):
         assert keys[name]["kty"] == "RSA-HSM" and keys[name]["keySize"] == 3072
         assert keys[name]["keyOps"] == ["wrapKey", "unwrapKey"]
     for properties in keys.values():
@@ -69,7 +85,11 @@ def test_hsm_keys_rotate(prod: dict[str, Any]) -> None:
             "trigger": {"timeAfterCreate": "P90D"},
         }
         assert properties["rotationPolicy"]["attributes"] == {"expiryTime": "P120D"}
-    assert "attributes" not in keys["model-kek"]  # not exportable unless configured
+    # The KEK never leaves the HSM; only the TEE key is exportable, under a release policy.
+    assert "attributes" not in keys["sealgate-kek-prod"]
+    assert "releasePolicy" not in keys["sealgate-kek-prod"]
+    assert keys["sealgate-kek-prod-tee"]["attributes"] == {"exportable": True}
+    assert "releasePolicy" in keys["sealgate-kek-prod-tee"]
 
 
 def test_exportable_model_key_carries_a_release_policy() -> None:
@@ -84,6 +104,13 @@ def test_exportable_model_key_carries_a_release_policy() -> None:
     assert {"claim": "x-ms-isolation-tee.x-ms-attestation-type", "equals": "sevsnpvm"} in decoded[
         "anyOf"
     ][0]["allOf"]
+    # Every accepted TEE is SEV-SNP, compliant and not debuggable, attested by that authority.
+    for option in decoded["anyOf"]:
+        assert option["authority"] == "https://sharedeus2.eus2.attest.azure.net"
+        claims = {c["claim"].rsplit(".", 1)[-1]: c["equals"] for c in option["allOf"]}
+        assert claims["x-ms-attestation-type"] == "sevsnpvm"
+        assert claims["x-ms-sevsnpvm-is-debuggable"] is False
+        assert claims["x-ms-compliance-status"] in ("azure-compliant-cvm", "azure-compliant-uvm")
 
 
 def test_storage(prod: dict[str, Any]) -> None:
@@ -251,8 +278,11 @@ def test_alerts(prod: dict[str, Any]) -> None:
 
 
 def test_cluster_workloads(prod: dict[str, Any]) -> None:
-    namespace = only(prod, "kubernetes:core/v1:Namespace")
-    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    namespaces = {n["metadata"]["name"]: n for n in resources(prod, "kubernetes:core/v1:Namespace")}
+    assert set(namespaces) == {"models", "sealgate-keys"}
+    for namespace in namespaces.values():
+        labels = namespace["metadata"]["labels"]
+        assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
     policies = {
         p["metadata"]["name"]: p
         for p in resources(prod, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
@@ -261,7 +291,7 @@ def test_cluster_workloads(prod: dict[str, Any]) -> None:
         "podSelector": {},
         "policyTypes": ["Ingress", "Egress"],
     }
-    deployment = only(prod, "kubernetes:apps/v1:Deployment")
+    deployment = model_server(prod)
     pod = deployment["spec"]["template"]["spec"]
     assert deployment["spec"]["replicas"] == 3
     assert pod["runtimeClassName"] == "kata-vm-isolation"
@@ -278,6 +308,22 @@ def test_cluster_workloads(prod: dict[str, Any]) -> None:
     )
     container = pod["containers"][0]
     assert container["command"][:3] == ["sealgate", "unseal", "/sealed/current"]
+    command = container["command"]
+    assert command[command.index("--keyserver") + 1] == (
+        "https://keyserver.sealgate-keys.svc.cluster.local:8443"
+    )
+    assert command[command.index("--environment") + 1] == "prod"
+    assert not any("vault.azure.net" in part for part in command)
+    token = next(v for v in pod["volumes"] if v["name"] == "keyserver-token")
+    assert token["projected"]["sources"] == [
+        {
+            "serviceAccountToken": {
+                "audience": "api://sealgate-keyserver-prod",
+                "expirationSeconds": 3600,
+                "path": "token",
+            }
+        }
+    ]
     assert container["command"][container["command"].index("--into") + 1] == "/models/current"
     assert "--exec" in container["command"]
     models = next(v for v in pod["volumes"] if v["name"] == "models")
@@ -288,7 +334,7 @@ def test_environments_differ(plans: dict[str, dict[str, Any]]) -> None:
     dev, prod = plans["dev"], plans["prod"]
     assert only(dev, "azure-native:storage:StorageAccount")["sku"] == {"name": "Standard_LRS"}
     assert "availabilityZones" not in only(dev, "azure-native:containerservice:AgentPool")
-    assert only(dev, "kubernetes:apps/v1:Deployment")["spec"]["replicas"] == 1
+    assert model_server(dev)["spec"]["replicas"] == 1
     assert only(prod, "azure-native:apimanagement:ApiManagementService")["sku"] == {
         "name": "Premium",
         "capacity": 3,

@@ -86,6 +86,7 @@ def vault_store() -> Recorder:
             KeySpec(name="sign", kty="EC-HSM", curve_name="P-384", key_ops=("sign", "verify")),
             KeySpec(name="release", key_size=4096, exportable=True),
         ),
+        cmk_keys=("wrap",),
         key_rotation_days=60,
     )
 
@@ -168,11 +169,20 @@ def test_the_keys_are_hsm_keys_of_the_vault(vault_store: Recorder) -> None:
     assert policy["anyOf"][0]["authority"] == "https://sharedeus2.eus2.attest.azure.net"
 
 
-def test_the_cmk_identity_may_use_the_keys(vault_store: Recorder) -> None:
+def test_the_cmk_identity_may_use_only_its_cmks(vault_store: Recorder) -> None:
     identity = one(vault_store, "azure-native:managedidentity:UserAssignedIdentity")
     assert identity.inputs["resourceGroupName"] == "ml-keys-rg"
     grant = one(vault_store, "azure-native:authorization:RoleAssignment")
-    assert grant.parent == one(vault_store, "azure-native:keyvault:Vault").urn
+    wrap = next(
+        k
+        for k in by_type(vault_store, "azure-native:keyvault:Key")
+        if k.inputs["keyName"] == "wrap"
+    )
+    # At the key, not the vault: a vault-wide grant would reach every other key too.
+    assert grant.parent == wrap.urn
+    assert grant.inputs["scope"].endswith(
+        "/providers/Microsoft.KeyVault/vaults/ml-keys-vault/keys/wrap"
+    )
     assert grant.inputs["roleDefinitionId"] == (
         f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/"
         "e147488a-f6f5-4113-8e2d-b22465e65bf6"
@@ -231,6 +241,10 @@ def test_a_managed_hsm_has_no_control_plane_keys() -> None:
             lambda: key_store_args("rg", keys=(KeySpec(name="a"), KeySpec(name="a"))),
             "key names must be distinct",
         ),
+        (
+            lambda: key_store_args("rg", keys=(KeySpec(name="a"),)),
+            "cmk_keys names keys it does not create: \\['registry-cmk', 'storage-cmk'\\]",
+        ),
     ],
 )
 def test_args_refuse_weak_or_impossible_settings(build: Any, problem: str) -> None:
@@ -249,6 +263,7 @@ COMPONENTS = [
     "Cluster",
     "Edge",
     "Gateway",
+    "KeyReleaseService",
     "KeyStore",
     "ModelRegistry",
     "ModelStorage",
@@ -283,5 +298,6 @@ def test_the_entry_point_deploys_the_selected_stack(plans: dict[str, dict[str, A
     assert {r.urn for r in recorder.resources} == {step["urn"] for step in plans["dev"]["steps"]}
     assert exported["environment"] == "dev"
     assert exported["resource_group"] == "sealgate-dev-rg"
-    assert exported["model_key_uri"] == "https://plan.vault.azure.net/keys/model-kek"
+    assert exported["kek_uri"] == "https://plan.vault.azure.net/keys/sealgate-kek-dev"
+    assert exported["keyserver_url"] == "https://keyserver.sealgate-keys.svc.cluster.local:8443"
     assert exported["promotion_approvals"] == 0

@@ -66,7 +66,10 @@ def test_kubernetes_resources_go_through_the_container_rules(
     policies: list[Any], plans: dict[str, Any]
 ) -> None:
     deployment = next(
-        s for s in states(plans["prod"]) if s["type"] == "kubernetes:apps/v1:Deployment"
+        s
+        for s in states(plans["prod"])
+        if s["type"] == "kubernetes:apps/v1:Deployment"
+        and s["inputs"]["metadata"]["name"] == "model-server"
     )
     weak = copy.deepcopy(deployment)
     weak["inputs"]["spec"]["template"]["spec"]["runtimeClassName"] = "runc"

@@ -128,8 +128,11 @@ def test_posture_cells_are_read_from_the_plans(
     assert system_zones == {"prod": ["1", "2", "3"], "dev": None}
     assert cells["Availability zones (AKS system pool)"] == ["✅ 3", "❌ 1", "**≠**"]
     replicas = [
-        resource(p, "kubernetes:apps/v1:Deployment")["inputs"]["spec"]["replicas"]
+        d["newState"]["inputs"]["spec"]["replicas"]
         for p in (prod, dev)
+        for d in p["steps"]
+        if d["newState"]["type"] == "kubernetes:apps/v1:Deployment"
+        and d["newState"]["inputs"]["metadata"]["name"] == "model-server"
     ]
     assert cells["Model server replicas"] == [f"✅ {replicas[0]}", f"❌ {replicas[1]}", "**≠**"]
     approvals = [p["config"]["sealgate:promotion_approvals"] for p in (prod, dev)]
@@ -169,7 +172,7 @@ def test_summary_and_components_count_every_resource(
         for s in steps
         if s["newState"]["type"].startswith("sealgate:infra:")
     }
-    assert len(components) == 10
+    assert len(components) == 11
     assert {row[1].strip("`"): row[0] for row in rows if row[0] != "stack"} == components
     # each component's own resource is not counted inside it; everything else is, once
     assert sum(int(row[2]) for row in rows) == len(steps) - len(components)
@@ -263,10 +266,10 @@ def test_preview_ops_are_counted_per_component(plans: dict[str, dict[str, Any]])
     plan["steps"].append({"op": "delete", "urn": gone["urn"], "oldState": gone["newState"]})
     view = read_plan(plan, "preview.json")
     counts = {c.label: dict(c.counts()) for c in view.components}
-    assert counts["KeyStore"] == {"update": 1, "same": 10}
+    assert counts["KeyStore"] == {"update": 1, "same": 11}
     assert counts["Cluster"] == {"replace": 1, "same": 2}
     assert counts["ModelStorage"] == {"delete": 1, "same": 8}
-    assert dict(view.counts()) == {"update": 1, "replace": 1, "delete": 1, "same": 92}
+    assert dict(view.counts()) == {"update": 1, "replace": 1, "delete": 1, "same": 107}
     diagram = parse_mermaid(mermaid(view))
     assert any(t.endswith("sealgate-prod-cluster-aks (replace)") for t in diagram["nodes"].values())
     assert any(

@@ -34,6 +34,7 @@ from sealgate.platform._config import StackConfig, load_stack_config
 from sealgate.platform._edge import Edge, EdgeArgs
 from sealgate.platform._gateway import Gateway, GatewayArgs
 from sealgate.platform._keys import PLATFORM_KEYS, KeySpec, KeyStore, KeyStoreArgs
+from sealgate.platform._keyserver import KeyReleaseService, KeyReleaseServiceArgs, VaultKey
 from sealgate.platform._monitoring import Monitoring, MonitoringArgs
 from sealgate.platform._network import PRIVATE_DNS_ZONES, Network, NetworkArgs
 from sealgate.platform._program import build_platform, deploy
@@ -52,6 +53,8 @@ __all__ = [
     "EdgeArgs",
     "Gateway",
     "GatewayArgs",
+    "KeyReleaseService",
+    "KeyReleaseServiceArgs",
     "KeySpec",
     "KeyStore",
     "KeyStoreArgs",
@@ -65,6 +68,7 @@ __all__ = [
     "NetworkArgs",
     "Placement",
     "StackConfig",
+    "VaultKey",
     "Workloads",
     "WorkloadsArgs",
     "build_platform",

@@ -86,8 +86,14 @@ class StackConfig:
     model_server_image: str = _setting(
         _matches(re.compile(r"^[a-z0-9.-]+/[^@\s]+@sha256:[0-9a-f]{64}$"), "pinned by digest")
     )
+    # The key release service's image in the program's own registry: only its digest.
+    keyserver_image_digest: str = _setting(
+        _matches(re.compile(r"^sha256:[0-9a-f]{64}$"), "sha256:<64 hex>")
+    )
     key_store: str = _setting(_one_of("vault", "managed-hsm"), default="vault")
-    model_key_exportable: bool = _setting(default=False)
+    keyserver_replicas: int = _setting(_between(2, 20), default=2)
+    # An exportable Secure Key Release key per environment, for confidential (TEE) consumers.
+    tee_key_release: bool = _setting(default=True)
     key_rotation_days: int = _setting(_between(30, 365), default=90)
     vnet_cidr: str = _setting(_cidr, default="10.40.0.0/16")
     availability_zones: list[str] = _setting(_zones, default=[])  # noqa: RUF009 (a field)

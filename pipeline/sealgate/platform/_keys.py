@@ -22,8 +22,31 @@ from sealgate.platform._common import (
 )
 
 # Built-in role definition ids (the same in every tenant).
+# Key Vault Crypto Service Encryption User: keys/read, keys/wrapKey/action,
+# keys/unwrapKey/action and nothing else. It is the least built-in role that can unwrap (Crypto
+# User adds encrypt, decrypt, sign, verify; Crypto Officer manages keys), so a custom role with
+# the same three actions would add a definition to maintain and grant nothing less.
 CRYPTO_SERVICE_ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
-CRYPTO_USER = "12338af0-0e69-4776-bea7-57ae8d297424"
+# Key Vault Crypto Service Release User: keys/release/action only (Secure Key Release; Key Vault
+# also evaluates the key's release policy against the attestation token).
+CRYPTO_SERVICE_RELEASE_USER = "08bbd89e-9f13-488c-ac41-acfcb10c90ab"
+# Every built-in Key Vault role that grants a key's cryptographic use (wrap, unwrap, decrypt,
+# sign, release) or the right to grant it: a model server must hold none of them.
+KEY_VAULT_CRYPTO_ROLES = {
+    "00482a5a-887f-4fb3-b363-3b7fe8e74483": "Key Vault Administrator",
+    "14b46e9e-c2b7-41b4-b07b-48a6ebf60603": "Key Vault Crypto Officer",
+    "12338af0-0e69-4776-bea7-57ae8d297424": "Key Vault Crypto User",
+    CRYPTO_SERVICE_ENCRYPTION_USER: "Key Vault Crypto Service Encryption User",
+    CRYPTO_SERVICE_RELEASE_USER: "Key Vault Crypto Service Release User",
+    "21090545-7ca7-4776-b22c-e363652d74d2": "Key Vault Data Access Administrator",
+}
+# The built-in roles above that include keys/unwrapKey/action.
+UNWRAP_ROLES = {
+    "00482a5a-887f-4fb3-b363-3b7fe8e74483",
+    "14b46e9e-c2b7-41b4-b07b-48a6ebf60603",
+    "12338af0-0e69-4776-bea7-57ae8d297424",
+    CRYPTO_SERVICE_ENCRYPTION_USER,
+}
 
 KeyStoreKind = Literal["vault", "managed-hsm"]
 # The private-link group (and so the private DNS zone) of each kind of key store.
@@ -98,6 +121,24 @@ PLATFORM_KEYS = (
     KeySpec(name="storage-cmk"),
     KeySpec(name="registry-cmk"),
 )
+# The customer-managed keys that the CMK identity may wrap and unwrap with (each at its key).
+CMK_KEYS = ("storage-cmk", "registry-cmk")
+
+
+def kek_name(environment: str) -> str:
+    """The key-encryption key of an environment: only the key release service unwraps with it."""
+    return f"sealgate-kek-{environment}"
+
+
+def tee_key_name(environment: str) -> str:
+    """The environment's key for confidential workloads, released only to an attested TEE."""
+    return f"sealgate-kek-{environment}-tee"
+
+
+def environment_keys(environment: str, *, tee: bool) -> tuple[KeySpec, ...]:
+    """An environment's KEK (never exportable), and its Secure Key Release key when ``tee``."""
+    kek = KeySpec(name=kek_name(environment))
+    return (kek, KeySpec(name=tee_key_name(environment), exportable=True)) if tee else (kek,)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,6 +171,9 @@ class KeyStoreArgs:
     """Entra object ids of the Managed HSM's initial administrators (``managed-hsm`` only)."""
     attestation_authority: str = DEFAULT_ATTESTATION_AUTHORITY
     """Azure Attestation URL that an exportable key's release policy trusts."""
+    cmk_keys: tuple[str, ...] = CMK_KEYS
+    """Keys the CMK identity may wrap and unwrap with, each granted at its own key (not the
+    vault: a vault-wide grant would also reach the key-encryption keys)."""
 
     def __post_init__(self) -> None:
         require(self.kind in PRIVATE_LINK_GROUPS, self, f"kind {self.kind!r}: vault or managed-hsm")
@@ -141,6 +185,8 @@ class KeyStoreArgs:
         )
         names = [key.name for key in self.keys]
         require(len(set(names)) == len(names), self, "key names must be distinct")
+        unknown = sorted(set(self.cmk_keys) - set(names))
+        require(not unknown, self, f"cmk_keys names keys it does not create: {unknown}")
         require(
             self.kind != "managed-hsm" or bool(self.hsm_admin_object_ids),
             self,
@@ -149,20 +195,29 @@ class KeyStoreArgs:
 
 
 def release_policy(authority: str) -> keyvault.KeyReleasePolicyArgsDict:
-    """Secure Key Release: only a confidential VM (SEV-SNP) attested by ``authority``."""
+    """Secure Key Release: only a TEE that ``authority`` attested as SEV-SNP, compliant and not
+    debuggable: a confidential VM (its claims under ``x-ms-isolation-tee``) or a confidential
+    container (SEV-SNP utility VM, top-level claims)."""
+    tee = "x-ms-isolation-tee"
     policy = {
         "version": "1.0.0",
         "anyOf": [
             {
                 "authority": authority,
                 "allOf": [
-                    {"claim": "x-ms-isolation-tee.x-ms-attestation-type", "equals": "sevsnpvm"},
-                    {
-                        "claim": "x-ms-isolation-tee.x-ms-compliance-status",
-                        "equals": "azure-compliant-cvm",
-                    },
+                    {"claim": f"{tee}.x-ms-attestation-type", "equals": "sevsnpvm"},
+                    {"claim": f"{tee}.x-ms-compliance-status", "equals": "azure-compliant-cvm"},
+                    {"claim": f"{tee}.x-ms-sevsnpvm-is-debuggable", "equals": False},
                 ],
-            }
+            },
+            {
+                "authority": authority,
+                "allOf": [
+                    {"claim": "x-ms-attestation-type", "equals": "sevsnpvm"},
+                    {"claim": "x-ms-compliance-status", "equals": "azure-compliant-uvm"},
+                    {"claim": "x-ms-sevsnpvm-is-debuggable", "equals": False},
+                ],
+            },
         ],
     }
     encoded = base64.urlsafe_b64encode(json.dumps(policy).encode()).decode().rstrip("=")
@@ -189,9 +244,10 @@ def rotation_policy(days: int) -> keyvault.RotationPolicyArgsDict:
 class KeyStore(pulumi.ComponentResource):
     """The vault (or HSM), its keys, and the identity that uses the CMKs.
 
-    Outputs: ``vault_uri``, ``key_uris`` (key name -> key URI), ``cmk_identity`` (its ``id``,
-    ``client_id`` and ``principal_id`` are what CMK-encrypted services need), ``scope`` (the
-    store's resource id).
+    Outputs: ``vault_uri``, ``key_uris`` (key name -> key URI), ``key_ids`` (key name -> the
+    key's resource id, the scope of a role assignment on that key alone; a vault only),
+    ``cmk_identity`` (its ``id``, ``client_id`` and ``principal_id`` are what CMK-encrypted
+    services need), ``scope`` (the store's resource id).
     """
 
     def __init__(
@@ -209,6 +265,7 @@ class KeyStore(pulumi.ComponentResource):
             opts=child,
         )
         self.key_uris: dict[str, pulumi.Output[str]] = {}
+        self.key_ids: dict[str, pulumi.Output[str]] = {}
         if args.kind == "managed-hsm":
             hsm = keyvault.ManagedHsm(
                 f"{name}-hsm",
@@ -287,38 +344,22 @@ class KeyStore(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=vault),
                 )
                 self.key_uris[spec.name] = key.key_uri
-            authorization.RoleAssignment(
-                f"{name}-cmk-identity-crypto",
-                scope=vault.id,
-                principal_id=self.cmk_identity.principal_id,
-                principal_type="ServicePrincipal",
-                role_definition_id=role_definition(
-                    args.subscription_id, CRYPTO_SERVICE_ENCRYPTION_USER
-                ),
-                opts=pulumi.ResourceOptions(parent=vault),
-            )
+                self.key_ids[spec.name] = key.id
+                if spec.name in args.cmk_keys:
+                    authorization.RoleAssignment(
+                        f"{name}-cmk-identity-{spec.name}",
+                        scope=key.id,
+                        principal_id=self.cmk_identity.principal_id,
+                        principal_type="ServicePrincipal",
+                        role_definition_id=role_definition(
+                            args.subscription_id, CRYPTO_SERVICE_ENCRYPTION_USER
+                        ),
+                        opts=pulumi.ResourceOptions(parent=key),
+                    )
         self.register_outputs(
             {
                 "vault_uri": self.vault_uri,
                 "key_uris": self.key_uris,
                 "cmk_identity_id": self.cmk_identity.id,
             }
-        )
-
-    def grant_crypto_user(
-        self, name: str, principal_id: pulumi.Input[str]
-    ) -> authorization.RoleAssignment | None:
-        """Let a workload identity wrap and unwrap with the vault's keys.
-
-        A Managed HSM grants roles in its own (data-plane) RBAC, after activation: None.
-        """
-        if not isinstance(self.vault, keyvault.Vault):
-            return None
-        return authorization.RoleAssignment(
-            name,
-            scope=self.scope,
-            principal_id=principal_id,
-            principal_type="ServicePrincipal",
-            role_definition_id=role_definition(self._args.subscription_id, CRYPTO_USER),
-            opts=pulumi.ResourceOptions(parent=self.vault),
         )

@@ -48,6 +48,15 @@ def _inbound_rule(
     }
 
 
+def subnet_cidrs(address_space: str) -> dict[str, str]:
+    """The subnets' CIDRs in ``address_space``: its first four /22, in ``_SUBNETS`` order."""
+    space = ipaddress.ip_network(address_space)
+    return {
+        name: str(prefix)
+        for name, prefix in zip(_SUBNETS, space.subnets(new_prefix=22), strict=False)
+    }
+
+
 @dataclass(frozen=True, kw_only=True)
 class NetworkArgs:
     """A VNet of four /22 subnets (AKS system, AKS models, private endpoints, gateway), each
@@ -81,7 +90,7 @@ class Network(pulumi.ComponentResource):
         placement = args.placement
         child = pulumi.ResourceOptions(parent=self)
         space = ipaddress.ip_network(args.address_space)
-        prefixes = dict(zip(_SUBNETS, space.subnets(new_prefix=22), strict=False))
+        prefixes = subnet_cidrs(args.address_space)
         self.vnet = network.VirtualNetwork(
             f"{name}-vnet",
             resource_group_name=placement.resource_group,
@@ -111,7 +120,7 @@ class Network(pulumi.ComponentResource):
                 f"{name}-{subnet_name}",
                 resource_group_name=placement.resource_group,
                 virtual_network_name=self.vnet.name,
-                address_prefix=str(prefixes[subnet_name]),
+                address_prefix=prefixes[subnet_name],
                 network_security_group={"id": nsg.id},
                 default_outbound_access=False,
                 private_endpoint_network_policies="Enabled",

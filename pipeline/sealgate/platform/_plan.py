@@ -13,6 +13,7 @@ import asyncio
 import base64
 import dataclasses
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,10 +50,44 @@ class Recorder:
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+def principal_id(identity: str) -> str:
+    """The placeholder principal id of the user-assigned identity named ``identity``."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"principal/{identity}"))
+
+
+def _text(inputs: dict[str, Any], key: str, default: str) -> str:
+    value = inputs.get(key)
+    return value if isinstance(value, str) else default
+
+
+def _resource_id(resource_type: str, name: str, inputs: dict[str, Any]) -> str:
+    """A placeholder id; Azure's own id shape where a scope is derived from it (a role
+    assignment at a key or a container covers what lies below that id)."""
+    subscription = f"/subscriptions/{SUBSCRIPTION}"
+    group = f"{subscription}/resourceGroups/{_text(inputs, 'resourceGroupName', 'plan')}"
+    if resource_type == "azure-native:resources:ResourceGroup":
+        return f"{subscription}/resourceGroups/{_text(inputs, 'resourceGroupName', name)}"
+    vaults = f"{group}/providers/Microsoft.KeyVault/vaults"
+    accounts = f"{group}/providers/Microsoft.Storage/storageAccounts"
+    if resource_type == "azure-native:keyvault:Vault":
+        return f"{vaults}/{_text(inputs, 'vaultName', name)}"
+    if resource_type == "azure-native:keyvault:Key":
+        return (
+            f"{vaults}/{_text(inputs, 'vaultName', 'plan')}/keys/{_text(inputs, 'keyName', name)}"
+        )
+    if resource_type == "azure-native:storage:StorageAccount":
+        return f"{accounts}/{_text(inputs, 'accountName', name)}"
+    if resource_type == "azure-native:storage:BlobContainer":
+        account = _text(inputs, "accountName", "plan")
+        container = _text(inputs, "containerName", name)
+        return f"{accounts}/{account}/blobServices/default/containers/{container}"
+    return f"{group}/providers/{resource_type}/{name}"
+
+
 def _computed(resource_type: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     """The id and the placeholder outputs that the program reads from other resources."""
     state: dict[str, Any] = {
-        "id": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/plan/providers/{resource_type}/{name}",
+        "id": _resource_id(resource_type, name, inputs),
         "name": inputs.get("name") if isinstance(inputs.get("name"), str) else name,
     }
     if resource_type == "azure-native:keyvault:Vault":
@@ -61,12 +96,13 @@ def _computed(resource_type: str, name: str, inputs: dict[str, Any]) -> dict[str
         key = inputs.get("keyName", name)
         state["keyUri"] = f"https://plan.vault.azure.net/keys/{key}"
     elif resource_type == "azure-native:managedidentity:UserAssignedIdentity":
-        state["principalId"] = "11111111-1111-1111-1111-111111111111"
-        state["clientId"] = "22222222-2222-2222-2222-222222222222"
+        # One principal per identity, so a plan shows whom each role assignment names.
+        state["principalId"] = principal_id(name)
+        state["clientId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"client/{name}"))
     elif resource_type == "azure-native:containerservice:ManagedCluster":
         state["oidcIssuerProfile"] = {"issuerURL": f"https://oidc.plan.invalid/{name}/"}
     elif resource_type == "azure-native:containerregistry:Registry":
-        state["loginServer"] = f"{name}.azurecr.io"
+        state["loginServer"] = f"{_text(inputs, 'registryName', name).lower()}.azurecr.io"
     elif resource_type == "azure-native:network:PublicIPAddress":
         state["ipAddress"] = "192.0.2.10"
     elif resource_type == "azure-native:deviceprovisioningservices:IotDpsResource":

@@ -9,7 +9,6 @@ what ``pulumi up`` would create.
 from __future__ import annotations
 
 import base64
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -27,20 +26,22 @@ from sealgate.platform._config import StackConfig, load_stack_config
 from sealgate.platform._edge import Edge, EdgeArgs, IotHubSku
 from sealgate.platform._gateway import Gateway, GatewayArgs
 from sealgate.platform._keys import (
-    PLATFORM_KEYS,
     PRIVATE_LINK_GROUPS,
     KeySpec,
     KeyStore,
     KeyStoreArgs,
     KeyStoreKind,
+    environment_keys,
+    kek_name,
+    tee_key_name,
 )
+from sealgate.platform._keyserver import NAMESPACE as KEYSERVER_NAMESPACE
+from sealgate.platform._keyserver import KeyReleaseService, KeyReleaseServiceArgs, VaultKey
 from sealgate.platform._monitoring import Monitoring, MonitoringArgs
-from sealgate.platform._network import Network, NetworkArgs
-from sealgate.platform._registry import ModelRegistry, ModelRegistryArgs
+from sealgate.platform._network import Network, NetworkArgs, subnet_cidrs
+from sealgate.platform._registry import ModelRegistry, ModelRegistryArgs, login_server
 from sealgate.platform._storage import ModelStorage, ModelStorageArgs
 from sealgate.platform._workloads import NAMESPACE, SERVICE_ACCOUNT, Workloads, WorkloadsArgs
-
-MODEL_KEY = "model-kek"
 
 
 def _kubeconfig(cluster: containerservice.ManagedCluster, group: Any) -> pulumi.Output[str]:
@@ -51,12 +52,12 @@ def _kubeconfig(cluster: containerservice.ManagedCluster, group: Any) -> pulumi.
 
 
 def _platform_keys(config: StackConfig) -> tuple[KeySpec, ...]:
-    """The platform's keys; the model key is exportable (under Secure Key Release) on request."""
-    return tuple(
-        replace(key, exportable=True)
-        if key.name == MODEL_KEY and config.model_key_exportable
-        else key
-        for key in PLATFORM_KEYS
+    """The stack's keys: signing, the CMKs, and its environment's KEK (and TEE key)."""
+    return (
+        KeySpec(name="signing", kty="EC-HSM", key_ops=("sign", "verify")),
+        KeySpec(name="storage-cmk"),
+        KeySpec(name="registry-cmk"),
+        *environment_keys(config.environment, tee=config.tee_key_release),
     )
 
 
@@ -111,10 +112,12 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
             audit_retention_days=config.audit_retention_days,
         ),
     )
+    registry_name = f"{config.name_prefix}{config.environment}"
     registry = ModelRegistry(
         f"{prefix}-registry",
         ModelRegistryArgs(
             placement=placement,
+            registry_name=registry_name,
             cmk_identity_id=keys.cmk_identity.id,
             cmk_identity_client_id=keys.cmk_identity.client_id,
             key_uri=keys.key_uris["registry-cmk"],
@@ -216,19 +219,50 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
         audiences=["api://AzureADTokenExchange"],
         opts=pulumi.ResourceOptions(parent=server_identity),
     )
-    keys.grant_crypto_user(f"{prefix}-model-server-crypto", server_identity.principal_id)
     provider = k8s.Provider(
         f"{prefix}-k8s",
         kubeconfig=_kubeconfig(cluster.cluster, group.name),
         enable_server_side_apply=True,
         opts=pulumi.ResourceOptions(depends_on=[cluster.model_pool]),
     )
+    environment = config.environment
+    service_id = f"api://sealgate-keyserver-{environment}"
+    tee = {environment: tee_key_name(environment)} if config.tee_key_release else {}
+    keyserver = KeyReleaseService(
+        f"{prefix}-keyserver",
+        KeyReleaseServiceArgs(
+            placement=placement,
+            subscription_id=subscription_id,
+            image=f"{login_server(registry_name)}/keyserver@{config.keyserver_image_digest}",
+            service_id=service_id,
+            oidc_issuer_url=cluster.oidc_issuer_url,
+            keks={
+                environment: VaultKey(
+                    uri=keys.key_uris[kek_name(environment)],
+                    id=keys.key_ids.get(kek_name(environment)),
+                )
+            },
+            tee_keys={
+                env: VaultKey(uri=keys.key_uris[key], id=keys.key_ids.get(key))
+                for env, key in tee.items()
+            },
+            registry_account=store.account.name,
+            registry_container_id=store.models.id,
+            endpoint_cidr=subnet_cidrs(config.vnet_cidr)["endpoints"],
+            attestation_authority=config.attestation_authority if tee else None,
+            replicas=config.keyserver_replicas,
+            provider=provider,
+        ),
+    )
     workloads = Workloads(
         f"{prefix}-workloads",
         WorkloadsArgs(
             image=config.model_server_image,
             identity_client_id=server_identity.client_id,
-            model_key_uri=keys.key_uris[MODEL_KEY],
+            environment=environment,
+            keyserver_url=keyserver.url,
+            keyserver_audience=service_id,
+            keyserver_namespace=KEYSERVER_NAMESPACE,
             network_cidr=config.vnet_cidr,
             replicas=config.model_server_replicas,
             provider=provider,
@@ -238,13 +272,15 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
         "environment": config.environment,
         "resource_group": group.name,
         "vault_uri": keys.vault_uri,
-        "model_key_uri": keys.key_uris[MODEL_KEY],
+        "kek_uri": keys.key_uris[kek_name(config.environment)],
         "signing_key_uri": keys.key_uris["signing"],
         "storage_account": store.account.name,
         "registry_login_server": registry.registry.login_server,
         "cluster_name": cluster.cluster.name,
         "oidc_issuer_url": cluster.oidc_issuer_url,
         "model_server_client_id": server_identity.client_id,
+        "keyserver_url": keyserver.url,
+        "keyserver_client_id": keyserver.identity.client_id,
         "model_namespace": workloads.namespace,
         "gateway_public_ip": gateway.public_ip,
         "api_gateway_host": apim.gateway_host,

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_azure_native.containerregistry as containerregistry
 
 from sealgate.platform._common import TYPE_PREFIX, Placement, diagnose, private_endpoint, require
+
+_REGISTRY_NAME = re.compile(r"^[A-Za-z0-9]{5,50}$")
+
+
+def login_server(registry_name: str) -> str:
+    """The login server of a registry named ``registry_name`` (Azure lowercases it)."""
+    return f"{registry_name.lower()}.azurecr.io"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,8 +40,17 @@ class ModelRegistryArgs:
     """Zone redundancy (only in a region with availability zones)."""
     untagged_retention_days: int = 30
     """Days an untagged manifest is kept before the retention policy deletes it."""
+    registry_name: str | None = None
+    """The registry's Azure name (5-50 letters and digits, globally unique): its login server
+    is ``<name>.azurecr.io``, known before deployment, so images in it can be named (and
+    gated) in a preview. None: Pulumi names it."""
 
     def __post_init__(self) -> None:
+        require(
+            self.registry_name is None or _REGISTRY_NAME.match(self.registry_name) is not None,
+            self,
+            f"registry_name {self.registry_name!r} must be 5-50 letters and digits",
+        )
         require(
             0 <= self.untagged_retention_days <= 365,
             self,
@@ -63,6 +80,7 @@ class ModelRegistry(pulumi.ComponentResource):
             f"{name}-acr",
             resource_group_name=placement.resource_group,
             location=placement.location,
+            registry_name=args.registry_name,
             sku={"name": "Premium"},
             identity={
                 "type": containerregistry.ResourceIdentityType.USER_ASSIGNED,

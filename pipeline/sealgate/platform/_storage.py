@@ -49,7 +49,9 @@ class ModelStorageArgs:
 class ModelStorage(pulumi.ComponentResource):
     """The account, its blob service, the ``models`` and ``audit`` containers.
 
-    Outputs: ``account`` (the StorageAccount; ``account.name`` is its Azure name).
+    Outputs: ``account`` (the StorageAccount; ``account.name`` is its Azure name), ``models``
+    (the BlobContainer of the model registry: sealed models, signed stage pointers, the audit
+    log; ``models.id`` is the scope of a role assignment on it).
     """
 
     def __init__(
@@ -105,7 +107,7 @@ class ModelStorage(pulumi.ComponentResource):
             opts=child,
         )
         after_service = pulumi.ResourceOptions(parent=self.account, depends_on=[blob_service])
-        storage.BlobContainer(
+        self.models = storage.BlobContainer(
             f"{name}-models",
             resource_group_name=placement.resource_group,
             account_name=self.account.name,

@@ -20,17 +20,29 @@ RUNTIME_CLASS = "kata-vm-isolation"
 MODEL_DIR = "/models"
 NONROOT = 65532
 SERVER_PORT = 8080
+KEYSERVER_PORT = 8443
 PINNED_IMAGE = re.compile(r"^[a-z0-9.-]+/[^@\s]+@sha256:[0-9a-f]{64}$")
 
 
-def unseal_command(vault_key_uri: str) -> list[str]:
-    """The container entrypoint: verify and unseal into tmpfs, then exec the server."""
+KEYSERVER_TOKEN_DIR = "/var/run/secrets/sealgate/keyserver"  # noqa: S105 (a mount path)
+KEYSERVER_CA = "/etc/sealgate/keyserver-ca.pem"
+
+
+def unseal_command(keyserver_url: str, environment: str) -> list[str]:
+    """The container entrypoint: obtain the data key from the key release service (with the
+    pod's projected token for the service's audience), unseal into tmpfs, exec the server."""
     return [
         "sealgate",
         "unseal",
         "/sealed/current",
-        "--identity",
-        f"azure-kv:{vault_key_uri}",
+        "--keyserver",
+        keyserver_url,
+        "--keyserver-ca",
+        KEYSERVER_CA,
+        "--token-file",
+        f"{KEYSERVER_TOKEN_DIR}/token",
+        "--environment",
+        environment,
         "--trust",
         "/etc/sealgate/trust.yaml",
         "--into",
@@ -52,12 +64,19 @@ class WorkloadsArgs:
     image: str
     """Model server image, pinned by digest (``registry/name@sha256:<64 hex>``)."""
     identity_client_id: pulumi.Input[str]
-    """Client id of the Azure identity federated with the ``model-server`` service account."""
-    model_key_uri: pulumi.Input[str]
-    """URI of the key that unwraps the sealed model's data key."""
+    """Client id of the Azure identity federated with the ``model-server`` service account
+    (it holds no Key Vault role: keys come from the key release service)."""
+    environment: str
+    """The environment whose models the server asks the key release service for."""
+    keyserver_url: str
+    """HTTPS URL of the key release service (``KeyReleaseService.url``)."""
+    keyserver_audience: str
+    """Audience of the token the pod presents to the service (its ``service_id``)."""
+    keyserver_namespace: str
+    """Namespace of the key release service: the model server's egress to it on 8443."""
     network_cidr: str
-    """Address space the model server talks to: inference requests come from it, and Key
-    Vault and the registry are reached in it (over private endpoints)."""
+    """Address space the model server talks to: inference requests come from it, and the
+    registry is reached in it (over its private endpoint)."""
     replicas: int = 1
     """Model server pods."""
     provider: k8s.Provider | None = None
@@ -123,8 +142,23 @@ class Workloads(pulumi.ComponentResource):
                         "ports": [{"port": SERVER_PORT, "protocol": "TCP"}],
                     }
                 ],
-                # Key Vault and the registry over their private endpoints, and DNS.
+                # The key release service, the registry over its private endpoint, and DNS.
                 "egress": [
+                    {
+                        "to": [
+                            {
+                                "namespace_selector": {
+                                    "match_labels": {
+                                        "kubernetes.io/metadata.name": args.keyserver_namespace
+                                    }
+                                },
+                                "pod_selector": {
+                                    "match_labels": {"app.kubernetes.io/name": "keyserver"}
+                                },
+                            }
+                        ],
+                        "ports": [{"port": KEYSERVER_PORT, "protocol": "TCP"}],
+                    },
                     {
                         "to": [{"ip_block": {"cidr": args.network_cidr}}],
                         "ports": [{"port": 443, "protocol": "TCP"}],
@@ -196,9 +230,7 @@ class Workloads(pulumi.ComponentResource):
                             {
                                 "name": "server",
                                 "image": args.image,
-                                "command": pulumi.Output.from_input(args.model_key_uri).apply(
-                                    unseal_command
-                                ),
+                                "command": unseal_command(args.keyserver_url, args.environment),
                                 "ports": [{"name": "http", "container_port": SERVER_PORT}],
                                 "resources": {
                                     "requests": {"cpu": "2", "memory": "4Gi"},
@@ -222,6 +254,11 @@ class Workloads(pulumi.ComponentResource):
                                         "read_only": True,
                                     },
                                     {"name": "tmp", "mount_path": "/tmp"},  # noqa: S108 (an emptyDir)
+                                    {
+                                        "name": "keyserver-token",
+                                        "mount_path": KEYSERVER_TOKEN_DIR,
+                                        "read_only": True,
+                                    },
                                 ],
                             }
                         ],
@@ -233,6 +270,22 @@ class Workloads(pulumi.ComponentResource):
                             {"name": "sealed", "empty_dir": {"size_limit": "8Gi"}},
                             {"name": "trust", "config_map": {"name": "sealgate-trust"}},
                             {"name": "tmp", "empty_dir": {"size_limit": "256Mi"}},
+                            # A short-lived token of the pod's service account for the key
+                            # release service's audience only (the kubelet rotates it).
+                            {
+                                "name": "keyserver-token",
+                                "projected": {
+                                    "sources": [
+                                        {
+                                            "service_account_token": {
+                                                "audience": args.keyserver_audience,
+                                                "expiration_seconds": 3600,
+                                                "path": "token",
+                                            }
+                                        }
+                                    ]
+                                },
+                            },
                         ],
                     },
                 },

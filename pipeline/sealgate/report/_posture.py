@@ -116,6 +116,20 @@ def setting(types: str | tuple[str, ...], path: str, ok: Callable[[Any, Bar], bo
     return read
 
 
+def _model_server_replicas(view: PlanView, bar: Bar) -> Value | None:
+    """Replicas of the Deployment labelled as the model server (the plan has others)."""
+    servers = [
+        r
+        for r in view.of_type(DEPLOYMENT)
+        if isinstance(labels := _at(r.inputs, "metadata.labels"), dict)
+        and labels.get("sealgate.io/role") == "model-server"
+    ]
+    if not servers:
+        return None
+    value = _at(servers[0].inputs, "spec.replicas")
+    return Value(at_least(lambda _b: MIN_REPLICAS)(value, bar), _text(value))
+
+
 def equals(expected: Any) -> Callable[[Any, Bar], bool]:
     return lambda value, _bar: value == expected
 
@@ -329,7 +343,7 @@ PROPERTIES: tuple[Property, ...] = (
     Property(
         "workloads",
         "Model server replicas",
-        setting(DEPLOYMENT, "spec.replicas", at_least(lambda _b: MIN_REPLICAS)),
+        _model_server_replicas,
     ),
     Property("promotion", "Approvals to promote", _approvals),
 )
