@@ -1,0 +1,406 @@
+"""The release service's view of devices: enrolment with credential activation, challenge
+nonces, quote verification against the enrolled AK, and key wrapping to the device key.
+
+Everything lives in the service's ``StateStore`` (``enrolments/<id>.json``,
+``devices/<id>.json``, ``nonces/<hex>.json``), changed only by compare-and-swap, so several
+replicas agree. A nonce and an enrolment are consumed by a conditional delete: of two replicas
+racing for one, exactly one wins. Facts returned to the unseal policy are verified here;
+nothing the device states is passed through unchecked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from sealgate.attestation._documents import (
+    b64,
+    check_device_id,
+    check_enrolment_id,
+    encode_document,
+    field_b64,
+    field_mapping,
+    parse_rfc3339,
+    read_document,
+    rfc3339,
+)
+from sealgate.attestation._ekcert import EkCertificateFacts, check_ek_certificate
+from sealgate.attestation._objects import (
+    MAX_SIGNATURE_PART,
+    TpmPublic,
+    check_attestation_key,
+    check_certification,
+    check_device_key,
+    check_endorsement_key,
+    make_credential,
+    parse_public,
+)
+from sealgate.devices._enrollment import spki_key_id
+from sealgate.devices._quote import verify_quote
+from sealgate.devices._release import RELEASE_ALGORITHM
+from sealgate.devices._tpm import PCR_BANK, Quote
+from sealgate.errors import DeniedError, InputError
+from sealgate.keyserver._state import StateStore
+from sealgate.sealing.recipients._tpm import wrap_to_device_key
+
+DEVICE_FORMAT = "sealgate.attestation.device/v1"
+ENROLMENT_FORMAT = "sealgate.attestation.enrolment/v1"
+NONCE_FORMAT = "sealgate.attestation.nonce/v1"
+NONCE_BYTES = 32
+SECRET_BYTES = 32  # a SHA-256 digest: the most a credential for a SHA-256 name can carry
+MAX_PUBLIC_BYTES = 2048
+MAX_CERTIFICATE_BYTES = 16 * 1024
+MAX_ATTEST_BYTES = 1024
+MAX_PCRS = 24
+_CLASS = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_DIGEST_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DeviceRegistry:
+    """Implements the key release service's ``DeviceAttestation`` seam."""
+
+    def __init__(
+        self,
+        state: StateStore,
+        *,
+        ek_roots: Sequence[x509.Certificate] = (),
+        ek_intermediates: Sequence[x509.Certificate] = (),
+        require_ek_certificate: bool = False,
+        clock: Callable[[], datetime] = _utc_now,
+        nonce_ttl: timedelta = timedelta(minutes=2),
+        enrolment_ttl: timedelta = timedelta(minutes=10),
+    ) -> None:
+        self._state = state
+        self._roots = tuple(ek_roots)
+        self._intermediates = tuple(ek_intermediates)
+        self._require_ek_certificate = require_ek_certificate
+        self._clock = clock
+        self._nonce_ttl = nonce_ttl
+        self._enrolment_ttl = enrolment_ttl
+
+    # ----------------------------------------------------------- enrolment
+
+    def begin_enrolment(self, request: Mapping[str, Any], *, operator: str) -> dict[str, Any]:
+        """Check the device's keys and answer with a credential only its EK's TPM can open,
+        and only for the AK: ``{"enrolment_id", "credential_blob", "encrypted_secret",
+        "expires"}``. Raises ``InputError`` for a malformed request, ``DeniedError`` if the
+        device may not enrol (EK certificate required, already enrolled with other keys)."""
+        what = "enrolment request"
+        if not isinstance(request, Mapping):
+            raise InputError(f"{what}: not an object")
+        device_class = request.get("class")
+        if not isinstance(device_class, str) or not _CLASS.fullmatch(device_class):
+            raise InputError(f"{what}: class is missing or not a name like gateway-v2")
+        ek = parse_public(
+            field_b64(request, "ek_public", max_bytes=MAX_PUBLIC_BYTES, what=what), "EK"
+        )
+        ak = parse_public(
+            field_b64(request, "ak_public", max_bytes=MAX_PUBLIC_BYTES, what=what), "AK"
+        )
+        device_key = parse_public(
+            field_b64(request, "device_key_public", max_bytes=MAX_PUBLIC_BYTES, what=what),
+            "device key",
+        )
+        check_endorsement_key(ek)
+        check_attestation_key(ak)
+        check_device_key(device_key)
+        certification = field_mapping(request, "device_key_certification", what)
+        check_certification(
+            field_b64(certification, "attest", max_bytes=MAX_ATTEST_BYTES, what=what),
+            field_b64(certification, "signature_r", max_bytes=MAX_SIGNATURE_PART, what=what),
+            field_b64(certification, "signature_s", max_bytes=MAX_SIGNATURE_PART, what=what),
+            ak=ak,
+            certified=device_key,
+        )
+        certificate = None
+        if request.get("ek_certificate") is not None:
+            certificate = field_b64(
+                request, "ek_certificate", max_bytes=MAX_CERTIFICATE_BYTES, what=what
+            )
+        ek_facts = self._ek_facts(certificate, ek.pem)
+        if self._require_ek_certificate and not ek_facts.verified:
+            reason = "; ".join(ek_facts.problems) or "the TPM presented no EK certificate"
+            raise DeniedError(f"enrolment refused: an EK certificate is required ({reason})")
+
+        device_id = spki_key_id(device_key.pem)
+        existing = read_document(self._state, _device_key(device_id))
+        if existing is not None and not self._same_keys(existing[0], ek, ak):
+            raise DeniedError(f"device {device_id} is already enrolled with other keys")
+        secret = secrets.token_bytes(SECRET_BYTES)
+        credential_blob, encrypted_secret = make_credential(ek, secret, ak)
+        enrolment_id = secrets.token_hex(16)
+        expires = self._clock() + self._enrolment_ttl
+        device = {
+            "format": DEVICE_FORMAT,
+            "device_id": device_id,
+            "class": device_class,
+            "ek_public": b64(ek.raw),
+            "ek_name": ek.name.hex(),
+            "ek_certificate": None if certificate is None else b64(certificate),
+            "ak_public": b64(ak.raw),
+            "ak_name": ak.name.hex(),
+            "ak_public_pem": ak.pem.decode("ascii"),
+            "ak_key_id": spki_key_id(ak.pem),
+            "device_key_public": b64(device_key.raw),
+            "device_key_pem": device_key.pem.decode("ascii"),
+            "enrolled_by": operator,
+        }
+        enrolment = {
+            "format": ENROLMENT_FORMAT,
+            "enrolment_id": enrolment_id,
+            "secret_sha256": hashlib.sha256(secret).hexdigest(),
+            "expires": rfc3339(expires),
+            "device": device,
+        }
+        if not self._state.create(_enrolment_key(enrolment_id), encode_document(enrolment)):
+            raise InputError("enrolment id collision; retry")
+        return {
+            "enrolment_id": enrolment_id,
+            "credential_blob": b64(credential_blob),
+            "encrypted_secret": b64(encrypted_secret),
+            "expires": rfc3339(expires),
+        }
+
+    def finish_enrolment(self, enrolment_id: str, request: Mapping[str, Any]) -> dict[str, Any]:
+        """Register the device if ``request["secret"]`` is the activated credential:
+        ``{"device_id"}``. One attempt per enrolment: the enrolment is consumed either way."""
+        check_enrolment_id(enrolment_id)
+        if not isinstance(request, Mapping):
+            raise InputError("activation request: not an object")
+        secret = field_b64(request, "secret", max_bytes=SECRET_BYTES, what="activation request")
+        found = read_document(self._state, _enrolment_key(enrolment_id))
+        if found is None or found[0].get("format") != ENROLMENT_FORMAT:
+            raise DeniedError(f"enrolment {enrolment_id} is unknown, expired or already used")
+        enrolment, tag = found
+        if not self._state.delete(_enrolment_key(enrolment_id), tag):
+            raise DeniedError(f"enrolment {enrolment_id} is being activated by another request")
+        expires = parse_rfc3339(enrolment.get("expires"))
+        if expires is None or self._clock() >= expires:
+            raise DeniedError(f"enrolment {enrolment_id} has expired; enrol again")
+        expected = enrolment.get("secret_sha256")
+        actual = hashlib.sha256(secret).hexdigest()
+        if not isinstance(expected, str) or not hmac.compare_digest(expected, actual):
+            raise DeniedError(
+                f"enrolment {enrolment_id}: the credential was not activated by the TPM that "
+                "holds the EK and the AK; the device is not registered"
+            )
+        device = dict(enrolment["device"])
+        device["enrolled_at"] = rfc3339(self._clock())
+        device_id = check_device_id(device.get("device_id"), "enrolment")
+        content = encode_document(device)
+        if not self._state.create(_device_key(device_id), content):
+            existing = read_document(self._state, _device_key(device_id))
+            if existing is None or existing[0].get("ak_name") != device.get("ak_name"):
+                raise DeniedError(f"device {device_id} is already enrolled with other keys")
+        return {"device_id": device_id}
+
+    # ----------------------------------------------------------- challenges
+
+    def issue_nonce(self, device_id: str) -> dict[str, Any]:
+        """A single-use challenge for an enrolled device: ``{"nonce": b64, "expires"}``."""
+        check_device_id(device_id, "challenge")
+        if self._device(device_id) is None:
+            raise InputError(f"device {device_id} is not enrolled")
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        expires = self._clock() + self._nonce_ttl
+        document = {"format": NONCE_FORMAT, "device_id": device_id, "expires": rfc3339(expires)}
+        if not self._state.create(_nonce_key(nonce), encode_document(document)):
+            raise InputError("nonce collision; retry")
+        return {"nonce": b64(nonce), "expires": rfc3339(expires)}
+
+    def verify_device(
+        self, device: Mapping[str, Any], *, pcrs: Sequence[int], pcr_bank: str
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Consume the nonce and verify the quote with the enrolled AK: (consumer facts,
+        attestation facts). Raises ``InputError`` only for a malformed request."""
+        what = "device"
+        if not isinstance(device, Mapping):
+            raise InputError(f"{what}: not an object")
+        device_id = check_device_id(device.get("id"), what)
+        nonce = field_b64(device, "nonce", max_bytes=NONCE_BYTES, what=what)
+        quote = _parse_quote(field_mapping(device, "quote", what))
+        expected_pcrs = _check_pcrs(pcrs)
+        fresh, nonce_problem = self._consume_nonce(nonce, device_id)
+        record = self._device(device_id)
+        if record is None:
+            consumer = {
+                "type": "device",
+                "id": device_id,
+                "device_id": device_id,
+                "class": None,
+                "enrolled": False,
+                "ek_certificate": EkCertificateFacts(False, False, None).as_input(),
+            }
+            attestation = {
+                "verified": False,
+                "nonce_fresh": False,
+                "pcr_bank": pcr_bank,
+                "pcrs": {},
+                "device_id": device_id,
+                "ak_key_id": None,
+                "problems": [f"device {device_id} is not enrolled"],
+            }
+            return consumer, attestation
+        consumer = {
+            "type": "device",
+            "id": device_id,
+            "device_id": device_id,
+            "class": record.get("class"),
+            "enrolled": True,
+            "ek_certificate": self._recorded_ek_facts(record).as_input(),
+        }
+        facts = verify_quote(quote, record["ak_public_pem"].encode("ascii"), nonce, expected_pcrs)
+        problems = list(facts.problems)
+        if nonce_problem:
+            problems.append(nonce_problem)
+        if pcr_bank != PCR_BANK:
+            problems.append(f"the policy asks for PCR bank {pcr_bank}; devices quote {PCR_BANK}")
+        verified = facts.verified and not problems
+        attestation = {
+            "verified": verified,
+            "nonce_fresh": fresh and facts.nonce_fresh,
+            "pcr_bank": PCR_BANK,
+            "pcrs": facts.pcrs if verified else {},
+            "device_id": device_id,
+            "ak_key_id": record.get("ak_key_id"),
+            "problems": problems,
+        }
+        return consumer, attestation
+
+    # ----------------------------------------------------------- key release
+
+    def wrap_for_device(self, device_id: str, data_key: bytes, context: bytes) -> dict[str, Any]:
+        """``data_key`` wrapped to the enrolled device key:
+        ``{"algorithm": "ECDH-ES-P256+HKDF-SHA256+A256KW", "wrapped": b64}``."""
+        public_pem = self.device_key(device_id)
+        if public_pem is None:
+            raise InputError(f"device {device_id} is not enrolled")
+        key = serialization.load_pem_public_key(public_pem)
+        if not isinstance(key, ec.EllipticCurvePublicKey):
+            raise InputError(f"device {device_id}: the enrolled key is not an ECC key")
+        wrapped = wrap_to_device_key(key, device_id, data_key, context)
+        return {"algorithm": RELEASE_ALGORITHM, "wrapped": b64(wrapped)}
+
+    def device_key(self, device_id: str) -> bytes | None:
+        """The enrolled device key's public part (PEM), or None for an unknown device."""
+        record = self._device(device_id)
+        return None if record is None else str(record["device_key_pem"]).encode("ascii")
+
+    def device(self, device_id: str) -> dict[str, Any] | None:
+        """The enrolled device's record (public material only), or None."""
+        return self._device(device_id)
+
+    # ----------------------------------------------------------- internals
+
+    def _device(self, device_id: str) -> dict[str, Any] | None:
+        check_device_id(device_id, "device")
+        found = read_document(self._state, _device_key(device_id))
+        if found is None:
+            return None
+        record = found[0]
+        if (
+            record.get("format") != DEVICE_FORMAT
+            or record.get("device_id") != device_id
+            or not isinstance(record.get("ak_public_pem"), str)
+            or not isinstance(record.get("device_key_pem"), str)
+        ):
+            return None
+        return record
+
+    def _consume_nonce(self, nonce: bytes, device_id: str) -> tuple[bool, str | None]:
+        key = _nonce_key(nonce)
+        found = read_document(self._state, key)
+        if found is None:
+            return False, "the nonce was not issued by this service or was already used"
+        document, tag = found
+        if document.get("device_id") != device_id:
+            return False, "the nonce was issued to another device"
+        if not self._state.delete(key, tag):
+            return False, "the nonce was already used"
+        expires = parse_rfc3339(document.get("expires"))
+        if expires is None or self._clock() >= expires:
+            return False, "the nonce has expired"
+        return True, None
+
+    def _ek_facts(self, certificate: bytes | None, ek_pem: bytes) -> EkCertificateFacts:
+        return check_ek_certificate(
+            certificate,
+            ek_pem,
+            roots=self._roots,
+            intermediates=self._intermediates,
+            now=self._clock(),
+        )
+
+    def _recorded_ek_facts(self, record: Mapping[str, Any]) -> EkCertificateFacts:
+        # Checked again at every decision: roots are rotated and certificates expire.
+        try:
+            ek = parse_public(
+                field_b64(record, "ek_public", max_bytes=MAX_PUBLIC_BYTES, what="device record"),
+                "EK",
+            )
+            certificate = None
+            if record.get("ek_certificate") is not None:
+                certificate = field_b64(
+                    record, "ek_certificate", max_bytes=MAX_CERTIFICATE_BYTES, what="device record"
+                )
+        except InputError as exc:
+            return EkCertificateFacts(True, False, None, (str(exc),))
+        return self._ek_facts(certificate, ek.pem)
+
+    @staticmethod
+    def _same_keys(record: Mapping[str, Any], ek: TpmPublic, ak: TpmPublic) -> bool:
+        return record.get("ek_name") == ek.name.hex() and record.get("ak_name") == ak.name.hex()
+
+
+def _parse_quote(quote: Mapping[str, Any]) -> Quote:
+    what = "device quote"
+    values = quote.get("pcr_values")
+    if not isinstance(values, Mapping) or len(values) > MAX_PCRS:
+        raise InputError(f"{what}: pcr_values is missing or not an object of at most 24 PCRs")
+    pcr_values: dict[int, bytes] = {}
+    for index, value in values.items():
+        if not isinstance(index, str) or not index.isdigit() or not 0 <= int(index) < MAX_PCRS:
+            raise InputError(f"{what}: PCR index {index!r} is not 0-23")
+        if not isinstance(value, str) or not _DIGEST_HEX.fullmatch(value):
+            raise InputError(f"{what}: PCR {index} is not a SHA-256 value in lowercase hex")
+        pcr_values[int(index)] = bytes.fromhex(value)
+    return Quote(
+        attest=field_b64(quote, "attest", max_bytes=MAX_ATTEST_BYTES, what=what),
+        signature_r=field_b64(quote, "signature_r", max_bytes=MAX_SIGNATURE_PART, what=what),
+        signature_s=field_b64(quote, "signature_s", max_bytes=MAX_SIGNATURE_PART, what=what),
+        pcr_values=pcr_values,
+    )
+
+
+def _check_pcrs(pcrs: Sequence[int]) -> list[int]:
+    checked = list(pcrs)
+    if not checked or not all(
+        isinstance(p, int) and not isinstance(p, bool) and 0 <= p < MAX_PCRS for p in checked
+    ):
+        raise InputError("the policy's PCR selection must be PCR indexes 0-23")
+    return checked
+
+
+def _device_key(device_id: str) -> str:
+    return f"devices/{device_id}.json"
+
+
+def _enrolment_key(enrolment_id: str) -> str:
+    return f"enrolments/{enrolment_id}.json"
+
+
+def _nonce_key(nonce: bytes) -> str:
+    return f"nonces/{nonce.hex()}.json"

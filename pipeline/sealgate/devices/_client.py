@@ -1,0 +1,114 @@
+"""The device's side of the key release service: what it sends and what it does in its TPM.
+
+These functions build JSON-ready requests and read the service's answers; the transport
+(HTTPS) is the caller's. The device never decides about itself: it quotes the service's nonce
+and the service verifies the quote with the AK it enrolled.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sealgate.devices._enrollment import Enrollment
+from sealgate.devices._release import RELEASE_ALGORITHM, release_context
+from sealgate.devices._tpm import open_tpm
+from sealgate.errors import InputError, VerificationError
+
+MAX_FIELD_BYTES = 16 * 1024
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _field(answer: Mapping[str, Any], name: str, what: str) -> bytes:
+    value = answer.get(name) if isinstance(answer, Mapping) else None
+    if not isinstance(value, str) or len(value) > MAX_FIELD_BYTES * 4 // 3 + 4:
+        raise InputError(f"{what}: {name} is missing or not a bounded base64 string")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise InputError(f"{what}: {name} is not valid base64") from None
+
+
+def enrolment_request(enrollment: Enrollment, *, device_class: str, tcti: str) -> dict[str, Any]:
+    """``POST /v1/devices`` body: the EK (and its certificate), the AK, the device key and the
+    AK's certification of the device key, all as the TPM reports them."""
+    keys = enrollment.keys
+    with open_tpm(tcti) as device:
+        ek_public, ek_certificate = device.endorsement()
+        certification = device.certify_device_key(keys)
+    return {
+        "class": device_class,
+        "ek_public": _b64(ek_public),
+        "ek_certificate": None if ek_certificate is None else _b64(ek_certificate),
+        "ak_public": _b64(keys.attestation_key.public),
+        "device_key_public": _b64(keys.device_key.public),
+        "device_key_certification": {
+            "attest": _b64(certification.attest),
+            "signature_r": _b64(certification.signature_r),
+            "signature_s": _b64(certification.signature_s),
+        },
+    }
+
+
+def activate_credential(
+    enrollment: Enrollment, challenge: Mapping[str, Any], *, tcti: str
+) -> dict[str, Any]:
+    """``POST /v1/devices/<enrolment_id>/activation`` body: the secret only this TPM's EK and
+    AK recover from the service's ``credential_blob`` and ``encrypted_secret``."""
+    what = "enrolment answer"
+    blob = _field(challenge, "credential_blob", what)
+    encrypted = _field(challenge, "encrypted_secret", what)
+    with open_tpm(tcti) as device:
+        secret = device.activate_credential(enrollment.keys, blob, encrypted)
+    return {"secret": _b64(secret)}
+
+
+def answer_challenge(
+    enrollment: Enrollment, challenge: Mapping[str, Any], pcrs: Sequence[int], *, tcti: str
+) -> dict[str, Any]:
+    """The ``device`` member of ``POST /v1/release``: a quote over ``pcrs`` carrying the
+    service's nonce (from ``POST /v1/challenges``)."""
+    nonce = _field(challenge, "nonce", "challenge")
+    with open_tpm(tcti) as device:
+        quote = device.quote(enrollment.keys, pcrs, nonce)
+    return {
+        "id": enrollment.device_id,
+        "nonce": _b64(nonce),
+        "quote": {
+            "attest": _b64(quote.attest),
+            "signature_r": _b64(quote.signature_r),
+            "signature_s": _b64(quote.signature_s),
+            "pcr_values": {str(p): v.hex() for p, v in sorted(quote.pcr_values.items())},
+        },
+    }
+
+
+def unwrap_released_key(
+    enrollment: Enrollment,
+    released: Mapping[str, Any],
+    *,
+    seal_id: str,
+    nonce: bytes,
+    tcti: str,
+) -> bytes:
+    """The data key from the service's answer, unwrapped by TPM2_ECDH_ZGen with the device
+    key; the KDF context binds it to this seal and this challenge."""
+    from sealgate.sealing.recipients._tpm import unwrap_with_ecdh
+
+    if not isinstance(released, Mapping) or released.get("algorithm") != RELEASE_ALGORITHM:
+        raise VerificationError(
+            f"the released key is not wrapped with {RELEASE_ALGORITHM} to the device key"
+        )
+    # ``wrapped_key`` in the service's HTTP answer, ``wrapped`` from ``wrap_for_device``
+    wrapped = _field(released, "wrapped_key" if "wrapped_key" in released else "wrapped", "release")
+    context = release_context(seal_id, nonce)
+    keys = enrollment.keys
+    with open_tpm(tcti) as device:
+        return unwrap_with_ecdh(
+            lambda x, y: device.ecdh(keys, x, y), enrollment.device_id, wrapped, context
+        )
