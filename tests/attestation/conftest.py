@@ -65,14 +65,16 @@ class MemoryStateStore:
 
 
 class Clock:
+    """The real time plus whatever the test moved it on by."""
+
     def __init__(self) -> None:
-        self.now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+        self.offset = timedelta()
 
     def __call__(self) -> datetime:
-        return self.now
+        return datetime.now(UTC) + self.offset
 
     def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
+        self.offset += timedelta(**delta)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from sealgate.devices import (
     unwrap_released_key,
 )
 from sealgate.devices._tpm import open_tpm
-from sealgate.errors import DeniedError, InputError, VerificationError
+from sealgate.errors import InputError, VerificationError
 
 PCRS = [0, 2, 4, 7]
 
