@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sealgate.devices._enrollment import Enrollment
+from sealgate.devices._http import KeyserverConnection
 from sealgate.devices._release import RELEASE_ALGORITHM, release_context
 from sealgate.devices._tpm import open_tpm
 from sealgate.errors import InputError, VerificationError
@@ -112,3 +113,23 @@ def unwrap_released_key(
         return unwrap_with_ecdh(
             lambda x, y: device.ecdh(keys, x, y), enrollment.device_id, wrapped, context
         )
+
+
+def register_with_keyserver(
+    enrollment: Enrollment, connection: KeyserverConnection, *, device_class: str, tcti: str
+) -> str:
+    """Enrol the device with the key release service (operator-authenticated connection):
+    send the enrolment request, activate the credential in the TPM, return the device id."""
+    request = enrolment_request(enrollment, device_class=device_class, tcti=tcti)
+    challenge = connection.post("/v1/devices", request)
+    enrolment_id = challenge.get("enrolment_id")
+    if not isinstance(enrolment_id, str) or not enrolment_id.isalnum():
+        raise InputError("the key release service's enrolment answer has no enrolment_id")
+    answer = activate_credential(enrollment, challenge, tcti=tcti)
+    registered = connection.post(f"/v1/devices/{enrolment_id}/activation", answer)
+    if registered.get("device_id") != enrollment.device_id:
+        raise VerificationError(
+            f"the key release service registered device {registered.get('device_id')!r}, "
+            f"not {enrollment.device_id}"
+        )
+    return enrollment.device_id
