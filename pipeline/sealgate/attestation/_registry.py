@@ -6,6 +6,13 @@ Everything lives in the service's ``StateStore`` (``enrolments/<id>.json``,
 replicas agree. A nonce and an enrolment are consumed by a conditional delete: of two replicas
 racing for one, exactly one wins. Facts returned to the unseal policy are verified here;
 nothing the device states is passed through unchecked.
+
+Trust in the EK: credential activation proves that the AK lives in the TPM holding the EK's
+private key. That the EK is a real TPM's comes from its certificate chain to a configured
+manufacturer root; without one, it rests on the operator who enrolled the device (a
+requester holding a software "EK" could answer the credential). ``require_ek_certificate``
+refuses such devices, and the ``ek_certificate.verified`` fact lets the unseal policy require
+a verified chain per environment. The chain is checked again at every decision.
 """
 
 from __future__ import annotations

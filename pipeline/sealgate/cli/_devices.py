@@ -34,8 +34,9 @@ the EK (and its certificate), the AK and the AK's certification of the device ke
 registers the device only after the TPM activated its credential (MakeCredential against the
 EK for the AK). That registration is what key release trusts.
 
-Without --keyserver (development only), the enrolment is written to files: PREFIX.json is
-self-asserted by the device and outside the enforcement boundary; seal to tpm:PREFIX.pub for
+The device keeps its TPM key blobs and its own record in PREFIX.tpm, PREFIX.json and
+PREFIX.pub either way. Without --keyserver (development only) that record is all there is:
+self-asserted by the device, outside the enforcement boundary; seal to tpm:PREFIX.pub for
 offline tests.
 """
 
