@@ -228,3 +228,28 @@ def test_a_released_key_unwraps_only_in_the_enrolled_tpm(
         unwrap_released_key(
             enrollment, released, seal_id="seal-1", nonce=os.urandom(32), tcti=tpm_a.tcti
         )
+
+
+def test_the_device_release_flow_from_enrolment_to_unwrapped_key(
+    registry_factory, swtpm_factory, tmp_path: Path
+) -> None:
+    """What the key release service does for a device, at function level."""
+    registry = registry_factory()
+    tpm = swtpm_factory("a")
+    enrollment = enrol(registry, tpm.tcti, tmp_path / "gw")
+    challenge = registry.issue_nonce(enrollment.device_id)
+    device = answer_challenge(enrollment, challenge, PCRS, tcti=tpm.tcti)
+    consumer, attestation = registry.verify_device(device, pcrs=PCRS, pcr_bank="sha256")
+    assert consumer["enrolled"] and attestation["verified"] and attestation["nonce_fresh"]
+    nonce = base64.b64decode(device["nonce"])
+    data_key = os.urandom(32)
+    released = registry.wrap_for_device(
+        consumer["id"], data_key, release_context("sha256:" + "ab" * 32, nonce)
+    )
+    answer = {"wrapped_key": released["wrapped"], "algorithm": released["algorithm"]}
+    assert (
+        unwrap_released_key(
+            enrollment, answer, seal_id="sha256:" + "ab" * 32, nonce=nonce, tcti=tpm.tcti
+        )
+        == data_key
+    )
