@@ -3,13 +3,21 @@ HTTP contract, after activating its credential in the TPM; the offline path stay
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import re
 from pathlib import Path
 
 import pytest
-from sealgate.devices import KeyserverConnection, ServiceError
-from sealgate.errors import DeniedError, InputError
+from sealgate.devices import (
+    KeyserverConnection,
+    ServiceError,
+    answer_challenge,
+    enroll_device,
+    unwrap_released_key,
+)
+from sealgate.errors import DeniedError, InputError, VerificationError
 
 from tests.devices.conftest import OPERATOR_TOKEN
 
@@ -107,3 +115,28 @@ def test_the_connection_maps_the_service_answers_to_errors(device_service) -> No
         KeyserverConnection("http://127.0.0.1:1").post("/v1/devices", {})
     with pytest.raises(InputError, match="plain HTTP only to a loopback address"):
         KeyserverConnection("http://10.0.0.1:8443")
+
+
+def test_the_device_quotes_the_pcrs_the_challenge_names(swtpm_factory, tmp_path: Path) -> None:
+    tpm = swtpm_factory("a")
+    enrollment = enroll_device(tpm.tcti, tmp_path / "gw")
+    nonce = base64.b64encode(os.urandom(32)).decode()
+    device = answer_challenge(enrollment, {"nonce": nonce, "pcrs": [0, 7]}, tcti=tpm.tcti)
+    assert sorted(device["quote"]["pcr_values"]) == ["0", "7"]
+    assert device["nonce"] == nonce and device["id"] == enrollment.device_id
+    for challenge in ({"nonce": nonce}, {"nonce": nonce, "pcrs": [24]}, {"nonce": "%%"}):
+        with pytest.raises(InputError):
+            answer_challenge(enrollment, challenge, tcti=tpm.tcti)
+
+
+def test_a_released_key_in_another_format_is_refused(swtpm_factory, tmp_path: Path) -> None:
+    tpm = swtpm_factory("a")
+    enrollment = enroll_device(tpm.tcti, tmp_path / "gw")
+    for answer in (
+        {"algorithm": "HPKE-Base-X25519", "wrapped_key": "AAAA"},
+        {"algorithm": "ECDH-ES-P256+HKDF-SHA256+A256KW", "wrapped_key": "AAAA"},  # truncated
+    ):
+        with pytest.raises(VerificationError):
+            unwrap_released_key(
+                enrollment, answer, seal_id="s", nonce=os.urandom(32), tcti=tpm.tcti
+            )

@@ -70,13 +70,28 @@ def activate_credential(
 
 
 def answer_challenge(
-    enrollment: Enrollment, challenge: Mapping[str, Any], pcrs: Sequence[int], *, tcti: str
+    enrollment: Enrollment,
+    challenge: Mapping[str, Any],
+    pcrs: Sequence[int] | None = None,
+    *,
+    tcti: str,
 ) -> dict[str, Any]:
-    """The ``device`` member of ``POST /v1/release``: a quote over ``pcrs`` carrying the
-    service's nonce (from ``POST /v1/challenges``)."""
+    """The ``device`` member of ``POST /v1/release``: a quote carrying the service's nonce
+    (from ``POST /v1/challenges``) over ``pcrs``, or else over the challenge's ``pcrs`` (the
+    PCRs the service's policy reads, if it names them)."""
     nonce = _field(challenge, "nonce", "challenge")
+    selection = list(pcrs) if pcrs is not None else challenge.get("pcrs")
+    if (
+        not isinstance(selection, list)
+        or not selection
+        or len(selection) > 24
+        or not all(
+            isinstance(p, int) and not isinstance(p, bool) and 0 <= p <= 23 for p in selection
+        )
+    ):
+        raise InputError("challenge: the PCRs to quote are not a list of PCR indexes 0-23")
     with open_tpm(tcti) as device:
-        quote = device.quote(enrollment.keys, pcrs, nonce)
+        quote = device.quote(enrollment.keys, selection, nonce)
     return {
         "id": enrollment.device_id,
         "nonce": _b64(nonce),
