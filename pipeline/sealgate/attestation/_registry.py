@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -35,26 +34,24 @@ from sealgate.attestation._documents import (
     check_enrolment_id,
     encode_document,
     field_b64,
-    field_mapping,
     parse_rfc3339,
     read_document,
     rfc3339,
 )
 from sealgate.attestation._ekcert import EkCertificateFacts, check_ek_certificate
-from sealgate.attestation._objects import (
-    MAX_SIGNATURE_PART,
-    TpmPublic,
-    check_attestation_key,
-    check_certification,
-    check_device_key,
-    check_endorsement_key,
-    make_credential,
-    parse_public,
+from sealgate.attestation._objects import TpmPublic, make_credential, parse_public
+from sealgate.attestation._requests import (
+    MAX_CERTIFICATE_BYTES,
+    MAX_PUBLIC_BYTES,
+    NONCE_BYTES,
+    check_pcr_selection,
+    parse_device_answer,
+    parse_enrolment_request,
 )
 from sealgate.devices._enrollment import spki_key_id
 from sealgate.devices._quote import verify_quote
 from sealgate.devices._release import RELEASE_ALGORITHM
-from sealgate.devices._tpm import PCR_BANK, Quote
+from sealgate.devices._tpm import PCR_BANK
 from sealgate.errors import DeniedError, InputError
 from sealgate.keyserver._state import StateStore
 from sealgate.sealing.recipients._tpm import wrap_to_device_key
@@ -62,14 +59,7 @@ from sealgate.sealing.recipients._tpm import wrap_to_device_key
 DEVICE_FORMAT = "sealgate.attestation.device/v1"
 ENROLMENT_FORMAT = "sealgate.attestation.enrolment/v1"
 NONCE_FORMAT = "sealgate.attestation.nonce/v1"
-NONCE_BYTES = 32
 SECRET_BYTES = 32  # a SHA-256 digest: the most a credential for a SHA-256 name can carry
-MAX_PUBLIC_BYTES = 2048
-MAX_CERTIFICATE_BYTES = 16 * 1024
-MAX_ATTEST_BYTES = 1024
-MAX_PCRS = 24
-_CLASS = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_DIGEST_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def _utc_now() -> datetime:
@@ -105,38 +95,9 @@ class DeviceRegistry:
         and only for the AK: ``{"enrolment_id", "credential_blob", "encrypted_secret",
         "expires"}``. Raises ``InputError`` for a malformed request, ``DeniedError`` if the
         device may not enrol (EK certificate required, already enrolled with other keys)."""
-        what = "enrolment request"
-        if not isinstance(request, Mapping):
-            raise InputError(f"{what}: not an object")
-        device_class = request.get("class")
-        if not isinstance(device_class, str) or not _CLASS.fullmatch(device_class):
-            raise InputError(f"{what}: class is missing or not a name like gateway-v2")
-        ek = parse_public(
-            field_b64(request, "ek_public", max_bytes=MAX_PUBLIC_BYTES, what=what), "EK"
-        )
-        ak = parse_public(
-            field_b64(request, "ak_public", max_bytes=MAX_PUBLIC_BYTES, what=what), "AK"
-        )
-        device_key = parse_public(
-            field_b64(request, "device_key_public", max_bytes=MAX_PUBLIC_BYTES, what=what),
-            "device key",
-        )
-        check_endorsement_key(ek)
-        check_attestation_key(ak)
-        check_device_key(device_key)
-        certification = field_mapping(request, "device_key_certification", what)
-        check_certification(
-            field_b64(certification, "attest", max_bytes=MAX_ATTEST_BYTES, what=what),
-            field_b64(certification, "signature_r", max_bytes=MAX_SIGNATURE_PART, what=what),
-            field_b64(certification, "signature_s", max_bytes=MAX_SIGNATURE_PART, what=what),
-            ak=ak,
-            certified=device_key,
-        )
-        certificate = None
-        if request.get("ek_certificate") is not None:
-            certificate = field_b64(
-                request, "ek_certificate", max_bytes=MAX_CERTIFICATE_BYTES, what=what
-            )
+        parsed = parse_enrolment_request(request)
+        ek, ak, device_key = parsed.ek, parsed.ak, parsed.device_key
+        certificate = parsed.ek_certificate
         ek_facts = self._ek_facts(certificate, ek.pem)
         if self._require_ek_certificate and not ek_facts.verified:
             reason = "; ".join(ek_facts.problems) or "the TPM presented no EK certificate"
@@ -153,7 +114,7 @@ class DeviceRegistry:
         device = {
             "format": DEVICE_FORMAT,
             "device_id": device_id,
-            "class": device_class,
+            "class": parsed.device_class,
             "ek_public": b64(ek.raw),
             "ek_name": ek.name.hex(),
             "ek_certificate": None if certificate is None else b64(certificate),
@@ -233,13 +194,9 @@ class DeviceRegistry:
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Consume the nonce and verify the quote with the enrolled AK: (consumer facts,
         attestation facts). Raises ``InputError`` only for a malformed request."""
-        what = "device"
-        if not isinstance(device, Mapping):
-            raise InputError(f"{what}: not an object")
-        device_id = check_device_id(device.get("id"), what)
-        nonce = field_b64(device, "nonce", max_bytes=NONCE_BYTES, what=what)
-        quote = _parse_quote(field_mapping(device, "quote", what))
-        expected_pcrs = _check_pcrs(pcrs)
+        answer = parse_device_answer(device)
+        device_id, nonce = answer.device_id, answer.nonce
+        expected_pcrs = check_pcr_selection(pcrs)
         fresh, nonce_problem = self._consume_nonce(nonce, device_id)
         record = self._device(device_id)
         if record is None:
@@ -269,7 +226,9 @@ class DeviceRegistry:
             "enrolled": True,
             "ek_certificate": self._recorded_ek_facts(record).as_input(),
         }
-        facts = verify_quote(quote, record["ak_public_pem"].encode("ascii"), nonce, expected_pcrs)
+        facts = verify_quote(
+            answer.quote, record["ak_public_pem"].encode("ascii"), nonce, expected_pcrs
+        )
         problems = list(facts.problems)
         if nonce_problem:
             problems.append(nonce_problem)
@@ -370,35 +329,6 @@ class DeviceRegistry:
     @staticmethod
     def _same_keys(record: Mapping[str, Any], ek: TpmPublic, ak: TpmPublic) -> bool:
         return record.get("ek_name") == ek.name.hex() and record.get("ak_name") == ak.name.hex()
-
-
-def _parse_quote(quote: Mapping[str, Any]) -> Quote:
-    what = "device quote"
-    values = quote.get("pcr_values")
-    if not isinstance(values, Mapping) or len(values) > MAX_PCRS:
-        raise InputError(f"{what}: pcr_values is missing or not an object of at most 24 PCRs")
-    pcr_values: dict[int, bytes] = {}
-    for index, value in values.items():
-        if not isinstance(index, str) or not index.isdigit() or not 0 <= int(index) < MAX_PCRS:
-            raise InputError(f"{what}: PCR index {index!r} is not 0-23")
-        if not isinstance(value, str) or not _DIGEST_HEX.fullmatch(value):
-            raise InputError(f"{what}: PCR {index} is not a SHA-256 value in lowercase hex")
-        pcr_values[int(index)] = bytes.fromhex(value)
-    return Quote(
-        attest=field_b64(quote, "attest", max_bytes=MAX_ATTEST_BYTES, what=what),
-        signature_r=field_b64(quote, "signature_r", max_bytes=MAX_SIGNATURE_PART, what=what),
-        signature_s=field_b64(quote, "signature_s", max_bytes=MAX_SIGNATURE_PART, what=what),
-        pcr_values=pcr_values,
-    )
-
-
-def _check_pcrs(pcrs: Sequence[int]) -> list[int]:
-    checked = list(pcrs)
-    if not checked or not all(
-        isinstance(p, int) and not isinstance(p, bool) and 0 <= p < MAX_PCRS for p in checked
-    ):
-        raise InputError("the policy's PCR selection must be PCR indexes 0-23")
-    return checked
 
 
 def _device_key(device_id: str) -> str:
