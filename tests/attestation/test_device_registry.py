@@ -16,6 +16,7 @@ from sealgate.devices import (
     answer_challenge,
     enroll_device,
     enrolment_request,
+    open_release_device,
     release_context,
     unwrap_released_key,
 )
@@ -253,3 +254,29 @@ def test_the_device_release_flow_from_enrolment_to_unwrapped_key(
         )
         == data_key
     )
+
+
+def test_the_release_device_quotes_and_unwraps_as_unseal_calls_it(
+    registry_factory, swtpm_factory, tmp_path: Path, monkeypatch
+) -> None:
+    registry = registry_factory()
+    tpm = swtpm_factory("a")
+    enrol(registry, tpm.tcti, tmp_path / "gw")
+    monkeypatch.setenv("SEALGATE_TPM_TCTI", tpm.tcti)
+    device = open_release_device(tmp_path / "gw")
+    challenge = registry.issue_nonce(device.device_id)
+    nonce = base64.b64decode(challenge["nonce"])
+    request = {"id": device.device_id, "nonce": challenge["nonce"]}
+    request["quote"] = device.quote(nonce, PCRS, "sha256")
+    consumer, attestation = registry.verify_device(request, pcrs=PCRS, pcr_bank="sha256")
+    assert consumer["enrolled"] and attestation["verified"]
+
+    seal_id = os.urandom(16)
+    data_key = os.urandom(32)
+    released = registry.wrap_for_device(device.device_id, data_key, release_context(seal_id, nonce))
+    answer = {"wrapped_key": released["wrapped"], "algorithm": released["algorithm"]}
+    assert device.unwrap_released(answer, release_context(seal_id, nonce)) == data_key
+    with pytest.raises(VerificationError, match="does not open"):
+        device.unwrap_released(answer, release_context(os.urandom(16), nonce))
+    with pytest.raises(InputError, match="PCR bank sha1"):
+        device.quote(nonce, PCRS, "sha1")

@@ -331,3 +331,18 @@ def test_a_tpm_without_ek_certificate_is_refused_when_one_is_required(
     assert request["ek_certificate"] is None
     with pytest.raises(DeniedError, match="no EK certificate"):
         registry.begin_enrolment(request, operator="ops@example")
+
+
+def test_a_roots_file_with_the_vendor_intermediate_is_enough(
+    registry_factory, manufactured_swtpm, tmp_path: Path
+) -> None:
+    """The service's configuration names PEM files; one bundle of root and intermediate."""
+    bundle = tmp_path / "ek-roots.pem"
+    bundle.write_bytes(
+        manufactured_swtpm.root.read_bytes() + manufactured_swtpm.intermediate.read_bytes()
+    )
+    registry = registry_factory(ek_roots=[bundle], require_ek_certificate=True)
+    enrollment = enrol(registry, manufactured_swtpm.tpm.tcti, tmp_path / "gw")
+    assert registry.device(enrollment.device_id) is not None
+    with pytest.raises(InputError, match="not a PEM certificate bundle"):
+        registry_factory(ek_roots=[tmp_path / "gw.json"])

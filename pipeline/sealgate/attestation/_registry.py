@@ -22,6 +22,7 @@ import hmac
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -38,7 +39,11 @@ from sealgate.attestation._documents import (
     read_document,
     rfc3339,
 )
-from sealgate.attestation._ekcert import EkCertificateFacts, check_ek_certificate
+from sealgate.attestation._ekcert import (
+    EkCertificateFacts,
+    check_ek_certificate,
+    load_certificates,
+)
 from sealgate.attestation._objects import TpmPublic, make_credential, parse_public
 from sealgate.attestation._requests import (
     MAX_CERTIFICATE_BYTES,
@@ -67,22 +72,25 @@ def _utc_now() -> datetime:
 
 
 class DeviceRegistry:
-    """Implements the key release service's ``DeviceAttestation`` seam."""
+    """Implements the key release service's ``DeviceAttestation`` seam.
+
+    ``ek_roots`` (trust anchors) and ``ek_intermediates`` (CAs that may complete a chain) are
+    certificates or PEM bundle files."""
 
     def __init__(
         self,
         state: StateStore,
         *,
-        ek_roots: Sequence[x509.Certificate] = (),
-        ek_intermediates: Sequence[x509.Certificate] = (),
+        ek_roots: Sequence[x509.Certificate | Path] = (),
+        ek_intermediates: Sequence[x509.Certificate | Path] = (),
         require_ek_certificate: bool = False,
         clock: Callable[[], datetime] = _utc_now,
         nonce_ttl: timedelta = timedelta(minutes=2),
         enrolment_ttl: timedelta = timedelta(minutes=10),
     ) -> None:
         self._state = state
-        self._roots = tuple(ek_roots)
-        self._intermediates = tuple(ek_intermediates)
+        self._roots = _certificates(ek_roots, "EK roots")
+        self._intermediates = _certificates(ek_intermediates, "EK intermediate CAs")
         self._require_ek_certificate = require_ek_certificate
         self._clock = clock
         self._nonce_ttl = nonce_ttl
@@ -329,6 +337,19 @@ class DeviceRegistry:
     @staticmethod
     def _same_keys(record: Mapping[str, Any], ek: TpmPublic, ak: TpmPublic) -> bool:
         return record.get("ek_name") == ek.name.hex() and record.get("ak_name") == ak.name.hex()
+
+
+def _certificates(
+    items: Sequence[x509.Certificate | Path], what: str
+) -> tuple[x509.Certificate, ...]:
+    """Certificates as given, or loaded from PEM bundle files."""
+    loaded: list[x509.Certificate] = []
+    for item in items:
+        if isinstance(item, x509.Certificate):
+            loaded.append(item)
+        else:
+            loaded.extend(load_certificates([Path(item)], what))
+    return tuple(loaded)
 
 
 def _device_key(device_id: str) -> str:

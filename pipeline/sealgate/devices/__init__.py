@@ -4,13 +4,16 @@ The key release service's device side: ``enrolment_request`` (EK, AK, device key
 certification by the AK), ``activate_credential`` (TPM2_ActivateCredential of the service's
 credential), ``answer_challenge`` (a quote over the service's nonce) and
 ``unwrap_released_key`` (TPM2_ECDH_ZGen with the device key); ``register_with_keyserver``
-runs the enrolment over a ``KeyserverConnection``.
+runs the enrolment over a ``KeyserverConnection``; ``open_release_device(PREFIX)`` is what
+``sealgate unseal --keyserver URL --device PREFIX`` quotes and unwraps with.
 """
 
 from sealgate.devices._client import (
+    ReleaseDevice,
     activate_credential,
     answer_challenge,
     enrolment_request,
+    open_release_device,
     register_with_keyserver,
     unwrap_released_key,
 )
@@ -22,12 +25,14 @@ __all__ = [
     "RELEASE_ALGORITHM",
     "Enrollment",
     "KeyserverConnection",
+    "ReleaseDevice",
     "ServiceError",
     "activate_credential",
     "answer_challenge",
     "enroll_device",
     "enrolment_request",
     "load_enrollment",
+    "open_release_device",
     "register_with_keyserver",
     "release_context",
     "unwrap_released_key",

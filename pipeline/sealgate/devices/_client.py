@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from sealgate.devices._enrollment import Enrollment
+from sealgate.devices._enrollment import Enrollment, load_enrollment
 from sealgate.devices._http import KeyserverConnection
 from sealgate.devices._release import RELEASE_ALGORITHM, release_context
-from sealgate.devices._tpm import open_tpm
+from sealgate.devices._tpm import PCR_BANK, open_tpm
 from sealgate.errors import InputError, VerificationError
 
 MAX_FIELD_BYTES = 16 * 1024
+TCTI_ENV = "SEALGATE_TPM_TCTI"
 
 
 def _b64(data: bytes) -> str:
@@ -108,7 +111,7 @@ def unwrap_released_key(
     enrollment: Enrollment,
     released: Mapping[str, Any],
     *,
-    seal_id: str,
+    seal_id: bytes | str,
     nonce: bytes,
     tcti: str,
 ) -> bytes:
@@ -148,3 +151,46 @@ def register_with_keyserver(
             f"not {enrollment.device_id}"
         )
     return enrollment.device_id
+
+
+class ReleaseDevice:
+    """The device side of ``sealgate unseal --keyserver URL --device PREFIX``: the enrolled
+    keys of ``PREFIX`` on the TPM named by ``SEALGATE_TPM_TCTI`` or else by the enrolment."""
+
+    def __init__(self, enrollment: Enrollment, tcti: str) -> None:
+        self._enrollment = enrollment
+        self.tcti = tcti
+        self.device_id = enrollment.device_id
+
+    def quote(self, nonce: bytes, pcrs: Sequence[int], pcr_bank: str) -> dict[str, Any]:
+        """The ``quote`` member of the release request's ``device``."""
+        if pcr_bank != PCR_BANK:
+            raise InputError(
+                f"the key release service asks for PCR bank {pcr_bank}; devices quote {PCR_BANK}"
+            )
+        challenge = {"nonce": _b64(nonce)}
+        answer = answer_challenge(self._enrollment, challenge, list(pcrs), tcti=self.tcti)
+        quote: dict[str, Any] = answer["quote"]
+        return quote
+
+    def unwrap_released(self, answer: Mapping[str, Any], context: bytes) -> bytes:
+        """The data key from the service's ``{"wrapped_key", "algorithm"}`` answer, unwrapped
+        in the TPM; ``context`` is ``release_context(seal_id, nonce)``."""
+        from sealgate.sealing.recipients._tpm import unwrap_with_ecdh
+
+        if not isinstance(answer, Mapping) or answer.get("algorithm") != RELEASE_ALGORITHM:
+            raise VerificationError(
+                f"the released key is not wrapped with {RELEASE_ALGORITHM} to the device key"
+            )
+        wrapped = _field(answer, "wrapped_key", "release")
+        keys = self._enrollment.keys
+        with open_tpm(self.tcti) as device:
+            return unwrap_with_ecdh(
+                lambda x, y: device.ecdh(keys, x, y), self.device_id, wrapped, context
+            )
+
+
+def open_release_device(prefix: Path) -> ReleaseDevice:
+    """The enrolled device ``PREFIX`` (``PREFIX.json``, ``PREFIX.tpm``) ready for key release."""
+    enrollment = load_enrollment(prefix)
+    return ReleaseDevice(enrollment, os.environ.get(TCTI_ENV) or enrollment.tcti)

@@ -7,8 +7,10 @@ RELEASE_ALGORITHM = "ECDH-ES-P256+HKDF-SHA256+A256KW"
 _CONTEXT_PREFIX = b"sealgate-key-release/v1\x00"
 
 
-def release_context(seal_id: str, nonce: bytes) -> bytes:
-    """The KDF context of a released key: binds it to one seal and one challenge."""
-    if "\x00" in seal_id:
-        raise ValueError("a seal id has no NUL characters")
-    return _CONTEXT_PREFIX + seal_id.encode() + b"\x00" + nonce
+def release_context(seal_id: bytes | str, nonce: bytes) -> bytes:
+    """``sealgate-key-release/v1 NUL seal_id NUL nonce``: binds a released key to one seal
+    (the header's ``seal_id``, as bytes or as its text) and one challenge."""
+    seal = seal_id.encode() if isinstance(seal_id, str) else seal_id
+    if b"\x00" in seal:
+        raise ValueError("a seal id has no NUL bytes")
+    return _CONTEXT_PREFIX + seal + b"\x00" + nonce
