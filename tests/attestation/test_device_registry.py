@@ -280,3 +280,23 @@ def test_the_release_device_quotes_and_unwraps_as_unseal_calls_it(
         device.unwrap_released(answer, release_context(os.urandom(16), nonce))
     with pytest.raises(InputError, match="PCR bank sha1"):
         device.quote(nonce, PCRS, "sha1")
+
+
+def test_outstanding_challenges_are_bounded_per_device(
+    registry_factory, swtpm_factory, state, clock, tmp_path: Path
+) -> None:
+    """Anyone may ask for challenges; the store keeps at most 8 per device, newest first."""
+    registry = registry_factory()
+    tpm = swtpm_factory("a")
+    enrollment = enrol(registry, tpm.tcti, tmp_path / "gw")
+    challenges = [registry.issue_nonce(enrollment.device_id) for _ in range(10)]
+    assert len(state.keys("nonces/")) == 8
+    oldest = answer_challenge(enrollment, challenges[0], PCRS, tcti=tpm.tcti)
+    _, attestation = registry.verify_device(oldest, pcrs=PCRS, pcr_bank="sha256")
+    assert attestation["nonce_fresh"] is False  # evicted
+    newest = answer_challenge(enrollment, challenges[-1], PCRS, tcti=tpm.tcti)
+    assert registry.verify_device(newest, pcrs=PCRS, pcr_bank="sha256")[1]["verified"] is True
+
+    clock.advance(seconds=61)
+    registry.issue_nonce(enrollment.device_id)
+    assert len(state.keys("nonces/")) == 1  # the expired ones were removed

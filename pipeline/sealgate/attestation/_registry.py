@@ -44,11 +44,11 @@ from sealgate.attestation._ekcert import (
     check_ek_certificate,
     load_certificates,
 )
+from sealgate.attestation._nonces import NonceBook
 from sealgate.attestation._objects import TpmPublic, make_credential, parse_public
 from sealgate.attestation._requests import (
     MAX_CERTIFICATE_BYTES,
     MAX_PUBLIC_BYTES,
-    NONCE_BYTES,
     check_pcr_selection,
     parse_device_answer,
     parse_enrolment_request,
@@ -63,7 +63,6 @@ from sealgate.sealing.recipients._tpm import wrap_to_device_key
 
 DEVICE_FORMAT = "sealgate.attestation.device/v1"
 ENROLMENT_FORMAT = "sealgate.attestation.enrolment/v1"
-NONCE_FORMAT = "sealgate.attestation.nonce/v1"
 SECRET_BYTES = 32  # a SHA-256 digest: the most a credential for a SHA-256 name can carry
 
 
@@ -93,7 +92,7 @@ class DeviceRegistry:
         self._intermediates = _certificates(ek_intermediates, "EK intermediate CAs")
         self._require_ek_certificate = require_ek_certificate
         self._clock = clock
-        self._nonce_ttl = nonce_ttl
+        self._nonces = NonceBook(state, clock, nonce_ttl)
         self._enrolment_ttl = enrolment_ttl
 
     # ----------------------------------------------------------- enrolment
@@ -190,11 +189,7 @@ class DeviceRegistry:
         check_device_id(device_id, "challenge")
         if self._device(device_id) is None:
             raise InputError(f"device {device_id} is not enrolled")
-        nonce = secrets.token_bytes(NONCE_BYTES)
-        expires = self._clock() + self._nonce_ttl
-        document = {"format": NONCE_FORMAT, "device_id": device_id, "expires": rfc3339(expires)}
-        if not self._state.create(_nonce_key(nonce), encode_document(document)):
-            raise InputError("nonce collision; retry")
+        nonce, expires = self._nonces.issue(device_id)
         return {"nonce": b64(nonce), "expires": rfc3339(expires)}
 
     def verify_device(
@@ -205,7 +200,7 @@ class DeviceRegistry:
         answer = parse_device_answer(device)
         device_id, nonce = answer.device_id, answer.nonce
         expected_pcrs = check_pcr_selection(pcrs)
-        fresh, nonce_problem = self._consume_nonce(nonce, device_id)
+        fresh, nonce_problem = self._nonces.consume(nonce, device_id)
         record = self._device(device_id)
         if record is None:
             consumer = {
@@ -294,21 +289,6 @@ class DeviceRegistry:
             return None
         return record
 
-    def _consume_nonce(self, nonce: bytes, device_id: str) -> tuple[bool, str | None]:
-        key = _nonce_key(nonce)
-        found = read_document(self._state, key)
-        if found is None:
-            return False, "the nonce was not issued by this service or was already used"
-        document, tag = found
-        if document.get("device_id") != device_id:
-            return False, "the nonce was issued to another device"
-        if not self._state.delete(key, tag):
-            return False, "the nonce was already used"
-        expires = parse_rfc3339(document.get("expires"))
-        if expires is None or self._clock() >= expires:
-            return False, "the nonce has expired"
-        return True, None
-
     def _ek_facts(self, certificate: bytes | None, ek_pem: bytes) -> EkCertificateFacts:
         return check_ek_certificate(
             certificate,
@@ -358,7 +338,3 @@ def _device_key(device_id: str) -> str:
 
 def _enrolment_key(enrolment_id: str) -> str:
     return f"enrolments/{enrolment_id}.json"
-
-
-def _nonce_key(nonce: bytes) -> str:
-    return f"nonces/{nonce.hex()}.json"
