@@ -1,7 +1,7 @@
 """The device's side of the key release service: what it sends and what it does in its TPM.
 
-These functions build JSON-ready requests and read the service's answers; the transport
-(HTTPS) is the caller's. The device never decides about itself: it quotes the service's nonce
+These functions build JSON-ready requests and read the service's answers; HTTPS is a
+``KeyserverConnection`` the caller gives. The device never decides about itself: it quotes the service's nonce
 and the service verifies the quote with the AK it enrolled.
 """
 
@@ -117,20 +117,9 @@ def unwrap_released_key(
 ) -> bytes:
     """The data key from the service's answer, unwrapped by TPM2_ECDH_ZGen with the device
     key; the KDF context binds it to this seal and this challenge."""
-    from sealgate.sealing.recipients._tpm import unwrap_with_ecdh
-
-    if not isinstance(released, Mapping) or released.get("algorithm") != RELEASE_ALGORITHM:
-        raise VerificationError(
-            f"the released key is not wrapped with {RELEASE_ALGORITHM} to the device key"
-        )
-    # ``wrapped_key`` in the service's HTTP answer, ``wrapped`` from ``wrap_for_device``
-    wrapped = _field(released, "wrapped_key" if "wrapped_key" in released else "wrapped", "release")
-    context = release_context(seal_id, nonce)
-    keys = enrollment.keys
-    with open_tpm(tcti) as device:
-        return unwrap_with_ecdh(
-            lambda x, y: device.ecdh(keys, x, y), enrollment.device_id, wrapped, context
-        )
+    return ReleaseDevice(enrollment, tcti).unwrap_released(
+        released, release_context(seal_id, nonce)
+    )
 
 
 def register_with_keyserver(
@@ -182,7 +171,8 @@ class ReleaseDevice:
             raise VerificationError(
                 f"the released key is not wrapped with {RELEASE_ALGORITHM} to the device key"
             )
-        wrapped = _field(answer, "wrapped_key", "release")
+        # ``wrapped_key`` in the service's HTTP answer, ``wrapped`` from ``wrap_for_device``
+        wrapped = _field(answer, "wrapped_key" if "wrapped_key" in answer else "wrapped", "release")
         keys = self._enrollment.keys
         with open_tpm(self.tcti) as device:
             return unwrap_with_ecdh(
