@@ -180,6 +180,72 @@ class TpmDevice:
             certificate = None
         return public.marshal(), certificate
 
+    @contextmanager
+    def _endorsement_key(self) -> Iterator[tuple[Any, Any]]:
+        t = tpm_module()
+        _, template = t.utils.create_ek_template("EK-RSA2048", t.utils.NVReadEK(self._esapi))
+        handle, public, *_ = self._esapi.create_primary(
+            t.types.TPM2B_SENSITIVE_CREATE(), template, t.constants.ESYS_TR.ENDORSEMENT
+        )
+        try:
+            yield handle, public
+        finally:
+            self._esapi.flush_context(handle)
+
+    def certify_device_key(self, keys: DeviceKeys, qualifying_data: bytes = b"") -> Quote:
+        """TPM2_Certify of the device key by the AK: proof that both are loaded in this TPM
+        with the attributes their names bind (``pcr_values`` is empty)."""
+        t = tpm_module()
+        scheme = t.types.TPMT_SIG_SCHEME(scheme=t.constants.TPM2_ALG.ECDSA)
+        scheme.details.any.hashAlg = t.constants.TPM2_ALG.SHA256
+        with (
+            self._loaded(keys.attestation_key, "attestation key") as ak,
+            self._loaded(keys.device_key, "device key") as device_key,
+        ):
+            try:
+                attest, signature = self._esapi.certify(device_key, ak, qualifying_data, scheme)
+            except t.TSS2_Exception as exc:
+                raise VerificationError(f"TPM at {self.tcti}: certify failed: {exc}") from None
+        return Quote(
+            attest=bytes(attest),
+            signature_r=bytes(signature.signature.ecdsa.signatureR),
+            signature_s=bytes(signature.signature.ecdsa.signatureS),
+            pcr_values={},
+        )
+
+    def activate_credential(
+        self, keys: DeviceKeys, credential_blob: bytes, encrypted_secret: bytes
+    ) -> bytes:
+        """TPM2_ActivateCredential with the EK (its policy: PolicySecret on the endorsement
+        hierarchy) for the AK: succeeds only if the credential was made for this TPM's EK
+        and this AK's name."""
+        t = tpm_module()
+        try:
+            blob, _ = t.types.TPM2B_ID_OBJECT.unmarshal(credential_blob)
+            secret, _ = t.types.TPM2B_ENCRYPTED_SECRET.unmarshal(encrypted_secret)
+        except Exception as exc:
+            raise InputError(
+                f"the credential from the key release service is malformed: {exc}"
+            ) from None
+        with (
+            self._loaded(keys.attestation_key, "attestation key") as ak,
+            self._endorsement_key() as (ek, _),
+        ):
+            session = self._start_policy_session(t.constants.TPM2_SE.POLICY)
+            try:
+                self._esapi.policy_secret(t.constants.ESYS_TR.ENDORSEMENT, session)
+                activated = self._esapi.activate_credential(
+                    ak, ek, blob, secret, session1=t.constants.ESYS_TR.PASSWORD, session2=session
+                )
+            except t.TSS2_Exception as exc:
+                raise VerificationError(
+                    f"TPM at {self.tcti}: the credential does not activate for this TPM's EK "
+                    f"and AK: {exc}"
+                ) from None
+            finally:
+                self._esapi.flush_context(session)
+        return bytes(activated)
+
     def _nv_read(self, index: int) -> bytes:
         handle = self._esapi.tr_from_tpmpublic(index)
         size = self._esapi.nv_read_public(handle)[0].nvPublic.dataSize

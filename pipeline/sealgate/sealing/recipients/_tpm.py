@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -36,6 +36,42 @@ def _kek(shared_x: bytes, context: bytes, key_id: str, ephemeral_point: bytes) -
     return HKDF(hashes.SHA256(), 32, salt=None, info=info).derive(shared_x)
 
 
+def wrap_to_device_key(
+    public_key: ec.EllipticCurvePublicKey, key_id: str, data_key: bytes, context: bytes
+) -> bytes:
+    """The wrapped entry for a P-256 device key: ephemeral point (65 bytes) || AES-KW output."""
+    ephemeral = ec.generate_private_key(ec.SECP256R1())
+    point = ephemeral.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    shared = ephemeral.exchange(ec.ECDH(), public_key)
+    return point + aes_key_wrap(_kek(shared, context, key_id, point), data_key)
+
+
+def unwrap_with_ecdh(
+    ecdh: Callable[[bytes, bytes], bytes], key_id: str, wrapped: bytes, context: bytes
+) -> bytes:
+    """Open a ``wrap_to_device_key`` entry; ``ecdh(x, y)`` runs the key agreement in the TPM.
+
+    Raises ``VerificationError`` if the entry is malformed or does not open with that key.
+    """
+    if len(wrapped) <= _POINT_BYTES:
+        raise VerificationError("tpm recipient: the wrapped key is truncated")
+    point = wrapped[:_POINT_BYTES]
+    try:
+        ephemeral = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+    except ValueError:
+        raise VerificationError("tpm recipient: the ephemeral point is not on P-256") from None
+    numbers = ephemeral.public_numbers()
+    shared = ecdh(numbers.x.to_bytes(32, "big"), numbers.y.to_bytes(32, "big"))
+    try:
+        return aes_key_unwrap(_kek(shared, context, key_id, point), wrapped[_POINT_BYTES:])
+    except InvalidUnwrap:
+        raise VerificationError(
+            f"the data key wrapped for device {key_id[:16]} does not open with this TPM"
+        ) from None
+
+
 def _device_public_key(path: Path) -> ec.EllipticCurvePublicKey:
     try:
         key = serialization.load_pem_public_key(read_key_file(path))
@@ -56,13 +92,8 @@ class TpmRecipient(Recipient):
         self.key_id = spki_key_id(read_key_file(path))
 
     def wrap(self, data_key: bytes, context: bytes) -> WrappedKey:
-        ephemeral = ec.generate_private_key(ec.SECP256R1())
-        point = ephemeral.public_key().public_bytes(
-            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-        )
-        shared = ephemeral.exchange(ec.ECDH(), self._public_key)
-        wrapped = aes_key_wrap(_kek(shared, context, self.key_id, point), data_key)
-        return WrappedKey(TYPE_NAME, self.key_id, ALGORITHM, point + wrapped)
+        wrapped = wrap_to_device_key(self._public_key, self.key_id, data_key, context)
+        return WrappedKey(TYPE_NAME, self.key_id, ALGORITHM, wrapped)
 
 
 class TpmIdentity(Identity):
@@ -91,27 +122,16 @@ class TpmIdentity(Identity):
     def unwrap(self, wrapped: WrappedKey, context: bytes) -> bytes:
         from sealgate.devices._tpm import open_tpm
 
-        if wrapped.algorithm != ALGORITHM or len(wrapped.wrapped) <= _POINT_BYTES:
+        if wrapped.algorithm != ALGORITHM:
             raise VerificationError(f"tpm recipient: unsupported wrapped key {wrapped.algorithm}")
-        point = wrapped.wrapped[:_POINT_BYTES]
-        try:
-            ephemeral = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
-        except ValueError:
-            raise VerificationError("tpm recipient: the ephemeral point is not on P-256") from None
-        numbers = ephemeral.public_numbers()
         with open_tpm(self.tcti) as device:
-            shared = device.ecdh(
-                self._enrollment.keys, numbers.x.to_bytes(32, "big"), numbers.y.to_bytes(32, "big")
-            )
-        try:
-            return aes_key_unwrap(
-                _kek(shared, context, self.key_id, point), wrapped.wrapped[_POINT_BYTES:]
-            )
-        except InvalidUnwrap:
-            raise VerificationError(
-                f"the data key wrapped for device {self.key_id[:16]} does not open with the TPM "
-                f"at {self.tcti}"
-            ) from None
+            keys = self._enrollment.keys
+            try:
+                return unwrap_with_ecdh(
+                    lambda x, y: device.ecdh(keys, x, y), self.key_id, wrapped.wrapped, context
+                )
+            except VerificationError as exc:
+                raise VerificationError(f"{exc} (TPM at {self.tcti})") from None
 
 
 class TpmRecipientType(RecipientType):
