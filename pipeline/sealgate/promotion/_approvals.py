@@ -5,6 +5,10 @@ Payload (``application/vnd.sealgate.approval.v1+json``, canonical JSON)::
     {"type": "sealgate.approval/v1", "approved_at": "2026-05-01T12:00:00Z",
      "request": {"name", "version", "digest", "from", "to", "requester"}}
 
+``requester`` is the requester's verified identity (``key:<key id>`` or
+``oidc:<issuer>#<subject>``, see ``sealgate.promotion._request``): an approval approves exactly
+that requester's promotion, and an approval whose key is the requester's own does not count.
+
 Approvers are listed in a trust-file-like YAML (``--approvers``, the format of
 ``sealgate.sealing._trust``): each entry's ``name`` is the person, the key identifies them.
 Verification never raises on a bad approval: it returns the facts the policy decides on.
@@ -45,6 +49,7 @@ class ApprovalFacts(KeyState):
     file: str
     approver: str | None
     key_id: str | None
+    identity: str | None  # key:<key id>, compared with the requester's identity
     known: bool
     signature_valid: bool
     matches_request: bool
@@ -75,6 +80,7 @@ def _facts(
         "file": display_path(path),
         "approver": None,
         "key_id": None,
+        "identity": None,
         "known": False,
         "signature_valid": False,
         "matches_request": False,
@@ -90,7 +96,7 @@ def _facts(
     except VerificationError as exc:
         facts["error"] = str(exc)
         return facts
-    facts["key_id"] = opened.key_id
+    facts["key_id"], facts["identity"] = opened.key_id, f"key:{opened.key_id}"
     signer = next((s for s in approvers.signers if s.key_id == opened.key_id), None)
     if signer is None:
         facts["error"] = f"approval: key {opened.key_id[:16]} is not a listed approver"
