@@ -132,7 +132,17 @@ def _seal(root: Path, version: str, signer: str) -> Path:
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     root = tmp_path_factory.mktemp("promotion")
     producers = [key for _, key in PRODUCERS.values()]
-    for name in ("release", "rogue", "gate", "bob", "carol", "alice", "mallory", "dave", *producers):
+    for name in (
+        "release",
+        "rogue",
+        "gate",
+        "bob",
+        "carol",
+        "alice",
+        "mallory",
+        "dave",
+        *producers,
+    ):
         generate_signing_key(root / name)
     generate_recipient_key(root / "rcpt")
     (root / "approvers.yaml").write_text(
@@ -147,7 +157,8 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     (root / "producers.yaml").write_text(
         "signers:\n"
         + "".join(
-            f"  - name: {name}\n    public_key_path: {key}.pub\n" for name, key in PRODUCERS.values()
+            f"  - name: {name}\n    public_key_path: {key}.pub\n"
+            for name, key in PRODUCERS.values()
         )
     )
     _kek_policies(root)

@@ -203,7 +203,7 @@ def test_a_ci_oidc_token_authenticates_the_requester(
     token.write_text(issuer.token())
     evidence = evidence_args(write_evidence(workspace, digest_of(workspace), "oidc"))
     bob = approve(dev, workspace, "bob", identity, "oidc")
-    code, summary, reasons = to_staging(dev, "--oidc-token", str(token), "--policies",
+    code, _, reasons = to_staging(dev, "--oidc-token", str(token), "--policies",
                                         str(policies), "--approval", bob, *evidence)  # fmt: skip
     assert code == 0, reasons
     assert last_record(file_registry)["actor"] == identity

@@ -20,13 +20,13 @@ import json
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypedDict
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sealgate._paths import display_path, read_bounded
 from sealgate.errors import VerificationError
 from sealgate.promotion._audit import utc_now
+from sealgate.promotion._dsse import KeyState, key_state
 from sealgate.promotion._request import PromotionRequest
 from sealgate.sealing import _envelope as envelope
 from sealgate.sealing._canonical import canonical_json
@@ -35,12 +35,6 @@ from sealgate.sealing._trust import TrustedSigner, TrustPolicy
 PAYLOAD_TYPE = "application/vnd.sealgate.approval.v1+json"
 APPROVAL_TYPE = "sealgate.approval/v1"
 MAX_APPROVAL_BYTES = 64 * 1024
-
-
-class KeyState(TypedDict):
-    revoked: bool
-    expired: bool
-    not_yet_valid: bool
 
 
 class ApprovalFacts(KeyState):
@@ -62,15 +56,6 @@ def create_approval(request: PromotionRequest, key: ec.EllipticCurvePrivateKey) 
         {"type": APPROVAL_TYPE, "approved_at": utc_now(), "request": request.to_json()}
     )
     return envelope.sign_envelope(PAYLOAD_TYPE, payload, key)
-
-
-def key_state(signer: TrustedSigner, revoked_ids: frozenset[str], now: datetime) -> KeyState:
-    """Revocation and validity window of a listed key, as facts."""
-    return {
-        "revoked": signer.revoked or signer.key_id in revoked_ids,
-        "expired": signer.not_after is not None and now > signer.not_after,
-        "not_yet_valid": signer.not_before is not None and now < signer.not_before,
-    }
 
 
 def _facts(

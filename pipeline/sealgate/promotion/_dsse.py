@@ -12,17 +12,34 @@ import binascii
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from securesystemslib import exceptions as sslib_errors
 from securesystemslib.dsse import Envelope
-from securesystemslib.signer import CryptoSigner, SSlibKey
+
+# The documented import path; the package re-exports these without listing them in __all__.
+from securesystemslib.signer import CryptoSigner, SSlibKey  # type: ignore[attr-defined]
 
 from sealgate.sealing._signing_keys import signing_key_id
 from sealgate.sealing._trust import TrustedSigner, TrustPolicy
 
 MAX_ENVELOPE_BYTES = 4 * 1024 * 1024
+
+
+class KeyState(TypedDict):
+    revoked: bool
+    expired: bool
+    not_yet_valid: bool
+
+
+def key_state(signer: TrustedSigner, revoked_ids: frozenset[str], now: datetime) -> KeyState:
+    """Revocation and validity window of a listed key, as facts."""
+    return {
+        "revoked": signer.revoked or signer.key_id in revoked_ids,
+        "expired": signer.not_after is not None and now > signer.not_after,
+        "not_yet_valid": signer.not_before is not None and now < signer.not_before,
+    }
 
 
 def _sslib_key(public_key: ec.EllipticCurvePublicKey, key_id: str) -> SSlibKey:
@@ -116,8 +133,6 @@ def open_document(
     return opened
 
 
-def signer_state(signer: TrustedSigner, trust: TrustPolicy, now: datetime) -> dict[str, bool]:
-    """Revocation and validity window of a listed key, as facts."""
-    from sealgate.promotion._approvals import key_state
-
-    return dict(key_state(signer, trust.revoked_key_ids, now))
+def signer_state(signer: TrustedSigner, trust: TrustPolicy, now: datetime) -> KeyState:
+    """``key_state`` of a signer listed in ``trust``."""
+    return key_state(signer, trust.revoked_key_ids, now)

@@ -31,8 +31,9 @@ import semver
 
 from sealgate._paths import read_bounded
 from sealgate.errors import SealgateError, VerificationError
-from sealgate.promotion._approvals import key_state, trusted_without_window
+from sealgate.promotion._approvals import trusted_without_window
 from sealgate.promotion._digest import digest_of_bytes
+from sealgate.promotion._dsse import key_state
 from sealgate.promotion._registry import StagePointer
 from sealgate.sealing import _envelope as envelope
 from sealgate.sealing._header import HEADER_FILE, PAYLOAD_TYPE
