@@ -24,7 +24,7 @@ from securesystemslib.signer import CryptoSigner, SSlibKey  # type: ignore[attr-
 from sealgate.sealing._signing_keys import signing_key_id
 from sealgate.sealing._trust import TrustedSigner, TrustPolicy
 
-MAX_ENVELOPE_BYTES = 4 * 1024 * 1024
+MAX_ENVELOPE_BYTES = 16 * 1024 * 1024  # an SBOM attestation can be large
 
 
 class KeyState(TypedDict):

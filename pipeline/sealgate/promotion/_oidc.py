@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ MAX_DISCOVERY_BYTES = 256 * 1024
 TIMEOUT_SECONDS = 10.0
 LEEWAY_SECONDS = 30
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384"]
+_SUBJECT = re.compile(r"[!-~]{1,300}")
 
 
 @dataclass(frozen=True)
@@ -76,12 +78,20 @@ def oidc_issuers(policy_data: dict[str, Any]) -> list[OidcIssuer]:
     return issuers
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """The discovery document is read from the configured issuer itself, never elsewhere."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
 def _get_json(url: str, what: str) -> dict[str, Any]:
     problem = _url_problem(url)
     if problem:
         raise VerificationError(f"{what} {url}: {problem}")
+    opener = urllib.request.build_opener(_NoRedirects())
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+        with opener.open(url, timeout=TIMEOUT_SECONDS) as response:
             body = response.read(MAX_DISCOVERY_BYTES + 1)
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         raise VerificationError(f"{what} {url}: cannot be fetched ({exc})") from None
@@ -130,6 +140,6 @@ def verify_ci_token(token: str, issuers: list[OidcIssuer]) -> dict[str, Any]:
     except jwt.PyJWTError as exc:
         raise VerificationError(f"OIDC token does not verify: {exc}") from None
     subject = claims.get("sub")
-    if not isinstance(subject, str) or not subject or not subject.isprintable():
-        raise VerificationError("OIDC token has no usable subject")
+    if not isinstance(subject, str) or not _SUBJECT.fullmatch(subject):
+        raise VerificationError("OIDC token subject is not 1-300 visible ASCII characters")
     return claims
