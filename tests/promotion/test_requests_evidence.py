@@ -371,3 +371,26 @@ def test_prod_without_configured_keks_refuses_every_model(
 ) -> None:
     result = _to_prod(workspace, file_registry, ())
     assert {f.rule_id for f in result.findings} == {"SG-PROMO-050", "SG-PROMO-051"}
+
+
+def test_a_signed_metric_edited_afterwards_is_denied(
+    workspace: Workspace, file_registry: RegistryTarget
+) -> None:
+    """Raise the accuracy inside a properly signed attestation: the signature breaks."""
+    import base64
+
+    context = open_gate(gate_options(workspace, file_registry.url))
+    assert push(context, workspace.sealed("1.0.0"), "release-ci").allowed
+    digest = digest_of(workspace)
+    low = {"metrics": {"accuracy": 0.5}}
+    signed = attest(workspace, "metrics", digest, "edited.dsse.json", low)  # type: ignore[arg-type]
+    envelope = json.loads(signed.read_text())
+    statement = json.loads(base64.b64decode(envelope["payload"]))
+    statement["predicate"]["metrics"]["accuracy"] = 0.999
+    envelope["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
+    signed.write_text(json.dumps(envelope))
+    scan = attest(workspace, "scan", digest, "edited-scan.dsse.json")
+    result = promote(context, MODEL_NAME, "1.0.0", "staging", workspace.requester(),
+                     evidence=[signed, scan])  # fmt: skip
+    assert {f.rule_id for f in result.findings} == {"SG-PROMO-020", "SG-PROMO-035", "SG-PROMO-032"}
+    assert "does not verify" in result.facts["evidence"]["metrics"]["problem"]
