@@ -31,8 +31,10 @@ from tests.promotion.conftest import AZURITE_ACCOUNT, Azurite
 MODEL = "fraud-detector"
 VERSION = "1.0.0"
 SEALED = f"{MODEL}-{VERSION}.sealed"
-REQUESTER = "alice"
+REQUESTER = "alice"  # signs her requests with alice.key (listed in requesters.yaml)
 APPROVERS = ("bob", "carol")
+# Evidence producers as the built-in promotion data trusts them, and their keys.
+PRODUCERS = {"metrics": "evaluation-pipeline", "scan": "model-scanner", "sbom": "sbom-generator"}
 
 # Runs as the "model server" the workload execs into: proves the model is there by hashing
 # every file, writes the result where the test can read it, exits with a code of its own.
@@ -140,8 +142,13 @@ class User:
     def gate(self) -> tuple[str, ...]:
         return (
             "--registry", self.backend.url, "--trust", "trust.yaml",
-            "--gate-key", "gate.key", "--requester", REQUESTER,
+            "--gate-key", "gate.key", "--requester-key", f"{REQUESTER}.key",
+            "--requesters", "requesters.yaml",
         )  # fmt: skip
+
+    @property
+    def requester_identity(self) -> str:
+        return (self.workspace / "requester.id").read_text()
 
 
 def write_model(root: Path) -> dict[str, bytes]:
@@ -159,19 +166,20 @@ def write_model(root: Path) -> dict[str, bytes]:
     return files
 
 
-def write_evidence(workspace: Path, digest: str) -> list[str]:
-    """Metrics, scan and SBOM evidence for ``digest`` within every stage's limits."""
+def write_evidence(user: User, digest: str) -> list[str]:
+    """Signed metrics, scan and SBOM attestations for ``digest`` within every stage's limits."""
     documents = {
         "metrics": {"metrics": {"accuracy": 0.94, "latency_p99_ms": 140}},
         "scan": {"scanner": "modelscan", "findings": {"critical": 0, "high": 0, "medium": 0, "low": 1}},
         "sbom": {"format": "spdx", "components": [{"name": "lightgbm", "version": "4.5.0"}]},
     }  # fmt: skip
-    args = []
+    args = ["--producers", "producers.yaml"]
     for kind, body in documents.items():
-        (workspace / f"{kind}.json").write_text(
-            json.dumps({"kind": kind, "digest": digest, **body})
-        )
-        args += ["--evidence", f"{kind}.json"]
+        (user.workspace / f"{kind}.json").write_text(json.dumps(body))
+        user.ok("evidence", "sign", "--type", kind, "--predicate", f"{kind}.json",
+                "--digest", digest, "--key", f"{PRODUCERS[kind]}.key",
+                "--out", f"{kind}.dsse.json")  # fmt: skip
+        args += ["--evidence", f"{kind}.dsse.json"]
     return args
 
 
@@ -181,7 +189,7 @@ def approvals(user: User, digest: str, to: str, who: tuple[str, ...]) -> list[st
         out = f"{approver}-{to}.approval.json"
         user.ok(
             "approve", MODEL, VERSION, "--to", to, "--digest", digest,
-            "--requester", REQUESTER, "--key", f"{approver}.key", "--out", out,
+            "--requester", user.requester_identity, "--key", f"{approver}.key", "--out", out,
         )  # fmt: skip
         args += ["--approval", out]
     return args
@@ -224,8 +232,10 @@ def release(tmp_path_factory: pytest.TempPathFactory, edge_tpm: Swtpm) -> Releas
 
     # 1. Keys: release signer, gate, approvers, the serving workload's recipient key, a device.
     release = user.json("keys", "generate", "signing", "--out", "release")
-    for name in ("gate", *APPROVERS):
+    for name in ("gate", *APPROVERS, *PRODUCERS.values()):
         user.ok("keys", "generate", "signing", "--out", name)
+    requester = user.json("keys", "generate", "signing", "--out", REQUESTER)
+    (workspace / "requester.id").write_text(f"key:{requester['key_id']}")
     serving = user.json("keys", "generate", "recipient", "--out", "serving")
     assert (workspace / "serving.key").stat().st_mode & 0o777 == 0o600
     device = user.json("device", "enroll", "--tcti", edge_tpm.tcti, "--out", "gw01")
@@ -236,6 +246,13 @@ def release(tmp_path_factory: pytest.TempPathFactory, edge_tpm: Swtpm) -> Releas
     (workspace / "approvers.yaml").write_text(
         yaml.safe_dump({"signers": [{"name": a, "public_key_path": f"{a}.pub"} for a in APPROVERS]})
     )
+    (workspace / "requesters.yaml").write_text(
+        yaml.safe_dump({"signers": [{"name": REQUESTER, "public_key_path": f"{REQUESTER}.pub"}]})
+    )
+    (workspace / "producers.yaml").write_text(
+        yaml.safe_dump({"signers": [{"name": p, "public_key_path": f"{p}.pub"}
+                                    for p in PRODUCERS.values()]})
+    )  # fmt: skip
 
     # 2. Seal a multi-file model for the workload and the device; verify it.
     files = write_model(workspace / "model")
@@ -271,10 +288,10 @@ def test_seal_promote_gate_unseal_and_audit(
     assert stages_of(user) == {"dev": current}
 
     # 4. Promote to staging: one approver, metrics and scan evidence.
-    evidence = write_evidence(workspace, digest)
+    evidence = write_evidence(user, digest)
     staged = user.json(
         "promote", MODEL, VERSION, "--to", "staging", *user.gate, "--approvers", "approvers.yaml",
-        *approvals(user, digest, "staging", APPROVERS[:1]), *evidence[:4],
+        *approvals(user, digest, "staging", APPROVERS[:1]), *evidence[:6],
     )  # fmt: skip
     assert staged["decision"] == "allow"
 
@@ -285,7 +302,11 @@ def test_seal_promote_gate_unseal_and_audit(
     assert "SG-PROMO-020" in denied.stdout and "Traceback" not in denied.stderr
     assert stages_of(user) == {"dev": current, "staging": current}
     denial = records(backend)[-1]
-    assert (denial["action"], denial["decision"], denial["actor"]) == ("promote", "deny", REQUESTER)
+    assert (denial["action"], denial["decision"], denial["actor"]) == (
+        "promote",
+        "deny",
+        user.requester_identity,
+    )
     assert denial["request"]["to"] == "prod" and denial["request"]["digest"] == digest
     assert any(reason.startswith("SG-PROMO-020") for reason in denial["reasons"])
 
@@ -303,9 +324,12 @@ def test_seal_promote_gate_unseal_and_audit(
     assert not into.exists() and list(memory_dir.iterdir()) == []
 
     # 7. Promote to prod: two distinct approvers, metrics, scan and SBOM evidence.
+    # This model is sealed to consumer-held keys (the offline development path, outside the
+    # enforcement boundary): prod is configured here as a stage that is not enforced.
     released = user.json(
         "promote", MODEL, VERSION, "--to", "prod", *user.gate, "--approvers", "approvers.yaml",
         *approvals(user, digest, "prod", APPROVERS), *evidence,
+        "--policies", str(unenforced_prod(tmp_path)),
     )  # fmt: skip
     assert released["decision"] == "allow"
     assert stages_of(user) == {"dev": current, "staging": current, "prod": current}
@@ -359,6 +383,17 @@ def test_pull_request_gate_passes_on_this_repository() -> None:
     gate = run_sealgate("check", cwd=REPO)
     assert gate.code == 0, gate.stdout + gate.stderr
     assert "PASS" in gate.stdout and "Traceback" not in gate.stderr
+
+
+def unenforced_prod(root: Path) -> Path:
+    """A policy folder whose promotion data does not enforce key release in prod."""
+    config = yaml.safe_load((REPO / "policies" / "data" / "promotion.yaml").read_text())
+    for stage in config["stages"]:
+        stage["enforced"] = False
+    folder = root / "unenforced-prod"
+    (folder / "data").mkdir(parents=True, exist_ok=True)
+    (folder / "data" / "promotion.yaml").write_text(yaml.safe_dump({"stages": config["stages"]}))
+    return folder
 
 
 def unseal_policy(root: Path, serving_key_id: str, device: dict) -> Path:

@@ -13,8 +13,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+import yaml
+from sealgate.policy import builtin_policy_root
 from sealgate.promotion import open_registry
+from sealgate.promotion._evidence import create_attestation
 from sealgate.promotion._registry import Registry
+from sealgate.promotion._requester import RequesterProof
 from sealgate.promotion._service import GateOptions, open_gate
 from sealgate.sealing import (
     SealOptions,
@@ -34,6 +38,17 @@ AZURITE_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 )
 MODEL_NAME = "fraud-detector"
+# Evidence producers (names as policies/data/promotion.yaml trusts them) and their keys.
+PRODUCERS = {
+    "metrics": ("evaluation-pipeline", "evaluator"),
+    "scan": ("model-scanner", "scanner"),
+    "sbom": ("sbom-generator", "sbomgen"),
+}
+PREDICATES: dict[str, dict[str, object]] = {
+    "metrics": {"metrics": {"accuracy": 0.95, "latency_p99_ms": 120}},
+    "scan": {"scanner": "modelscan", "findings": {"critical": 0, "high": 0, "medium": 1, "low": 2}},
+    "sbom": {"format": "spdx", "components": [{"name": "torch", "version": "2.5.1"}]},
+}
 
 
 @dataclass(frozen=True)
@@ -47,6 +62,52 @@ class Workspace:
 
     def sealed(self, version: str) -> Path:
         return self.root / f"sealed-{version}"
+
+    def identity(self, who: str) -> str:
+        """The requester identity of ``who``'s key (``key:<key id>``)."""
+        from sealgate.sealing._signing_keys import signing_key_id
+
+        key = load_signing_private_key(self.path(f"{who}.key"))
+        return f"key:{signing_key_id(key.public_key())}"
+
+    def requester(self, who: str = "dave") -> RequesterProof:
+        """A request signed with ``who``'s key (dave is a requester and no approver)."""
+        return RequesterProof(key=self.path(f"{who}.key"))
+
+    @property
+    def kek_policies(self) -> Path:
+        """A policy folder whose data makes the workspace's recipient key prod's KEK."""
+        return self.root / "kek-policies"
+
+
+def attest(
+    workspace: Workspace,
+    kind: str,
+    digest: str,
+    out: str,
+    predicate: dict[str, object] | None = None,
+    signer: str | None = None,
+) -> Path:
+    """A signed attestation of ``kind`` about ``digest`` (by its trusted producer by default)."""
+    path = workspace.path(out)
+    path.unlink(missing_ok=True)
+    key = load_signing_private_key(workspace.path(f"{signer or PRODUCERS[kind][1]}.key"))
+    path.write_bytes(
+        create_attestation(kind, predicate or PREDICATES[kind], digest, MODEL_NAME, key)
+    )
+    return path
+
+
+def _kek_policies(root: Path) -> None:
+    data = yaml.safe_load((builtin_policy_root() / "data" / "promotion.yaml").read_text())
+    kek = parse_recipient(f"local:{root / 'rcpt.pub'}").key_id
+    for stage in data["stages"]:
+        if stage.get("enforced"):
+            stage["recipients"] = [kek]
+    (root / "kek-policies" / "data").mkdir(parents=True)
+    (root / "kek-policies" / "data" / "promotion.yaml").write_text(
+        yaml.safe_dump({"stages": data["stages"]})
+    )
 
 
 def _seal(root: Path, version: str, signer: str) -> Path:
@@ -70,7 +131,18 @@ def _seal(root: Path, version: str, signer: str) -> Path:
 @pytest.fixture(scope="session")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     root = tmp_path_factory.mktemp("promotion")
-    for name in ("release", "rogue", "gate", "bob", "carol", "alice", "mallory"):
+    producers = [key for _, key in PRODUCERS.values()]
+    for name in (
+        "release",
+        "rogue",
+        "gate",
+        "bob",
+        "carol",
+        "alice",
+        "mallory",
+        "dave",
+        *producers,
+    ):
         generate_signing_key(root / name)
     generate_recipient_key(root / "rcpt")
     (root / "approvers.yaml").write_text(
@@ -78,6 +150,18 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
         + "".join(f"  - name: {who}\n    public_key_path: {who}.pub\n" for who in ("bob", "carol"))
         + "  - name: alice\n    public_key_path: alice.pub\n"
     )
+    (root / "requesters.yaml").write_text(
+        "signers:\n"
+        + "".join(f"  - name: {who}\n    public_key_path: {who}.pub\n" for who in ("alice", "dave"))
+    )
+    (root / "producers.yaml").write_text(
+        "signers:\n"
+        + "".join(
+            f"  - name: {name}\n    public_key_path: {key}.pub\n"
+            for name, key in PRODUCERS.values()
+        )
+    )
+    _kek_policies(root)
     for version in ("1.0.0", "1.1.0", "0.9.0"):
         _seal(root, version, "release")
     _seal(root, "1.2.0", "rogue")
@@ -197,6 +281,8 @@ def gate_options(workspace: Workspace, url: str, **changes: object) -> GateOptio
         trust=workspace.path("release.pub"),
         gate_key=workspace.path("gate.key"),
         approvers=workspace.path("approvers.yaml"),
+        requesters=workspace.path("requesters.yaml"),
+        producers=workspace.path("producers.yaml"),
     )
     return replace(options, **changes)  # type: ignore[arg-type]
 
@@ -224,6 +310,8 @@ def make_cli(workspace: Workspace, target: RegistryTarget) -> CliRunner:
                 "SEALGATE_REGISTRY": target.url,
                 "SEALGATE_GATE_KEY": str(workspace.path("gate.key")),
                 "SEALGATE_REQUESTER": requester,
+                "SEALGATE_REQUESTERS": str(workspace.path("requesters.yaml")),
+                "SEALGATE_PRODUCERS": str(workspace.path("producers.yaml")),
                 **target.env,
                 **env,
             },

@@ -38,7 +38,7 @@ def _join(lines: list[bytes]) -> bytes:
 
 
 def _edit(lines: list[bytes]) -> bytes:
-    lines[2] = lines[2].replace(b'"actor":"alice"', b'"actor":"carol"')
+    lines[2] = lines[2].replace(b'"actor":"unverified:alice"', b'"actor":"unverified:carol"')
     return _join(lines)
 
 

@@ -9,43 +9,28 @@ from sealgate.promotion import sealed_model_digest
 
 from tests.promotion.conftest import (
     MODEL_NAME,
+    PREDICATES,
     CliRunner,
     RegistryTarget,
     Workspace,
+    attest,
     make_cli,
     snapshot,
 )
 
 GATE = ("--trust", "release.pub")
-REVIEW = ("--approvers", "approvers.yaml")
+# Dave signs his requests; prod's KEK is the workspace's recipient key.
+REVIEW = ("--approvers", "approvers.yaml", "--requester-key", "dave.key",
+          "--policies", "kek-policies")  # fmt: skip
 
 
 def write_evidence(workspace: Workspace, digest: str, tag: str, **overrides: object) -> list[str]:
-    """Metrics, scan and SBOM evidence for ``digest``, within every stage's limits."""
-    documents = {
-        "metrics": {
-            "kind": "metrics",
-            "digest": digest,
-            "metrics": {"accuracy": 0.95, "latency_p99_ms": 120},
-        },
-        "scan": {
-            "kind": "scan",
-            "digest": digest,
-            "scanner": "modelscan",
-            "findings": {"critical": 0, "high": 0, "medium": 1, "low": 2},
-        },
-        "sbom": {
-            "kind": "sbom",
-            "digest": digest,
-            "format": "spdx",
-            "components": [{"name": "torch", "version": "2.5.1"}],
-        },
-    }
+    """Signed metrics, scan and SBOM attestations about ``digest``, within every stage's limits;
+    ``overrides`` replace parts of a predicate (``metrics={"metrics": {...}}``)."""
     paths = []
-    for kind, document in documents.items():
-        path = workspace.path(f"{tag}-{kind}.json")
-        path.write_text(json.dumps({**document, **overrides.get(kind, {})}))  # type: ignore[dict-item]
-        paths.append(path.name)
+    for kind, predicate in PREDICATES.items():
+        changed = {**predicate, **overrides.get(kind, {})}  # type: ignore[dict-item]
+        paths.append(attest(workspace, kind, digest, f"{tag}-{kind}.intoto.json", changed).name)
     return paths
 
 
@@ -54,7 +39,7 @@ def approve(cli: CliRunner, workspace: Workspace, who: str, digest: str, to: str
     out.unlink(missing_ok=True)
     run = cli(
         "approve", MODEL_NAME, "1.0.0", "--to", to, "--digest", digest,
-        "--requester", "alice", "--key", f"{who}.key", "--out", out.name,
+        "--requester", workspace.identity("dave"), "--key", f"{who}.key", "--out", out.name,
     )  # fmt: skip
     assert run.code == 0, run.stderr
     return out.name
@@ -159,7 +144,8 @@ def test_printed_digests_are_what_the_digest_flags_take(
     assert printed == digest
     approved = cli(
         "approve", MODEL_NAME, "1.0.0", "--to", "staging", "--digest", printed,
-        "--requester", "alice", "--key", "bob.key", "--out", str(tmp_path / "a.json"),
+        "--requester", workspace.identity("dave"), "--key", "bob.key",
+        "--out", str(tmp_path / "a.json"),
     )  # fmt: skip
     assert approved.code == 0, approved.stderr
     assert f"approved {MODEL_NAME} 1.0.0 ({digest}) dev -> staging" in approved.stdout
@@ -180,7 +166,7 @@ def test_an_approvers_file_written_by_the_trust_commands_counts_approvals(
     assert cli("push", "sealed-1.0.0", *GATE).code == 0
     evidence = evidence_args(write_evidence(workspace, digest, "trust-cmd"))
     bob = approve(cli, workspace, "bob", digest, "staging", "trust-cmd")
-    staged = cli("promote", MODEL_NAME, "1.0.0", "--to", "staging", *GATE,
+    staged = cli("promote", MODEL_NAME, "1.0.0", "--to", "staging", *GATE, *REVIEW,
                  "--approvers", str(approvers), "--approval", bob, *evidence)  # fmt: skip
     assert staged.code == 0, staged.stdout + staged.stderr
     # Revoked with the same commands, bob's approval no longer counts.
@@ -188,7 +174,7 @@ def test_an_approvers_file_written_by_the_trust_commands_counts_approvals(
     assert revoked.code == 0, revoked.stderr
     bob_prod = approve(cli, workspace, "bob", digest, "prod", "trust-cmd")
     carol_prod = approve(cli, workspace, "carol", digest, "prod", "trust-cmd")
-    denied = cli("promote", MODEL_NAME, "1.0.0", "--to", "prod", *GATE,
+    denied = cli("promote", MODEL_NAME, "1.0.0", "--to", "prod", *GATE, *REVIEW,
                  "--approvers", str(approvers), "--approval", bob_prod, "--approval", carol_prod,
                  *evidence, "--json")  # fmt: skip
     assert denied.code == 1, denied.stdout + denied.stderr

@@ -48,8 +48,10 @@ def approval(workspace: Workspace, who: str, request: PromotionRequest, name: st
     return path
 
 
-def staging_request(workspace: Workspace, requester: str = "alice") -> PromotionRequest:
-    return PromotionRequest(MODEL_NAME, "1.0.0", digest_of(workspace), "dev", "staging", requester)
+def staging_request(workspace: Workspace, requester: str = "dave") -> PromotionRequest:
+    """The request ``requester`` signs with their key (approvals name that identity)."""
+    identity = workspace.identity(requester)
+    return PromotionRequest(MODEL_NAME, "1.0.0", digest_of(workspace), "dev", "staging", identity)
 
 
 def ids(result: PromotionResult) -> set[str]:
@@ -58,12 +60,14 @@ def ids(result: PromotionResult) -> set[str]:
     return {f.rule_id for f in result.findings}
 
 
-def promote_to_staging(context, workspace: Workspace, approvals: list[Path], evidence=None, **kw):  # type: ignore[no-untyped-def]
+def promote_to_staging(context, workspace: Workspace, approvals: list[Path], evidence=None,  # type: ignore[no-untyped-def]
+                       requester="dave", **kw):  # fmt: skip
     if evidence is None:
         evidence = [
             workspace.path(p) for p in write_evidence(workspace, digest_of(workspace), "ok")
         ]
-    return promote(context, MODEL_NAME, "1.0.0", "staging", "alice", approvals=approvals,
+    proof = workspace.requester(requester) if requester in ("alice", "dave") else requester
+    return promote(context, MODEL_NAME, "1.0.0", "staging", proof, approvals=approvals,
                    evidence=evidence, **kw)  # fmt: skip
 
 
@@ -142,9 +146,13 @@ def test_promotion_forged_and_duplicated_approvals_are_denied(
 def test_promotion_self_approval_and_reused_approval_are_denied(
     workspace: Workspace, staged
 ) -> None:  # type: ignore[no-untyped-def]
-    own = approval(workspace, "alice", staging_request(workspace), "alice")
-    assert ids(promote_to_staging(staged, workspace, [own])) == {"SG-PROMO-020", "SG-PROMO-021"}
-    other = PromotionRequest(MODEL_NAME, "1.0.0", digest_of(workspace), "dev", "staging", "eve")
+    own = approval(workspace, "alice", staging_request(workspace, "alice"), "alice")
+    assert ids(promote_to_staging(staged, workspace, [own], requester="alice")) == {
+        "SG-PROMO-020",
+        "SG-PROMO-021",
+    }
+    eve = "key:" + "e" * 64
+    other = PromotionRequest(MODEL_NAME, "1.0.0", digest_of(workspace), "dev", "staging", eve)
     reused = approval(workspace, "bob", other, "bob-for-eve")
     assert ids(promote_to_staging(staged, workspace, [reused])) == {"SG-PROMO-020", "SG-PROMO-023"}
 
@@ -171,7 +179,7 @@ def test_promotion_malformed_evidence_and_thresholds(workspace: Workspace, stage
     broken = workspace.path("broken.json")
     broken.write_text("{not json")
     result = promote_to_staging(staged, workspace, [bob], evidence=[*bad[:1], broken])
-    assert {"SG-PROMO-030", "SG-PROMO-032"} <= ids(result)
+    assert ids(result) == {"SG-PROMO-030", "SG-PROMO-032", "SG-PROMO-033"}
 
 
 def test_promotion_unknown_and_skipped_stages_are_denied(
@@ -226,7 +234,7 @@ def test_promotion_approve_refuses_to_overwrite(workspace: Workspace, tmp_path: 
         "1.0.0",
         "staging",
         digest_of(workspace),
-        "alice",
+        workspace.identity("dave"),
         workspace.path("bob.key"),
     )
     approve(*args, out)

@@ -99,6 +99,36 @@ def registry_option(function: F) -> F:
     )(function)
 
 
+requester_options = [
+    click.option(
+        "--requester-key",
+        envvar="SEALGATE_REQUESTER_KEY",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Sign the request with this ECDSA P-256 key (listed in --requesters): the "
+        "requester becomes key:<key id>.",
+    ),
+    click.option(
+        "--oidc-token",
+        envvar="SEALGATE_OIDC_TOKEN_FILE",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="A CI OIDC token file (GitHub Actions, Azure Pipelines) from an issuer configured "
+        "in the promotion policy data: the requester becomes oidc:<issuer>#<subject>.",
+    ),
+    click.option(
+        "--requesters",
+        envvar="SEALGATE_REQUESTERS",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Requesters file (trust-file format): the keys that may sign requests.",
+    ),
+    click.option(
+        "--requester",
+        envvar="SEALGATE_REQUESTER",
+        help="A display label for an unauthenticated request (decides nothing; stages that "
+        "need an authenticated requester deny it).",
+    ),
+]
+
+
 def gate_options(function: F) -> F:
     options = [
         registry_option,
@@ -115,12 +145,7 @@ def gate_options(function: F) -> F:
             type=click.Path(path_type=Path),
             help="The gate's ECDSA P-256 private key: signs every audit record.",
         ),
-        click.option(
-            "--requester",
-            required=True,
-            envvar="SEALGATE_REQUESTER",
-            help="Who asks for this (the audit actor; may not approve it).",
-        ),
+        *requester_options,
         policies_option,
         engine_options,
         click.option("--json", "json_output", is_flag=True, help="Print a JSON summary."),

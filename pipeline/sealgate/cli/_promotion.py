@@ -51,6 +51,8 @@ def _gate(
     opa_url: str | None,
     opa_push: bool,
     approvers: Path | None = None,
+    requesters: Path | None = None,
+    producers: Path | None = None,
 ) -> GateContext:
     """The promotion gate over the built-in policies and the --policies folders."""
     from sealgate.promotion._service import GateOptions, open_gate
@@ -60,6 +62,8 @@ def _gate(
         trust=trust,
         gate_key=gate_key,
         approvers=approvers,
+        requesters=requesters,
+        producers=producers,
         policies=tuple(policy_roots(policies)),
         engine=engine,
         opa_url=opa_url,
@@ -76,7 +80,10 @@ def push(
     registry_url: str,
     trust: Path,
     gate_key: Path,
-    requester: str,
+    requester_key: Path | None,
+    oidc_token: Path | None,
+    requesters: Path | None,
+    requester: str | None,
     policies: tuple[Path, ...],
     engine: str,
     opa_url: str | None,
@@ -84,10 +91,14 @@ def push(
     json_output: bool,
 ) -> None:
     """Store a sealed model in the registry and put it into the first stage, through the gate."""
+    from sealgate.promotion._requester import RequesterProof
     from sealgate.promotion._service import push as push_model
 
-    context = _gate(registry_url, trust, gate_key, policies, engine, opa_url, opa_push)
-    _decision_exit(push_model(context, sealed_dir, requester), json_output)
+    context = _gate(
+        registry_url, trust, gate_key, policies, engine, opa_url, opa_push, requesters=requesters
+    )
+    proof = RequesterProof(requester_key, oidc_token, requester)
+    _decision_exit(push_model(context, sealed_dir, proof), json_output)
 
 
 @cli.command()
@@ -112,7 +123,14 @@ def push(
     "--evidence",
     multiple=True,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Evidence JSON (kind metrics | scan | sbom, bound to the digest); repeatable.",
+    help="A signed evidence attestation (`sealgate evidence sign`: an in-toto statement about "
+    "the model digest); repeatable.",
+)
+@click.option(
+    "--producers",
+    envvar="SEALGATE_PRODUCERS",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Evidence producers file (trust-file format): the keys that may sign attestations.",
 )
 @gate_options
 def promote(
@@ -124,10 +142,14 @@ def promote(
     approvals: tuple[Path, ...],
     approvers: Path | None,
     evidence: tuple[Path, ...],
+    producers: Path | None,
     registry_url: str,
     trust: Path,
     gate_key: Path,
-    requester: str,
+    requester_key: Path | None,
+    oidc_token: Path | None,
+    requesters: Path | None,
+    requester: str | None,
     policies: tuple[Path, ...],
     engine: str,
     opa_url: str | None,
@@ -135,17 +157,27 @@ def promote(
     json_output: bool,
 ) -> None:
     """Promote NAME VERSION into the next stage if the promotion policies allow it."""
+    from sealgate.promotion._requester import RequesterProof
     from sealgate.promotion._service import promote as promote_model
 
     context = _gate(
-        registry_url, trust, gate_key, policies, engine, opa_url, opa_push, approvers=approvers
+        registry_url,
+        trust,
+        gate_key,
+        policies,
+        engine,
+        opa_url,
+        opa_push,
+        approvers=approvers,
+        requesters=requesters,
+        producers=producers,
     )
     result = promote_model(
         context,
         name,
         version,
         target,
-        requester,
+        RequesterProof(requester_key, oidc_token, requester),
         source=source,
         digest=digest,
         approvals=list(approvals),
@@ -160,7 +192,12 @@ def promote(
 @click.option("--to", "target", required=True, help="Stage the promotion goes to.")
 @click.option("--from", "source", help="Source stage  [default: the stage before --to]")
 @click.option("--digest", required=True, help="Sealed model digest (sha256:...) being approved.")
-@click.option("--requester", required=True, help="Who requests the promotion.")
+@click.option(
+    "--requester",
+    required=True,
+    help="The requester's identity: key:<key id> (`sealgate trust show`) or "
+    "oidc:<issuer>#<subject>; the approval counts only for a request proven by it.",
+)
 @click.option(
     "--key",
     required=True,
@@ -200,6 +237,70 @@ def approve(
         f"approved {name} {version} ({digest}) {request.source} -> {target} "
         f"requested by {requester}: {out}"
     )
+
+
+@cli.group()
+def evidence() -> None:
+    """Signed evidence attestations (in-toto statements about a sealed model)."""
+
+
+@evidence.command("sign")
+@click.option(
+    "--type",
+    "kind",
+    required=True,
+    type=click.Choice(["metrics", "scan", "sbom"]),
+    help="Evidence type (its in-toto predicate type).",
+)
+@click.option(
+    "--predicate",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The predicate: a JSON object in the type's documented shape.",
+)
+@click.option("--digest", required=True, help="The sealed model digest (sha256:...) attested.")
+@click.option("--subject", "subject_name", default="sealed-model", show_default=True,
+              help="Subject name in the statement (informational; the digest binds).")  # fmt: skip
+@click.option(
+    "--key",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The producer's ECDSA P-256 private key (listed in the gate's --producers file).",
+)
+@click.option(
+    "--out", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Output file."
+)
+def evidence_sign(
+    kind: str, predicate: Path, digest: str, subject_name: str, key: Path, out: Path
+) -> None:
+    """Sign a DSSE envelope of an in-toto Statement: this model digest has this predicate."""
+    import json
+
+    from sealgate._paths import read_bounded
+    from sealgate.errors import InputError
+    from sealgate.promotion._digest import check_digest
+    from sealgate.promotion._evidence import MAX_EVIDENCE_BYTES, create_attestation
+    from sealgate.sealing._signing_keys import load_signing_private_key
+
+    try:
+        document = json.loads(read_bounded(predicate, MAX_EVIDENCE_BYTES, "predicate"))
+    except (UnicodeDecodeError, ValueError):
+        raise InputError(f"{predicate}: not JSON") from None
+    envelope = create_attestation(
+        kind,
+        document,
+        check_digest(digest, "--digest"),
+        subject_name,
+        load_signing_private_key(key),
+    )
+    try:
+        with out.open("xb") as handle:
+            handle.write(envelope)
+    except FileExistsError:
+        raise InputError(f"{out}: already exists; attestations are never overwritten") from None
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write: {exc.strerror}") from None
+    click.echo(f"signed {kind} attestation for {digest}: {out}")
 
 
 @cli.command()

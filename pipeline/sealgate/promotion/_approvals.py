@@ -5,6 +5,10 @@ Payload (``application/vnd.sealgate.approval.v1+json``, canonical JSON)::
     {"type": "sealgate.approval/v1", "approved_at": "2026-05-01T12:00:00Z",
      "request": {"name", "version", "digest", "from", "to", "requester"}}
 
+``requester`` is the requester's verified identity (``key:<key id>`` or
+``oidc:<issuer>#<subject>``, see ``sealgate.promotion._request``): an approval approves exactly
+that requester's promotion, and an approval whose key is the requester's own does not count.
+
 Approvers are listed in a trust-file-like YAML (``--approvers``, the format of
 ``sealgate.sealing._trust``): each entry's ``name`` is the person, the key identifies them.
 Verification never raises on a bad approval: it returns the facts the policy decides on.
@@ -16,13 +20,13 @@ import json
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypedDict
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sealgate._paths import display_path, read_bounded
 from sealgate.errors import VerificationError
 from sealgate.promotion._audit import utc_now
+from sealgate.promotion._dsse import KeyState, key_state
 from sealgate.promotion._request import PromotionRequest
 from sealgate.sealing import _envelope as envelope
 from sealgate.sealing._canonical import canonical_json
@@ -33,18 +37,13 @@ APPROVAL_TYPE = "sealgate.approval/v1"
 MAX_APPROVAL_BYTES = 64 * 1024
 
 
-class KeyState(TypedDict):
-    revoked: bool
-    expired: bool
-    not_yet_valid: bool
-
-
 class ApprovalFacts(KeyState):
     """What verification established about one approval file (the policy decides on it)."""
 
     file: str
     approver: str | None
     key_id: str | None
+    identity: str | None  # key:<key id>, compared with the requester's identity
     known: bool
     signature_valid: bool
     matches_request: bool
@@ -59,15 +58,6 @@ def create_approval(request: PromotionRequest, key: ec.EllipticCurvePrivateKey) 
     return envelope.sign_envelope(PAYLOAD_TYPE, payload, key)
 
 
-def key_state(signer: TrustedSigner, revoked_ids: frozenset[str], now: datetime) -> KeyState:
-    """Revocation and validity window of a listed key, as facts."""
-    return {
-        "revoked": signer.revoked or signer.key_id in revoked_ids,
-        "expired": signer.not_after is not None and now > signer.not_after,
-        "not_yet_valid": signer.not_before is not None and now < signer.not_before,
-    }
-
-
 def _facts(
     path: Path, request: PromotionRequest, approvers: TrustPolicy, now: datetime
 ) -> ApprovalFacts:
@@ -75,6 +65,7 @@ def _facts(
         "file": display_path(path),
         "approver": None,
         "key_id": None,
+        "identity": None,
         "known": False,
         "signature_valid": False,
         "matches_request": False,
@@ -90,7 +81,7 @@ def _facts(
     except VerificationError as exc:
         facts["error"] = str(exc)
         return facts
-    facts["key_id"] = opened.key_id
+    facts["key_id"], facts["identity"] = opened.key_id, f"key:{opened.key_id}"
     signer = next((s for s in approvers.signers if s.key_id == opened.key_id), None)
     if signer is None:
         facts["error"] = f"approval: key {opened.key_id[:16]} is not a listed approver"

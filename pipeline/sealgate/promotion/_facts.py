@@ -3,18 +3,22 @@
 Shape (every value established by Python; nothing the requester wrote is taken as a fact)::
 
     action:   "push" | "promote"
-    request:  {name, version, digest, from, to, requester}
+    request:  {name, version, digest, from, to, requester}   # requester: verified identity
+    requester: {verified, method, identity, name, label, problem}   (sealgate.promotion._requester)
     model:    {digest,            # sha256 of the seal.json the gate verified
                verified, error,   # header signature, model.sig and every ciphertext digest
                name, version,     # from the signed header
-               signer: null | {name, key_id, known, revoked, expired, not_yet_valid}}
+               signer: null | {name, key_id, known, revoked, expired, not_yet_valid},
+               recipients: [{type, key_id}]}   # who can unwrap the data key (signed header)
     version:  {valid,             # the requested version is semver (minor/patch optional)
                against_target}    # "none" | "newer" | "same" | "older" (vs the target's)
     source:   {stage, current: null | {version, digest}}
     target:   {stage, current: null | {version, digest}}
-    approvals: [{file, approver, key_id, known, signature_valid, matches_request, revoked,
-                 expired, not_yet_valid, duplicate, error}]
-    evidence:  [{file, kind, digest, bound, valid, errors, metrics? | findings? | components?}]
+    approvals: [{file, approver, key_id, identity, known, signature_valid, matches_request,
+                 revoked, expired, not_yet_valid, duplicate, error}]
+    evidence:  {<type>: {file, verified, signed, signature_valid, producer, key_id, revoked,
+                         expired, not_yet_valid, predicate_type, subject_bound, predicate_valid,
+                         duplicate, predicate, problem}}   (sealgate.promotion._evidence)
 """
 
 from __future__ import annotations
@@ -27,8 +31,9 @@ import semver
 
 from sealgate._paths import read_bounded
 from sealgate.errors import SealgateError, VerificationError
-from sealgate.promotion._approvals import key_state, trusted_without_window
+from sealgate.promotion._approvals import trusted_without_window
 from sealgate.promotion._digest import digest_of_bytes
+from sealgate.promotion._dsse import key_state
 from sealgate.promotion._registry import StagePointer
 from sealgate.sealing import _envelope as envelope
 from sealgate.sealing._header import HEADER_FILE, PAYLOAD_TYPE
@@ -46,6 +51,11 @@ class SignerFacts(TypedDict):
     not_yet_valid: NotRequired[bool]
 
 
+class RecipientFacts(TypedDict):
+    type: str
+    key_id: str
+
+
 class ModelFacts(TypedDict):
     digest: str | None
     verified: bool
@@ -53,6 +63,8 @@ class ModelFacts(TypedDict):
     name: str | None
     version: str | None
     signer: SignerFacts | None
+    # Only once verified: every recipient the data key is wrapped to.
+    recipients: NotRequired[list[RecipientFacts]]
 
 
 def model_facts(sealed_dir: Path, trust: TrustPolicy, now: datetime | None = None) -> ModelFacts:
@@ -97,6 +109,9 @@ def model_facts(sealed_dir: Path, trust: TrustPolicy, now: datetime | None = Non
             "verified": True,
             "name": verified.header.model_name,
             "version": verified.header.model_version,
+            "recipients": [
+                {"type": r.type, "key_id": r.key_id} for r in verified.header.recipients
+            ],
         }
     )
     return facts

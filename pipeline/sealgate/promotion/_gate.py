@@ -36,10 +36,11 @@ from sealgate.policy._revision import policy_revision
 from sealgate.promotion._approvals import verify_approvals
 from sealgate.promotion._audit import Decision, append_record, utc_now
 from sealgate.promotion._digest import digest_of_bytes
-from sealgate.promotion._evidence import evidence_facts
+from sealgate.promotion._evidence import verify_evidence
 from sealgate.promotion._facts import ModelFacts, model_facts, pointer_facts, version_facts
 from sealgate.promotion._registry import ConflictError, Registry, StagePointer
 from sealgate.promotion._request import PromotionRequest
+from sealgate.promotion._requester import RequesterFacts, unproven
 from sealgate.sealing._trust import TrustPolicy
 
 PROMOTION_KIND = "promotion"
@@ -55,6 +56,8 @@ class GateContext:
     trust: TrustPolicy
     gate_key: ec.EllipticCurvePrivateKey
     approvers: TrustPolicy | None = None
+    requesters: TrustPolicy | None = None  # keys that may sign promotion requests
+    producers: TrustPolicy | None = None  # keys that may sign evidence attestations
 
 
 @dataclass
@@ -92,6 +95,7 @@ def gather_facts(
     target: StagePointer | None,
     approvals: list[Path],
     evidence: list[Path],
+    requester: RequesterFacts | None = None,
 ) -> dict[str, Any]:
     source = context.registry.current(request.source, request.name) if request.source else None
     model: ModelFacts
@@ -109,12 +113,13 @@ def gather_facts(
     return {
         "action": action,
         "request": request.to_json(),
+        "requester": requester or unproven(request),
         "model": model,
         "version": version_facts(request.version, target),
         "source": {"stage": request.source, "current": pointer_facts(source)},
         "target": {"stage": request.target, "current": pointer_facts(target)},
         "approvals": verify_approvals(approvals, request, context.approvers),
-        "evidence": [evidence_facts(path, request.digest) for path in evidence],
+        "evidence": verify_evidence(evidence, request.digest, context.producers),
     }
 
 
@@ -152,13 +157,16 @@ def run_promotion(
     evidence: list[Path],
     local_model: Path | None = None,
     before_commit: Callable[[], None] | None = None,
+    requester: RequesterFacts | None = None,
 ) -> PromotionResult:
     """Decide one request and, when allowed, move the target pointer; record either way."""
     request.check()
     registry = context.registry
     target, tag = registry.read_pointer(request.target, request.name)
     with _model_dir(registry, request.digest, local_model) as sealed_dir:
-        facts = gather_facts(context, request, action, sealed_dir, target, approvals, evidence)
+        facts = gather_facts(
+            context, request, action, sealed_dir, target, approvals, evidence, requester
+        )
         findings = decide(context, facts)
         result = PromotionResult(request, not findings, findings, facts=facts)
         if findings:

@@ -20,8 +20,16 @@ from sealgate.promotion._gate import (
     run_promotion,
     source_digest,
 )
+from sealgate.promotion._oidc import oidc_issuers
 from sealgate.promotion._registry import Registry
-from sealgate.promotion._request import PromotionRequest, previous_stage, stage_names
+from sealgate.promotion._request import (
+    PromotionRequest,
+    identity_problem,
+    previous_stage,
+    stage_names,
+    unverified,
+)
+from sealgate.promotion._requester import RequesterFacts, RequesterProof, authenticate
 from sealgate.sealing._signing_keys import load_signing_private_key
 from sealgate.sealing._trust import load_trust
 
@@ -36,6 +44,8 @@ class GateOptions:
     trust: Path
     gate_key: Path
     approvers: Path | None = None
+    requesters: Path | None = None  # trust file of the keys that sign promotion requests
+    producers: Path | None = None  # trust file of the keys that sign evidence attestations
     # The policy folders to load, in order (data of later folders over earlier ones).
     policies: tuple[Path, ...] = field(default_factory=_builtin_policies)
     engine: str = "embedded"
@@ -57,13 +67,24 @@ def open_gate(options: GateOptions, registry: Registry | None = None) -> GateCon
         trust=load_trust(options.trust),
         gate_key=load_signing_private_key(options.gate_key),
         approvers=load_trust(options.approvers) if options.approvers else None,
+        requesters=load_trust(options.requesters) if options.requesters else None,
+        producers=load_trust(options.producers) if options.producers else None,
     )
+
+
+def _authenticated(
+    context: GateContext, request: PromotionRequest, requester: str | RequesterProof
+) -> tuple[PromotionRequest, RequesterFacts]:
+    """The request under the requester's proven identity (a bare string proves nothing)."""
+    proof = RequesterProof(label=requester) if isinstance(requester, str) else requester
+    issuers = oidc_issuers(context.policy_set.data)
+    return authenticate(proof, request, context.requesters, issuers)
 
 
 def push(
     context: GateContext,
     sealed_dir: Path,
-    requester: str,
+    requester: str | RequesterProof,
     *,
     before_commit: Callable[[], None] | None = None,
 ) -> PromotionResult:
@@ -78,8 +99,12 @@ def push(
         # Unverifiable: decide (and record) under the names the header claims, if any.
         name, version = _claimed_name(sealed_dir)
     first = stage_names(context.policy_set.data)[0]
-    request = PromotionRequest(
-        name, version, sealed_model_digest(sealed_dir), None, first, requester
+    request, facts = _authenticated(
+        context,
+        PromotionRequest(
+            name, version, sealed_model_digest(sealed_dir), None, first, unverified(None)
+        ),
+        requester,
     )
     return run_promotion(
         context,
@@ -89,6 +114,7 @@ def push(
         evidence=[],
         local_model=sealed_dir,
         before_commit=before_commit,
+        requester=facts,
     )
 
 
@@ -113,7 +139,7 @@ def promote(
     name: str,
     version: str,
     target: str,
-    requester: str,
+    requester: str | RequesterProof,
     *,
     source: str | None = None,
     digest: str | None = None,
@@ -126,8 +152,12 @@ def promote(
         source = previous_stage(stages, target)
     if digest is None:
         digest = source_digest(context.registry, source, name, version)
-    request = PromotionRequest(
-        name, version, check_digest(digest, "--digest"), source, target, requester
+    request, facts = _authenticated(
+        context,
+        PromotionRequest(
+            name, version, check_digest(digest, "--digest"), source, target, unverified(None)
+        ),
+        requester,
     )
     return run_promotion(
         context,
@@ -136,6 +166,7 @@ def promote(
         approvals=approvals or [],
         evidence=evidence or [],
         before_commit=before_commit,
+        requester=facts,
     )
 
 
@@ -153,6 +184,9 @@ def approve(
 ) -> PromotionRequest:
     """Sign an approval of exactly this request and write it to ``out`` (never overwritten).
 
+    ``requester`` is the identity the promotion will be requested under (``key:<key id>`` or
+    ``oidc:<issuer>#<subject>``): the approval counts only for a request proven by it.
+
     Without ``source``, the stage before ``target`` in the stage order of ``policies``
     (default: the built-in policies) is the source.
     """
@@ -165,6 +199,11 @@ def approve(
                 f"--to {target}: no stage comes before it in the stage order "
                 f"({', '.join(stages)}); pass --from"
             )
+    if requester.startswith("unverified:") or identity_problem(requester):
+        raise InputError(
+            f"--requester {requester[:80]!r}: a requester identity is key:<key id> "
+            "(`sealgate trust show` lists key ids) or oidc:<issuer>#<subject>"
+        )
     request = PromotionRequest(
         name, version, check_digest(digest, "--digest"), source, target, requester
     ).check()

@@ -1,11 +1,13 @@
 # METADATA
 # title: Promotion review
 # description: >-
-#   The approvals and evidence a stage requires (data.config.promotion.stages): enough
-#   distinct approvers other than the requester, each with a valid signed approval of exactly
-#   this request; evidence of each required kind, well-formed, bound to the model digest, and
-#   within the stage's metric thresholds and scan limits. Python verifies the signatures and
-#   the shape of every document and hands the policy the facts (pipeline.promotion.facts).
+#   Who asked and what the evidence says (data.config.promotion.stages): a requester proven by
+#   a signed request or a CI OIDC token; enough distinct approvers other than the requester's
+#   identity, each with a valid signed approval of exactly this request; evidence of each
+#   required type as a signed in-toto attestation about the model digest, from a producer
+#   trusted for that type (data.config.promotion.evidence), within the stage's metric
+#   thresholds and scan limits. Python verifies the signatures and the shape of every document
+#   and hands the policy the facts (pipeline.promotion.facts).
 # custom:
 #   input: promotion
 package sealgate.promotion.review
@@ -24,10 +26,31 @@ approvals := a if {
 	is_array(a)
 } else := []
 
+requester := r if {
+	r := object.get(input, "requester", {})
+	is_object(r)
+} else := {}
+
 evidence := e if {
-	e := object.get(input, "evidence", [])
-	is_array(e)
+	e := object.get(input, "evidence", {})
+	is_object(e)
+} else := {}
+
+producers_for(kind) := p if {
+	p := data.config.promotion.evidence[kind].producers
+	is_array(p)
 } else := []
+
+# The approval is the requester's own: the same key, or the same person in both files.
+self_approval(approval) if {
+	object.get(approval, "identity", null) == object.get(requester, "identity", "")
+}
+
+self_approval(approval) if {
+	name := object.get(requester, "name", null)
+	is_string(name)
+	approval.approver == name
+}
 
 key_valid(approval) if {
 	every state in ["revoked", "expired", "not_yet_valid"] {
@@ -40,15 +63,21 @@ counts(approval) if {
 	approval.known == true
 	approval.matches_request == true
 	object.get(approval, "duplicate", true) == false
-	approval.approver != request.requester
+	not self_approval(approval)
 	key_valid(approval)
 }
 
 approvers := {approval.approver | some approval in approvals; counts(approval)}
 
-usable(item) if {
-	item.valid == true
-	item.bound == true
+usable(kind, item) if {
+	item.verified == true
+	item.producer in producers_for(kind)
+}
+
+key_current(item) if {
+	every state in ["revoked", "expired", "not_yet_valid"] {
+		object.get(item, state, true) == false
+	}
 }
 
 # METADATA
@@ -71,8 +100,32 @@ deny contains finding if {
 }
 
 # METADATA
+# title: Requester is not authenticated
+# description: >-
+#   The target stage needs a proven requester: a request signed with a key listed in the
+#   requesters file (--requester-key), or a verified CI OIDC token (--oidc-token). A name typed
+#   with --requester proves nothing.
+# custom:
+#   id: SG-PROMO-040
+#   severity: high
+#   waivable: false
+#   remediation: Sign the request with your listed key, or promote from CI with its OIDC token.
+deny contains finding if {
+	object.get(stage, "authenticated_requester", true) != false
+	object.get(requester, "verified", false) != true
+	finding := {
+		"id": "SG-PROMO-040",
+		"msg": sprintf("%s needs an authenticated requester: %s", [request.to, object.get(requester, "problem", "no proof of who asks")]),
+		"severity": "high",
+		"path": ["requester", "verified"],
+	}
+}
+
+# METADATA
 # title: Requester approved their own promotion
-# description: An approval by the requester does not count and is reported.
+# description: >-
+#   An approval by the requester's own identity (the requester's key, or the same person in
+#   the requesters and approvers files) does not count and is reported.
 # custom:
 #   id: SG-PROMO-021
 #   severity: high
@@ -81,7 +134,7 @@ deny contains finding if {
 deny contains finding if {
 	some i, approval in approvals
 	approval.signature_valid == true
-	approval.approver == request.requester
+	self_approval(approval)
 	finding := {
 		"id": "SG-PROMO-021",
 		"msg": sprintf("%s approved their own promotion (%s)", [approval.approver, approval.file]),
@@ -173,59 +226,176 @@ deny contains finding if {
 }
 
 # METADATA
-# title: Evidence is malformed
-# description: Evidence must be JSON of a known kind (metrics, scan, sbom) with the documented shape.
+# title: Evidence is not a signed attestation
+# description: >-
+#   Evidence counts only as a DSSE envelope of an in-toto Statement v1 signed by a producer;
+#   unsigned JSON (hand-written metrics) or a malformed envelope is refused.
 # custom:
 #   id: SG-PROMO-030
-#   severity: high
+#   severity: critical
 #   waivable: false
-#   remediation: Produce evidence in the documented shape for its kind.
+#   remediation: Produce evidence with `sealgate evidence sign` (or any in-toto DSSE signer) using a producer key.
 deny contains finding if {
-	some i, item in evidence
-	object.get(item, "valid", false) != true
+	some kind, item in evidence
+	object.get(item, "signed", false) != true
 	finding := {
 		"id": "SG-PROMO-030",
-		"msg": sprintf("evidence %s is malformed: %s", [item.file, concat("; ", object.get(item, "errors", []))]),
+		"msg": sprintf("%s evidence %s is not a signed attestation: %s", [kind, item.file, object.get(item, "problem", "unsigned")]),
+		"severity": "critical",
+		"path": ["evidence", kind, "signed"],
+	}
+}
+
+# METADATA
+# title: Evidence signature does not verify
+# description: >-
+#   The attestation is signed by a key that is not in the producers file, or its signature does
+#   not verify (forged or altered).
+# custom:
+#   id: SG-PROMO-035
+#   severity: critical
+#   waivable: false
+#   remediation: Sign evidence with a key listed in the producers file (--producers).
+deny contains finding if {
+	some kind, item in evidence
+	item.signed == true
+	object.get(item, "signature_valid", false) != true
+	finding := {
+		"id": "SG-PROMO-035",
+		"msg": sprintf("%s evidence %s: %s", [kind, item.file, object.get(item, "problem", "signature does not verify")]),
+		"severity": "critical",
+		"path": ["evidence", kind, "signature_valid"],
+	}
+}
+
+# METADATA
+# title: Evidence producer key is revoked or expired
+# description: The producer's key is revoked or outside its validity window.
+# custom:
+#   id: SG-PROMO-039
+#   severity: high
+#   waivable: false
+#   remediation: The producer attests again with a current key.
+deny contains finding if {
+	some kind, item in evidence
+	item.signature_valid == true
+	not key_current(item)
+	finding := {
+		"id": "SG-PROMO-039",
+		"msg": sprintf("%s evidence %s: the key of producer %s is not current", [kind, item.file, item.producer]),
 		"severity": "high",
-		"path": ["evidence", i, "valid"],
+		"path": ["evidence", kind, "producer"],
+	}
+}
+
+# METADATA
+# title: Evidence producer not trusted for this type
+# description: >-
+#   Only the producers named for an evidence type in data.config.promotion.evidence may attest
+#   it (a scanner cannot vouch for accuracy).
+# custom:
+#   id: SG-PROMO-036
+#   severity: critical
+#   waivable: false
+#   remediation: Have the producer trusted for this evidence type attest it, or name the producer in policies/data/promotion.yaml by review.
+deny contains finding if {
+	some kind, item in evidence
+	item.signature_valid == true
+	not item.producer in producers_for(kind)
+	finding := {
+		"id": "SG-PROMO-036",
+		"msg": sprintf("%s evidence %s: producer %s is not trusted for %s evidence", [kind, item.file, item.producer, kind]),
+		"severity": "critical",
+		"path": ["evidence", kind, "producer"],
 	}
 }
 
 # METADATA
 # title: Evidence is for another model
-# description: Evidence binds to a model by digest; evidence for another digest does not count.
+# description: >-
+#   The attestation's subject digest must be the sealed model's digest; evidence about another
+#   model does not count.
 # custom:
 #   id: SG-PROMO-031
 #   severity: critical
 #   waivable: false
-#   remediation: Evaluate and scan the exact sealed model being promoted and record its digest.
+#   remediation: Evaluate and scan the exact sealed model being promoted and attest its digest.
 deny contains finding if {
-	some i, item in evidence
-	object.get(item, "bound", false) != true
+	some kind, item in evidence
+	item.signature_valid == true
+	item.statement_valid == true
+	object.get(item, "subject_bound", false) != true
 	finding := {
 		"id": "SG-PROMO-031",
-		"msg": sprintf("evidence %s is for %s, not %s", [item.file, object.get(item, "digest", "no digest"), request.digest]),
+		"msg": sprintf("%s evidence %s is not about %s", [kind, item.file, request.digest]),
 		"severity": "critical",
-		"path": ["evidence", i, "digest"],
+		"path": ["evidence", kind, "subject_bound"],
+	}
+}
+
+# METADATA
+# title: Evidence is malformed
+# description: >-
+#   The signed payload is not an in-toto Statement v1, its predicate type is not a known
+#   evidence type, or the predicate does not have the documented shape.
+# custom:
+#   id: SG-PROMO-037
+#   severity: high
+#   waivable: false
+#   remediation: Produce the predicate in the documented shape for its type.
+deny contains finding if {
+	some kind, item in evidence
+	item.signature_valid == true
+	not well_formed(item)
+	finding := {
+		"id": "SG-PROMO-037",
+		"msg": sprintf("%s evidence %s is malformed: %s", [kind, item.file, object.get(item, "problem", "unknown")]),
+		"severity": "high",
+		"path": ["evidence", kind, "predicate"],
+	}
+}
+
+well_formed(item) if {
+	item.statement_valid == true
+	item.predicate_valid == true
+}
+
+# METADATA
+# title: Duplicate evidence
+# description: More than one attestation of a type was passed; none of them counts.
+# custom:
+#   id: SG-PROMO-038
+#   severity: medium
+#   remediation: Pass one attestation per evidence type.
+deny contains finding if {
+	some kind, item in evidence
+	item.duplicate == true
+	finding := {
+		"id": "SG-PROMO-038",
+		"msg": sprintf("%s: %s", [kind, object.get(item, "problem", "more than one attestation")]),
+		"severity": "medium",
+		"path": ["evidence", kind, "duplicate"],
 	}
 }
 
 # METADATA
 # title: Required evidence is missing
-# description: The target stage requires evidence of this kind, bound to the model digest.
+# description: >-
+#   The target stage requires evidence of this type: a verified attestation about the model
+#   digest from a producer trusted for the type.
 # custom:
 #   id: SG-PROMO-032
 #   severity: high
 #   waivable: false
-#   remediation: Pass the required evidence with --evidence.
+#   remediation: Pass the required signed attestation with --evidence.
 deny contains finding if {
 	some kind in object.get(stage, "evidence", [])
-	not kind in {item.kind | some item in evidence; usable(item)}
+	not usable(kind, object.get(evidence, kind, {}))
 	finding := {
 		"id": "SG-PROMO-032",
-		"msg": sprintf("%s requires %s evidence for %s", [request.to, kind, request.digest]),
+		"msg": sprintf("%s requires verified %s evidence for %s", [request.to, kind, request.digest]),
 		"severity": "high",
-		"path": ["evidence"],
+		"path": ["evidence", kind],
 	}
 }
 
@@ -237,18 +407,17 @@ deny contains finding if {
 #   severity: high
 #   remediation: Improve the model, or change the threshold in policies/data/promotion.yaml by review.
 deny contains finding if {
-	some i, item in evidence
-	usable(item)
-	item.kind == "metrics"
+	item := evidence.metrics
+	usable("metrics", item)
 	some bound in ["min", "max"]
 	some metric, limit in object.get(object.get(stage, "metrics", {}), bound, {})
-	value := object.get(item.metrics, metric, null)
+	value := object.get(item.predicate.metrics, metric, null)
 	outside(bound, value, limit)
 	finding := {
 		"id": "SG-PROMO-033",
 		"msg": sprintf("%s: %s is %v, %s requires %s %v", [item.file, metric, value, request.to, bound, limit]),
 		"severity": "high",
-		"path": ["evidence", i, "metrics", metric],
+		"path": ["evidence", "metrics", "predicate", "metrics", metric],
 	}
 }
 
@@ -266,16 +435,15 @@ outside("max", value, limit) if value > limit
 #   severity: high
 #   remediation: Fix the findings and scan again.
 deny contains finding if {
-	some i, item in evidence
-	usable(item)
-	item.kind == "scan"
+	item := evidence.scan
+	usable("scan", item)
 	some level, limit in object.get(object.get(stage, "scan", {}), "max", {})
-	found := object.get(item.findings, level, 0)
+	found := object.get(item.predicate.findings, level, 0)
 	found > limit
 	finding := {
 		"id": "SG-PROMO-034",
 		"msg": sprintf("%s: %d %s finding(s), %s allows %d", [item.file, found, level, request.to, limit]),
 		"severity": "high",
-		"path": ["evidence", i, "findings", level],
+		"path": ["evidence", "scan", "predicate", "findings", level],
 	}
 }
