@@ -1,0 +1,97 @@
+"""A ``ReleaseService`` from ``keyserver.yaml``: every file read and every key loaded at
+startup, so a bad configuration stops the service before it answers anyone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sealgate.errors import InputError
+from sealgate.keyserver._config import KeyserverConfig
+from sealgate.keyserver._devices import load_device_attestation
+from sealgate.keyserver._pointers import HighWaterMarks
+from sealgate.keyserver._release import ReleaseService
+from sealgate.keyserver._state import StateStore, open_state_store
+from sealgate.keyserver._tokens import TokenVerifier
+from sealgate.sealing.recipients import Identity
+
+
+def kek_identity(spec: str, keyvault_access: Any = None) -> Identity:
+    kind, _, value = spec.partition(":")
+    if kind == "keyvault":
+        from sealgate.sealing.recipients._keyvault import KeyVaultIdentity
+
+        return KeyVaultIdentity(value, keyvault_access)
+    if kind == "local":
+        from sealgate.sealing.recipients._local import LocalIdentity
+
+        return LocalIdentity(Path(value))
+    raise InputError(f"KEK {spec!r}: expected keyvault:URL or local:PATH")
+
+
+def _keyvault_access(config: KeyserverConfig) -> Any:
+    if not config.keyvault:
+        return None
+    from sealgate.sealing.recipients._keyvault import KeyVaultAccess
+
+    unknown = set(config.keyvault) - {"ca_bundle"}
+    if unknown:
+        raise InputError(f"{config.source}: keyvault may set ca_bundle only")
+    return KeyVaultAccess(
+        client_options={
+            "connection_verify": str(config.source.parent / str(config.keyvault["ca_bundle"]))
+        }
+    )
+
+
+def _tee_verifier(config: KeyserverConfig) -> Any:
+    try:
+        from sealgate.keyserver import _tee  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return None
+    factory = getattr(_tee, "attestation_verifier", None)
+    return factory(config.attestation_providers) if callable(factory) else None
+
+
+def build_service(
+    config: KeyserverConfig,
+    *,
+    keyvault_access: Any = None,
+    state: StateStore | None = None,
+    devices: Any = None,
+) -> ReleaseService:
+    from sealgate.policy import builtin_policy_root
+    from sealgate.policy._engine import create_engine
+    from sealgate.policy._loader import load_policy_set
+    from sealgate.promotion import open_registry
+    from sealgate.runtime._authorization import UnsealPolicy
+    from sealgate.sealing import load_signing_private_key, load_trust
+    from sealgate.sealing._signing_keys import parse_signing_public_key
+
+    policy_set = load_policy_set([builtin_policy_root(), *config.policies])
+    policy = UnsealPolicy(
+        policy_set, create_engine(config.engine, policy_set, opa_url=config.opa_url)
+    )
+    access = keyvault_access or _keyvault_access(config)
+    keks = {env: kek_identity(spec, access) for env, spec in config.environments.items()}
+    store = state or open_state_store(config.state or config.registry)
+    gate_keys = [parse_signing_public_key(p.read_bytes(), str(p)) for p in config.gate_keys]
+    return ReleaseService(
+        service_id=config.service_id,
+        trust=load_trust(config.trust),
+        policy=policy,
+        registry=open_registry(config.registry),
+        keks=keks,
+        signing_key=load_signing_private_key(config.signing_key),
+        gate_keys=gate_keys,
+        marks=HighWaterMarks(store),
+        tokens=TokenVerifier(
+            config.issuers,
+            leeway=config.limits.token_leeway_seconds,
+            cache_seconds=config.limits.jwks_cache_seconds,
+        ),
+        devices=devices
+        if devices is not None
+        else load_device_attestation(store, config.enrolment, config.source.parent),
+        tee=_tee_verifier(config),
+    )
