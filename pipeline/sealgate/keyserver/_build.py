@@ -3,6 +3,8 @@ startup, so a bad configuration stops the service before it answers anyone."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,36 @@ from sealgate.keyserver._pointers import HighWaterMarks
 from sealgate.keyserver._release import ReleaseService
 from sealgate.keyserver._state import StateStore, open_state_store
 from sealgate.keyserver._tokens import TokenVerifier
+from sealgate.runtime._authorization import Decision, UnsealPolicy
 from sealgate.sealing.recipients import Identity
+
+
+class PerThreadPolicy:
+    """The unseal policy with one engine per thread: the embedded engine (a Rust object) may
+    be used only on the thread that made it."""
+
+    def __init__(self, factory: Callable[[], UnsealPolicy]) -> None:
+        self._factory = factory
+        self._local = threading.local()
+        self._first = factory()  # built now, so a policy that does not load fails at startup
+
+    def _policy(self) -> UnsealPolicy:
+        policy: UnsealPolicy | None = getattr(self._local, "policy", None)
+        if policy is None:
+            policy = self._local.policy = self._factory()
+        return policy
+
+    def stage_for(self, environment: str) -> str | None:
+        return self._first.stage_for(environment)
+
+    def attested_pcrs(self) -> list[int]:
+        return self._first.attested_pcrs()
+
+    def pcr_bank(self) -> str:
+        return self._first.pcr_bank()
+
+    def decide(self, document: dict[str, Any]) -> Decision:
+        return self._policy().decide(document)
 
 
 def kek_identity(spec: str, keyvault_access: Any = None) -> Identity:
@@ -64,14 +95,17 @@ def build_service(
     from sealgate.policy._engine import create_engine
     from sealgate.policy._loader import load_policy_set
     from sealgate.promotion import open_registry
-    from sealgate.runtime._authorization import UnsealPolicy
     from sealgate.sealing import load_signing_private_key, load_trust
     from sealgate.sealing._signing_keys import parse_signing_public_key
 
     policy_set = load_policy_set([builtin_policy_root(), *config.policies])
-    policy = UnsealPolicy(
-        policy_set, create_engine(config.engine, policy_set, opa_url=config.opa_url)
-    )
+
+    def policy_factory() -> UnsealPolicy:
+        return UnsealPolicy(
+            policy_set, create_engine(config.engine, policy_set, opa_url=config.opa_url)
+        )
+
+    policy = PerThreadPolicy(policy_factory)
     access = keyvault_access or _keyvault_access(config)
     keks = {env: kek_identity(spec, access) for env, spec in config.environments.items()}
     store = state or open_state_store(config.state or config.registry)

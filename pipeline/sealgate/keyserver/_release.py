@@ -17,7 +17,7 @@ import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -31,7 +31,7 @@ from sealgate.keyserver._response_key import (
     wrap_for_workload,
 )
 from sealgate.keyserver._tokens import TokenError, TokenVerifier, workload_facts
-from sealgate.runtime._authorization import UnsealPolicy
+from sealgate.runtime._authorization import Decision
 from sealgate.sealing import _envelope as envelope
 from sealgate.sealing._canonical import canonical_json
 from sealgate.sealing._header import PAYLOAD_TYPE, SealHeader, parse_header
@@ -60,6 +60,15 @@ class Denied(DeniedError):
 
 class Unavailable(SealgateError):
     """HTTP 503: a dependency (Key Vault, registry, OPA, issuer keys) failed; nothing released."""
+
+
+class UnsealDecider(Protocol):
+    """The unseal policy as the service uses it (``UnsealPolicy``, one per thread)."""
+
+    def stage_for(self, environment: str) -> str | None: ...
+    def attested_pcrs(self) -> list[int]: ...
+    def pcr_bank(self) -> str: ...
+    def decide(self, document: dict[str, Any]) -> Decision: ...
 
 
 @dataclass(frozen=True)
@@ -92,7 +101,7 @@ def verify_header(seal_bytes: bytes, trust: TrustPolicy, now: datetime) -> Verif
 class ReleaseService:
     service_id: str
     trust: TrustPolicy
-    policy: UnsealPolicy
+    policy: UnsealDecider
     registry: Any  # sealgate.promotion.Registry: pointers and the audit log
     keks: Mapping[str, Identity]  # environment -> the KEK identity that unwraps
     signing_key: ec.EllipticCurvePrivateKey

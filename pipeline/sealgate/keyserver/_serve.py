@@ -22,8 +22,9 @@ def gunicorn_options(config: KeyserverConfig, host: str, port: int, workers: int
     return {
         "bind": f"{host}:{port}",
         "workers": max(2, workers),
-        "worker_class": "gthread",
-        "threads": 4,
+        # One request at a time per worker: the embedded engine may not cross threads.
+        "worker_class": "sync",
+        "control_socket_disable": True,
         "certfile": str(config.tls_certificate),
         "keyfile": str(config.tls_key),
         "timeout": config.limits.request_timeout_seconds,
