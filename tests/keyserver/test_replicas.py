@@ -45,11 +45,15 @@ def replicas(estate: Estate, azurite: Azurite) -> Iterator[tuple[Server, Server,
         stop(second.process)
 
 
-def _post(server: Server, estate: Estate, path: str, body: dict, token: str | None = None) -> tuple[int, dict]:
+def _post(
+    server: Server, estate: Estate, path: str, body: dict, token: str | None = None
+) -> tuple[int, dict]:
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(server.url + path, data=json.dumps(body).encode(), headers=headers)
+    request = urllib.request.Request(
+        server.url + path, data=json.dumps(body).encode(), headers=headers
+    )
     context = ssl.create_default_context(cafile=str(estate.pki.ca))
     try:
         with urllib.request.urlopen(request, context=context, timeout=30) as answer:  # noqa: S310
@@ -62,7 +66,11 @@ def _release_body(estate: Estate, name: str) -> dict:
     from sealgate.keyserver import ResponseKey
 
     seal = base64.b64encode((estate.sealed[name] / "seal.json").read_bytes()).decode()
-    return {"environment": "dev", "seal": seal, "response_key": ResponseKey.generate().public_document()}
+    return {
+        "environment": "dev",
+        "seal": seal,
+        "response_key": ResponseKey.generate().public_document(),
+    }
 
 
 def test_a_pointer_older_than_one_seen_at_replica_1_is_refused_at_replica_2(
@@ -71,16 +79,25 @@ def test_a_pointer_older_than_one_seen_at_replica_1_is_refused_at_replica_2(
     first, second, pointers = replicas
     digest = estate.digest("detector")
     token = estate.token().read_text()
-    pointers.write_text(json.dumps({"dev/detector": {"version": "1.0", "digest": digest, "counter": 5}}))
+    pointers.write_text(
+        json.dumps({"dev/detector": {"version": "1.0", "digest": digest, "counter": 5}})
+    )
     status, body = _post(first, estate, "/v1/release", _release_body(estate, "detector"), token)
     assert status == 200, body
     # Someone copies an older pointer back (counter 4): the other replica has seen 5.
-    pointers.write_text(json.dumps({"dev/detector": {"version": "1.0", "digest": digest, "counter": 4}}))
+    pointers.write_text(
+        json.dumps({"dev/detector": {"version": "1.0", "digest": digest, "counter": 4}})
+    )
     status, body = _post(second, estate, "/v1/release", _release_body(estate, "detector"), token)
     assert status == 403 and "wrapped_key" not in body
-    assert any(r.startswith("SG-UNSEAL-012") and "older than one already seen" in r for r in body["reasons"])
+    assert any(
+        r.startswith("SG-UNSEAL-012") and "older than one already seen" in r
+        for r in body["reasons"]
+    )
     # A newer pointer is accepted by either replica.
-    pointers.write_text(json.dumps({"dev/detector": {"version": "1.0", "digest": digest, "counter": 6}}))
+    pointers.write_text(
+        json.dumps({"dev/detector": {"version": "1.0", "digest": digest, "counter": 6}})
+    )
     status, _ = _post(second, estate, "/v1/release", _release_body(estate, "detector"), token)
     assert status == 200
     status, body = _post(first, estate, "/v1/release", _release_body(estate, "detector"), token)
@@ -95,7 +112,11 @@ def test_a_nonce_used_at_one_replica_is_refused_at_the_other(
     if importlib.util.find_spec("sealgate.attestation") is not None:
         pytest.skip("sealgate.attestation is installed: its own tests cover nonces across replicas")
     first, second, pointers = replicas
-    pointers.write_text(json.dumps({"dev/detector": {"version": "1.0", "digest": estate.digest("detector"), "counter": 9}}))
+    pointers.write_text(
+        json.dumps(
+            {"dev/detector": {"version": "1.0", "digest": estate.digest("detector"), "counter": 9}}
+        )
+    )
     status, challenge = _post(first, estate, "/v1/challenges", {"device_id": "gw-1"})
     assert status == 200 and challenge["pcrs"] == [0, 7]
     seal = base64.b64encode((estate.sealed["detector"] / "seal.json").read_bytes()).decode()

@@ -62,7 +62,9 @@ def test_high_water_marks_only_move_forward(state_url: str) -> None:
     assert marks.observe("other", "prod", "ranker", 9, "sha256:d")[0] is True
 
 
-def _race(url: str, env: dict[str, str], worker: int, rounds: int, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _race(
+    url: str, env: dict[str, str], worker: int, rounds: int, queue: multiprocessing.Queue
+) -> None:  # type: ignore[type-arg]
     import os
 
     os.environ.update(env)
@@ -86,7 +88,9 @@ def test_two_processes_consume_each_nonce_once(state_url: str) -> None:
     env = {k: v for k, v in os.environ.items() if k == "AZURE_STORAGE_CONNECTION_STRING"}
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    workers = [context.Process(target=_race, args=(state_url, env, i, rounds, queue)) for i in range(2)]
+    workers = [
+        context.Process(target=_race, args=(state_url, env, i, rounds, queue)) for i in range(2)
+    ]
     for process in workers:
         process.start()
     results = dict(queue.get(timeout=120) for _ in workers)

@@ -98,11 +98,19 @@ class TokenVerifier:
     """Verifies bearer tokens of the configured issuers; safe to share between threads."""
 
     def __init__(
-        self, issuers: tuple[Issuer, ...], *, leeway: int = 60, cache_seconds: int = 300
+        self,
+        issuers: tuple[Issuer, ...],
+        *,
+        leeway: int = 60,
+        cache_seconds: int = 300,
+        refetch_cooldown: float = 30.0,
     ) -> None:
         self._issuers = {i.issuer: i for i in issuers}
         self._leeway = leeway
         self._cache_seconds = cache_seconds
+        # At most one forced refetch of a JWK set per window: an unknown ``kid`` refetches
+        # once, a flood of random ``kid``s does not turn into a flood of fetches.
+        self._refetch_cooldown = refetch_cooldown
         self._keys: dict[str, _IssuerKeys] = {}
         self._lock = threading.Lock()
 
@@ -128,6 +136,7 @@ class TokenVerifier:
             max_cached_keys=16,
             timeout=FETCH_TIMEOUT_SECONDS,
             ssl_context=context,
+            cooldown_duration=self._refetch_cooldown,
         )
         with self._lock:
             self._keys[issuer.issuer] = _IssuerKeys(client, time.monotonic())
