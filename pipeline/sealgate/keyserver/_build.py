@@ -3,6 +3,8 @@ startup, so a bad configuration stops the service before it answers anyone."""
 
 from __future__ import annotations
 
+import concurrent.futures
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -19,32 +21,49 @@ from sealgate.runtime._authorization import Decision, UnsealPolicy
 from sealgate.sealing.recipients import Identity
 
 
-class PerThreadPolicy:
-    """The unseal policy with one engine per thread: the embedded engine (a Rust object) may
-    be used only on the thread that made it."""
+class SerialPolicy:
+    """The unseal policy, decided on one thread per process: the embedded engine (a Rust
+    object) may be used only on the thread that built it, from its own policy set.
 
-    def __init__(self, factory: Callable[[], UnsealPolicy]) -> None:
-        self._factory = factory
+    ``load`` builds an ``UnsealPolicy`` from the policy files; it runs once at startup (so a
+    policy that does not load stops the service) and once on each process's decision thread
+    (gunicorn forks workers after startup; threads do not survive a fork).
+    """
+
+    def __init__(self, load: Callable[[], UnsealPolicy]) -> None:
+        self._load = load
+        self._startup = load()  # data only (stages, PCRs): plain Python, any thread
+        self._pid = -1
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
         self._local = threading.local()
-        self._first = factory()  # built now, so a policy that does not load fails at startup
 
-    def _policy(self) -> UnsealPolicy:
+    def _decision_thread(self) -> concurrent.futures.ThreadPoolExecutor:
+        with self._lock:
+            if self._executor is None or self._pid != os.getpid():
+                self._executor = concurrent.futures.ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix="unseal-policy"
+                )
+                self._pid = os.getpid()
+            return self._executor
+
+    def _decide_here(self, document: dict[str, Any]) -> Decision:
         policy: UnsealPolicy | None = getattr(self._local, "policy", None)
         if policy is None:
-            policy = self._local.policy = self._factory()
-        return policy
+            policy = self._local.policy = self._load()
+        return policy.decide(document)
 
     def stage_for(self, environment: str) -> str | None:
-        return self._first.stage_for(environment)
+        return self._startup.stage_for(environment)
 
     def attested_pcrs(self) -> list[int]:
-        return self._first.attested_pcrs()
+        return self._startup.attested_pcrs()
 
     def pcr_bank(self) -> str:
-        return self._first.pcr_bank()
+        return self._startup.pcr_bank()
 
     def decide(self, document: dict[str, Any]) -> Decision:
-        return self._policy().decide(document)
+        return self._decision_thread().submit(self._decide_here, document).result()
 
 
 def kek_identity(spec: str, keyvault_access: Any = None) -> Identity:
@@ -98,14 +117,13 @@ def build_service(
     from sealgate.sealing import load_signing_private_key, load_trust
     from sealgate.sealing._signing_keys import parse_signing_public_key
 
-    policy_set = load_policy_set([builtin_policy_root(), *config.policies])
-
-    def policy_factory() -> UnsealPolicy:
+    def load_policy() -> UnsealPolicy:
+        policy_set = load_policy_set([builtin_policy_root(), *config.policies])
         return UnsealPolicy(
             policy_set, create_engine(config.engine, policy_set, opa_url=config.opa_url)
         )
 
-    policy = PerThreadPolicy(policy_factory)
+    policy = SerialPolicy(load_policy)
     access = keyvault_access or _keyvault_access(config)
     keks = {env: kek_identity(spec, access) for env, spec in config.environments.items()}
     store = state or open_state_store(config.state or config.registry)
