@@ -16,6 +16,7 @@ import secrets
 import sys
 import types
 from dataclasses import dataclass
+from pathlib import Path
 
 if os.environ.get("SEALGATE_TEST_POINTERS"):
     import sealgate.promotion
@@ -32,7 +33,7 @@ if os.environ.get("SEALGATE_TEST_POINTERS"):
         gate_key_id: str
 
     def read_verified_pointer(registry, stage, name, gate_keys):  # type: ignore[no-untyped-def]
-        with open(os.environ["SEALGATE_TEST_POINTERS"]) as handle:
+        with Path(os.environ["SEALGATE_TEST_POINTERS"]).open() as handle:
             entry = json.load(handle).get(f"{stage}/{name}")
         if entry is None:
             return None
@@ -42,7 +43,7 @@ if os.environ.get("SEALGATE_TEST_POINTERS"):
     sealgate.promotion.read_verified_pointer = read_verified_pointer  # type: ignore[attr-defined]
 
 try:
-    import sealgate.attestation  # noqa: F401
+    import sealgate.attestation
 except ImportError:
 
     class DeviceRegistry:
