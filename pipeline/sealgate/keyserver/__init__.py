@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from sealgate.keyserver._devices import DeviceAttestation
 from sealgate.keyserver._response_key import ResponseKey, release_context
-from sealgate.keyserver._state import StateStore, open_state_store
+from sealgate.keyserver._state import StateStore
+from sealgate.keyserver._stores import open_state_store
 
 if TYPE_CHECKING:
     from sealgate.keyserver._app import create_app

@@ -15,7 +15,8 @@ from sealgate.keyserver._config import KeyserverConfig
 from sealgate.keyserver._devices import load_device_attestation
 from sealgate.keyserver._pointers import HighWaterMarks
 from sealgate.keyserver._release import ReleaseService
-from sealgate.keyserver._state import StateStore, open_state_store
+from sealgate.keyserver._state import StateStore
+from sealgate.keyserver._stores import open_state_store
 from sealgate.keyserver._tokens import TokenVerifier
 from sealgate.runtime._authorization import Decision, UnsealPolicy
 from sealgate.sealing.recipients import Identity

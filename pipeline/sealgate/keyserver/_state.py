@@ -10,7 +10,6 @@ names such as ``devices/<id>.json``; a store refuses keys with ``..`` or a leadi
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Protocol
 
 from sealgate.errors import InputError
@@ -38,21 +37,3 @@ def check_key(key: str) -> str:
     if not _KEY.match(key) or any(part in {".", ".."} for part in key.split("/")):
         raise InputError(f"state key {key!r}: not a relative name")
     return key
-
-
-def open_state_store(url: str, prefix: str = "keyserver/") -> StateStore:
-    """``file:///PATH`` (a folder) or ``azblob://ACCOUNT/CONTAINER[?endpoint=URL]`` (ETags),
-    with documents under ``prefix``: by default the registry's own storage."""
-    scheme, _, rest = url.partition("://")
-    if scheme == "file" and rest:
-        from sealgate.keyserver._fs_state import FileStateStore
-
-        return FileStateStore(Path(rest) / prefix.strip("/"))
-    if scheme == "azblob":
-        from sealgate.keyserver._blob_state import BlobStateStore
-        from sealgate.promotion._blob_registry import BlobRegistry
-
-        # The registry's URL rules and credentials, and its container for the documents.
-        registry = BlobRegistry.from_url(url)
-        return BlobStateStore(registry._container, prefix)
-    raise InputError(f"state {url!r}: use file:///PATH or azblob://ACCOUNT/CONTAINER")
