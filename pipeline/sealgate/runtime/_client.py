@@ -86,7 +86,9 @@ class KeyserverClient:
                 raise UnavailableError(
                     f"{where}: no complete answer within {self.deadline_seconds:g} s"
                 )
-            chunk = response.read(READ_CHUNK)
+            chunk = response.read1(
+                READ_CHUNK
+            )  # what has arrived: the deadline is checked between reads
             if not chunk:
                 return b"".join(chunks)
             size += len(chunk)
