@@ -187,3 +187,54 @@ def test_health_and_malformed_requests(keyserver: Server, estate: Estate) -> Non
         # Without device attestation in this build, the device routes say so, with one line.
         status, body = post(json.dumps({"device_id": "d"}).encode(), path="/v1/challenges")
         assert status == 503 and "not available" in body["reasons"][0]
+
+
+def test_a_model_not_promoted_to_the_stage_is_denied(
+    estate: Estate, keyserver: Server, tmp_path: Path
+) -> None:
+    from tests.conftest import run_sealgate
+
+    # The granted model's name, a version that was never pushed: dev points at 1.0.
+    sealed = tmp_path / "sealed-detector-3.0"
+    done = run_sealgate(
+        "seal", str(estate.root / "model-detector"), "--name", "detector", "--version", "3.0",
+        "--sign-key", "release.key", "--recipient", "local:kek-dev.pub", "--out", str(sealed),
+        cwd=estate.root,
+    )  # fmt: skip
+    assert done.code == 0, done.stderr
+    done = run_sealgate(
+        "unseal", str(sealed), "--keyserver", keyserver.url, "--environment", "dev",
+        "--token-file", str(estate.token()), "--ca-bundle", str(estate.pki.ca),
+        "--trust", str(estate.root / "release.pub"), "--into", str(tmp_path / "out"),
+        "--allow-disk", cwd=estate.root,
+    )  # fmt: skip
+    assert done.code == 1, done.stderr
+    assert "SG-UNSEAL-008" in done.stderr and "SG-UNSEAL-009" not in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_model_signed_by_a_signer_the_service_does_not_trust_is_denied(
+    estate: Estate, keyserver: Server, tmp_path: Path
+) -> None:
+    from sealgate.sealing import generate_signing_key
+
+    from tests.conftest import run_sealgate
+
+    generate_signing_key(tmp_path / "rogue")
+    out = tmp_path / "sealed-rogue"
+    sealed = run_sealgate(
+        "seal", str(estate.root / "model-detector"), "--name", "detector", "--version", "1.0",
+        "--sign-key", str(tmp_path / "rogue.key"), "--recipient", "local:kek-dev.pub",
+        "--out", str(out), cwd=estate.root,
+    )  # fmt: skip
+    assert sealed.code == 0, sealed.stderr
+    # The consumer trusts the rogue key; the service's own trust file decides.
+    done = run_sealgate(
+        "unseal", str(out), "--keyserver", keyserver.url, "--environment", "dev",
+        "--token-file", str(estate.token()), "--ca-bundle", str(estate.pki.ca),
+        "--trust", str(tmp_path / "rogue.pub"), "--into", str(tmp_path / "out"),
+        "--allow-disk", cwd=estate.root,
+    )  # fmt: skip
+    assert done.code == 1, done.stderr
+    assert "HTTP 403" in done.stderr and "seal: " in done.stderr
+    assert not (tmp_path / "out").exists()
