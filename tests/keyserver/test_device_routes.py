@@ -104,7 +104,8 @@ def device_server(estate: Estate) -> Iterator[tuple[str, FakeAttestation]]:
     path = estate.root / "keyserver-devices.yaml"
     path.write_text(yaml.safe_dump(config))
     fake = FakeAttestation()
-    app = create_app(build_service(load_config(path), devices=fake), operators=("operator-1",))
+    service = build_service(load_config(path), devices=fake)
+    app = create_app(service, operators=("operator-1",))
     server = make_server(
         "127.0.0.1", 0, app, threaded=True,
         ssl_context=(str(estate.pki.certificate), str(estate.pki.key)),
@@ -116,6 +117,7 @@ def device_server(estate: Estate) -> Iterator[tuple[str, FakeAttestation]]:
         yield url, fake
     finally:
         server.shutdown()
+        service.close()
 
 
 def _release(estate: Estate, url: str, quote: dict[str, Any], into: Path) -> None:
@@ -130,7 +132,6 @@ def _release(estate: Estate, url: str, quote: dict[str, Any], into: Path) -> Non
     )
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_an_attested_device_gets_its_model_bound_to_its_nonce(
     estate: Estate, device_server: tuple[str, FakeAttestation], tmp_path: Path
 ) -> None:
@@ -144,7 +145,6 @@ def test_an_attested_device_gets_its_model_bound_to_its_nonce(
     assert context.startswith(b"sealgate-key-release/v1\x00")
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_bad_quote_is_a_policy_denial_and_no_key_is_wrapped(
     estate: Estate, device_server: tuple[str, FakeAttestation], tmp_path: Path
 ) -> None:
@@ -158,7 +158,6 @@ def test_a_bad_quote_is_a_policy_denial_and_no_key_is_wrapped(
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_enrolment_needs_an_operator_token(
     estate: Estate, device_server: tuple[str, FakeAttestation]
 ) -> None:

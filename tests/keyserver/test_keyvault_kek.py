@@ -85,6 +85,7 @@ def vault_estate(estate: Estate) -> Iterator[VaultEstate]:
             yield VaultEstate(vault, url, sealed, files)
         finally:
             server.shutdown()
+            service.close()
 
 
 def _unseal(estate: Estate, vault_estate: VaultEstate, name: str, into: Path):  # type: ignore[no-untyped-def]
@@ -100,8 +101,6 @@ def _unwraps(vault: StandInVault) -> int:
     return sum(1 for m, p in vault.requests if m == "POST" and "/unwrapkey" in p)
 
 
-# regorus engines freed by the garbage collector on the server's threads warn; harmless.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_granted_workload_gets_its_model_through_the_service_kek(
     estate: Estate, vault_estate: VaultEstate, tmp_path: Path
 ) -> None:
@@ -113,7 +112,6 @@ def test_granted_workload_gets_its_model_through_the_service_kek(
     assert _unwraps(vault_estate.vault) == before + 1
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_replay_workload_with_a_vault_credential_cannot_skip_the_policy(
     estate: Estate, vault_estate: VaultEstate, tmp_path: Path
 ) -> None:
@@ -145,7 +143,6 @@ def test_replay_workload_with_a_vault_credential_cannot_skip_the_policy(
     assert not (tmp_path / "direct").exists()
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_vault_that_refuses_the_service_is_an_outage_and_releases_nothing(
     estate: Estate, vault_estate: VaultEstate, tmp_path: Path
 ) -> None:

@@ -18,7 +18,7 @@ from sealgate.keyserver._release import ReleaseService
 from sealgate.keyserver._state import StateStore
 from sealgate.keyserver._stores import open_state_store
 from sealgate.keyserver._tokens import TokenVerifier
-from sealgate.runtime._authorization import Decision, UnsealPolicy
+from sealgate.runtime._authorization import Decision, UnsealData, UnsealPolicy
 from sealgate.sealing.recipients import Identity
 
 
@@ -33,11 +33,22 @@ class SerialPolicy:
 
     def __init__(self, load: Callable[[], UnsealPolicy]) -> None:
         self._load = load
-        self._startup = load()  # data only (stages, PCRs): plain Python, any thread
         self._pid = -1
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._local = threading.local()
+        # Loaded on the decision thread now, so a policy that does not load stops startup;
+        # only its data (stages, PCRs: plain Python) is used on other threads.
+        self._data = self._decision_thread().submit(self._data_here).result()
+
+    def _data_here(self) -> UnsealData:
+        return UnsealData(self._policy_here().config)
+
+    def _policy_here(self) -> UnsealPolicy:
+        policy: UnsealPolicy | None = getattr(self._local, "policy", None)
+        if policy is None:
+            policy = self._local.policy = self._load()
+        return policy
 
     def _decision_thread(self) -> concurrent.futures.ThreadPoolExecutor:
         with self._lock:
@@ -48,23 +59,26 @@ class SerialPolicy:
                 self._pid = os.getpid()
             return self._executor
 
-    def _decide_here(self, document: dict[str, Any]) -> Decision:
-        policy: UnsealPolicy | None = getattr(self._local, "policy", None)
-        if policy is None:
-            policy = self._local.policy = self._load()
-        return policy.decide(document)
-
     def stage_for(self, environment: str) -> str | None:
-        return self._startup.stage_for(environment)
+        return self._data.stage_for(environment)
 
     def attested_pcrs(self) -> list[int]:
-        return self._startup.attested_pcrs()
+        return self._data.attested_pcrs()
 
     def pcr_bank(self) -> str:
-        return self._startup.pcr_bank()
+        return self._data.pcr_bank()
 
     def decide(self, document: dict[str, Any]) -> Decision:
-        return self._decision_thread().submit(self._decide_here, document).result()
+        work = self._decision_thread().submit(lambda: self._policy_here().decide(document))
+        return work.result()
+
+    def close(self) -> None:
+        """Drop the engine on its own thread (dropping it elsewhere is an error), then stop."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None and self._pid == os.getpid():
+            executor.submit(lambda: self._local.__dict__.clear()).result()
+            executor.shutdown()
 
 
 def kek_identity(spec: str, keyvault_access: Any = None) -> Identity:
@@ -81,18 +95,17 @@ def kek_identity(spec: str, keyvault_access: Any = None) -> Identity:
 
 
 def _keyvault_access(config: KeyserverConfig) -> Any:
-    if not config.keyvault:
-        return None
+    """How the service reaches Key Vault: its own identity (DefaultAzureCredential), short
+    timeouts (a request must finish well inside the worker timeout), an optional private CA."""
     from sealgate.sealing.recipients._keyvault import KeyVaultAccess
 
     unknown = set(config.keyvault) - {"ca_bundle"}
     if unknown:
         raise InputError(f"{config.source}: keyvault may set ca_bundle only")
-    return KeyVaultAccess(
-        client_options={
-            "connection_verify": str(config.source.parent / str(config.keyvault["ca_bundle"]))
-        }
-    )
+    options: dict[str, Any] = {"connection_timeout": 5, "read_timeout": 10, "retry_total": 2}
+    if "ca_bundle" in config.keyvault:
+        options["connection_verify"] = str(config.source.parent / str(config.keyvault["ca_bundle"]))
+    return KeyVaultAccess(client_options=options)
 
 
 def _tee_verifier(config: KeyserverConfig) -> Any:

@@ -39,6 +39,7 @@ from sealgate.sealing._trust import TrustPolicy
 from sealgate.sealing.recipients import Identity
 
 MAX_SEAL_BYTES = 2 * 1024 * 1024
+MAX_SIGNATURE_BYTES = 2 * 1024 * 1024
 _REQUEST_FIELDS = {
     "environment",
     "seal",
@@ -112,6 +113,11 @@ class ReleaseService:
     tee: Callable[[str], dict[str, Any]] | None = None
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
+    def close(self) -> None:
+        close = getattr(self.policy, "close", None)
+        if callable(close):
+            close()
+
     # --- request -----------------------------------------------------------------------
 
     def release(self, body: Mapping[str, Any], bearer: str | None) -> dict[str, Any]:
@@ -133,8 +139,16 @@ class ReleaseService:
         if token is not None and not isinstance(token, str):
             raise InputError("attestation_token must be a string")
 
+        signature = body.get("signature")
+        signature_bytes = (
+            None if signature is None else _b64(signature, "signature", MAX_SIGNATURE_BYTES)
+        )
         try:
             verified = verify_header(seal_bytes, self.trust, self.now())
+            if signature_bytes is not None and (
+                hashlib.sha256(signature_bytes).hexdigest() != verified.header.signature_sha256
+            ):
+                raise VerificationError("model.sig does not match the seal header")
         except VerificationError as exc:
             raise Denied((f"seal: {exc}",)) from None
 

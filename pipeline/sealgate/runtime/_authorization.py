@@ -93,20 +93,11 @@ def registry_facts(
     return {"checked": True, "stages": current}
 
 
-class UnsealPolicy:
-    """The unseal policy and its data: decides on a facts document (used by the release
-    service, and in-process for development identities)."""
+class UnsealData:
+    """What the unseal policy's data says besides grants: stages, attested PCRs."""
 
-    def __init__(self, policy_set: PolicySet, engine: DecisionEngine) -> None:
-        if not policy_set.packages_for(UNSEAL_KIND):
-            raise InputError("no loaded policy reads unseal requests (policies/unseal/)")
-        self.policy_set = policy_set
-        self.engine = engine
-        self.config = _unseal_config(policy_set)
-
-    @property
-    def revision(self) -> str:
-        return policy_revision(self.policy_set)
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
 
     def stages(self) -> list[str]:
         return _stages(self.config)
@@ -122,6 +113,22 @@ class UnsealPolicy:
     def pcr_bank(self) -> str:
         bank = (self.config.get("attestation") or {}).get("pcr_bank", "sha256")
         return bank if isinstance(bank, str) else "sha256"
+
+
+class UnsealPolicy(UnsealData):
+    """The unseal policy and its data: decides on a facts document (used by the release
+    service, and in-process for development identities)."""
+
+    def __init__(self, policy_set: PolicySet, engine: DecisionEngine) -> None:
+        if not policy_set.packages_for(UNSEAL_KIND):
+            raise InputError("no loaded policy reads unseal requests (policies/unseal/)")
+        super().__init__(_unseal_config(policy_set))
+        self.policy_set = policy_set
+        self.engine = engine
+
+    @property
+    def revision(self) -> str:
+        return policy_revision(self.policy_set)
 
     def decide(self, document: dict[str, Any]) -> Decision:
         model = document.get("model") or {}
