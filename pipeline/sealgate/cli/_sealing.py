@@ -257,7 +257,7 @@ class _ExecTailCommand(click.Command):
     "--environment",
     envvar="SEALGATE_ENVIRONMENT",
     help="Environment unsealing (e.g. prod, edge-prod): the unseal policy decides for it. "
-    "Required for keyvault and tpm identities.",
+    "Required with --keyserver and for tpm identities.",
 )
 @click.option(
     "--registry",
