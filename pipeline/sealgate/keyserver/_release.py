@@ -273,8 +273,9 @@ class ReleaseService:
                 ),
                 self.signing_key,
             )
-        except (InputError, OSError) as exc:
-            # No record, no key: an unrecorded release is not a release.
+        except (SealgateError, OSError) as exc:
+            # No record, no key: an unrecorded release is not a release (a log the writer
+            # refuses to append to after damage included).
             raise Unavailable(f"audit log: {exc}") from None
 
     def _unwrap(self, environment: str, header: SealHeader, wrapped: Any) -> bytes:
