@@ -36,6 +36,9 @@ def serve_command(config_path: Path, host: str, port: int, workers: int) -> None
     config = load_config(config_path)
     options = gunicorn_options(config, host, port, workers)
     service = build_service(config)
+    # The policy was loaded to check it; its engine belongs to a thread that the workers,
+    # forked from this process, will not have: drop it here, each worker loads its own.
+    service.close()
     app = create_app(
         service, operators=config.operators, max_body_bytes=config.limits.max_body_bytes
     )

@@ -114,6 +114,7 @@ class ReleaseService:
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def close(self) -> None:
+        """Drop the policy engine on its own thread; a later decision loads it again."""
         close = getattr(self.policy, "close", None)
         if callable(close):
             close()
