@@ -13,6 +13,7 @@ class ExitCode(IntEnum):
     OK = 0
     DENIED = 1  # policy violations, or a decision that failed closed
     INPUT = 2  # usage error, unreadable or malformed input, missing component
+    UNAVAILABLE = 3  # a service the decision needs (the key release service) did not answer
 
 
 class SealgateError(Exception):
@@ -44,3 +45,9 @@ class DeniedError(SealgateError):
 
 class VerificationError(DeniedError):
     """A sealed model, signature or digest that does not verify: tampering, wrong key or signer."""
+
+
+class UnavailableError(SealgateError):
+    """A service the operation needs did not answer usably (exit code 3): retry later."""
+
+    exit_code = ExitCode.UNAVAILABLE

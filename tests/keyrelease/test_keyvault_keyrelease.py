@@ -30,7 +30,7 @@ from sealgate.sealing import (
 )
 from sealgate.sealing.recipients import _keyvault as keyvault
 
-from tests.keyrelease.conftest import FakeRegistry, unseal_policy_data, unseal_policy_tree
+from tests.keyrelease.conftest import FakeRegistry, unseal_policy_tree
 from tests.keyrelease.keyvault_standin import (
     StandInServer,
     StandInVault,
@@ -171,59 +171,31 @@ def test_keyvault_offline_public_key_and_403_is_a_clear_denial(
     assert not (tmp_path / "out").exists()
 
 
-# regorus engines freed by the garbage collector on the stand-in's thread warn; harmless.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-def test_keyvault_403_through_the_cli_is_one_line_exit_1(
+def test_the_cli_has_no_key_vault_consumer_path(
     tmp_path: Path,
     vault: StandInVault,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    """A workload unseals through the key release service (tests/keyserver); the command
+    line refuses a Key Vault identity before any vault is asked, with one line, exit 2."""
     (tmp_path / "kek.pem").write_bytes(vault.public_pem())
     sealed, _ = _seal(
         tmp_path, keyvault.KeyVaultRecipient(f"{vault.key_id}#{tmp_path / 'kek.pem'}")
     )
-    monkeypatch.setattr(keyvault, "DEFAULT_ACCESS", access(vault, "someone-else"))
-    config = {
-        "environments": {"prod": {"stage": "prod"}},
-        "attestation": {"pcr_bank": "sha256", "pcrs": [0]},
-        "workloads": [
-            {
-                "tenant_id": TENANT,
-                "object_id": "someone-else",
-                "environments": ["prod"],
-                "models": ["ranker"],
-            }
-        ],
-    }
-    policies = unseal_policy_data(tmp_path, config)
+    monkeypatch.setattr(keyvault, "DEFAULT_ACCESS", access(vault, ALLOWED_OID))
     argv = [
         "unseal", str(sealed), "--identity", f"keyvault:{vault.key_id}",
         "--trust", str(tmp_path / "signer.pub"), "--into", str(tmp_path / "out"), "--allow-disk",
-        "--environment", "prod", "--policies", str(policies),
-        "--decision-log", str(tmp_path / "decisions.jsonl"),
+        "--environment", "prod",
     ]  # fmt: skip
-    # Not promoted (no registry): the policy denies before Key Vault is asked to unwrap.
     with pytest.raises(SystemExit) as exited:
         cli.main(argv)
     err = capsys.readouterr().err
-    assert exited.value.code == 1 and "SG-UNSEAL-008" in err and "Traceback" not in err
-    assert not any(p.endswith("/unwrapkey") or "/unwrapkey?" in p for _, p in vault.requests)
-    [record] = [json.loads(x) for x in (tmp_path / "decisions.jsonl").read_text().splitlines()]
-    assert record["decision"] == "deny" and record["consumer"]["object_id"] == "someone-else"
-    # With the model promoted, Key Vault's 403 is the answer: one line, exit 1.
-    registry = FakeRegistry()
-    digest = "sha256:" + hashlib.sha256((sealed / "seal.json").read_bytes()).hexdigest()
-    registry.promote("prod", "ranker", "1.4", digest)
-    import sealgate.promotion
-
-    monkeypatch.setattr(sealgate.promotion, "open_registry", lambda url: registry, raising=False)
-    with pytest.raises(SystemExit) as exited:
-        cli.main([*argv, "--registry", "file:///unused"])
-    err = capsys.readouterr().err
-    assert exited.value.code == 1, err
-    assert err.count("\n") == 1 and "Traceback" not in err
-    assert f"Key Vault {vault.url} denied the request to unwrap the data key with key" in err
+    assert exited.value.code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert "Key Vault keys are unwrapped only by the key release service" in err
+    assert vault.requests == []
+    assert not (tmp_path / "out").exists()
 
 
 def test_keyvault_public_key_errors_name_the_key_in_one_line(

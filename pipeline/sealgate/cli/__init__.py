@@ -11,7 +11,16 @@ import sys
 
 import click
 
-from sealgate.cli import _check, _devices, _platform, _policy, _promotion, _sealing, _trust  # noqa: F401 (commands)
+from sealgate.cli import (  # noqa: F401 (commands)
+    _check,
+    _devices,
+    _keyserver,
+    _platform,
+    _policy,
+    _promotion,
+    _sealing,
+    _trust,
+)
 from sealgate.cli._app import cli, show_environment_variables
 from sealgate.errors import ExitCode, SealgateError
 

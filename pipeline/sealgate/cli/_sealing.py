@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,6 +18,10 @@ from sealgate.cli._output import (
     progress_enabled,
 )
 from sealgate.errors import InputError
+
+if TYPE_CHECKING:
+    from sealgate.runtime import UnsealSummary
+    from sealgate.sealing import TrustPolicy
 
 
 @cli.group()
@@ -210,9 +215,33 @@ class _ExecTailCommand(click.Command):
     "--identity",
     "identities",
     multiple=True,
-    required=True,
     metavar="TYPE:VALUE",
-    help="Key that can unwrap the data key, e.g. local:rcpt.key; repeatable.",
+    help="Development: a key that unwraps the data key itself (local:rcpt.key, tpm:PREFIX); "
+    "outside the enforcement boundary. Enforced environments use --keyserver.",
+)
+@click.option(
+    "--keyserver",
+    "keyserver_url",
+    envvar="SEALGATE_KEYSERVER",
+    metavar="URL",
+    help="The key release service (https://...): it decides with the unseal policy and "
+    "answers with the data key wrapped to this process or device.",
+)
+@click.option(
+    "--token-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The workload identity token for --keyserver (default: $AZURE_FEDERATED_TOKEN_FILE).",
+)
+@click.option(
+    "--device",
+    "device_prefix",
+    type=click.Path(path_type=Path),
+    help="Release to this enrolled TPM device (PREFIX of its enrolment) instead of a token.",
+)
+@click.option(
+    "--ca-bundle",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="CA certificates that verify the key server's TLS certificate (default: system roots).",
 )
 @trust_option
 @click.option(
@@ -228,7 +257,7 @@ class _ExecTailCommand(click.Command):
     "--environment",
     envvar="SEALGATE_ENVIRONMENT",
     help="Environment unsealing (e.g. prod, edge-prod): the unseal policy decides for it. "
-    "Required for keyvault and tpm identities.",
+    "Required with --keyserver and for tpm identities.",
 )
 @click.option(
     "--registry",
@@ -248,6 +277,10 @@ def unseal(
     ctx: click.Context,
     sealed_dir: Path,
     identities: tuple[str, ...],
+    keyserver_url: str | None,
+    token_file: Path | None,
+    device_prefix: Path | None,
+    ca_bundle: Path | None,
     trust: Path,
     expect_name: str | None,
     expect_version: str | None,
@@ -262,14 +295,31 @@ def unseal(
     opa_url: str | None,
     opa_push: bool,
 ) -> None:
-    """Verify, decrypt and publish a sealed model into memory-backed storage."""
-    from dataclasses import asdict
+    """Verify, decrypt and publish a sealed model into memory-backed storage.
 
+    Exit codes: 0 unsealed, 1 denied (policy, token, signature), 2 bad input, 3 the key
+    server could not be reached or did not answer usably (retry later)."""
     from sealgate.runtime import unseal_model
     from sealgate.sealing import load_trust, parse_identity
 
     exec_argv: list[str] = ctx.meta.get("exec_argv", [])
     policy = load_trust(trust)
+    if keyserver_url is not None:
+        summary = _unseal_through_keyserver(
+            sealed_dir, into, keyserver_url, environment, token_file, device_prefix, ca_bundle,
+            identities=identities, trust=policy, expect_name=expect_name,
+            expect_version=expect_version, allow_disk=allow_disk, json_output=json_output,
+        )  # fmt: skip
+        _report_and_exec(summary, json_output, exec_argv)
+        return
+    if token_file is not None or device_prefix is not None or ca_bundle is not None:
+        raise InputError("--token-file, --device and --ca-bundle go with --keyserver URL")
+    for spec in identities:
+        if spec.partition(":")[0] == "keyvault":
+            raise InputError(
+                f"--identity {spec}: Key Vault keys are unwrapped only by the key release "
+                "service; use --keyserver URL --environment ENV"
+            )
     parsed = [parse_identity(spec) for spec in identities]
     from sealgate.runtime._authorization import build_authorizer
 
@@ -307,6 +357,58 @@ def unseal(
             authorize=authorize,
             progress=bars,
         )
+    _report_and_exec(summary, json_output, exec_argv)
+
+
+def _unseal_through_keyserver(
+    sealed_dir: Path,
+    into: Path,
+    url: str,
+    environment: str | None,
+    token_file: Path | None,
+    device_prefix: Path | None,
+    ca_bundle: Path | None,
+    *,
+    identities: tuple[str, ...],
+    trust: TrustPolicy,
+    expect_name: str | None,
+    expect_version: str | None,
+    allow_disk: bool,
+    json_output: bool,
+) -> UnsealSummary:
+    from sealgate.runtime import unseal_model
+    from sealgate.runtime._client import KeyserverClient
+    from sealgate.runtime._keyserver_release import KeyserverRelease, open_release_device
+
+    if identities:
+        raise InputError("--keyserver replaces --identity: give one or the other")
+    if environment is None:
+        raise InputError("--keyserver needs --environment ENV (the environment unsealing)")
+    if device_prefix is not None and token_file is not None:
+        raise InputError("--device and --token-file exclude each other")
+    release = KeyserverRelease(
+        KeyserverClient(url, ca_bundle),
+        environment,
+        token_file=token_file,
+        device=open_release_device(device_prefix) if device_prefix is not None else None,
+    )
+    with ProgressBars(progress_enabled(json_output)) as bars:
+        return unseal_model(
+            sealed_dir,
+            into,
+            identities=[],
+            trust=trust,
+            expect_name=expect_name,
+            expect_version=expect_version,
+            allow_disk=allow_disk,
+            key_release=release,
+            progress=bars,
+        )
+
+
+def _report_and_exec(summary: UnsealSummary, json_output: bool, exec_argv: list[str]) -> None:
+    from dataclasses import asdict
+
     data = {**asdict(summary), "destination": str(summary.destination)}
     emit_summary(
         data,

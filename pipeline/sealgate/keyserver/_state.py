@@ -9,7 +9,10 @@ names such as ``devices/<id>.json``; a store refuses keys with ``..`` or a leadi
 
 from __future__ import annotations
 
+import re
 from typing import Protocol
+
+from sealgate.errors import InputError
 
 
 class StateStore(Protocol):
@@ -24,3 +27,13 @@ class StateStore(Protocol):
 
     def delete(self, key: str, tag: str) -> bool:
         """Remove the document only if it still has ``tag``; False otherwise."""
+
+
+_KEY = re.compile(r"^[A-Za-z0-9._%-]+(/[A-Za-z0-9._%-]+)*$")
+
+
+def check_key(key: str) -> str:
+    """A relative slash-separated key without ``.``/``..`` parts; anything else is refused."""
+    if not _KEY.match(key) or any(part in {".", ".."} for part in key.split("/")):
+        raise InputError(f"state key {key!r}: not a relative name")
+    return key

@@ -1,5 +1,28 @@
-"""Unsealing at the workload: verify, authorize, decrypt into memory, publish atomically."""
+"""Unsealing at the workload: verify, obtain the data key, decrypt into memory, publish
+atomically.
 
-from sealgate.runtime._unseal import Authorize, UnsealRequest, UnsealSummary, unseal_model
+The data key comes from the key release service (``KeyserverRelease`` as ``key_release``,
+with a ``KeyserverClient``; a device supplies a ``ReleaseDevice``), or, for development
+identities outside the enforcement boundary, from an ``Identity`` after ``Authorize``.
+"""
 
-__all__ = ["Authorize", "UnsealRequest", "UnsealSummary", "unseal_model"]
+from sealgate.runtime._client import KeyserverClient
+from sealgate.runtime._keyserver_release import KeyserverRelease, ReleaseDevice
+from sealgate.runtime._unseal import (
+    Authorize,
+    KeyRelease,
+    UnsealRequest,
+    UnsealSummary,
+    unseal_model,
+)
+
+__all__ = [
+    "Authorize",
+    "KeyRelease",
+    "KeyserverClient",
+    "KeyserverRelease",
+    "ReleaseDevice",
+    "UnsealRequest",
+    "UnsealSummary",
+    "unseal_model",
+]

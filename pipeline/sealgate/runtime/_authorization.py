@@ -93,6 +93,55 @@ def registry_facts(
     return {"checked": True, "stages": current}
 
 
+class UnsealData:
+    """What the unseal policy's data says besides grants: stages, attested PCRs."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+
+    def stages(self) -> list[str]:
+        return _stages(self.config)
+
+    def stage_for(self, environment: str) -> str | None:
+        entry = (self.config.get("environments") or {}).get(environment)
+        stage = entry.get("stage") if isinstance(entry, dict) else None
+        return stage if isinstance(stage, str) else None
+
+    def attested_pcrs(self) -> list[int]:
+        return _attested_pcrs(self.config)
+
+    def pcr_bank(self) -> str:
+        bank = (self.config.get("attestation") or {}).get("pcr_bank", "sha256")
+        return bank if isinstance(bank, str) else "sha256"
+
+
+class UnsealPolicy(UnsealData):
+    """The unseal policy and its data: decides on a facts document (used by the release
+    service, and in-process for development identities)."""
+
+    def __init__(self, policy_set: PolicySet, engine: DecisionEngine) -> None:
+        if not policy_set.packages_for(UNSEAL_KIND):
+            raise InputError("no loaded policy reads unseal requests (policies/unseal/)")
+        super().__init__(_unseal_config(policy_set))
+        self.policy_set = policy_set
+        self.engine = engine
+
+    @property
+    def revision(self) -> str:
+        return policy_revision(self.policy_set)
+
+    def decide(self, document: dict[str, Any]) -> Decision:
+        model = document.get("model") or {}
+        target = f"unseal/{model.get('name')}@{model.get('version')}"
+        findings = evaluate_input(
+            self.policy_set,
+            self.engine,
+            PolicyInput(UNSEAL_KIND, target, target, document),
+        )
+        reasons = tuple(sorted(f"{f.rule_id}: {f.message}" for f in findings))
+        return Decision(not reasons, reasons, document, self.revision)
+
+
 class UnsealAuthorizer:
     """The ``authorize`` hook of ``unseal_model``: evaluates the unseal policy, logs, denies."""
 
@@ -107,16 +156,14 @@ class UnsealAuthorizer:
         log: Callable[[str], None],
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        if not policy_set.packages_for(UNSEAL_KIND):
-            raise InputError("no loaded policy reads unseal requests (policies/unseal/)")
+        self._policy = UnsealPolicy(policy_set, engine)
         self._policy_set = policy_set
-        self._engine = engine
         self._identities = identities
         self._environment = environment
         self._registry = registry
         self._log = log
         self._now = now
-        self._config = _unseal_config(policy_set)
+        self._config = self._policy.config
         self.decision: Decision | None = None
 
     def _identity_for(self, request: UnsealRequest) -> Identity:
@@ -149,14 +196,7 @@ class UnsealAuthorizer:
         }
 
     def decide(self, document: dict[str, Any]) -> Decision:
-        target = f"unseal/{document['model']['name']}@{document['model']['version']}"
-        findings = evaluate_input(
-            self._policy_set,
-            self._engine,
-            PolicyInput(UNSEAL_KIND, target, target, document),
-        )
-        reasons = tuple(sorted(f"{f.rule_id}: {f.message}" for f in findings))
-        return Decision(not reasons, reasons, document, policy_revision(self._policy_set))
+        return self._policy.decide(document)
 
     def __call__(self, request: UnsealRequest) -> None:
         try:

@@ -66,6 +66,10 @@ class UnsealRequest:
 # Raises DeniedError to refuse; returning means allowed.
 Authorize = Callable[[UnsealRequest], None]
 
+# The key release service's path: the data key of exactly the verified model, obtained
+# without any identity of the consumer's that could unwrap it (see _keyserver_release).
+KeyRelease = Callable[[VerifiedSeal], bytes]
+
 
 @dataclass(frozen=True)
 class UnsealSummary:
@@ -152,6 +156,33 @@ def _unseal_file(
         plaintext_hash.close()
 
 
+def _unwrap_with_identity(
+    verified: VerifiedSeal,
+    identities: Sequence[Identity],
+    authorize: Authorize | None,
+    into: Path,
+) -> tuple[bytes, str]:
+    header = verified.header
+    identity, wrapped = _select(identities, header.recipients)
+    if authorize is not None:
+        authorize(
+            UnsealRequest(
+                model_name=header.model_name,
+                model_version=header.model_version,
+                digest=verified.digest,
+                seal_id=header.seal_id.hex(),
+                signer_name=verified.signer.name,
+                signer_key_id=verified.signer.key_id,
+                recipient_type=wrapped.type,
+                recipient_key_id=wrapped.key_id,
+                files=len(header.files),
+                plaintext_bytes=header.total_size,
+                destination=str(into),
+            )
+        )
+    return identity.unwrap(wrapped, header.data_key_context()), f"{wrapped.type}:{wrapped.key_id}"
+
+
 def unseal_model(
     sealed_dir: Path,
     into: Path,
@@ -162,13 +193,19 @@ def unseal_model(
     expect_version: str | None = None,
     allow_disk: bool = False,
     authorize: Authorize | None = None,
+    key_release: KeyRelease | None = None,
     now: datetime | None = None,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
 ) -> UnsealSummary:
-    """Verify, authorize, decrypt and publish ``sealed_dir`` as ``into``."""
-    if not identities:
-        raise InputError("at least one --identity is required")
+    """Verify, authorize, decrypt and publish ``sealed_dir`` as ``into``.
+
+    The data key comes from ``key_release`` (the key release service) if given, else from
+    one of ``identities`` after ``authorize``."""
+    if key_release is not None and (identities or authorize is not None):
+        raise InputError("--keyserver replaces --identity: give one or the other")
+    if key_release is None and not identities:
+        raise InputError("at least one --identity (or --keyserver) is required")
     workers = workers or default_workers()
     parent_fd = open_parent(into)
     try:
@@ -183,6 +220,7 @@ def unseal_model(
                 expect_version=expect_version,
                 allow_disk=allow_disk,
                 authorize=authorize,
+                key_release=key_release,
                 now=now,
                 workers=workers,
                 progress=progress,
@@ -202,6 +240,7 @@ def _unseal_at(
     expect_version: str | None,
     allow_disk: bool,
     authorize: Authorize | None,
+    key_release: KeyRelease | None,
     now: datetime | None,
     workers: int,
     progress: ProgressCallback | None,
@@ -218,24 +257,11 @@ def _unseal_at(
         progress=progress,
     )
     header = verified.header
-    identity, wrapped = _select(identities, header.recipients)
-    if authorize is not None:
-        authorize(
-            UnsealRequest(
-                model_name=header.model_name,
-                model_version=header.model_version,
-                digest=verified.digest,
-                seal_id=header.seal_id.hex(),
-                signer_name=verified.signer.name,
-                signer_key_id=verified.signer.key_id,
-                recipient_type=wrapped.type,
-                recipient_key_id=wrapped.key_id,
-                files=len(header.files),
-                plaintext_bytes=header.total_size,
-                destination=str(into),
-            )
-        )
-    data_key = identity.unwrap(wrapped, header.data_key_context())
+    if key_release is not None:
+        data_key = key_release(verified)
+        recipient = "keyserver"
+    else:
+        data_key, recipient = _unwrap_with_identity(verified, identities, authorize, into)
     if len(data_key) != stream.DATA_KEY_BYTES:
         raise VerificationError("the unwrapped data key has the wrong length")
 
@@ -264,7 +290,7 @@ def _unseal_at(
         model_version=header.model_version,
         signer_name=verified.signer.name,
         signer_key_id=verified.signer.key_id,
-        recipient=f"{wrapped.type}:{wrapped.key_id}",
+        recipient=recipient,
         files=len(header.files),
         plaintext_bytes=header.total_size,
         removed_partials=tuple(str(p) for p in removed),

@@ -56,9 +56,25 @@ revoked_list(name) := list if {
 
 revoked_list(name) := [] if not is_array(object.get(revoked, name, []))
 
-device_id := object.get(consumer, "device_id", null)
+# The release service reports a device as {"type": "device", "id", "class", "enrolled"};
+# the in-process TPM identity (development) as {"type": "device", "device_id"}.
+device_id := object.get(consumer, "id", object.get(consumer, "device_id", null))
 
-enrolled := [d | some d in devices; d.id == device_id]
+# Devices the service enrolled (credential activation) count as enrolled with the class
+# recorded at enrolment; devices listed in data are enrolled too (by id).
+listed_devices := [d | some d in devices; d.id == device_id]
+
+default service_enrolled := []
+
+service_enrolled := [{"id": device_id, "class": object.get(consumer, "class", null), "ak_key_id": object.get(quoted, "ak_key_id", null)}] if {
+	object.get(consumer, "enrolled", false) == true
+}
+
+default enrolled := []
+
+enrolled := listed_devices if count(listed_devices) > 0
+
+enrolled := service_enrolled if count(listed_devices) == 0
 
 finding(rule_id, severity, msg, path) := {
 	"id": rule_id,
@@ -245,20 +261,29 @@ matches(grant) if {
 	grant.id == device_id
 }
 
+# A grant for a device class (no id) covers every enrolled device of that class.
+matches(grant) if {
+	consumer_type == "device"
+	not "id" in object.keys(grant)
+	some device in enrolled
+	nonempty_string(object.get(grant, "class", null))
+	grant.class == object.get(device, "class", null)
+}
+
 matches(grant) if {
 	consumer_type == "key"
 	grant.key_id == object.get(consumer, "key_id", null)
 }
 
-# A workload grant names its tenant and at least one of object id, client id, subject; every
-# one it names must match.
+# A workload grant names its tenant (Entra ID) or its token issuer (the AKS OIDC issuer), and
+# at least one of object id, client id, subject; every field it names must match.
 matches(grant) if {
 	consumer_type == "workload"
-	nonempty_string(object.get(grant, "tenant_id", null))
-	grant.tenant_id == object.get(consumer, "tenant_id", null)
+	anchors := [field | some field in ["tenant_id", "issuer"]; nonempty_string(object.get(grant, field, null))]
+	count(anchors) > 0
 	named := [field | some field in ["object_id", "client_id", "subject"]; nonempty_string(object.get(grant, field, null))]
 	count(named) > 0
-	every field in named {
+	every field in array.concat(anchors, named) {
 		grant[field] == object.get(consumer, field, null)
 	}
 }
@@ -309,4 +334,49 @@ deny contains finding("SG-UNSEAL-011", "critical", sprintf("workload identity %v
 	some field in ["object_id", "client_id", "subject"]
 	value := object.get(consumer, field, null)
 	listed(revoked_list("workloads"), value)
+}
+
+pointer := object.get(as_object(object.get(input, "registry", null)), "pointer", null)
+
+require_signed_pointers if object.get(as_object(object.get(config, "registry", null)), "require_signed_pointers", true) != false
+
+# METADATA
+# title: Stage pointer is not signed, or older than one already seen
+# description: >-
+#   The release service reads the environment's stage pointer through its signature (a gate
+#   key) and compares its counter with the highest it has seen for that model and stage. A
+#   pointer that does not verify, or that is older than one seen before (a copied-back old
+#   pointer), releases nothing.
+# custom:
+#   id: SG-UNSEAL-012
+#   severity: critical
+#   waivable: false
+#   remediation: >-
+#     Promote the model again through the gate (it signs the pointer with a new counter); a
+#     rolled-back pointer means someone rewrote registry storage: investigate.
+deny contains finding("SG-UNSEAL-012", "critical", sprintf("the %v pointer of %v is older than one already seen (counter %v, seen %v)", [pointer.stage, object.get(model, "name", null), pointer.counter, pointer.high_water]), ["registry", "pointer", "rolled_back"]) if {
+	is_object(pointer)
+	pointer.rolled_back == true
+}
+
+deny contains finding("SG-UNSEAL-012", "critical", sprintf("the %v pointer of %v is not verified: %v", [pointer.stage, object.get(model, "name", null), object.get(pointer, "problems", [])]), ["registry", "pointer", "verified"]) if {
+	is_object(pointer)
+	require_signed_pointers
+	object.get(pointer, "verified", false) != true
+}
+
+# METADATA
+# title: Device is not enrolled with the release service
+# description: >-
+#   A device that the release service reports as not enrolled (no credential activation, or
+#   an enrolment that never finished) is unknown, whatever data lists it.
+# custom:
+#   id: SG-UNSEAL-013
+#   severity: critical
+#   waivable: false
+#   remediation: Enrol the device through the release service (sealgate device enroll --keyserver URL).
+deny contains finding("SG-UNSEAL-013", "critical", sprintf("device %v is not enrolled with the release service", [device_id]), ["consumer", "enrolled"]) if {
+	consumer_type == "device"
+	"enrolled" in object.keys(consumer)
+	consumer.enrolled != true
 }

@@ -1,0 +1,133 @@
+"""The consumer's side of key release: ask the service for one verified model's data key.
+
+A workload sends the exact seal.json it verified, its workload-identity token (read afresh
+from the token file: AKS rotates it) and an ephemeral HPKE public key; the answer opens only
+with that key's private half, bound to this seal. A device asks for a challenge, quotes it in
+its TPM and unwraps the answer in the TPM (``sealgate.devices`` provides that side). Nothing
+here holds a key-encryption key: a consumer that skips this code gets ciphertext only.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from sealgate.errors import InputError, VerificationError
+from sealgate.keyserver._response_key import ResponseKey, release_context
+from sealgate.runtime._client import KeyserverClient
+from sealgate.sealing._header import HEADER_FILE
+from sealgate.sealing._paths import open_regular_nofollow
+from sealgate.sealing._verify import VerifiedSeal
+
+TOKEN_FILE_ENV = "AZURE_FEDERATED_TOKEN_FILE"  # noqa: S105 - a variable name
+MAX_TOKEN_BYTES = 16 * 1024
+MAX_SEAL_BYTES = 2 * 1024 * 1024
+
+
+class ReleaseDevice(Protocol):
+    """The device side (``sealgate.devices.open_release_device(prefix)``)."""
+
+    device_id: str
+
+    def quote(self, nonce: bytes, pcrs: Sequence[int], pcr_bank: str) -> dict[str, Any]: ...
+
+    def unwrap_released(self, answer: Mapping[str, Any], context: bytes) -> bytes: ...
+
+
+def open_release_device(prefix: Path) -> ReleaseDevice:
+    try:
+        from sealgate.devices import open_release_device as opener  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        raise InputError("--device: this build has no device release (sealgate.devices)") from None
+    device: ReleaseDevice = opener(prefix)
+    return device
+
+
+def read_token(path: Path | None) -> str:
+    if path is None:
+        env = os.environ.get(TOKEN_FILE_ENV)
+        if not env:
+            raise InputError(
+                f"a workload needs --token-file or {TOKEN_FILE_ENV} (its identity token)"
+            )
+        path = Path(env)
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_TOKEN_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the identity token: {exc.strerror}") from None
+    token = data.decode("ascii", errors="replace").strip()
+    if not token or len(data) > MAX_TOKEN_BYTES:
+        raise InputError(f"{path}: not an identity token")
+    return token
+
+
+def _verified_seal_bytes(verified: VerifiedSeal) -> bytes:
+    """seal.json as verified: read again and compared by digest, so what is sent is what was
+    checked."""
+    fd = open_regular_nofollow(verified.sealed_dir / HEADER_FILE)
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read(MAX_SEAL_BYTES + 1)
+    if "sha256:" + hashlib.sha256(data).hexdigest() != verified.digest:
+        raise VerificationError(f"{HEADER_FILE} changed after it was verified")
+    return data
+
+
+def _b64(text: object, what: str) -> bytes:
+    try:
+        return base64.b64decode(str(text), validate=True)
+    except ValueError:
+        raise VerificationError(f"the key server's {what} is not base64") from None
+
+
+class KeyserverRelease:
+    """``key_release`` hook of ``unseal_model``: the data key of the verified model, or an
+    error (``DeniedError`` for a denial, ``UnavailableError`` for an outage)."""
+
+    def __init__(
+        self,
+        client: KeyserverClient,
+        environment: str,
+        *,
+        token_file: Path | None = None,
+        device: ReleaseDevice | None = None,
+    ) -> None:
+        self._client = client
+        self._environment = environment
+        self._token_file = token_file
+        self._device = device
+        self.record: str | None = None
+
+    def __call__(self, verified: VerifiedSeal) -> bytes:
+        seal = base64.b64encode(_verified_seal_bytes(verified)).decode("ascii")
+        body: dict[str, Any] = {"environment": self._environment, "seal": seal}
+        if self._device is None:
+            token = read_token(self._token_file)
+            response_key = ResponseKey.generate()
+            body["response_key"] = response_key.public_document()
+            answer = self._client.post("/v1/release", body, bearer=token)
+            context = release_context(verified.header.seal_id, verified.digest.encode())
+            data_key = response_key.open(_b64(answer.get("wrapped_key"), "wrapped_key"), context)
+        else:
+            challenge = self._client.post("/v1/challenges", {"device_id": self._device.device_id})
+            nonce = _b64(challenge.get("nonce"), "nonce")
+            pcrs = challenge.get("pcrs")
+            if not isinstance(pcrs, list) or not all(isinstance(p, int) for p in pcrs):
+                raise VerificationError("the key server's challenge names no PCRs to quote")
+            quote = self._device.quote(nonce, pcrs, str(challenge.get("pcr_bank", "sha256")))
+            body["device"] = {
+                "id": self._device.device_id,
+                "nonce": challenge["nonce"],
+                "quote": quote,
+            }
+            answer = self._client.post("/v1/release", body)
+            data_key = self._device.unwrap_released(
+                answer, release_context(verified.header.seal_id, nonce)
+            )
+        record = answer.get("record")
+        self.record = record if isinstance(record, str) else None
+        return data_key
