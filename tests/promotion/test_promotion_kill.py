@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from sealgate.promotion import sealed_model_digest
-from sealgate.promotion._audit import verify_audit
+from sealgate.promotion._audit_verify import verify_audit
 from sealgate.promotion._service import open_gate, push
 from sealgate.sealing import load_trust, verify_sealed
 from sealgate.sealing._signing_keys import load_signing_private_key

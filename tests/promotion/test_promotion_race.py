@@ -10,7 +10,9 @@ import sys
 import threading
 
 from sealgate.promotion import ConflictError
-from sealgate.promotion._audit import Decision, append_record, record_hash, verify_audit
+from sealgate.promotion._audit import Decision, append_record, record_hash
+from sealgate.promotion._audit_verify import verify_audit
+from sealgate.promotion._identity import ensure_registry_id
 from sealgate.promotion._service import open_gate, push
 from sealgate.sealing._signing_keys import load_signing_private_key
 
@@ -111,6 +113,7 @@ def test_audit_appends_racing_in_threads_keep_one_chain(
 ) -> None:
     key = load_signing_private_key(workspace.path("gate.key"))
     registry = registry_target.open()
+    ensure_registry_id(registry, key)  # the gate makes the identity at first use
     request = {"name": MODEL_NAME, "version": "1.0.0", "digest": "sha256:" + "0" * 64}
     hashes: list[str] = []
     lock = threading.Lock()

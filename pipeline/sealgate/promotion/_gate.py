@@ -8,11 +8,19 @@ Order for one request:
 4. deny: append a ``deny`` record naming every reason; nothing else changes;
 5. allow: if the target moved meanwhile, append a ``conflict`` record and stop; otherwise
    append the ``allow`` record (write-ahead: a pointer never moves unrecorded), then move the
-   pointer by compare-and-swap, naming that record; if another promotion won the race,
-   append a ``conflict`` record that refers to the allow record and raise ConflictError.
+   pointer by compare-and-swap to a pointer signed by the gate key naming that record (its
+   counter is the record's sequence number). The signed pointer move is the commit point:
+   if another promotion won the race, a ``conflict`` record refers to the allow record and
+   ConflictError is raised; if the move fails otherwise (EACCES, ENOSPC, a storage error,
+   an interrupt), an ``aborted`` record (action ``<action>.aborted``) refers to it, so
+   ``audit verify`` knows the allow did not take effect.
 
-A process killed at any point leaves the pointer at its old or its new value (one atomic
-write) and the audit chain intact (one appended line per record).
+Every pointer the decision reads is verified (``read_verified_pointer``): a source pointer
+that does not verify counts as absent (the policy denies), a target pointer that does not
+verify refuses the request. A process killed at any point leaves the pointer at its old or
+its new value (one atomic write) and the audit chain intact (one appended line per record);
+killed between the allow record and the move, ``audit verify`` reports the allow as not
+taken effect and unmarked.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from sealgate.errors import InputError
+from sealgate.errors import InputError, VerificationError
 from sealgate.inputs._model import PolicyInput
 from sealgate.policy._decision import Finding
 from sealgate.policy._engine import DecisionEngine
@@ -34,10 +42,12 @@ from sealgate.policy._evaluate import evaluate_input
 from sealgate.policy._loader import PolicySet
 from sealgate.policy._revision import policy_revision
 from sealgate.promotion._approvals import verify_approvals
-from sealgate.promotion._audit import Decision, append_record, utc_now
+from sealgate.promotion._audit import Decision, append_signed, utc_now
 from sealgate.promotion._digest import digest_of_bytes
 from sealgate.promotion._evidence import evidence_facts
 from sealgate.promotion._facts import ModelFacts, model_facts, pointer_facts, version_facts
+from sealgate.promotion._identity import ensure_registry_id
+from sealgate.promotion._pointers import read_verified_pointer, sign_pointer
 from sealgate.promotion._registry import ConflictError, Registry, StagePointer
 from sealgate.promotion._request import PromotionRequest
 from sealgate.sealing._trust import TrustPolicy
@@ -55,6 +65,22 @@ class GateContext:
     trust: TrustPolicy
     gate_key: ec.EllipticCurvePrivateKey
     approvers: TrustPolicy | None = None
+    # Other trusted signers: gate replicas (pointers, records) and key release service
+    # replicas (records), so heads they signed are verified before each append.
+    gate_keys: tuple[ec.EllipticCurvePublicKey, ...] = ()
+    writer_keys: tuple[ec.EllipticCurvePublicKey, ...] = ()
+
+    def pointer_keys(self) -> list[ec.EllipticCurvePublicKey]:
+        return [self.gate_key.public_key(), *self.gate_keys]
+
+    def verified(self, stage: str, name: str) -> StagePointer | None:
+        """The pointer, if it verifies; None when absent or when it does not."""
+        try:
+            if read_verified_pointer(self.registry, stage, name, self.pointer_keys()) is None:
+                return None
+        except VerificationError:
+            return None
+        return self.registry.current(stage, name)
 
 
 @dataclass
@@ -93,7 +119,7 @@ def gather_facts(
     approvals: list[Path],
     evidence: list[Path],
 ) -> dict[str, Any]:
-    source = context.registry.current(request.source, request.name) if request.source else None
+    source = context.verified(request.source, request.name) if request.source else None
     model: ModelFacts
     if sealed_dir is not None:
         model = model_facts(sealed_dir, context.trust)
@@ -126,8 +152,8 @@ def _record(
     facts: dict[str, Any],
     reasons: list[str],
     refers_to: str | None = None,
-) -> str:
-    return append_record(
+) -> tuple[str, int]:
+    appended = append_signed(
         context.registry,
         Decision(
             actor=request.requester,
@@ -140,7 +166,21 @@ def _record(
             refers_to=refers_to,
         ),
         context.gate_key,
+        registry_id=ensure_registry_id(context.registry, context.gate_key),
+        trusted_keys=[*context.gate_keys, *context.writer_keys],
     )
+    return appended.hash, appended.seq
+
+
+def _verified_target(context: GateContext, request: PromotionRequest) -> None:
+    try:
+        read_verified_pointer(
+            context.registry, request.target, request.name, context.pointer_keys()
+        )
+    except VerificationError as exc:
+        raise VerificationError(
+            f"{exc}; the gate decides on no forged pointer (run `sealgate audit verify`)"
+        ) from None
 
 
 def run_promotion(
@@ -156,13 +196,15 @@ def run_promotion(
     """Decide one request and, when allowed, move the target pointer; record either way."""
     request.check()
     registry = context.registry
+    registry_id = ensure_registry_id(registry, context.gate_key)
+    _verified_target(context, request)
     target, tag = registry.read_pointer(request.target, request.name)
     with _model_dir(registry, request.digest, local_model) as sealed_dir:
         facts = gather_facts(context, request, action, sealed_dir, target, approvals, evidence)
         findings = decide(context, facts)
         result = PromotionResult(request, not findings, findings, facts=facts)
         if findings:
-            result.record = _record(context, request, action, "deny", facts, result.reasons)
+            result.record, _ = _record(context, request, action, "deny", facts, result.reasons)
             return result
         if before_commit is not None:
             before_commit()
@@ -172,16 +214,54 @@ def run_promotion(
         conflict = f"conflict: {request.name} in {request.target} changed while this was decided"
         _record(context, request, action, "conflict", facts, [conflict])
         raise ConflictError(f"{conflict}; nothing was changed, decide again")
-    result.record = _record(context, request, action, "allow", facts, [])
-    pointer = StagePointer(
-        request.name, request.version, request.digest, record=result.record, updated=utc_now()
+    result.record, seq = _record(context, request, action, "allow", facts, [])
+    pointer = sign_pointer(
+        StagePointer(
+            request.name,
+            request.version,
+            request.digest,
+            record=result.record,
+            updated=utc_now(),
+            stage=request.target,
+            counter=seq,
+            registry_id=registry_id,
+        ),
+        context.gate_key,
     )
-    try:
-        registry.set_pointer(request.target, pointer, tag)
-    except ConflictError as exc:
-        _record(context, request, action, "conflict", facts, [str(exc)], refers_to=result.record)
-        raise
+    _commit(context, request, action, facts, result.record, pointer, tag)
     return result
+
+
+def _commit(
+    context: GateContext,
+    request: PromotionRequest,
+    action: str,
+    facts: dict[str, Any],
+    allow_record: str,
+    pointer: StagePointer,
+    tag: str | None,
+) -> None:
+    """Move the pointer (the commit point); record why when it did not move."""
+    try:
+        context.registry.set_pointer(request.target, pointer, tag)
+    except ConflictError as exc:
+        _record(context, request, action, "conflict", facts, [str(exc)], refers_to=allow_record)
+        raise
+    except BaseException as exc:
+        reason = f"the pointer move failed: {exc.strerror if isinstance(exc, OSError) else exc}"
+        try:
+            _record(
+                context, request, f"{action}.aborted", "aborted", facts, [reason],
+                refers_to=allow_record,
+            )  # fmt: skip
+        except Exception:
+            raise exc from None  # the allow stays unmarked: `audit verify` reports it
+        if isinstance(exc, Exception):
+            raise InputError(
+                f"{request.name} {request.version} was allowed into {request.target} but "
+                f"{reason}; the allow record {allow_record} is marked aborted, nothing changed"
+            ) from None
+        raise
 
 
 @contextlib.contextmanager
@@ -198,7 +278,7 @@ def _model_dir(registry: Registry, digest: str, local_model: Path | None) -> Ite
 
 def source_digest(registry: Registry, source: str | None, name: str, version: str) -> str:
     """The digest to promote when none is given: the one the source stage holds."""
-    pointer = registry.current(source, name) if source else None
+    pointer = registry.current(source, name) if source else None  # a default only: decided later
     if pointer is None or pointer.version != version:
         where = source or "the source stage"
         raise InputError(
