@@ -218,6 +218,8 @@ def test_keyvault_403_through_the_cli_is_one_line_exit_1(
     import sealgate.promotion
 
     monkeypatch.setattr(sealgate.promotion, "open_registry", lambda url: registry, raising=False)
+    # The in-memory pointers stand for verified ones (pointer signatures: tests/promotion).
+    monkeypatch.setattr(sealgate.promotion._pointers, "VerifiedPointers", lambda r, keys: r)
     with pytest.raises(SystemExit) as exited:
         cli.main([*argv, "--registry", "file:///unused"])
     err = capsys.readouterr().err
