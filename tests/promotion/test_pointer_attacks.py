@@ -111,7 +111,9 @@ def test_hand_written_and_misplaced_pointers_are_refused(
     # The gate refuses to decide on a forged target pointer.
     write_raw(registry, pointer_key("dev", MODEL_NAME), forged.to_json())
     with pytest.raises(VerificationError, match="decides on no forged pointer"):
-        push(open_gate(gate_options(workspace, registry_target.url)), workspace.sealed("1.0.0"), "a")
+        push(
+            open_gate(gate_options(workspace, registry_target.url)), workspace.sealed("1.0.0"), "a"
+        )
 
 
 def test_pointers_and_records_of_another_registry_are_refused(
@@ -123,9 +125,10 @@ def test_pointers_and_records_of_another_registry_are_refused(
     _two_pushes(workspace, second)
     keys = [_gate_pub(workspace)]
     one, two = first.open(), second.open()
-    assert json.loads(read_raw(one, "registry.json"))["registry_id"] != json.loads(
-        read_raw(two, "registry.json")
-    )["registry_id"]
+    assert (
+        json.loads(read_raw(one, "registry.json"))["registry_id"]
+        != json.loads(read_raw(two, "registry.json"))["registry_id"]
+    )
     # The same gate key signed both: only the registry id tells them apart.
     write_raw(two, pointer_key("dev", MODEL_NAME), read_raw(one, pointer_key("dev", MODEL_NAME)))
     with pytest.raises(VerificationError, match="another registry"):
