@@ -21,6 +21,7 @@ import contextlib
 import os
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from pathlib import Path
 
 from sealgate.errors import InputError
@@ -80,22 +81,33 @@ class BlobWitness(HeadWitness):
         self.url = url
         self._container = service.get_container_client(container)
 
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        from azure.core.exceptions import AzureError
+
+        try:
+            yield
+        except AzureError as exc:
+            reason = getattr(exc, "reason", None) or type(exc).__name__
+            raise InputError(f"audit witness {self.url}: {reason}") from None
+
     def record(self, count: int, head: bytes) -> None:
         from azure.core.exceptions import ResourceExistsError
 
-        # Written once already: an immutable container refuses a second write anyway.
-        with contextlib.suppress(ResourceExistsError):
+        with self._errors(), contextlib.suppress(ResourceExistsError):
+            # Written once already: an immutable container refuses a second write anyway.
             self._container.upload_blob(head_name(count), head, overwrite=False)
 
     def latest(self) -> bytes | None:
-        names = [
-            b.name
-            for b in self._container.list_blobs(name_starts_with=f"{HEADS}/")
-            if _HEAD_NAME.match(b.name.removeprefix(f"{HEADS}/"))
-        ]
-        if not names:
-            return None
-        return bytes(self._container.download_blob(max(names)).readall())
+        with self._errors():
+            names = [
+                b.name
+                for b in self._container.list_blobs(name_starts_with=f"{HEADS}/")
+                if _HEAD_NAME.match(b.name.removeprefix(f"{HEADS}/"))
+            ]
+            if not names:
+                return None
+            return bytes(self._container.download_blob(max(names)).readall())
 
 
 def open_witness(spec: str) -> HeadWitness:
