@@ -169,16 +169,13 @@ def verify_audit(
             trail.latest[place] = hash_
     if torn:
         return report(AuditProblem(torn.position, torn.describe()))
-    for problem in (
+    for found in (
         _head_problem(head, lines, ring, "signed audit head"),
         _head_problem(witnessed, lines, ring, "witnessed audit head"),
+        _pointers_problem(registry, trail, gate_ring, registry_id) if check_pointers else None,
     ):
-        if problem:
-            return report(problem)
-    if check_pointers:
-        problem = _pointers_problem(registry, trail, gate_ring, registry_id)
-        if problem:
-            return report(problem)
+        if found:
+            return report(found)
     return report(None)
 
 

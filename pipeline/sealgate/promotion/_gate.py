@@ -47,7 +47,7 @@ from sealgate.promotion._digest import digest_of_bytes
 from sealgate.promotion._evidence import evidence_facts
 from sealgate.promotion._facts import ModelFacts, model_facts, pointer_facts, version_facts
 from sealgate.promotion._identity import ensure_registry_id
-from sealgate.promotion._pointers import read_verified_pointer, sign_pointer
+from sealgate.promotion._pointers import read_verified_pointer, sign_pointer, verify_pointer
 from sealgate.promotion._registry import ConflictError, Registry, StagePointer
 from sealgate.promotion._request import PromotionRequest
 from sealgate.sealing._trust import TrustPolicy
@@ -172,15 +172,21 @@ def _record(
     return appended.hash, appended.seq
 
 
-def _verified_target(context: GateContext, request: PromotionRequest) -> None:
-    try:
-        read_verified_pointer(
-            context.registry, request.target, request.name, context.pointer_keys()
-        )
-    except VerificationError as exc:
-        raise VerificationError(
-            f"{exc}; the gate decides on no forged pointer (run `sealgate audit verify`)"
-        ) from None
+def _verified_target(
+    context: GateContext, request: PromotionRequest
+) -> tuple[StagePointer | None, str | None]:
+    """The target pointer and its tag, verified (the exact bytes the decision is about)."""
+    target, tag = context.registry.read_pointer(request.target, request.name)
+    if target is not None:
+        try:
+            verify_pointer(
+                context.registry, request.target, request.name, target, context.pointer_keys()
+            )
+        except VerificationError as exc:
+            raise VerificationError(
+                f"{exc}; the gate decides on no forged pointer (run `sealgate audit verify`)"
+            ) from None
+    return target, tag
 
 
 def run_promotion(
@@ -197,8 +203,7 @@ def run_promotion(
     request.check()
     registry = context.registry
     registry_id = ensure_registry_id(registry, context.gate_key)
-    _verified_target(context, request)
-    target, tag = registry.read_pointer(request.target, request.name)
+    target, tag = _verified_target(context, request)
     with _model_dir(registry, request.digest, local_model) as sealed_dir:
         facts = gather_facts(context, request, action, sealed_dir, target, approvals, evidence)
         findings = decide(context, facts)

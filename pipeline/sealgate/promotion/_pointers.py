@@ -90,11 +90,22 @@ def read_verified_pointer(
         raise VerificationError(f"stage pointer {stage}/{name}: {exc}") from None
     if pointer is None:
         return None
+    return verify_pointer(registry, stage, name, pointer, keys)
+
+
+def verify_pointer(
+    registry: Registry,
+    stage: str,
+    name: str,
+    pointer: StagePointer,
+    gate_keys: Sequence[ec.EllipticCurvePublicKey],
+) -> VerifiedPointer:
+    """``pointer`` as read from (stage, name), verified; else ``VerificationError``."""
     where = f"stage pointer {stage}/{name}"
-    problem = pointer_problem(stage, name, pointer, keys)
+    problem = pointer_problem(stage, name, pointer, gate_keys)
     if problem:
         raise VerificationError(f"{where} {problem}: refused")
-    registry_id = verified_registry_id(registry, keys)
+    registry_id = verified_registry_id(registry, gate_keys)
     if registry_id is None or pointer.registry_id != registry_id:
         raise VerificationError(f"{where} belongs to another registry: refused")
     return VerifiedPointer(
