@@ -154,3 +154,30 @@ def test_audit_verify_cli_reports_a_copied_back_pointer(
     run = cli("audit", "verify", "--gate-pub", "gate.pub")
     assert run.code == 1
     assert "is not the latest allow" in run.stdout
+
+
+def test_counters_are_one_more_than_the_stage_highest_and_checked(
+    workspace: Workspace, file_registry: RegistryTarget
+) -> None:
+    _two_pushes(workspace, file_registry)
+    registry = file_registry.open()
+    keys = [_gate_pub(workspace)]
+    assert read_verified_pointer(registry, "dev", MODEL_NAME, keys).counter == 2  # type: ignore[union-attr]
+    other = open_gate(gate_options(workspace, file_registry.url))
+    assert not push(other, workspace.sealed("0.9.0"), "alice").allowed  # a deny takes none
+    records = [json.loads(line) for line in registry.read_audit().splitlines()]
+    assert [r["counter"] for r in records] == [1, 2, None]
+    assert verify_audit(registry, keys).ok
+    # A record re-signed with a counter that does not advance its stage is named.
+    gate_key = load_signing_private_key(workspace.path("gate.key"))
+    from sealgate.promotion._audit import RECORD_TYPE
+    from sealgate.promotion._signed import sign_document
+
+    lines = registry.read_audit().splitlines()
+    second = json.loads(lines[1])
+    body = {k: v for k, v in second.items() if k not in ("gate_key_id", "sig")} | {"counter": 1}
+    lines[1] = sign_document(body, RECORD_TYPE, gate_key)
+    write_raw(registry, AUDIT_LOG, b"".join(line + b"\n" for line in lines))
+    problem = verify_audit(registry, keys).problem
+    assert problem is not None and problem.record == 1
+    assert "counter 1 for stage dev, not above the stage's highest 1" in problem.message

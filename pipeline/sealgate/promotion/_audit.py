@@ -9,11 +9,15 @@ A record is one line of canonical JSON::
      "request": {"name", "version", "digest", "from", "to", "requester"},
      "input_digest": "sha256:<facts document>", "policy_revision": "sha256:<policies + data>",
      "reasons": ["SG-PROMO-006: ..."], "refers_to": null | "sha256:<record>",
-     "gate_key_id": "<hex>", "sig": "<base64 ECDSA P-256 over the DSSE PAE of the record
+     "counter": null | 12, "gate_key_id": "<hex>", "sig": "<base64 ECDSA P-256 over the DSSE PAE of the record
      without sig>"}
 
 The hash of a record is ``sha256:`` of its line (without the newline); record 0 chains to
-``sha256:000...``. The signed head (``audit/head.json``: count and hash of the last record)
+``sha256:000...``. An allow that moves a stage pointer (``push``, ``promote``) carries the
+stage's next ``counter``: one more than the highest counter of any earlier such allow into
+that stage, computed from the log under the append's compare-and-swap, so two moves into
+one stage never share a counter; the pointer it writes carries the same counter. The signed
+head (``audit/head.json``: count and hash of the last record)
 is rewritten after each append and, where a witness is configured, also kept there.
 
 Before every append the log is checked against the head and the witness (count and hash)
@@ -50,6 +54,8 @@ HEAD_TYPE = "application/vnd.sealgate.audit-head.v1+json"
 DECISIONS = ("allow", "deny", "conflict", "aborted")
 # Decisions that say an earlier allow (``refers_to``) did not take effect.
 NOT_TAKEN = ("conflict", "aborted")
+# The actions whose allow records move a stage pointer (and take the stage's next counter).
+POINTER_ACTIONS = ("push", "promote")
 RECORD_FIELDS = {
     "seq",
     "prev",
@@ -63,6 +69,7 @@ RECORD_FIELDS = {
     "policy_revision",
     "reasons",
     "refers_to",
+    "counter",
     "gate_key_id",
     "sig",
 }
@@ -89,12 +96,41 @@ class Decision:
     policy_revision: str
     reasons: tuple[str, ...]
     refers_to: str | None = None
+    # The stage whose pointer this allow moves: the record takes that stage's next counter.
+    counter_stage: str | None = None
 
 
 @dataclass(frozen=True)
 class Appended:
     hash: str
     seq: int
+    counter: int | None
+
+
+def pointer_move(document: dict[str, Any]) -> tuple[str, str] | None:
+    """The (stage, name) whose pointer an allow record moves, or None."""
+    request = document.get("request")
+    if document.get("decision") != "allow" or document.get("action") not in POINTER_ACTIONS:
+        return None
+    if not isinstance(request, dict):
+        return None
+    stage, name = request.get("to"), request.get("name")
+    return (stage, name) if isinstance(stage, str) and isinstance(name, str) else None
+
+
+def highest_counter(lines: list[bytes], stage: str) -> int:
+    """The highest counter of the pointer-moving allows into ``stage`` (0 for none)."""
+    highest = 0
+    marker = f'"to":"{stage}"'.encode()
+    for line in lines:
+        if b'"decision":"allow"' not in line or marker not in line:
+            continue  # most records: no need to parse them
+        document = json.loads(line)
+        counter = document.get("counter")
+        move = pointer_move(document)
+        if move is not None and move[0] == stage and isinstance(counter, int):
+            highest = max(highest, counter)
+    return highest
 
 
 def parse_head(head: bytes, where: str) -> dict[str, Any]:
@@ -134,8 +170,9 @@ def check_before_append(
     keys: dict[str, ec.EllipticCurvePublicKey],
     *,
     strict_keys: bool,
-) -> tuple[int, str]:
-    """The (seq, prev) the next record takes, after checking the log; else AuditDamagedError.
+) -> tuple[list[bytes], str]:
+    """The log's records and the hash the next record chains to, after checking the log;
+    else AuditDamagedError.
 
     ``keys``: the signers whose head signatures can be checked; with ``strict_keys`` a head
     signed by any other key is damage too.
@@ -158,7 +195,7 @@ def check_before_append(
         if problem:
             raise AuditDamagedError(problem)
     if not lines:
-        return 0, GENESIS
+        return lines, GENESIS
     try:
         last_seq = json.loads(lines[-1])["seq"]
     except (ValueError, KeyError, TypeError):
@@ -167,7 +204,7 @@ def check_before_append(
         raise AuditDamagedError(
             f"record {len(lines) - 1} has sequence number {last_seq} (records were removed)"
         )
-    return len(lines), record_hash(lines[-1])
+    return lines, record_hash(lines[-1])
 
 
 def append_signed(
@@ -192,9 +229,10 @@ def append_signed(
     witnessed = witness.latest() if witness is not None else None
 
     def make_line(log: bytes, head: bytes | None) -> bytes:
-        seq, prev = check_before_append(log, head, witnessed, keys, strict_keys=bool(trusted))
+        lines, prev = check_before_append(log, head, witnessed, keys, strict_keys=bool(trusted))
+        stage = decision.counter_stage
         body: dict[str, JSONValue] = {
-            "seq": seq,
+            "seq": len(lines),
             "prev": prev,
             "time": now or utc_now(),
             "registry_id": registry_id,
@@ -206,11 +244,13 @@ def append_signed(
             "policy_revision": decision.policy_revision,
             "reasons": list(decision.reasons),
             "refers_to": decision.refers_to,
+            "counter": None if stage is None else highest_counter(lines, stage) + 1,
         }
         return sign_document(body, RECORD_TYPE, key)
 
     line = registry.append_audit(make_line)
-    seq = json.loads(line)["seq"]
+    appended = json.loads(line)
+    seq = appended["seq"]
     head_body: dict[str, JSONValue] = {
         "count": seq + 1,
         "hash": record_hash(line),
@@ -220,7 +260,7 @@ def append_signed(
     registry.write_audit_head(head, seq + 1)
     if witness is not None:
         witness.record(seq + 1, head)
-    return Appended(record_hash(line), seq)
+    return Appended(record_hash(line), seq, appended["counter"])
 
 
 def append_record(
@@ -249,13 +289,16 @@ __all__ = [
     "DECISIONS",
     "HEAD_TYPE",
     "NOT_TAKEN",
+    "POINTER_ACTIONS",
     "RECORD_FIELDS",
     "RECORD_TYPE",
     "Appended",
     "Decision",
     "append_record",
     "append_signed",
+    "highest_counter",
     "key_id",
+    "pointer_move",
     "record_hash",
     "utc_now",
 ]

@@ -3,10 +3,10 @@ stage pointers.
 
 Checked, stopping at the first problem: the registry identity (signed by a gate key); every
 record's fields, signature (by a trusted writer key), canonical form, sequence number, link
-and registry id; a torn tail (reported with its byte offset); the signed head (records cut
+and registry id, and that the counters of pointer-moving allows strictly increase per stage; a torn tail (reported with its byte offset); the signed head (records cut
 from the end); the highest witnessed head (a cut log next to a restored older head); and
 every stage pointer: signed by a gate key for exactly its place and registry, naming an
-allow record for exactly it whose sequence number is its counter, and being the LATEST allow
+allow record for exactly it with its counter, and being the LATEST allow
 for its (stage, name) that was not marked as not taken effect (a ``conflict`` or
 ``aborted`` record referring to it). An allow with no pointer naming it and no such mark is
 a problem too: a pointer put back, or a move that failed without its ``aborted`` record.
@@ -28,6 +28,7 @@ from sealgate.promotion._audit import (
     NOT_TAKEN,
     RECORD_FIELDS,
     RECORD_TYPE,
+    pointer_move,
     record_hash,
 )
 from sealgate.promotion._audit_log import TornTail, split_log
@@ -37,8 +38,6 @@ from sealgate.promotion._registry import GENESIS, AuditDamagedError, Registry
 from sealgate.promotion._signed import KeyRing, key_ring, signature_problem
 from sealgate.sealing._canonical import canonical_json
 
-# The actions whose allow records move a stage pointer.
-POINTER_ACTIONS = ("push", "promote")
 PublicKeys = ec.EllipticCurvePublicKey | Iterable[ec.EllipticCurvePublicKey]
 
 
@@ -103,16 +102,6 @@ def _check_record(
     return None, document
 
 
-def _moves_pointer(document: dict[str, Any]) -> tuple[str, str] | None:
-    request = document.get("request")
-    if document["decision"] != "allow" or document["action"] not in POINTER_ACTIONS:
-        return None
-    if not isinstance(request, dict):
-        return None
-    stage, name = request.get("to"), request.get("name")
-    return (stage, name) if isinstance(stage, str) and isinstance(name, str) else None
-
-
 def verify_audit(
     registry: Registry,
     keys: PublicKeys,
@@ -152,14 +141,25 @@ def verify_audit(
 
     prev = GENESIS
     moves: list[tuple[tuple[str, str], str]] = []
+    counters: dict[str, int] = {}  # stage -> highest counter so far
     for position, line in enumerate(lines):
         problem, document = _check_record(line, position, prev, ring, registry_id)
         if problem:
             return report(AuditProblem(position, f"record {position} {problem}"))
         counts[document["decision"]] += 1
         prev = record_hash(line)
-        place = _moves_pointer(document)
+        place = pointer_move(document)
         if place is not None:
+            counter, highest = document["counter"], counters.get(place[0], 0)
+            if not isinstance(counter, int) or isinstance(counter, bool) or counter <= highest:
+                return report(
+                    AuditProblem(
+                        position,
+                        f"record {position} has counter {counter!r} for stage {place[0]}, "
+                        f"not above the stage's highest {highest}",
+                    )
+                )
+            counters[place[0]] = counter
             trail.allowed[prev] = document
             moves.append((place, prev))
         if document["decision"] in NOT_TAKEN and isinstance(document["refers_to"], str):
@@ -228,9 +228,9 @@ def _pointers_problem(
             return AuditProblem(
                 -1, f"{where} names no allow record for it: it was moved outside the gate"
             )
-        if pointer.counter != record["seq"]:
+        if pointer.counter != record["counter"]:
             return AuditProblem(
-                -1, f"{where} has counter {pointer.counter}, its record is {record['seq']}"
+                -1, f"{where} has counter {pointer.counter}, its record {record['counter']}"
             )
         latest = trail.latest.get((stage, pointer.name))
         if latest != pointer.record:
@@ -273,7 +273,7 @@ def latest_allow(registry: Registry, stage: str, name: str, keys: PublicKeys) ->
             continue
         if document["decision"] in NOT_TAKEN and isinstance(document["refers_to"], str):
             not_taken.add(document["refers_to"])
-        elif _moves_pointer(document) == (stage, name) and not signature_problem(
+        elif pointer_move(document) == (stage, name) and not signature_problem(
             document, RECORD_TYPE, ring
         ):
             allows.append(record_hash(line))

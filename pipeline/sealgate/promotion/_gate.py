@@ -8,8 +8,8 @@ Order for one request:
 4. deny: append a ``deny`` record naming every reason; nothing else changes;
 5. allow: if the target moved meanwhile, append a ``conflict`` record and stop; otherwise
    append the ``allow`` record (write-ahead: a pointer never moves unrecorded), then move the
-   pointer by compare-and-swap to a pointer signed by the gate key naming that record (its
-   counter is the record's sequence number). The signed pointer move is the commit point:
+   pointer by compare-and-swap to a pointer signed by the gate key naming that record and
+   its counter (one more than the stage's highest). The signed pointer move is the commit point:
    if another promotion won the race, a ``conflict`` record refers to the allow record and
    ConflictError is raised; if the move fails otherwise (EACCES, ENOSPC, a storage error,
    an interrupt), an ``aborted`` record (action ``<action>.aborted``) refers to it, so
@@ -152,7 +152,7 @@ def _record(
     facts: dict[str, Any],
     reasons: list[str],
     refers_to: str | None = None,
-) -> tuple[str, int]:
+) -> tuple[str, int | None]:
     appended = append_signed(
         context.registry,
         Decision(
@@ -164,12 +164,13 @@ def _record(
             policy_revision=policy_revision(context.policy_set),
             reasons=tuple(reasons),
             refers_to=refers_to,
+            counter_stage=request.target if decision == "allow" else None,
         ),
         context.gate_key,
         registry_id=ensure_registry_id(context.registry, context.gate_key),
         trusted_keys=[*context.gate_keys, *context.writer_keys],
     )
-    return appended.hash, appended.seq
+    return appended.hash, appended.counter
 
 
 def _verified_target(
@@ -219,7 +220,8 @@ def run_promotion(
         conflict = f"conflict: {request.name} in {request.target} changed while this was decided"
         _record(context, request, action, "conflict", facts, [conflict])
         raise ConflictError(f"{conflict}; nothing was changed, decide again")
-    result.record, seq = _record(context, request, action, "allow", facts, [])
+    result.record, counter = _record(context, request, action, "allow", facts, [])
+    assert counter is not None  # an allow into a stage always takes its next counter
     pointer = sign_pointer(
         StagePointer(
             request.name,
@@ -228,7 +230,7 @@ def run_promotion(
             record=result.record,
             updated=utc_now(),
             stage=request.target,
-            counter=seq,
+            counter=counter,
             registry_id=registry_id,
         ),
         context.gate_key,

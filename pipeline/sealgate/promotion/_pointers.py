@@ -8,10 +8,11 @@ scheme of the audit records (``sealgate.promotion._signed``)::
      "registry_id": "<registry.json id>", "updated": "...", "gate_key_id": "<hex>",
      "sig": "<base64>"}
 
-``counter`` is the sequence number of that allow record: the log gives each record one
-more than the last under compare-and-swap, so a stage's counters strictly increase with
-every move (also for moves of different models racing into one stage), and a pointer with
-a lower counter than one seen before for the same (registry, stage, name) is a rollback.
+``counter`` is the counter of that allow record: one more than the stage's highest,
+computed from the log under the append's compare-and-swap, so a stage's counters strictly
+increase with every move (also for moves of different models racing into one stage), and
+a pointer with a lower counter than one seen before for the same (registry, stage, name) is
+a rollback.
 
 ``read_verified_pointer`` refuses (``VerificationError``) an unsigned pointer, one signed by
 a key that is not a gate key, one stored under another stage or name than it names, and one
