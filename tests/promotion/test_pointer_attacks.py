@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pytest
 from sealgate.errors import VerificationError
-from sealgate.promotion import VerifiedPointers, read_verified_pointer, sealed_model_digest
+from sealgate.promotion import (
+    VerifiedPointers,
+    open_registry,
+    read_verified_pointer,
+    sealed_model_digest,
+)
 from sealgate.promotion._audit_verify import verify_audit
 from sealgate.promotion._pointers import sign_pointer
 from sealgate.promotion._registry import AUDIT_HEAD, AUDIT_LOG, Registry, StagePointer, pointer_key
@@ -181,3 +186,26 @@ def test_counters_are_one_more_than_the_stage_highest_and_checked(
     problem = verify_audit(registry, keys).problem
     assert problem is not None and problem.record == 1
     assert "counter 1 for stage dev, not above the stage's highest 1" in problem.message
+
+
+def test_the_unseal_facts_see_through_a_cut_log_with_the_witness(
+    workspace: Workspace, file_registry: RegistryTarget, tmp_path: Path
+) -> None:
+    witness = str(tmp_path / "witness")
+    context = open_gate(gate_options(workspace, file_registry.url))
+    context.registry.witness = open_registry(file_registry.url, witness=witness).witness
+    assert push(context, workspace.sealed("1.0.0"), "alice").allowed
+    registry = context.registry
+    old_pointer = read_raw(registry, pointer_key("dev", MODEL_NAME))
+    old_log, old_head = registry.read_audit(), registry.read_audit_head()
+    assert push(context, workspace.sealed("1.1.0"), "alice").allowed
+    # Pointer copied back, and the log and head cut back to match it.
+    write_raw(registry, pointer_key("dev", MODEL_NAME), old_pointer)
+    write_raw(registry, AUDIT_LOG, old_log)
+    write_raw(registry, AUDIT_HEAD, old_head or b"")
+    keys = [_gate_pub(workspace)]
+    assert VerifiedPointers(open_registry(file_registry.url), keys).current("dev", MODEL_NAME)
+    with pytest.raises(VerificationError, match="witnessed head counts 2 records"):
+        VerifiedPointers(open_registry(file_registry.url, witness=witness), keys).current(
+            "dev", MODEL_NAME
+        )

@@ -259,9 +259,21 @@ def _pointers_problem(
 
 def latest_allow(registry: Registry, stage: str, name: str, keys: PublicKeys) -> str | None:
     """The hash of the latest allow for (stage, name) signed by ``keys`` and not marked as
-    not taken effect (a quick rollback check against the log, without the full verify)."""
+    not taken effect (a quick rollback check against the log, without the full verify).
+    A log shorter than the witnessed head raises ``VerificationError`` (records removed to
+    make an old pointer look current)."""
+    from sealgate.promotion._audit import head_problem, parse_head
+
     ring = key_ring(keys)
+    witnessed = registry.witness.latest() if registry.witness is not None else None
     lines, _ = split_log(registry.read_audit())
+    if witnessed is not None:
+        try:
+            problem = head_problem(lines, parse_head(witnessed, "witnessed head"), "witnessed head")
+        except AuditDamagedError as exc:
+            problem = str(exc)
+        if problem:
+            raise VerificationError(f"audit log: {problem}; no pointer is confirmed against it")
     allows: list[str] = []
     not_taken: set[str] = set()
     for line in lines:
