@@ -283,3 +283,29 @@ def test_several_writers_with_their_own_keys_share_one_verified_trail(
     with pytest.raises(AuditDamagedError, match="not trusted"):
         append_record(registry, release, service_key, trusted_keys=[gate_key.public_key()])
     assert read_raw(registry, "registry.json")  # made once by the gate
+
+
+def test_a_failed_witness_write_still_commits_the_allow_and_says_so(
+    workspace: Workspace,
+    file_registry: RegistryTarget,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sealgate.promotion._audit import WitnessError
+    from sealgate.promotion._witness import FileWitness
+
+    monkeypatch.setenv("SEALGATE_AUDIT_WITNESS", str(tmp_path / "witness"))
+    context = open_gate(gate_options(workspace, file_registry.url))
+    assert push(context, workspace.sealed("1.0.0"), "alice").allowed
+
+    def unwritable(*args: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(FileWitness, "record", unwritable)
+    with pytest.raises(WitnessError, match="was appended, but its head could not be written"):
+        push(context, workspace.sealed("1.1.0"), "alice")
+    monkeypatch.undo()
+    registry = open_registry(file_registry.url, witness=str(tmp_path / "witness"))
+    assert registry.current("dev", MODEL_NAME).version == "1.1.0"  # type: ignore[union-attr]
+    report = verify_audit(registry, _gate_pub(workspace))
+    assert report.ok, report.problem  # the allow took effect: no dangling record

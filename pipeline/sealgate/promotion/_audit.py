@@ -37,7 +37,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from sealgate.errors import VerificationError
+from sealgate.errors import InputError, SealgateError, VerificationError
 from sealgate.promotion._audit_log import split_log
 from sealgate.promotion._digest import digest_of_bytes
 from sealgate.promotion._identity import claimed_registry_id
@@ -105,6 +105,23 @@ class Appended:
     hash: str
     seq: int
     counter: int | None
+
+
+class WitnessError(InputError):
+    """The record was appended, but its head could not be written to the witness.
+
+    The next append's head covers this record too (a head names the whole chain), so the
+    protection returns with the next successful witness write; the caller still learns of
+    the failure. ``appended`` is the record that was written.
+    """
+
+    def __init__(self, appended: Appended, url: str, cause: Exception) -> None:
+        reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else cause
+        super().__init__(
+            f"audit record {appended.hash} was appended, but its head could not be written "
+            f"to the witness {url}: {reason}"
+        )
+        self.appended = appended
 
 
 def pointer_move(document: dict[str, Any]) -> tuple[str, str] | None:
@@ -258,9 +275,13 @@ def append_signed(
     }
     head = sign_document(head_body, HEAD_TYPE, key)
     registry.write_audit_head(head, seq + 1)
+    result = Appended(record_hash(line), seq, appended["counter"])
     if witness is not None:
-        witness.record(seq + 1, head)
-    return Appended(record_hash(line), seq, appended["counter"])
+        try:
+            witness.record(seq + 1, head)
+        except (OSError, SealgateError) as exc:
+            raise WitnessError(result, witness.url, exc) from None
+    return result
 
 
 def append_record(
@@ -294,6 +315,7 @@ __all__ = [
     "RECORD_TYPE",
     "Appended",
     "Decision",
+    "WitnessError",
     "append_record",
     "append_signed",
     "highest_counter",

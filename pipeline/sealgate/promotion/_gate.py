@@ -42,7 +42,7 @@ from sealgate.policy._evaluate import evaluate_input
 from sealgate.policy._loader import PolicySet
 from sealgate.policy._revision import policy_revision
 from sealgate.promotion._approvals import verify_approvals
-from sealgate.promotion._audit import Decision, append_signed, utc_now
+from sealgate.promotion._audit import Decision, WitnessError, append_signed, utc_now
 from sealgate.promotion._digest import digest_of_bytes
 from sealgate.promotion._evidence import evidence_facts
 from sealgate.promotion._facts import ModelFacts, model_facts, pointer_facts, version_facts
@@ -220,7 +220,13 @@ def run_promotion(
         conflict = f"conflict: {request.name} in {request.target} changed while this was decided"
         _record(context, request, action, "conflict", facts, [conflict])
         raise ConflictError(f"{conflict}; nothing was changed, decide again")
-    result.record, counter = _record(context, request, action, "allow", facts, [])
+    witness_failure: WitnessError | None = None
+    try:
+        result.record, counter = _record(context, request, action, "allow", facts, [])
+    except WitnessError as exc:
+        # The allow is in the log: commit it, then report the witness failure.
+        witness_failure = exc
+        result.record, counter = exc.appended.hash, exc.appended.counter
     assert counter is not None  # an allow into a stage always takes its next counter
     pointer = sign_pointer(
         StagePointer(
@@ -236,6 +242,8 @@ def run_promotion(
         context.gate_key,
     )
     _commit(context, request, action, facts, result.record, pointer, tag)
+    if witness_failure is not None:
+        raise witness_failure
     return result
 
 
