@@ -209,3 +209,15 @@ def test_the_unseal_facts_see_through_a_cut_log_with_the_witness(
         VerifiedPointers(open_registry(file_registry.url, witness=witness), keys).current(
             "dev", MODEL_NAME
         )
+
+
+def test_a_garbage_pointer_file_is_reported_not_crashed_on(
+    workspace: Workspace, file_registry: RegistryTarget
+) -> None:
+    _two_pushes(workspace, file_registry)
+    registry = file_registry.open()
+    write_raw(registry, pointer_key("prod", MODEL_NAME), b'{"name": 1}')
+    with pytest.raises(VerificationError, match="not a stage pointer"):
+        read_verified_pointer(registry, "prod", MODEL_NAME, [_gate_pub(workspace)])
+    problem = verify_audit(registry, _gate_pub(workspace)).problem
+    assert problem is not None and "not a stage pointer" in problem.message

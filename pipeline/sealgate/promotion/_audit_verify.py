@@ -21,7 +21,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from sealgate.errors import VerificationError
+from sealgate.errors import InputError, VerificationError
 from sealgate.promotion._audit import (
     DECISIONS,
     HEAD_TYPE,
@@ -208,7 +208,11 @@ def _pointers_problem(
     registry: Registry, trail: _Trail, gate_keys: KeyRing, registry_id: str | None
 ) -> AuditProblem | None:
     seen: set[tuple[str, str]] = set()
-    for stage, pointer in registry.pointers():
+    try:
+        pointers = registry.pointers()
+    except InputError as exc:
+        return AuditProblem(-1, f"{exc}: it was not written by the gate")
+    for stage, pointer in pointers:
         where = f"stage pointer {stage}/{pointer.name} ({pointer.version})"
         problem = pointer_problem(stage, pointer.name, pointer, list(gate_keys.values()))
         if problem:

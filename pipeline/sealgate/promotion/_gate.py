@@ -177,7 +177,10 @@ def _verified_target(
     context: GateContext, request: PromotionRequest
 ) -> tuple[StagePointer | None, str | None]:
     """The target pointer and its tag, verified (the exact bytes the decision is about)."""
-    target, tag = context.registry.read_pointer(request.target, request.name)
+    try:
+        target, tag = context.registry.read_pointer(request.target, request.name)
+    except InputError as exc:
+        raise VerificationError(f"{exc}; the gate decides on no forged pointer") from None
     if target is not None:
         try:
             verify_pointer(
