@@ -64,23 +64,25 @@ class GateContext:
     engine: DecisionEngine
     trust: TrustPolicy
     gate_key: ec.EllipticCurvePrivateKey
-    approvers: TrustPolicy | None = None
     # Other trusted signers: gate replicas (pointers, records) and key release service
     # replicas (records), so heads they signed are verified before each append.
     gate_keys: tuple[ec.EllipticCurvePublicKey, ...] = ()
     writer_keys: tuple[ec.EllipticCurvePublicKey, ...] = ()
+    approvers: TrustPolicy | None = None
 
-    def pointer_keys(self) -> list[ec.EllipticCurvePublicKey]:
-        return [self.gate_key.public_key(), *self.gate_keys]
 
-    def verified(self, stage: str, name: str) -> StagePointer | None:
-        """The pointer, if it verifies; None when absent or when it does not."""
-        try:
-            if read_verified_pointer(self.registry, stage, name, self.pointer_keys()) is None:
-                return None
-        except VerificationError:
+def _pointer_keys(context: GateContext) -> list[ec.EllipticCurvePublicKey]:
+    return [context.gate_key.public_key(), *context.gate_keys]
+
+
+def _verified_pointer(context: GateContext, stage: str, name: str) -> StagePointer | None:
+    """The pointer, if it verifies; None when absent or when it does not."""
+    try:
+        if read_verified_pointer(context.registry, stage, name, _pointer_keys(context)) is None:
             return None
-        return self.registry.current(stage, name)
+    except VerificationError:
+        return None
+    return context.registry.current(stage, name)
 
 
 @dataclass
@@ -119,7 +121,7 @@ def gather_facts(
     approvals: list[Path],
     evidence: list[Path],
 ) -> dict[str, Any]:
-    source = context.verified(request.source, request.name) if request.source else None
+    source = _verified_pointer(context, request.source, request.name) if request.source else None
     model: ModelFacts
     if sealed_dir is not None:
         model = model_facts(sealed_dir, context.trust)
@@ -184,7 +186,7 @@ def _verified_target(
     if target is not None:
         try:
             verify_pointer(
-                context.registry, request.target, request.name, target, context.pointer_keys()
+                context.registry, request.target, request.name, target, _pointer_keys(context)
             )
         except VerificationError as exc:
             raise VerificationError(
