@@ -180,7 +180,8 @@ def test_repair_never_cuts_a_complete_record(
     registry, _ = _torn(workspace, file_registry, b"")
     log = registry.read_audit()
     lines = log.splitlines(keepends=True)
-    edited = lines[-1].replace(b'"actor":"mallory"', b'"actor":"carol"')
+    edited = lines[-1].replace(b'"decision":"deny"', b'"decision":"allow"')
+    assert edited != lines[-1]
     _replace_log(registry, b"".join(lines[:-1]) + edited)
     repair = repair_audit(registry, apply=True)
     assert repair.torn is None and not repair.cut
