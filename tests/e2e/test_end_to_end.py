@@ -127,7 +127,9 @@ class User:
     backend: Backend
 
     def __call__(self, *args: str) -> Run:
-        return run_sealgate(*args, cwd=self.workspace, env=self.backend.env)
+        # The unseal policy counts only stages whose pointer the gate signed.
+        env = {**self.backend.env, "SEALGATE_GATE_PUB": "gate.pub"}
+        return run_sealgate(*args, cwd=self.workspace, env=env)
 
     def ok(self, *args: str) -> Run:
         run = self(*args)

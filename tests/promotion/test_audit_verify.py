@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sealgate.promotion._audit import verify_audit
+from sealgate.promotion._audit_verify import verify_audit
 from sealgate.promotion._registry import AUDIT_HEAD, AUDIT_LOG, StagePointer
 from sealgate.promotion._service import open_gate, promote, push
 from sealgate.sealing._signing_keys import load_signing_private_key
@@ -137,7 +137,9 @@ def test_audit_verify_cli_names_the_record_and_checks_head_and_pointers(
     moved = StagePointer(MODEL_NAME, "0.9.0", pointer.digest, record=pointer.record)  # type: ignore[union-attr]
     registry.set_pointer("dev", moved, tag)
     report = verify_audit(registry, public_key(workspace))
-    assert "moved outside the gate" in report.problem.message  # type: ignore[union-attr]
-    # A wrong gate key fails on the first record.
+    assert "not written by the gate" in report.problem.message  # type: ignore[union-attr]
+    # A wrong gate key fails on the registry identity it signed, before any record.
     other = load_signing_private_key(workspace.path("bob.key")).public_key()
-    assert verify_audit(registry, other).problem.record == 0  # type: ignore[union-attr]
+    problem = verify_audit(registry, other).problem
+    assert problem is not None and problem.record == -1
+    assert "registry.json is signed by a key that is not trusted" in problem.message

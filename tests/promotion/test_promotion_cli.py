@@ -92,8 +92,10 @@ def test_promotion_dev_staging_prod_end_to_end(
         "allow": 3,
         "deny": 0,
         "conflict": 0,
+        "aborted": 0,
         "bad_record": None,
         "problem": None,
+        "torn_offset": None,
     }
     # The registry reports where the model is for the unseal authorization.
     registry = registry_target.open()

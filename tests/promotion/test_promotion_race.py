@@ -10,7 +10,9 @@ import sys
 import threading
 
 from sealgate.promotion import ConflictError
-from sealgate.promotion._audit import Decision, append_record, record_hash, verify_audit
+from sealgate.promotion._audit import Decision, append_record, record_hash
+from sealgate.promotion._audit_verify import verify_audit
+from sealgate.promotion._identity import ensure_registry_id
 from sealgate.promotion._service import open_gate, push
 from sealgate.sealing._signing_keys import load_signing_private_key
 
@@ -111,6 +113,7 @@ def test_audit_appends_racing_in_threads_keep_one_chain(
 ) -> None:
     key = load_signing_private_key(workspace.path("gate.key"))
     registry = registry_target.open()
+    ensure_registry_id(registry, key)  # the gate makes the identity at first use
     request = {"name": MODEL_NAME, "version": "1.0.0", "digest": "sha256:" + "0" * 64}
     hashes: list[str] = []
     lock = threading.Lock()
@@ -140,3 +143,35 @@ def test_audit_appends_racing_in_threads_keep_one_chain(
     report = verify_audit(registry, key.public_key())
     assert report.ok, report.problem
     assert report.deny == 18
+
+
+def test_moves_into_one_stage_racing_in_threads_get_distinct_increasing_counters(
+    workspace: Workspace, registry_target: RegistryTarget
+) -> None:
+    key = load_signing_private_key(workspace.path("gate.key"))
+    registry = registry_target.open()
+    ensure_registry_id(registry, key)
+
+    def run(index: int) -> None:
+        own = registry_target.open()
+        for round_ in range(3):
+            request = {"name": f"model-{index}", "version": f"1.0.{round_}", "to": "dev",
+                       "digest": "sha256:" + "0" * 64}  # fmt: skip
+            decision = Decision("gate", "push", "allow", request, "sha256:x", "sha256:y", (),
+                                counter_stage="dev")  # fmt: skip
+            append_record(own, decision, key)
+
+    gc.collect()
+    gc.disable()
+    try:
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        gc.enable()
+    counters = [json.loads(line)["counter"] for line in registry.read_audit().splitlines()]
+    assert counters == list(range(1, 19))  # one more than the stage's highest, in log order
+    report = verify_audit(registry, key.public_key(), check_pointers=False)
+    assert report.ok, report.problem

@@ -69,6 +69,15 @@ class _MemoryRegistry(promotion.Registry):
     def write_audit_head(self, head: bytes, count: int) -> None:
         raise NotImplementedError
 
+    def truncate_audit(self, size: int, expected_size: int) -> None:
+        raise NotImplementedError
+
+    def read_document(self, key: str) -> bytes | None:
+        return None
+
+    def create_document(self, key: str, data: bytes) -> bool:
+        raise NotImplementedError
+
 
 def test_a_registered_scheme_is_dispatched_to_its_factory(
     monkeypatch: pytest.MonkeyPatch,

@@ -13,6 +13,8 @@ from sealgate.cli._options import gate_options, policies_option, policy_roots, r
 from sealgate.errors import ExitCode
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+
     from sealgate.promotion._gate import GateContext, PromotionResult
 
 
@@ -337,28 +339,62 @@ def audit() -> None:
     """The promotion audit trail."""
 
 
+def _public_keys(paths: tuple[Path, ...]) -> list[EllipticCurvePublicKey]:
+    from sealgate._paths import read_bounded
+    from sealgate.sealing._signing_keys import parse_signing_public_key
+
+    return [
+        parse_signing_public_key(read_bounded(path, 64 * 1024, "public key"), str(path))
+        for path in paths
+    ]
+
+
+_WITNESS_HELP = (
+    "Where the audit heads are also kept (a folder, file://PATH, or azblob://ACCOUNT/CONTAINER "
+    "with an immutability policy); a log shorter than a witnessed head fails."
+)
+
+
 @audit.command("verify")
 @registry_option
 @click.option(
     "--gate-pub",
+    "gate_pubs",
     required=True,
+    multiple=True,
     type=click.Path(path_type=Path),
-    help="The gate's public key (PEM) that signed the records.",
+    help="A gate public key (PEM): signs records, stage pointers and the registry identity; "
+    "repeatable (gate replicas).",
 )
+@click.option(
+    "--writer-pub",
+    "writer_pubs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Another trusted record signer's public key (a key release service replica); repeatable.",
+)
+@click.option("--witness", envvar="SEALGATE_AUDIT_WITNESS", help=_WITNESS_HELP)
 @click.option("--json", "json_output", is_flag=True, help="Print JSON.")
-def audit_verify(registry_url: str, gate_pub: Path, json_output: bool) -> None:
-    """Check every record's signature and chain, the signed head and every stage pointer."""
+def audit_verify(
+    registry_url: str,
+    gate_pubs: tuple[Path, ...],
+    writer_pubs: tuple[Path, ...],
+    witness: str | None,
+    json_output: bool,
+) -> None:
+    """Check every record's signature and chain, the signed and witnessed heads, and that
+    every stage pointer is gate-signed and the latest allow for its stage."""
     import json
 
-    from sealgate._paths import read_bounded
     from sealgate.promotion import open_registry
-    from sealgate.promotion._audit import verify_audit
-    from sealgate.sealing._signing_keys import parse_signing_public_key
+    from sealgate.promotion._audit_verify import verify_audit
 
-    public_key = parse_signing_public_key(
-        read_bounded(gate_pub, 64 * 1024, "public key"), str(gate_pub)
+    gate_keys = _public_keys(gate_pubs)
+    report = verify_audit(
+        open_registry(registry_url, witness=witness),
+        [*gate_keys, *_public_keys(writer_pubs)],
+        gate_keys=gate_keys,
     )
-    report = verify_audit(open_registry(registry_url), public_key)
     if json_output:
         click.echo(
             json.dumps(
@@ -368,8 +404,10 @@ def audit_verify(registry_url: str, gate_pub: Path, json_output: bool) -> None:
                     "allow": report.allow,
                     "deny": report.deny,
                     "conflict": report.conflict,
+                    "aborted": report.aborted,
                     "bad_record": report.problem.record if report.problem else None,
                     "problem": report.problem.message if report.problem else None,
+                    "torn_offset": report.torn.offset if report.torn else None,
                 },
                 indent=2,
             )
@@ -377,8 +415,32 @@ def audit_verify(registry_url: str, gate_pub: Path, json_output: bool) -> None:
     elif report.ok:
         click.echo(
             f"audit trail verified: {report.records} records ({report.allow} allow, "
-            f"{report.deny} deny, {report.conflict} conflict)"
+            f"{report.deny} deny, {report.conflict} conflict"
+            + (f", {report.aborted} aborted)" if report.aborted else ")")
         )
     else:
         click.echo(f"audit trail BROKEN: {report.problem.message if report.problem else '?'}")
+        if report.torn:
+            click.echo("  a torn final record: `sealgate audit repair` shows and removes it")
     sys.exit(int(ExitCode.OK if report.ok else ExitCode.DENIED))
+
+
+@audit.command("repair")
+@registry_option
+@click.option("--yes", is_flag=True, help="Cut the torn record (without it: only show it).")
+def audit_repair(registry_url: str, yes: bool) -> None:
+    """Show a torn final record (a short write, a full disk) and, with --yes, cut exactly it;
+    a complete record is never removed."""
+    from sealgate.promotion import open_registry
+    from sealgate.promotion._audit_repair import repair_audit
+
+    repair = repair_audit(open_registry(registry_url), apply=yes)
+    if repair.torn is None:
+        click.echo(f"audit log: no torn record ({repair.size} bytes); nothing to repair")
+        return
+    click.echo(f"audit log: {repair.torn.describe()}")
+    click.echo(f"  torn bytes: {repair.torn.preview()}")
+    if repair.cut:
+        click.echo(f"cut the log to {repair.torn.offset} bytes; run `sealgate audit verify` next")
+    else:
+        click.echo(f"dry run: pass --yes to cut the log to {repair.torn.offset} bytes")

@@ -44,8 +44,12 @@ def registry_schemes() -> tuple[str, ...]:
     return tuple(sorted(_BACKENDS))
 
 
-def open_registry(url: str) -> Registry:
-    """The registry at ``url``: ``SCHEME://...`` of a registered backend, or a plain path."""
+def open_registry(url: str, *, witness: str | None = None) -> Registry:
+    """The registry at ``url``: ``SCHEME://...`` of a registered backend, or a plain path.
+
+    ``witness`` (default: ``SEALGATE_AUDIT_WITNESS``) is where audit heads are also kept
+    (``sealgate.promotion._witness``).
+    """
     scheme, separator, _ = url.partition("://")
     if not separator:
         scheme, url = PLAIN_PATH_SCHEME, f"{PLAIN_PATH_SCHEME}://{url}"
@@ -53,7 +57,11 @@ def open_registry(url: str) -> Registry:
     if backend is None:
         forms = " or ".join(_BACKENDS[s].usage for s in registry_schemes()) or "none registered"
         raise InputError(f"--registry {url}: unknown scheme {scheme + '://'!r}; use {forms}")
-    return backend.factory(url)
+    registry = backend.factory(url)
+    from sealgate.promotion._witness import open_witness, witness_from_environment
+
+    registry.witness = open_witness(witness) if witness else witness_from_environment()
+    return registry
 
 
 def _open_file(url: str) -> Registry:

@@ -4,11 +4,12 @@
 
 - pointers move with ``upload_blob(..., etag=TAG, match_condition=IfNotModified)`` (or
   ``IfMissing`` for a first pointer), so of two racing promotions exactly one wins;
-- the audit log is an append blob; each record is appended with ``appendpos_condition`` (the
-  size that was read) and ``if_match`` (its ETag), so no record can land between reading the
-  last record and appending the next: a loser re-reads the tail and chains again. In
-  production the audit container is made immutable by the infrastructure (time-based
-  retention with protected append writes), so the log can only grow;
+- the audit log is an append blob; each record is one block appended with
+  ``appendpos_condition`` (the size that was read) and ``if_match`` (its ETag), so no record
+  can land between reading and checking the log and appending the next: a loser re-reads
+  the log and chains again. A block is committed whole or not at all, so records are never
+  torn here. In production the audit container is made immutable by the infrastructure
+  (time-based retention with protected append writes), so the log can only grow;
 - credentials: ``AZURE_STORAGE_CONNECTION_STRING`` when set (e.g. Azurite), otherwise
   ``DefaultAzureCredential`` (workload identity in AKS, a developer login elsewhere).
   The endpoint is ``https://ACCOUNT.blob.core.windows.net`` unless ``?endpoint=`` or
@@ -20,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -38,25 +39,20 @@ from sealgate.errors import InputError
 from sealgate.promotion._registry import (
     AUDIT_HEAD,
     AUDIT_LOG,
-    EMPTY_TAIL,
     STAGES,
-    AuditTail,
     ConflictError,
     Registry,
     StagePointer,
     head_count,
-    last_line,
     model_prefix,
     name_from_pointer_key,
     pointer_key,
-    tail_of,
 )
 from sealgate.promotion._sealed_source import open_sealed_source
 from sealgate.sealing._header import HEADER_FILE
 
 ENDPOINT_ENV = "SEALGATE_BLOB_ENDPOINT"
 CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
-TAIL_READ = 64 * 1024
 APPEND_ATTEMPTS = 200
 
 
@@ -64,6 +60,41 @@ def _storage_error(url: str, exc: AzureError) -> InputError:
     reason = getattr(exc, "reason", None) or type(exc).__name__
     code = getattr(exc, "error_code", None)
     return InputError(f"registry {url}: {reason}{f' ({code})' if code else ''}")
+
+
+def blob_service(
+    url: str, parameters: Collection[str] = ()
+) -> tuple[BlobServiceClient, str, dict[str, str]]:
+    """The service client, container name and query of ``azblob://ACCOUNT/CONTAINER[?...]``
+    (``endpoint`` and ``parameters`` allowed in the query)."""
+    parts = urlsplit(url)
+    account, container = parts.netloc, parts.path.strip("/")
+    if not account or not container or "/" in container:
+        raise InputError(f"{url}: use azblob://ACCOUNT/CONTAINER")
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    unknown = set(query) - {"endpoint", *parameters}
+    if unknown:
+        raise InputError(f"{url}: unknown parameter(s) {', '.join(sorted(unknown))}")
+    endpoint = (
+        query.get("endpoint")
+        or os.environ.get(ENDPOINT_ENV)
+        or f"https://{account}.blob.core.windows.net"
+    )
+    connection_string = os.environ.get(CONNECTION_STRING_ENV)
+    if connection_string:
+        service = BlobServiceClient.from_connection_string(connection_string, retry_total=2)
+        if service.account_name != account:
+            raise InputError(
+                f"{url}: {CONNECTION_STRING_ENV} is for account "
+                f"{service.account_name!r}, not {account!r}"
+            )
+        if query.get("endpoint") or os.environ.get(ENDPOINT_ENV):
+            service = BlobServiceClient(endpoint, credential=service.credential, retry_total=2)
+    else:
+        from azure.identity import DefaultAzureCredential
+
+        service = BlobServiceClient(endpoint, credential=DefaultAzureCredential())
+    return service, container, query
 
 
 class BlobRegistry(Registry):
@@ -74,33 +105,7 @@ class BlobRegistry(Registry):
 
     @classmethod
     def from_url(cls, url: str) -> BlobRegistry:
-        parts = urlsplit(url)
-        account, container = parts.netloc, parts.path.strip("/")
-        if not account or not container or "/" in container:
-            raise InputError(f"--registry {url}: use azblob://ACCOUNT/CONTAINER")
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        unknown = set(query) - {"endpoint", "audit_container"}
-        if unknown:
-            raise InputError(f"--registry {url}: unknown parameter(s) {', '.join(sorted(unknown))}")
-        endpoint = (
-            query.get("endpoint")
-            or os.environ.get(ENDPOINT_ENV)
-            or f"https://{account}.blob.core.windows.net"
-        )
-        connection_string = os.environ.get(CONNECTION_STRING_ENV)
-        if connection_string:
-            service = BlobServiceClient.from_connection_string(connection_string, retry_total=2)
-            if service.account_name != account:
-                raise InputError(
-                    f"--registry {url}: {CONNECTION_STRING_ENV} is for account "
-                    f"{service.account_name!r}, not {account!r}"
-                )
-            if query.get("endpoint") or os.environ.get(ENDPOINT_ENV):
-                service = BlobServiceClient(endpoint, credential=service.credential, retry_total=2)
-        else:
-            from azure.identity import DefaultAzureCredential
-
-            service = BlobServiceClient(endpoint, credential=DefaultAzureCredential())
+        service, container, query = blob_service(url, ("audit_container",))
         audit_name = query.get("audit_container", container)
         return cls(
             url, service.get_container_client(container), service.get_container_client(audit_name)
@@ -221,25 +226,29 @@ class BlobRegistry(Registry):
 
     # audit ------------------------------------------------------------------------------
 
-    def append_audit(self, make_line: Callable[[AuditTail], bytes]) -> bytes:
+    def append_audit(self, make_line: Callable[[bytes, bytes | None], bytes]) -> bytes:
         blob = self._audit.get_blob_client(AUDIT_LOG)
         with self._errors():
             with contextlib.suppress(ResourceExistsError, ResourceModifiedError):
                 blob.create_append_blob(match_condition=MatchConditions.IfMissing)
             for _ in range(APPEND_ATTEMPTS):
+                head = self.read_audit_head()  # before the log: it counts no record not in it
                 properties = blob.get_blob_properties()
                 size, etag = properties.size, properties.etag
-                start = max(0, size - TAIL_READ)
-                tail_bytes = (
-                    blob.download_blob(offset=start, length=size - start).readall() if size else b""
-                )
-                if tail_bytes and not tail_bytes.endswith(b"\n"):
-                    raise InputError(
-                        f"registry {self.url}: the audit log ends with an incomplete record"
+                try:
+                    log = (
+                        blob.download_blob(
+                            offset=0,
+                            length=size,
+                            etag=etag,
+                            match_condition=MatchConditions.IfNotModified,
+                        ).readall()
+                        if size
+                        else b""
                     )
-                line = last_line(tail_bytes)
-                tail = tail_of(line) if line is not None else EMPTY_TAIL
-                record = make_line(tail)
+                except ResourceModifiedError:
+                    continue
+                record = make_line(log, head)
                 try:
                     blob.append_block(
                         record + b"\n",
@@ -253,6 +262,31 @@ class BlobRegistry(Registry):
                     continue  # another record landed first: chain to it instead
                 return record
         raise ConflictError(f"registry {self.url}: the audit log is too busy; try again")
+
+    def truncate_audit(self, size: int, expected_size: int) -> None:
+        raise InputError(
+            f"registry {self.url}: an append blob cannot be cut (and its blocks are never "
+            "torn); a damaged Blob audit log is examined with `sealgate audit verify`"
+        )
+
+    # documents --------------------------------------------------------------------------
+
+    def read_document(self, key: str) -> bytes | None:
+        with self._errors():
+            try:
+                return bytes(self._container.download_blob(key).readall())
+            except ResourceNotFoundError as exc:
+                if getattr(exc, "error_code", None) == "ContainerNotFound":
+                    raise
+                return None
+
+    def create_document(self, key: str, data: bytes) -> bool:
+        with self._errors():
+            try:
+                self._container.upload_blob(key, data, overwrite=False)
+            except ResourceExistsError:
+                return False
+            return True
 
     def read_audit(self) -> bytes:
         with self._errors():

@@ -3,7 +3,10 @@
 Pointers and the audit head are replaced by a write to a temporary file, fsync and rename,
 so a reader (or a process killed mid-write) sees the old or the new content, never a mix.
 Each pointer has its own lock file for the compare-and-swap; the audit log has one lock
-under which the tail is read and the next record appended and fsynced.
+under which the log is read and checked and the next record appended (one ``write`` of the
+line and its newline) and fsynced. A write that fails or is short (a full disk) is cut back
+to the size before it, so a record is complete or absent; if even that fails, the torn tail
+is detected by the next append and by ``audit verify``, and ``audit repair`` removes it.
 """
 
 from __future__ import annotations
@@ -22,23 +25,17 @@ from sealgate.errors import InputError
 from sealgate.promotion._registry import (
     AUDIT_HEAD,
     AUDIT_LOG,
-    EMPTY_TAIL,
     STAGES,
-    AuditTail,
     ConflictError,
     Registry,
     StagePointer,
     head_count,
-    last_line,
     model_prefix,
     name_from_pointer_key,
     pointer_key,
-    tail_of,
 )
 from sealgate.promotion._sealed_source import copy_verified, open_sealed_source
 from sealgate.sealing._header import HEADER_FILE
-
-TAIL_READ = 64 * 1024
 
 
 def _fsync_dir(path: Path) -> None:
@@ -76,15 +73,52 @@ def locked(path: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock, also when the process dies
 
 
-def _read_tail(fd: int, size: int) -> bytes:
-    """Enough of the end of the log to hold its last complete line."""
-    want = TAIL_READ
-    while True:
-        start = max(0, size - want)
-        data = os.pread(fd, size - start, start)
-        if start == 0 or b"\n" in data.rstrip(b"\n"):
-            return data
-        want *= 4
+def _read_all(fd: int, size: int) -> bytes:
+    chunks, offset = [], 0
+    while offset < size:
+        chunk = os.pread(fd, min(size - offset, 1 << 20), offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
+
+
+def create_exclusive(path: Path, data: bytes) -> bool:
+    """Write ``data`` to a new file at ``path`` (fsynced); False if ``path`` exists."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp-{secrets.token_hex(6)}")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)  # fails if path exists: never replaces
+        except FileExistsError:
+            return False
+    finally:
+        temporary.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+    return True
+
+
+def _append_once(fd: int, size: int, data: bytes, log: Path) -> None:
+    """One write of the whole record; on failure the log is cut back to ``size``."""
+    try:
+        written = os.write(fd, data)
+        if written != len(data):
+            raise OSError(errno.ENOSPC, f"short write ({written} of {len(data)} bytes)")
+        os.fsync(fd)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, size)
+            os.fsync(fd)
+        raise InputError(
+            f"{log}: the audit record could not be written ({exc.strerror or exc}); "
+            "nothing was recorded"
+        ) from None
 
 
 class FileRegistry(Registry):
@@ -176,27 +210,41 @@ class FileRegistry(Registry):
 
     # audit ------------------------------------------------------------------------------
 
-    def append_audit(self, make_line: Callable[[AuditTail], bytes]) -> bytes:
+    def append_audit(self, make_line: Callable[[bytes, bytes | None], bytes]) -> bytes:
         log = self.root / AUDIT_LOG
         log.parent.mkdir(parents=True, exist_ok=True)
         with self._lock("audit"):
             fd = os.open(log, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
             try:
                 size = os.fstat(fd).st_size
-                tail_bytes = _read_tail(fd, size) if size else b""
-                if tail_bytes and not tail_bytes.endswith(b"\n"):
-                    raise InputError(
-                        f"{log}: the audit log ends with an incomplete record; "
-                        "run `sealgate audit verify`"
-                    )
-                line = last_line(tail_bytes)
-                tail = tail_of(line) if line is not None else EMPTY_TAIL
-                record = make_line(tail)
-                os.write(fd, record + b"\n")
-                os.fsync(fd)
+                record = make_line(_read_all(fd, size), self.read_audit_head())
+                _append_once(fd, size, record + b"\n", log)
             finally:
                 os.close(fd)
         return record
+
+    def truncate_audit(self, size: int, expected_size: int) -> None:
+        log = self.root / AUDIT_LOG
+        with self._lock("audit"):
+            fd = os.open(log, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
+            try:
+                if os.fstat(fd).st_size != expected_size:
+                    raise ConflictError(f"{log}: the audit log changed; nothing was cut")
+                os.ftruncate(fd, size)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    # documents --------------------------------------------------------------------------
+
+    def read_document(self, key: str) -> bytes | None:
+        try:
+            return (self.root / key).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def create_document(self, key: str, data: bytes) -> bool:
+        return create_exclusive(self.root / key, data)
 
     def read_audit(self) -> bytes:
         try:

@@ -8,10 +8,14 @@ no backend. The built-in backends store the same objects under the same names:
 - ``models/<hex>/seal.json``, ``model.sig``, ``payload/NNNNNN.enc``: a sealed model, keyed by
   its digest (``sha256:<hex>`` of ``seal.json``); ``seal.json`` is written last, so a model
   whose header is present is complete;
-- ``stages/<stage>/<quoted name>.json``: where model ``name`` is in ``stage`` (version,
-  digest, and the hash of the audit record that moved it there);
+- ``stages/<stage>/<quoted name>.json``: where model ``name`` is in ``stage``: a pointer
+  signed by the gate key (version, digest, the hash of the audit record that moved it, a
+  counter per stage and the registry id; ``sealgate.promotion._pointers``);
+- ``registry.json``: the registry's identity (a random id, created once, signed by the gate
+  key; ``sealgate.promotion._identity``), named by every record and pointer;
 - ``audit/log.jsonl``: the hash-chained, signed decision records; ``audit/head.json``: the
-  signed count and hash of the last record, so a truncated log is detected.
+  signed count and hash of the last record, so a truncated log is detected (and, where one
+  is configured, the same heads in a witness the log's writer cannot rewrite).
 
 Pointers move by compare-and-swap: ``read_pointer`` returns a tag (file content hash or blob
 ETag) and ``set_pointer`` fails with :class:`ConflictError` if the pointer no longer has it.
@@ -24,19 +28,23 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
 from sealgate.errors import DeniedError, InputError
-from sealgate.promotion._digest import digest_of_bytes
 from sealgate.sealing._header import name_problem
+
+if TYPE_CHECKING:
+    from sealgate.promotion._witness import HeadWitness
 
 STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 MODELS = "models"
 STAGES = "stages"
 AUDIT_LOG = "audit/log.jsonl"
 AUDIT_HEAD = "audit/head.json"
+REGISTRY_FILE = "registry.json"
 GENESIS = "sha256:" + "0" * 64
 
 
@@ -46,13 +54,26 @@ class ConflictError(DeniedError):
 
 @dataclass(frozen=True)
 class StagePointer:
-    """Model ``name`` at ``version`` with ``digest`` is in a stage; ``record`` moved it there."""
+    """Model ``name`` at ``version`` with ``digest`` is in ``stage``; ``record`` moved it there.
+
+    As stored it is signed (``gate_key_id``, ``sig``); only
+    ``sealgate.promotion.read_verified_pointer`` says whether the signature holds.
+    """
 
     name: str
     version: str
     digest: str
     record: str = ""
     updated: str = ""
+    stage: str = ""
+    counter: int = 0
+    registry_id: str = ""
+    gate_key_id: str = ""
+    sig: str = ""
+
+    def body(self) -> dict[str, str | int]:
+        """The signed fields (everything but ``gate_key_id`` and ``sig``)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("gate_key_id", "sig")}
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":")).encode()
@@ -64,8 +85,11 @@ class StagePointer:
             pointer = cls(**raw)
         except (ValueError, TypeError):
             raise InputError(f"registry: {where} is not a stage pointer") from None
-        if not all(isinstance(v, str) for v in asdict(pointer).values()):
-            raise InputError(f"registry: {where} is not a stage pointer")
+        for item in fields(pointer):
+            value = getattr(pointer, item.name)
+            wanted = int if item.name == "counter" else str
+            if type(value) is not wanted:
+                raise InputError(f"registry: {where} is not a stage pointer")
         return pointer
 
 
@@ -80,17 +104,14 @@ class AuditTail:
 EMPTY_TAIL = AuditTail(-1, GENESIS)
 
 
-def tail_of(line: bytes) -> AuditTail:
-    """The chain position after ``line`` (the last record of the log)."""
-    try:
-        seq = json.loads(line)["seq"]
-    except (ValueError, KeyError, TypeError):
-        raise InputError(
-            "audit log: the last record is unreadable; run `sealgate audit verify`"
-        ) from None
-    if not isinstance(seq, int):
-        raise InputError("audit log: the last record has no sequence number")
-    return AuditTail(seq, digest_of_bytes(line))
+class AuditDamagedError(DeniedError):
+    """The audit log or its head is damaged: nothing is appended until it is examined."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(
+            f"audit log damaged: {problem}; nothing was recorded or changed "
+            "(run `sealgate audit verify`, and `sealgate audit repair` for a torn record)"
+        )
 
 
 def check_stage(stage: str) -> str:
@@ -124,12 +145,6 @@ def head_count(head: bytes) -> int:
     except (ValueError, AttributeError):
         return -1
     return count if isinstance(count, int) else -1
-
-
-def last_line(data: bytes) -> bytes | None:
-    """The last complete line of a log (``data`` may be only its tail)."""
-    lines = data.rstrip(b"\n").rsplit(b"\n", 1)
-    return lines[-1] if lines and lines[-1] else None
 
 
 class ModelStore(ABC):
@@ -170,10 +185,20 @@ class PointerStore(ABC):
 class AuditStore(ABC):
     """The append-only audit log and its signed head."""
 
+    # Where heads are also recorded, out of reach of the log's writer (None: not configured).
+    witness: HeadWitness | None = None
+
     @abstractmethod
-    def append_audit(self, make_line: Callable[[AuditTail], bytes]) -> bytes:
-        """Append ``make_line(tail)`` so that no other record lands between reading the tail
-        and appending; return the appended line (without its newline)."""
+    def append_audit(self, make_line: Callable[[bytes, bytes | None], bytes]) -> bytes:
+        """Append ``make_line(log, head)`` in one write, so that no other record lands between
+        reading the log and appending; return the appended line (without its newline).
+        ``log`` is the whole current log, ``head`` the signed head read no later than the
+        log (so it never counts more records than a sound log holds). ``make_line`` raises
+        to refuse the append."""
+
+    @abstractmethod
+    def truncate_audit(self, size: int, expected_size: int) -> None:
+        """Cut the log to ``size`` bytes if it still has ``expected_size`` (``audit repair``)."""
 
     @abstractmethod
     def read_audit(self) -> bytes:
@@ -187,7 +212,18 @@ class AuditStore(ABC):
         """Record the signed head unless a head for as many or more records is already there."""
 
 
-class Registry(ModelStore, PointerStore, AuditStore):
+class DocumentStore(ABC):
+    """Small documents written once and never replaced (the registry identity)."""
+
+    @abstractmethod
+    def read_document(self, key: str) -> bytes | None: ...
+
+    @abstractmethod
+    def create_document(self, key: str, data: bytes) -> bool:
+        """Write ``data`` under ``key`` unless something is there; False when it was."""
+
+
+class Registry(ModelStore, PointerStore, AuditStore, DocumentStore):
     """Sealed models, stage pointers and the audit log of one registry URL.
 
     A backend implements the three stores and registers its URL scheme with

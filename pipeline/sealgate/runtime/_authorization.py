@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypedDict
 
-from sealgate.errors import DeniedError, InputError, SealgateError
+from sealgate.errors import DeniedError, InputError, SealgateError, VerificationError
 from sealgate.inputs._model import PolicyInput
 from sealgate.policy._engine import DecisionEngine
 from sealgate.policy._evaluate import evaluate_input
@@ -87,7 +87,10 @@ def registry_facts(
         return {"checked": False, "stages": []}
     current: list[str] = []
     for stage in stages:
-        pointer = registry.current(stage, name)
+        try:
+            pointer = registry.current(stage, name)
+        except VerificationError:
+            continue  # an unsigned, forged or rolled-back pointer confirms no stage
         if pointer is not None and pointer.digest == digest:
             current.append(stage)
     return {"checked": True, "stages": current}
@@ -273,8 +276,10 @@ def build_authorizer(
     registry: Registry | None = None
     if registry_url:
         from sealgate.promotion import open_registry
+        from sealgate.promotion._pointers import VerifiedPointers, gate_keys_from_environment
 
-        registry = open_registry(registry_url)
+        # Only gate-signed pointers (SEALGATE_GATE_PUB) that are the latest allow count.
+        registry = VerifiedPointers(open_registry(registry_url), gate_keys_from_environment())
     return UnsealAuthorizer(
         policy_set,
         create_engine(engine, policy_set, opa_url=opa_url, push_policies=opa_push),
