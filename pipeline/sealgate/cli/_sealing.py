@@ -21,6 +21,7 @@ from sealgate.errors import InputError
 
 if TYPE_CHECKING:
     from sealgate.runtime import UnsealSummary
+    from sealgate.runtime._keyserver_release import TeeProof
     from sealgate.sealing import TrustPolicy
 
 
@@ -243,6 +244,17 @@ class _ExecTailCommand(click.Command):
     type=click.Path(path_type=Path, dir_okay=False),
     help="CA certificates that verify the key server's TLS certificate (default: system roots).",
 )
+@click.option(
+    "--attestation-token",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A confidential workload's attestation token (Microsoft Azure Attestation JWT) for "
+    "--keyserver; the key is then wrapped to the runtime key the token binds.",
+)
+@click.option(
+    "--runtime-key",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The TEE's runtime key (PEM RSA private key) bound in --attestation-token.",
+)
 @trust_option
 @click.option(
     "--into",
@@ -281,6 +293,8 @@ def unseal(
     token_file: Path | None,
     device_prefix: Path | None,
     ca_bundle: Path | None,
+    attestation_token: Path | None,
+    runtime_key: Path | None,
     trust: Path,
     expect_name: str | None,
     expect_version: str | None,
@@ -304,16 +318,25 @@ def unseal(
 
     exec_argv: list[str] = ctx.meta.get("exec_argv", [])
     policy = load_trust(trust)
+    if (attestation_token is None) != (runtime_key is None):
+        raise InputError("--attestation-token and --runtime-key go together")
+    tee = None
+    if attestation_token is not None and runtime_key is not None:
+        from sealgate.runtime._keyserver_release import TeeProof
+
+        tee = TeeProof(attestation_token, runtime_key)
     if keyserver_url is not None:
         summary = _unseal_through_keyserver(
             sealed_dir, into, keyserver_url, environment, token_file, device_prefix, ca_bundle,
-            identities=identities, trust=policy, expect_name=expect_name,
+            tee=tee, identities=identities, trust=policy, expect_name=expect_name,
             expect_version=expect_version, allow_disk=allow_disk, json_output=json_output,
         )  # fmt: skip
         _report_and_exec(summary, json_output, exec_argv)
         return
-    if token_file is not None or device_prefix is not None or ca_bundle is not None:
-        raise InputError("--token-file, --device and --ca-bundle go with --keyserver URL")
+    if token_file is not None or device_prefix is not None or ca_bundle is not None or tee:
+        raise InputError(
+            "--token-file, --device, --ca-bundle and --attestation-token go with --keyserver URL"
+        )
     for spec in identities:
         if spec.partition(":")[0] == "keyvault":
             raise InputError(
@@ -369,6 +392,7 @@ def _unseal_through_keyserver(
     device_prefix: Path | None,
     ca_bundle: Path | None,
     *,
+    tee: TeeProof | None,
     identities: tuple[str, ...],
     trust: TrustPolicy,
     expect_name: str | None,
@@ -391,6 +415,7 @@ def _unseal_through_keyserver(
         environment,
         token_file=token_file,
         device=open_release_device(device_prefix) if device_prefix is not None else None,
+        tee=tee,
     )
     with ProgressBars(progress_enabled(json_output)) as bars:
         return unseal_model(

@@ -108,13 +108,30 @@ def _keyvault_access(config: KeyserverConfig) -> Any:
     return KeyVaultAccess(client_options=options)
 
 
-def _tee_verifier(config: KeyserverConfig) -> Any:
-    try:
-        from sealgate.keyserver import _tee  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
+def _tee_verifier(config: KeyserverConfig) -> Callable[[str], dict[str, Any]] | None:
+    """Attestation tokens verified against the configured providers; None without any."""
+    if not config.attestation_providers:
         return None
-    factory = getattr(_tee, "attestation_verifier", None)
-    return factory(config.attestation_providers) if callable(factory) else None
+    import ssl
+    import time
+
+    from sealgate.keyserver._tee import AttestationProviders, verify_attestation_token
+
+    for entry in config.attestation_providers:
+        unknown = set(entry) - {"issuer", "ca_bundle"}
+        if unknown:
+            raise InputError(
+                f"{config.source}: attestation_providers entries take issuer and ca_bundle only"
+            )
+    context = ssl.create_default_context()
+    for entry in config.attestation_providers:
+        if "ca_bundle" in entry:
+            # A private provider (tests, a sovereign cloud): its CA in addition to the system's.
+            context.load_verify_locations(
+                cafile=str(config.source.parent / str(entry["ca_bundle"]))
+            )
+    providers = AttestationProviders.from_config(config.attestation_providers, ssl_context=context)
+    return lambda token: verify_attestation_token(token, providers, now=time.time())
 
 
 def build_service(

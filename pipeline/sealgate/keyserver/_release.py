@@ -30,6 +30,7 @@ from sealgate.keyserver._response_key import (
     release_context,
     wrap_for_workload,
 )
+from sealgate.keyserver._tee import RUNTIME_KEY_ALGORITHM, runtime_key, wrap_for_runtime_key
 from sealgate.keyserver._tokens import TokenError, TokenVerifier, workload_facts
 from sealgate.runtime._authorization import Decision
 from sealgate.sealing import _envelope as envelope
@@ -179,6 +180,15 @@ class ReleaseService:
         data_key = self._unwrap(environment, verified.header, wrapped_for_kek)
         if device is None:
             context = release_context(verified.header.seal_id, verified.digest.encode())
+            tee_key = runtime_key(document["tee"]) if document.get("tee") else None
+            if tee_key is not None:
+                # A verified TEE gets the key wrapped to its own runtime key from the token,
+                # never to a key the caller sent: a replayed token is useless to its replayer.
+                return {
+                    "wrapped_key": wrap_for_runtime_key(tee_key, data_key, context),
+                    "algorithm": RUNTIME_KEY_ALGORITHM,
+                    "record": record,
+                }
             wrapped = wrap_for_workload(response_key, data_key, context)
             return {
                 "wrapped_key": base64.b64encode(wrapped).decode("ascii"),

@@ -3,7 +3,9 @@
 A workload sends the exact seal.json it verified, its workload-identity token (read afresh
 from the token file: AKS rotates it) and an ephemeral HPKE public key; the answer opens only
 with that key's private half, bound to this seal. A device asks for a challenge, quotes it in
-its TPM and unwraps the answer in the TPM (``sealgate.devices`` provides that side). Nothing
+its TPM and unwraps the answer in the TPM (``sealgate.devices`` provides that side). A
+confidential workload also sends its attestation token; the answer is then wrapped to the
+runtime key that token binds, whose private half never leaves the TEE. Nothing
 here holds a key-encryption key: a consumer that skips this code gets ciphertext only.
 """
 
@@ -13,11 +15,16 @@ import base64
 import hashlib
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from sealgate.errors import InputError, VerificationError
 from sealgate.keyserver._response_key import ResponseKey, release_context
+from sealgate.keyserver._tee import RUNTIME_KEY_ALGORITHM, unwrap_with_runtime_key
 from sealgate.runtime._client import KeyserverClient
 from sealgate.sealing._header import HEADER_FILE
 from sealgate.sealing._paths import open_regular_nofollow
@@ -39,12 +46,36 @@ class ReleaseDevice(Protocol):
 
 
 def open_release_device(prefix: Path) -> ReleaseDevice:
-    try:
-        from sealgate.devices import open_release_device as opener  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        raise InputError("--device: this build has no device release (sealgate.devices)") from None
+    from sealgate.devices import open_release_device as opener
+
     device: ReleaseDevice = opener(prefix)
     return device
+
+
+@dataclass(frozen=True)
+class TeeProof:
+    """A confidential workload's evidence: its attestation token (MAA) and the private half of
+    the runtime key that token binds; the service wraps the data key to that key."""
+
+    token_file: Path
+    runtime_key_file: Path
+
+    def token(self) -> str:
+        return read_token(self.token_file)
+
+    def runtime_key(self) -> rsa.RSAPrivateKey:
+        try:
+            key = serialization.load_pem_private_key(
+                self.runtime_key_file.read_bytes(), password=None
+            )
+        except (OSError, ValueError, TypeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not an unencrypted PEM key"
+            raise InputError(
+                f"{self.runtime_key_file}: cannot load the runtime key: {reason}"
+            ) from None
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise InputError(f"{self.runtime_key_file}: the runtime key must be an RSA key")
+        return key
 
 
 def read_token(path: Path | None) -> str:
@@ -95,11 +126,15 @@ class KeyserverRelease:
         *,
         token_file: Path | None = None,
         device: ReleaseDevice | None = None,
+        tee: TeeProof | None = None,
     ) -> None:
+        if tee is not None and device is not None:
+            raise InputError("an attestation token goes with a workload token, not with --device")
         self._client = client
         self._environment = environment
         self._token_file = token_file
         self._device = device
+        self._tee = tee
         self.record: str | None = None
 
     def __call__(self, verified: VerifiedSeal) -> bytes:
@@ -109,9 +144,22 @@ class KeyserverRelease:
             token = read_token(self._token_file)
             response_key = ResponseKey.generate()
             body["response_key"] = response_key.public_document()
+            runtime_private = None
+            if self._tee is not None:
+                runtime_private = self._tee.runtime_key()
+                body["attestation_token"] = self._tee.token()
             answer = self._client.post("/v1/release", body, bearer=token)
             context = release_context(verified.header.seal_id, verified.digest.encode())
-            data_key = response_key.open(_b64(answer.get("wrapped_key"), "wrapped_key"), context)
+            if answer.get("algorithm") == RUNTIME_KEY_ALGORITHM:
+                if runtime_private is None:
+                    raise VerificationError("the key server wrapped the key to a TEE runtime key")
+                data_key = unwrap_with_runtime_key(
+                    runtime_private, str(answer.get("wrapped_key")), context
+                )
+            else:
+                data_key = response_key.open(
+                    _b64(answer.get("wrapped_key"), "wrapped_key"), context
+                )
         else:
             challenge = self._client.post("/v1/challenges", {"device_id": self._device.device_id})
             nonce = _b64(challenge.get("nonce"), "nonce")
