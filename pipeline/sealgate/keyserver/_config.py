@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from sealgate._yaml import load_yaml
 from sealgate.errors import InputError
 
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -21,34 +20,6 @@ _TOP_FIELDS = {
     "engine", "opa_url", "environments", "issuers", "enrolment", "attestation_providers",
     "tls", "limits", "keyvault",
 }  # fmt: skip
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys (the last one would silently win)."""
-
-
-def _mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if key in seen:
-            raise InputError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
-        seen.add(key)
-    return loader.construct_mapping(node)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
-
-
-def load_yaml_strict(data: bytes, source: str) -> Any:
-    try:
-        return yaml.load(data, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except InputError as exc:
-        raise InputError(f"{source}: {exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}:" if mark is not None else ""
-        raise InputError(f"{source}:{line} not valid YAML") from None
 
 
 @dataclass(frozen=True)
@@ -249,4 +220,4 @@ def load_config(path: Path) -> KeyserverConfig:
         ) from None
     if len(data) > MAX_CONFIG_BYTES:
         raise InputError(f"{path}: configuration is too large")
-    return parse_config(load_yaml_strict(data, str(path)), path)
+    return parse_config(load_yaml(data, str(path)), path)
