@@ -24,12 +24,13 @@ BLOB_WRITERS = {
 
 
 def state(plan: dict[str, Any], type_token: str, suffix: str) -> dict[str, Any]:
-    [found] = [
+    found: list[dict[str, Any]] = [
         step["newState"]
         for step in plan["steps"]
         if step["newState"]["type"] == type_token and step["newState"]["urn"].endswith(suffix)
     ]
-    return found
+    assert len(found) == 1, f"{len(found)} resources {type_token} ...{suffix}"
+    return found[0]
 
 
 def witness_scope(plan: dict[str, Any], stack: str) -> str:

@@ -73,7 +73,7 @@ def test_the_example_manifest_args_parse_and_name_mounted_files() -> None:
     assert ctx.params["environment"] == "prod"
     assert ctx.params["identities"] == ()
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
-    volumes = {v["name"]: v for v in pod["volumes"]}
+    volumes: dict[str, dict[str, Any]] = {v["name"]: v for v in pod["volumes"]}
 
     def volume_of(path: Path) -> dict[str, Any]:
         return volumes[mounts[str(path.parent)]]
