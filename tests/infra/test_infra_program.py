@@ -139,7 +139,12 @@ def test_storage(prod: dict[str, Any]) -> None:
     }
     assert {c["publicAccess"] for c in containers.values()} == {"None"}
     assert containers["audit"]["immutableStorageWithVersioning"] == {"enabled": True}
-    worm = only(prod, "azure-native:storage:BlobContainerImmutabilityPolicy")
+    [worm] = [
+        step["newState"]["inputs"]
+        for step in prod["steps"]
+        if step["newState"]["type"] == "azure-native:storage:BlobContainerImmutabilityPolicy"
+        and step["newState"]["urn"].endswith("-audit-worm")
+    ]
     assert worm["immutabilityPeriodSinceCreationInDays"] == 2555
     assert worm["allowProtectedAppendWritesAll"] is True
 

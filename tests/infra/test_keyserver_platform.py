@@ -169,7 +169,7 @@ def test_the_service_writes_only_its_state_and_the_audit_log(
     plan = plans["prod"]
     keyserver = principal("prod", "keyserver-identity")
     grants = [g for g in resources(plan, ROLE) if g["principalId"] == keyserver]
-    [storage] = [g for g in grants if "Microsoft.Storage" in g["scope"]]
+    [storage] = [g for g in grants if g["scope"].endswith("/containers/models")]
     assert storage["scope"].endswith(
         "/storageAccounts/sealgate-prod-storage-account/blobServices/default/containers/models"
     )
@@ -181,7 +181,8 @@ def test_the_service_writes_only_its_state_and_the_audit_log(
         assert f"containers/blobs/{action}'}})" in condition
     assert "StringStartsWith 'keyserver/'" in condition
     assert "StringStartsWith 'audit/'" in condition
-    assert len(grants) == 3  # unwrap on the KEK, release on the TEE key, the registry
+    # Unwrap on the KEK, release on the TEE key, the registry, the audit head witness.
+    assert len(grants) == 4
 
 
 # NetworkPolicy semantics, enough for the selectors the platform uses (matchLabels only).

@@ -27,6 +27,7 @@ import yaml
 from sealgate.platform._cluster import SANDBOX_LABEL, SANDBOX_TAINT
 from sealgate.platform._common import TYPE_PREFIX, Placement, ipv4_network, require, role_definition
 from sealgate.platform._keys import CRYPTO_SERVICE_ENCRYPTION_USER, CRYPTO_SERVICE_RELEASE_USER
+from sealgate.platform._storage import WITNESS_CONTAINER, witness_writer_condition
 
 NAMESPACE = "sealgate-keys"
 SERVICE_ACCOUNT = "keyserver"
@@ -91,6 +92,12 @@ class KeyReleaseServiceArgs:
     """Blob container of the model registry: sealed models, signed pointers, the audit log."""
     registry_container_id: pulumi.Input[str]
     """Resource id of that container: the scope of the service's storage role."""
+    witness_container_id: pulumi.Input[str] | None = None
+    """Resource id of the audit head witness container (``ModelStorage.witness``) in the
+    registry's account: the service writes every signed audit head there too (None: no
+    witness)."""
+    witness_container: str = WITNESS_CONTAINER
+    """Name of that container (``SEALGATE_AUDIT_WITNESS=azblob://ACCOUNT/<name>``)."""
     endpoint_cidr: str
     """Subnet of the private endpoints (Key Vault, Storage): the service's only VNet egress."""
     attestation_authority: str | None = None
@@ -129,6 +136,11 @@ class KeyReleaseServiceArgs:
             f"endpoint_cidr {self.endpoint_cidr!r} is not an IPv4 CIDR",
         )
         require(2 <= self.replicas <= 20, self, "replicas must be 2..20")
+
+
+def witness_url(account: str, container: str = WITNESS_CONTAINER) -> str:
+    """``SEALGATE_AUDIT_WITNESS`` of the service: the witness container of the registry account."""
+    return f"azblob://{account}/{container}"
 
 
 def service_url(namespace: str = NAMESPACE) -> str:
@@ -257,6 +269,15 @@ class KeyReleaseService(pulumi.ComponentResource):
             condition_version="2.0",
             description="keyserver: read the registry; write only its state and the audit log",
         )
+        if args.witness_container_id is not None:
+            grant(
+                f"{name}-witness",
+                args.witness_container_id,
+                BLOB_DATA_CONTRIBUTOR,
+                condition=witness_writer_condition(),
+                condition_version="2.0",
+                description="keyserver: create audit heads in the witness; never delete",
+            )
 
     def _cluster(self, name: str, args: KeyReleaseServiceArgs) -> None:
         provider = args.provider
@@ -310,7 +331,7 @@ class KeyReleaseService(pulumi.ComponentResource):
                 "replicas": args.replicas,
                 "selector": {"match_labels": POD_LABELS},
                 "strategy": {"rolling_update": {"max_unavailable": 0, "max_surge": 1}},
-                "template": pod_template(args.image, config.metadata.name),
+                "template": pod_template(args.image, config.metadata.name, _environment(args)),
             },
             opts=in_namespace,
         )
@@ -330,6 +351,15 @@ class KeyReleaseService(pulumi.ComponentResource):
             spec={"min_available": 1, "selector": {"match_labels": POD_LABELS}},
             opts=in_namespace,
         )
+
+
+def _environment(args: KeyReleaseServiceArgs) -> list[dict[str, Any]]:
+    if args.witness_container_id is None:
+        return []
+    url = pulumi.Output.from_input(args.registry_account).apply(
+        lambda account: witness_url(str(account), args.witness_container)
+    )
+    return [{"name": "SEALGATE_AUDIT_WITNESS", "value": url}]
 
 
 def network_policy_spec(consumer_namespace: str, endpoint_cidr: str) -> dict[str, Any]:
@@ -375,9 +405,12 @@ def network_policy_spec(consumer_namespace: str, endpoint_cidr: str) -> dict[str
     }
 
 
-def pod_template(image: str, config_map: pulumi.Input[str]) -> dict[str, Any]:
+def pod_template(
+    image: str, config_map: pulumi.Input[str], env: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """The service's pod: restricted, read-only root, in a Kata VM on the sandboxed pool (it
-    holds unwrapped data keys in memory), its key material from secrets."""
+    holds unwrapped data keys in memory), its key material from secrets; ``env`` are the
+    container's environment variables (``SEALGATE_AUDIT_WITNESS``)."""
     taint_key, _, taint_rest = SANDBOX_TAINT.partition("=")
     taint_value, _, taint_effect = taint_rest.partition(":")
     secret = {"default_mode": 0o440}
@@ -418,6 +451,7 @@ def pod_template(image: str, config_map: pulumi.Input[str]) -> dict[str, Any]:
                     "name": "keyserver",
                     "image": image,
                     "command": ["sealgate", "keyserver", "serve", "--config", CONFIG_FILE],
+                    "env": list(env or []),
                     "ports": [{"name": "https", "container_port": PORT}],
                     "resources": {
                         "requests": {"cpu": "250m", "memory": "256Mi"},

@@ -21,7 +21,7 @@ import pulumi_kubernetes as k8s
 
 from sealgate.platform._apim import ApiGateway, ApiGatewayArgs, ApiManagementSku
 from sealgate.platform._cluster import Cluster, ClusterArgs
-from sealgate.platform._common import Placement
+from sealgate.platform._common import Placement, role_definition
 from sealgate.platform._config import StackConfig, load_stack_config
 from sealgate.platform._edge import Edge, EdgeArgs, IotHubSku
 from sealgate.platform._gateway import Gateway, GatewayArgs
@@ -35,12 +35,18 @@ from sealgate.platform._keys import (
     kek_name,
     tee_key_name,
 )
+from sealgate.platform._keyserver import (
+    BLOB_DATA_CONTRIBUTOR,
+    KeyReleaseService,
+    KeyReleaseServiceArgs,
+    VaultKey,
+    witness_url,
+)
 from sealgate.platform._keyserver import NAMESPACE as KEYSERVER_NAMESPACE
-from sealgate.platform._keyserver import KeyReleaseService, KeyReleaseServiceArgs, VaultKey
 from sealgate.platform._monitoring import Monitoring, MonitoringArgs
 from sealgate.platform._network import Network, NetworkArgs, subnet_cidrs
 from sealgate.platform._registry import ModelRegistry, ModelRegistryArgs, login_server
-from sealgate.platform._storage import ModelStorage, ModelStorageArgs
+from sealgate.platform._storage import ModelStorage, ModelStorageArgs, witness_writer_condition
 from sealgate.platform._workloads import NAMESPACE, SERVICE_ACCOUNT, Workloads, WorkloadsArgs
 
 
@@ -59,6 +65,31 @@ def _platform_keys(config: StackConfig) -> tuple[KeySpec, ...]:
         KeySpec(name="registry-cmk"),
         *environment_keys(config.environment, tee=config.tee_key_release),
     )
+
+
+def _gate_identity(
+    prefix: str, placement: Placement, subscription_id: pulumi.Input[str], store: ModelStorage
+) -> managedidentity.UserAssignedIdentity:
+    """The promotion gate's identity (the pipeline's Azure service connection federates with
+    it): it may create audit heads in the witness container, never delete one."""
+    identity = managedidentity.UserAssignedIdentity(
+        f"{prefix}-gate-identity",
+        resource_group_name=placement.resource_group,
+        location=placement.location,
+        tags=placement.tags,
+    )
+    authorization.RoleAssignment(
+        f"{prefix}-gate-witness",
+        scope=store.witness.id,
+        principal_id=identity.principal_id,
+        principal_type="ServicePrincipal",
+        role_definition_id=role_definition(subscription_id, BLOB_DATA_CONTRIBUTOR),
+        condition=witness_writer_condition(),
+        condition_version="2.0",
+        description="gate: create audit heads in the witness; never delete",
+        opts=pulumi.ResourceOptions(parent=identity),
+    )
+    return identity
 
 
 def build_platform(config: StackConfig) -> dict[str, Any]:
@@ -112,6 +143,7 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
             audit_retention_days=config.audit_retention_days,
         ),
     )
+    gate_identity = _gate_identity(prefix, placement, subscription_id, store)
     registry_name = f"{config.name_prefix}{config.environment}"
     registry = ModelRegistry(
         f"{prefix}-registry",
@@ -248,6 +280,7 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
             },
             registry_account=store.account.name,
             registry_container_id=store.models.id,
+            witness_container_id=store.witness.id,
             endpoint_cidr=subnet_cidrs(config.vnet_cidr)["endpoints"],
             attestation_authority=config.attestation_authority if tee else None,
             replicas=config.keyserver_replicas,
@@ -275,6 +308,8 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
         "kek_uri": keys.key_uris[kek_name(config.environment)],
         "signing_key_uri": keys.key_uris["signing"],
         "storage_account": store.account.name,
+        "audit_witness": store.account.name.apply(witness_url),
+        "gate_client_id": gate_identity.client_id,
         "registry_login_server": registry.registry.login_server,
         "cluster_name": cluster.cluster.name,
         "oidc_issuer_url": cluster.oidc_issuer_url,

@@ -1,4 +1,6 @@
-"""Model storage: CMK-encrypted account, Entra-only access, versioning, WORM audit trail."""
+"""Model storage: CMK-encrypted account, Entra-only access, versioning, WORM audit trail, and
+the audit head witness (a container where a blob, once created, is neither replaced nor deleted
+within the retention)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,26 @@ import pulumi
 import pulumi_azure_native.storage as storage
 
 from sealgate.platform._common import TYPE_PREFIX, Placement, diagnose, private_endpoint, require
+
+WITNESS_CONTAINER = "audit-witness"
+# Where the head witness writes (sealgate.promotion._witness: heads/<count>.json).
+WITNESS_PREFIX = "heads/"
+_BLOB = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
+
+
+def witness_writer_condition(prefix: str = WITNESS_PREFIX) -> str:
+    """An Azure ABAC condition for a witness writer: blob writes only under ``prefix``, and no
+    delete, move or version delete anywhere (the WORM policy refuses overwrites and deletes
+    already; the condition keeps the grant at what the writer needs)."""
+    writes = " AND ".join(
+        f"!(ActionMatches{{'{_BLOB}/{action}'}})" for action in ("write", "add/action")
+    )
+    removals = " AND ".join(
+        f"!(ActionMatches{{'{_BLOB}/{action}'}})"
+        for action in ("delete", "move/action", "deleteBlobVersion/action")
+    )
+    path = f"@Resource[{_BLOB}:path] StringStartsWith '{prefix}'"
+    return f"(({writes}) OR ({path})) AND (({removals}))"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,6 +56,8 @@ class ModelStorageArgs:
     """Days a deleted blob or container can be restored."""
     audit_retention_days: int = 30
     """Days every audit record is immutable (time-based retention of the ``audit`` container)."""
+    witness_retention_days: int | None = None
+    """Days every witnessed audit head is immutable (None: ``audit_retention_days``)."""
 
     def __post_init__(self) -> None:
         require(
@@ -44,14 +68,21 @@ class ModelStorageArgs:
             self,
             "audit_retention_days must be 1..146000",
         )
+        require(
+            self.witness_retention_days is None or 1 <= self.witness_retention_days <= 146000,
+            self,
+            "witness_retention_days must be 1..146000",
+        )
 
 
 class ModelStorage(pulumi.ComponentResource):
-    """The account, its blob service, the ``models`` and ``audit`` containers.
+    """The account, its blob service, the ``models``, ``audit`` and ``audit-witness`` containers.
 
     Outputs: ``account`` (the StorageAccount; ``account.name`` is its Azure name), ``models``
     (the BlobContainer of the model registry: sealed models, signed stage pointers, the audit
-    log; ``models.id`` is the scope of a role assignment on it).
+    log; ``models.id`` is the scope of a role assignment on it), ``witness`` (the BlobContainer
+    of the audit head witness, ``azblob://<account>/audit-witness``; ``witness.id`` is the scope
+    of its writers' roles).
     """
 
     def __init__(
@@ -135,6 +166,31 @@ class ModelStorage(pulumi.ComponentResource):
             immutability_period_since_creation_in_days=args.audit_retention_days,
             allow_protected_append_writes_all=True,
             opts=pulumi.ResourceOptions(parent=audit),
+        )
+        self.witness = storage.BlobContainer(
+            f"{name}-witness",
+            resource_group_name=placement.resource_group,
+            account_name=self.account.name,
+            container_name=WITNESS_CONTAINER,
+            public_access=storage.PublicAccess.NONE,
+            opts=after_service,
+        )
+        # A container-level time-based retention, no version-level immutability: a head blob
+        # once created can be neither overwritten (not even as a new version) nor deleted.
+        # Heads are written whole, once: no protected append writes (which would let a writer
+        # commit further blocks to a head).
+        storage.BlobContainerImmutabilityPolicy(
+            f"{name}-witness-worm",
+            resource_group_name=placement.resource_group,
+            account_name=self.account.name,
+            container_name=WITNESS_CONTAINER,
+            immutability_policy_name="default",
+            immutability_period_since_creation_in_days=(
+                args.witness_retention_days or args.audit_retention_days
+            ),
+            allow_protected_append_writes=False,
+            allow_protected_append_writes_all=False,
+            opts=pulumi.ResourceOptions(parent=self.witness, depends_on=[self.witness]),
         )
         private_endpoint(
             self.account,

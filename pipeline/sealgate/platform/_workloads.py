@@ -25,30 +25,37 @@ PINNED_IMAGE = re.compile(r"^[a-z0-9.-]+/[^@\s]+@sha256:[0-9a-f]{64}$")
 
 
 KEYSERVER_TOKEN_DIR = "/var/run/secrets/sealgate/keyserver"  # noqa: S105 (a mount path)
-KEYSERVER_CA = "/etc/sealgate/keyserver-ca.pem"
+TRUST_DIR = "/etc/sealgate"
+TRUST_FILE = f"{TRUST_DIR}/trust.yaml"
+# The CA that issued the key release service's TLS certificate (in the trust ConfigMap).
+KEYSERVER_CA = f"{TRUST_DIR}/keyserver-ca.pem"
+SEALED_MODEL = "/sealed/current"
+# The server the image ships (images/model-server): its venv's interpreter runs the module.
+SERVER_COMMAND = ("/opt/sealgate/bin/python", "-m", "model_server")
 
 
 def unseal_command(keyserver_url: str, environment: str) -> list[str]:
-    """The container entrypoint: obtain the data key from the key release service (with the
-    pod's projected token for the service's audience), unseal into tmpfs, exec the server."""
+    """The container command (``sealgate unseal``, the image's entrypoint, with its options):
+    obtain the data key from the key release service with the pod's projected token for the
+    service's audience, unseal into tmpfs, then exec the server."""
     return [
         "sealgate",
         "unseal",
-        "/sealed/current",
+        SEALED_MODEL,
         "--keyserver",
         keyserver_url,
-        "--keyserver-ca",
-        KEYSERVER_CA,
-        "--token-file",
-        f"{KEYSERVER_TOKEN_DIR}/token",
         "--environment",
         environment,
+        "--token-file",
+        f"{KEYSERVER_TOKEN_DIR}/token",
+        "--ca-bundle",
+        KEYSERVER_CA,
         "--trust",
-        "/etc/sealgate/trust.yaml",
+        TRUST_FILE,
         "--into",
         f"{MODEL_DIR}/current",
         "--exec",
-        "model-server",
+        *SERVER_COMMAND,
         "--model-dir",
         f"{MODEL_DIR}/current",
         "--port",
@@ -250,7 +257,7 @@ class Workloads(pulumi.ComponentResource):
                                     {"name": "sealed", "mount_path": "/sealed", "read_only": True},
                                     {
                                         "name": "trust",
-                                        "mount_path": "/etc/sealgate",
+                                        "mount_path": TRUST_DIR,
                                         "read_only": True,
                                     },
                                     {"name": "tmp", "mount_path": "/tmp"},  # noqa: S108 (an emptyDir)

@@ -67,13 +67,17 @@ deny contains finding if {
 # METADATA
 # title: Model server without workload identity
 # description: >-
-#   The model server unwraps keys with its own federated Azure identity: the pod template
-#   uses workload identity and a named service account.
+#   The model server never unwraps keys: only the key release service does, after it verified
+#   the token of the pod's own named service account and asked the unseal policy. That
+#   account is federated with the server's own Azure identity (workload identity; it holds
+#   no Key Vault role), never the default account or the node's identity.
 # custom:
 #   id: SG-AZ-092
 #   severity: high
 #   remediation: >-
-#     Label the pod template `azure.workload.identity/use: "true"` and set `serviceAccountName`.
+#     Label the pod template `azure.workload.identity/use: "true"` and set `serviceAccountName`
+#     to the server's own account; give that identity no Key Vault role (keys come from the key
+#     release service, `sealgate unseal --keyserver URL`).
 deny contains finding if {
 	data.sealgate.lib.infra.is_type(input, "kubernetes:apps/v1:Deployment")
 	template := object.get(input, ["inputs", "spec", "template"], {})
