@@ -33,12 +33,6 @@ RANKER_SA = "system:serviceaccount:models:ranker-server"
 SERVICE_ID = "https://keys.dev.test"
 
 
-def signed_pointers_available() -> bool:
-    import sealgate.promotion
-
-    return callable(getattr(sealgate.promotion, "read_verified_pointer", None))
-
-
 @dataclass
 class Estate:
     """Keys, a registry with models pushed to dev, the unseal grants, a keyserver.yaml."""
@@ -116,8 +110,6 @@ def unseal_grants(issuer: str) -> dict[str, Any]:
         ],
         "devices": [],
         "revoked": {"devices": [], "signer_key_ids": [], "workloads": []},
-        # Until the promotion gate signs pointers, the dev registry's are unsigned.
-        "registry": {"require_signed_pointers": signed_pointers_available()},
     }
 
 
