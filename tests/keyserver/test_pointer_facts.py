@@ -100,9 +100,7 @@ def test_a_signed_pointer_with_an_edited_digest_is_not_verified(
     assert "signature does not verify" in facts["pointer"]["problems"][0]
 
 
-def test_a_hand_written_pointer_is_not_verified(
-    two_versions: TwoVersions, tmp_path: Path
-) -> None:
+def test_a_hand_written_pointer_is_not_verified(two_versions: TwoVersions, tmp_path: Path) -> None:
     estate = two_versions.estate
     registry = _copy(estate, tmp_path)
     stored = json.loads((registry / pointer_key("dev", "detector")).read_bytes())
