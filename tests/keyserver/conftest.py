@@ -33,12 +33,6 @@ RANKER_SA = "system:serviceaccount:models:ranker-server"
 SERVICE_ID = "https://keys.dev.test"
 
 
-def signed_pointers_available() -> bool:
-    import sealgate.promotion
-
-    return callable(getattr(sealgate.promotion, "read_verified_pointer", None))
-
-
 @dataclass
 class Estate:
     """Keys, a registry with models pushed to dev, the unseal grants, a keyserver.yaml."""
@@ -74,7 +68,8 @@ class Estate:
         )
 
 
-def _push(root: Path, registry: Path, sealed: Path) -> None:
+def push(root: Path, registry: Path, sealed: Path) -> None:
+    """`sealgate push` into dev through the gate (it signs the dev pointer)."""
     pushed = run_sealgate(
         "push", str(sealed), "--registry", f"file://{registry}", "--trust", "release.pub",
         "--gate-key", "gate.key", "--requester", "release-pipeline", cwd=root,
@@ -82,11 +77,15 @@ def _push(root: Path, registry: Path, sealed: Path) -> None:
     assert pushed.code == 0, pushed.stdout + pushed.stderr
 
 
-def _seal(root: Path, name: str, version: str, seed: int) -> tuple[Path, dict[str, bytes]]:
-    files = write_model(root / f"model-{name}", seed=seed)
-    out = root / f"sealed-{name}"
+def seal(
+    root: Path, name: str, version: str, seed: int, label: str | None = None
+) -> tuple[Path, dict[str, bytes]]:
+    """Seal a small model to the dev KEK into ``sealed-<label>`` (default: the name)."""
+    label = label or name
+    files = write_model(root / f"model-{label}", seed=seed)
+    out = root / f"sealed-{label}"
     sealed = run_sealgate(
-        "seal", str(root / f"model-{name}"), "--name", name, "--version", version,
+        "seal", str(root / f"model-{label}"), "--name", name, "--version", version,
         "--sign-key", "release.key", "--recipient", "local:kek-dev.pub", "--out", str(out),
         "--chunk-size", "512", cwd=root,
     )  # fmt: skip
@@ -116,12 +115,12 @@ def unseal_grants(issuer: str) -> dict[str, Any]:
         ],
         "devices": [],
         "revoked": {"devices": [], "signer_key_ids": [], "workloads": []},
-        # Until the promotion gate signs pointers, the dev registry's are unsigned.
-        "registry": {"require_signed_pointers": signed_pointers_available()},
     }
 
 
-def write_config(root: Path, pki: Pki, issuer: OidcIssuer, **changes: Any) -> Path:
+def write_config(
+    root: Path, pki: Pki, issuer: OidcIssuer, *, filename: str = "keyserver.yaml", **changes: Any
+) -> Path:
     config = {
         "service_id": SERVICE_ID,
         "registry": f"file://{root / 'registry'}",
@@ -135,7 +134,7 @@ def write_config(root: Path, pki: Pki, issuer: OidcIssuer, **changes: Any) -> Pa
         "tls": {"certificate": str(pki.certificate), "key": str(pki.key)},
         **changes,
     }
-    path = root / "keyserver.yaml"
+    path = root / filename
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
 
@@ -154,8 +153,8 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
     )
     estate = Estate(root, pki, issuer, write_config(root, pki, issuer), root / "registry")
     for seed, name in enumerate(("detector", "ranker")):
-        estate.sealed[name], estate.files[name] = _seal(root, name, "1.0", seed)
-        _push(root, estate.registry, estate.sealed[name])
+        estate.sealed[name], estate.files[name] = seal(root, name, "1.0", seed)
+        push(root, estate.registry, estate.sealed[name])
     try:
         yield estate
     finally:

@@ -1,7 +1,10 @@
-"""Two key server processes against ONE Azurite account agree on high-water marks and nonces.
+"""Two key server processes against ONE Azurite account, over real gate-signed pointers.
 
 The StateStore is the only state replicas share; these tests run two real
-`sealgate keyserver serve` processes whose state is one Blob container.
+`sealgate keyserver serve` processes whose state is one Blob container, with the registry's
+dev pointer moved by `sealgate push` (detector 1.0, then 2.0). The high-water marks alone
+(the log check bypassed) are unit-tested in test_pointer_facts.py. Nonces across replicas:
+tests/attestation/test_device_registry.py.
 """
 
 from __future__ import annotations
@@ -12,34 +15,26 @@ import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import yaml
+from sealgate.promotion._registry import pointer_key
 
-from tests.keyserver.conftest import Estate, Server, start_keyserver, stop
+from tests.keyserver.conftest import Estate, Server, push, seal, start_keyserver, stop
 from tests.promotion.conftest import AZURITE_ACCOUNT, Azurite, azurite  # noqa: F401 (fixture)
-
-SHIM = Path(__file__).parent / "shim"
 
 
 @pytest.fixture(scope="module")
-def replicas(estate: Estate, azurite: Azurite) -> Iterator[tuple[Server, Server, Path]]:  # noqa: F811
-    pointers = estate.root / "replica-pointers.json"
-    pointers.write_text("{}")
+def replicas(estate: Estate, azurite: Azurite) -> Iterator[tuple[Server, Server]]:  # noqa: F811
     config = yaml.safe_load(estate.config.read_text())
     config["state"] = f"azblob://{AZURITE_ACCOUNT}/{azurite.new_container()}"
     replica_config = estate.root / "keyserver-replicas.yaml"
     replica_config.write_text(yaml.safe_dump(config))
-    env = {
-        "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
-        "SEALGATE_TEST_POINTERS": str(pointers),
-        "PYTHONPATH": f"{SHIM}:{__import__('os').environ.get('PYTHONPATH', '')}",
-    }
+    env = {"AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string}
     first = start_keyserver(replica_config, estate.pki.ca, estate.root / "replica-1.log", env)
     second = start_keyserver(replica_config, estate.pki.ca, estate.root / "replica-2.log", env)
     try:
-        yield first, second, pointers
+        yield first, second
     finally:
         stop(first.process)
         stop(second.process)
@@ -73,57 +68,54 @@ def _release_body(estate: Estate, name: str) -> dict:
     }
 
 
-def test_a_pointer_older_than_one_seen_at_replica_1_is_refused_at_replica_2(
-    estate: Estate, replicas: tuple[Server, Server, Path]
+def _rolled_back(body: dict) -> bool:
+    return any(
+        r.startswith("SG-UNSEAL-012") and "not the latest allow" in r for r in body["reasons"]
+    )
+
+
+def test_an_old_signed_pointer_copied_back_is_refused_at_both_replicas(
+    estate: Estate, replicas: tuple[Server, Server]
 ) -> None:
-    first, second, pointers = replicas
-    digest = estate.digest("detector")
+    first, second = replicas
     token = estate.token().read_text()
-    pointers.write_text(
-        json.dumps({"dev/detector": {"version": "1.0", "digest": digest, "counter": 5}})
-    )
     status, body = _post(first, estate, "/v1/release", _release_body(estate, "detector"), token)
+    assert status == 200, body  # 1.0 is current in dev
+    pointer = estate.registry / pointer_key("dev", "detector")
+    old = pointer.read_bytes()
+    estate.sealed["detector-2"], _ = seal(estate.root, "detector", "2.0", 7, "detector-2")
+    push(estate.root, estate.registry, estate.sealed["detector-2"])
+    current = pointer.read_bytes()
+    status, body = _post(first, estate, "/v1/release", _release_body(estate, "detector-2"), token)
     assert status == 200, body
-    # Someone copies an older pointer back (counter 4): the other replica has seen 5.
-    pointers.write_text(
-        json.dumps({"dev/detector": {"version": "1.0", "digest": digest, "counter": 4}})
-    )
     status, body = _post(second, estate, "/v1/release", _release_body(estate, "detector"), token)
-    assert status == 403 and "wrapped_key" not in body
-    assert any(
-        r.startswith("SG-UNSEAL-012") and "older than one already seen" in r
-        for r in body["reasons"]
-    )
-    # A newer pointer is accepted by either replica.
-    pointers.write_text(
-        json.dumps({"dev/detector": {"version": "1.0", "digest": digest, "counter": 6}})
-    )
-    status, _ = _post(second, estate, "/v1/release", _release_body(estate, "detector"), token)
-    assert status == 200
-    status, body = _post(first, estate, "/v1/release", _release_body(estate, "detector"), token)
-    assert status == 200, body
-
-
-def test_a_nonce_used_at_one_replica_is_refused_at_the_other(
-    estate: Estate, replicas: tuple[Server, Server, Path]
-) -> None:
-    import importlib.util
-
-    if importlib.util.find_spec("sealgate.attestation") is not None:
-        pytest.skip("sealgate.attestation is installed: its own tests cover nonces across replicas")
-    first, second, pointers = replicas
-    pointers.write_text(
-        json.dumps(
-            {"dev/detector": {"version": "1.0", "digest": estate.digest("detector"), "counter": 9}}
+    assert status == 403 and any(r.startswith("SG-UNSEAL-008") for r in body["reasons"])
+    # Someone with registry storage write access copies the signed 1.0 pointer back.
+    pointer.write_bytes(old)
+    try:
+        for replica in (first, second):
+            status, body = _post(
+                replica, estate, "/v1/release", _release_body(estate, "detector"), token
+            )
+            assert status == 403 and "wrapped_key" not in body, body
+            assert _rolled_back(body), body
+            # Nor does the pointer release the current model any more.
+            status, body = _post(
+                replica, estate, "/v1/release", _release_body(estate, "detector-2"), token
+            )
+            assert status == 403 and _rolled_back(body), body
+    finally:
+        pointer.write_bytes(current)
+    for replica in (second, first):
+        status, body = _post(
+            replica, estate, "/v1/release", _release_body(estate, "detector-2"), token
         )
-    )
-    status, challenge = _post(first, estate, "/v1/challenges", {"device_id": "gw-1"})
-    assert status == 200 and challenge["pcrs"] == [0, 7]
-    seal = base64.b64encode((estate.sealed["detector"] / "seal.json").read_bytes()).decode()
-    request = {"environment": "dev", "seal": seal,
-               "device": {"id": "gw-1", "nonce": challenge["nonce"], "quote": {}}}  # fmt: skip
-    status, body = _post(second, estate, "/v1/release", request)
-    # The fake device is granted nothing (SG-UNSEAL-009), but its nonce was fresh.
-    assert status == 403 and not any(r.startswith("SG-UNSEAL-006") for r in body["reasons"])
-    status, body = _post(first, estate, "/v1/release", request)
-    assert status == 403 and any(r.startswith("SG-UNSEAL-006") for r in body["reasons"])
+        assert status == 200, body
+    # Each replica's decisions are in the audit log (allow and deny, signed by the service).
+    records = [
+        json.loads(line)
+        for line in (estate.registry / "audit" / "log.jsonl").read_bytes().splitlines()
+    ]
+    releases = [r for r in records if r["action"] == "release"]
+    assert {r["decision"] for r in releases} == {"allow", "deny"}
+    assert all(r["actor"] == "keyserver:https://keys.dev.test" for r in releases)

@@ -119,6 +119,7 @@ def test_entra_and_aks_claim_shapes() -> None:
         ({"surprise": 1}, "unknown field(s) surprise"),
         ({"issuers": [{"issuer": "http://plain", "audiences": ["a"]}]}, "must be an https:// URL"),
         ({"tls": None}, "tls.certificate and tls.key are required"),
+        ({"gate_keys": []}, "gate_keys: at least one gate public key is required"),
     ],
 )
 def test_serve_refuses_a_bad_configuration_with_one_line(

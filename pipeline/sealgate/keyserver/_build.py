@@ -148,6 +148,10 @@ def build_service(
     from sealgate.sealing import load_signing_private_key, load_trust
     from sealgate.sealing._signing_keys import parse_signing_public_key
 
+    if not config.gate_keys:
+        # Without one, no stage pointer verifies and no record can name the registry.
+        raise InputError(f"{config.source}: gate_keys: at least one gate public key is required")
+
     def load_policy() -> UnsealPolicy:
         policy_set = load_policy_set([builtin_policy_root(), *config.policies])
         return UnsealPolicy(

@@ -1,23 +1,32 @@
 """Stage pointer facts for the unseal policy, with per-replica-shared high-water marks.
 
-A pointer is read through ``sealgate.promotion.read_verified_pointer`` (signed by a gate key,
-with a per-stage counter) when the promotion package provides it; a forged or unsigned
-pointer is then ``verified: false``. The highest counter seen per (registry_id, stage,
-name) is kept in the StateStore (``high-water/<stage>/<quoted name>.json``) by
-compare-and-swap, so a pointer older than one any replica has seen is ``rolled_back``.
-Registries without signed pointers are read with ``current`` and reported ``verified: false``
-with ``counter: null``; the policy data decides whether such a pointer may release a key.
+The pointer of the environment's stage is read through ``sealgate.promotion.VerifiedPointers``
+only: signed by a gate key for exactly its (stage, name) and registry, and the latest allow
+for it in the audit log, which must not be shorter than the witnessed head (when a witness
+is configured). Anything else (unsigned, forged, foreign, an old pointer copied back) is a
+``verified: false`` fact with the problem, so the policy denies with its rule id. There is
+no unsigned fallback and no switch to allow one.
+
+That check reads the whole audit log on every lookup (``latest_allow``): linear in the
+log's length per release.
+
+Defence in depth: the highest counter seen per (registry_id, stage, name) is kept in the
+StateStore (``high-water/<stage>/<quoted name>.json``) by compare-and-swap, so a pointer
+older than one any replica has seen is ``rolled_back`` even if the log check were bypassed.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from sealgate.errors import VerificationError
 from sealgate.keyserver._state import StateStore
+from sealgate.promotion import Registry, VerifiedPointers
 
 MAX_ATTEMPTS = 16
 
@@ -62,48 +71,37 @@ class HighWaterMarks:
         raise VerificationError(f"high-water mark {key}: too many concurrent updates")
 
 
-def _verified_reader() -> Callable[..., Any] | None:
-    import sealgate.promotion as promotion
-
-    reader = getattr(promotion, "read_verified_pointer", None)
-    return reader if callable(reader) else None
-
-
 def pointer_facts(
-    registry: Any,
+    registry: Registry,
     stage: str,
     name: str,
     digest: str,
     *,
-    gate_keys: list[Any],
+    gate_keys: Sequence[ec.EllipticCurvePublicKey],
     marks: HighWaterMarks,
 ) -> dict[str, Any]:
-    """``{"checked", "stages", "pointer"}`` for the environment's stage."""
+    """``{"checked", "stages", "pointer"}`` for the environment's stage.
+
+    Reading failures of the registry itself (``InputError``, ``OSError``) propagate: an
+    outage, not a fact.
+    """
     pointer: dict[str, Any] = {
         "stage": stage, "version": None, "digest": None, "counter": None,
         "verified": False, "rolled_back": False, "high_water": None, "problems": [],
     }  # fmt: skip
-    reader = _verified_reader()
-    if reader is not None:
-        try:
-            verified = reader(registry, stage, name, gate_keys)
-        except VerificationError as exc:
-            pointer["problems"] = [str(exc)]
-            return {"checked": True, "stages": [], "pointer": pointer}
-        if verified is None:
-            return {"checked": True, "stages": [], "pointer": None}
-        rolled_back, high = marks.observe(
-            verified.registry_id, stage, name, verified.counter, verified.digest
-        )
-        pointer.update(
-            version=verified.version, digest=verified.digest, counter=verified.counter,
-            verified=True, rolled_back=rolled_back, high_water=high,
-        )  # fmt: skip
-    else:
-        current = registry.current(stage, name)
-        if current is None:
-            return {"checked": True, "stages": [], "pointer": None}
-        pointer.update(version=current.version, digest=current.digest)
-        pointer["problems"] = ["the registry's stage pointers are not signed"]
-    current_here = pointer["digest"] == digest and not pointer["rolled_back"]
+    try:
+        verified = VerifiedPointers(registry, gate_keys).current(stage, name)
+    except VerificationError as exc:
+        pointer["problems"] = [str(exc)]
+        return {"checked": True, "stages": [], "pointer": pointer}
+    if verified is None:
+        return {"checked": True, "stages": [], "pointer": None}
+    rolled_back, high = marks.observe(
+        verified.registry_id, stage, name, verified.counter, verified.digest
+    )
+    pointer.update(
+        version=verified.version, digest=verified.digest, counter=verified.counter,
+        verified=True, rolled_back=rolled_back, high_water=high,
+    )  # fmt: skip
+    current_here = verified.digest == digest and not rolled_back
     return {"checked": True, "stages": [stage] if current_here else [], "pointer": pointer}

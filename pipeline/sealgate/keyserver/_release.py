@@ -260,6 +260,7 @@ class ReleaseService:
         reasons: tuple[str, ...],
     ) -> str:
         from sealgate.promotion._audit import Decision, append_record
+        from sealgate.promotion._identity import verified_registry_id
 
         who = consumer.get("id") or consumer.get("subject") or consumer.get("object_id")
         request: dict[str, Any] = {
@@ -270,6 +271,11 @@ class ReleaseService:
             "consumer": f"{consumer.get('type')}:{who}",
         }
         try:
+            registry_id = verified_registry_id(self.registry, self.gate_keys)
+            if registry_id is None:
+                raise VerificationError(
+                    "registry: it has no identity (registry.json), so no record can name it"
+                )
             return append_record(
                 self.registry,
                 Decision(
@@ -283,10 +289,13 @@ class ReleaseService:
                     reasons=reasons,
                 ),
                 self.signing_key,
+                registry_id=registry_id,
+                trusted_keys=self.gate_keys,
             )
         except (SealgateError, OSError) as exc:
             # No record, no key: an unrecorded release is not a release (a log the writer
-            # refuses to append to after damage included).
+            # refuses to append to after damage (AuditDamagedError), a registry without a
+            # gate-signed identity, a head signed by an unknown key included).
             raise Unavailable(f"audit log: {exc}") from None
 
     def _unwrap(self, environment: str, header: SealHeader, wrapped: Any) -> bytes:

@@ -53,7 +53,8 @@ def signature_problem(document: Mapping[str, Any], payload_type: str, keys: KeyR
     signer = document.get("gate_key_id")
     public_key = keys.get(signer) if isinstance(signer, str) else None
     if public_key is None:
-        return "is signed by a key that is not trusted"
+        named = f" (key id {signer})" if isinstance(signer, str) and signer else ""
+        return f"is signed by a key that is not trusted{named}"
     try:
         raw = base64.b64decode(signature, validate=True)
     except (binascii.Error, ValueError):

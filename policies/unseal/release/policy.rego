@@ -338,15 +338,15 @@ deny contains finding("SG-UNSEAL-011", "critical", sprintf("workload identity %v
 
 pointer := object.get(as_object(object.get(input, "registry", null)), "pointer", null)
 
-require_signed_pointers if object.get(as_object(object.get(config, "registry", null)), "require_signed_pointers", true) != false
-
 # METADATA
 # title: Stage pointer is not signed, or older than one already seen
 # description: >-
 #   The release service reads the environment's stage pointer through its signature (a gate
-#   key) and compares its counter with the highest it has seen for that model and stage. A
-#   pointer that does not verify, or that is older than one seen before (a copied-back old
-#   pointer), releases nothing.
+#   key), checks it is the latest allow for its stage and model in the audit log, and
+#   compares its counter with the highest it has seen for that model and stage. A pointer
+#   that does not verify (unsigned, forged, of another registry, not the latest allow), or
+#   that is older than one seen before (a copied-back old pointer), releases nothing; there
+#   is no switch that accepts unsigned pointers.
 # custom:
 #   id: SG-UNSEAL-012
 #   severity: critical
@@ -361,7 +361,6 @@ deny contains finding("SG-UNSEAL-012", "critical", sprintf("the %v pointer of %v
 
 deny contains finding("SG-UNSEAL-012", "critical", sprintf("the %v pointer of %v is not verified: %v", [pointer.stage, object.get(model, "name", null), object.get(pointer, "problems", [])]), ["registry", "pointer", "verified"]) if {
 	is_object(pointer)
-	require_signed_pointers
 	object.get(pointer, "verified", false) != true
 }
 

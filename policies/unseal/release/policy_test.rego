@@ -136,10 +136,12 @@ test_rolled_back_or_unverified_pointer_denies if {
 	ids(object.union(workload_request, {"registry": {"stages": ["prod"], "pointer": object.union(service_pointer, {"verified": false})}})) == {"SG-UNSEAL-012"}
 }
 
-test_unsigned_pointers_pass_only_where_data_allows_them if {
+test_no_data_switch_accepts_an_unverified_pointer if {
 	request := object.union(workload_request, {"registry": {"stages": ["prod"], "pointer": object.union(service_pointer, {"verified": false})}})
 	relaxed := object.union(config, {"registry": {"require_signed_pointers": false}})
-	count({f.id | some f in release.deny with input as request with data.config.unseal as relaxed}) == 0
+	{f.id | some f in release.deny with input as request with data.config.unseal as relaxed} == {"SG-UNSEAL-012"}
+	no_verified := object.union(workload_request, {"registry": {"stages": ["prod"], "pointer": json.remove(service_pointer, ["verified"])}})
+	ids(no_verified) == {"SG-UNSEAL-012"}
 }
 
 test_service_enrolled_device_of_a_granted_class_is_allowed if {
