@@ -28,6 +28,7 @@ from sealgate.platform._cluster import SANDBOX_LABEL, SANDBOX_TAINT
 from sealgate.platform._common import TYPE_PREFIX, Placement, ipv4_network, require, role_definition
 from sealgate.platform._keys import CRYPTO_SERVICE_ENCRYPTION_USER, CRYPTO_SERVICE_RELEASE_USER
 from sealgate.platform._storage import WITNESS_CONTAINER, witness_writer_condition
+from sealgate.platform._workloads import PINNED_IMAGE
 
 NAMESPACE = "sealgate-keys"
 SERVICE_ACCOUNT = "keyserver"
@@ -49,7 +50,6 @@ WRITABLE_PREFIXES = ("keyserver/", "audit/")
 # endpoints only: HTTPS anywhere outside private address space, never the VNet, the pods, or
 # the instance metadata service (whose tokens are the node's, not the service's).
 _NOT_PUBLIC = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16")
-_PINNED_IMAGE = re.compile(r"^[a-z0-9.-]+/[^@\s]+@sha256:[0-9a-f]{64}$")
 _ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 _BLOB = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
 
@@ -113,7 +113,7 @@ class KeyReleaseServiceArgs:
 
     def __post_init__(self) -> None:
         require(
-            _PINNED_IMAGE.match(self.image) is not None,
+            PINNED_IMAGE.match(self.image) is not None,
             self,
             f"image {self.image!r} must be pinned by digest (name@sha256:<64 hex>)",
         )
