@@ -20,7 +20,7 @@ policies is described in ``sealgate.promotion._facts``; records are appended wit
 
 from sealgate.promotion._backends import open_registry, register_backend, registry_schemes
 from sealgate.promotion._digest import sealed_model_digest
-from sealgate.promotion._pointers import VerifiedPointer, VerifiedPointers, read_verified_pointer
+from sealgate.promotion._pointers import VerifiedPointer, read_verified_pointer
 from sealgate.promotion._registry import (
     AuditDamagedError,
     AuditStore,
@@ -31,6 +31,7 @@ from sealgate.promotion._registry import (
     Registry,
     StagePointer,
 )
+from sealgate.promotion._verified_pointers import VerifiedPointers
 from sealgate.promotion._witness import HeadWitness, open_witness
 
 __all__ = [

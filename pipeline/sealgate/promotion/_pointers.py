@@ -122,36 +122,6 @@ def verify_pointer(
     )
 
 
-class VerifiedPointers:
-    """``current(stage, name)`` over verified pointers only (what the unseal policy reads):
-    a pointer that does not verify raises ``VerificationError``, and so does one that is not
-    the latest allow for its (stage, name) in the audit log (an old pointer copied back)
-    unless ``check_log`` is False."""
-
-    def __init__(
-        self,
-        registry: Registry,
-        gate_keys: Iterable[ec.EllipticCurvePublicKey],
-        *,
-        check_log: bool = True,
-    ) -> None:
-        self.registry = registry
-        self.gate_keys = list(gate_keys)
-        self.check_log = check_log
-
-    def current(self, stage: str, name: str) -> VerifiedPointer | None:
-        pointer = read_verified_pointer(self.registry, stage, name, self.gate_keys)
-        if pointer is not None and self.check_log:
-            from sealgate.promotion._audit_verify import latest_allow
-
-            if latest_allow(self.registry, stage, name, self.gate_keys) != pointer.record:
-                raise VerificationError(
-                    f"stage pointer {stage}/{name} ({pointer.version}) is not the latest allow "
-                    "for it in the audit log (rolled back): refused"
-                )
-        return pointer
-
-
 GATE_PUB_ENV = "SEALGATE_GATE_PUB"
 
 

@@ -276,7 +276,8 @@ def build_authorizer(
     registry: Registry | None = None
     if registry_url:
         from sealgate.promotion import open_registry
-        from sealgate.promotion._pointers import VerifiedPointers, gate_keys_from_environment
+        from sealgate.promotion._pointers import gate_keys_from_environment
+        from sealgate.promotion._verified_pointers import VerifiedPointers
 
         # Only gate-signed pointers (SEALGATE_GATE_PUB) that are the latest allow count.
         registry = VerifiedPointers(open_registry(registry_url), gate_keys_from_environment())
