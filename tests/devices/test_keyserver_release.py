@@ -7,6 +7,7 @@ Runs where the service and its fixtures (tests/keyserver) are part of the tree."
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,23 @@ def test_a_device_enrols_with_the_service_and_unseals_through_it(
 
         denied = unseal("ranker", "ranker")  # not granted to the class
         assert denied.code == 1 and "SG-UNSEAL-009" in denied.stderr
+
+        # Revoked in the policy data: the same enrolled, attested device gets nothing.
+        device_id = json.loads((tmp_path / "gw.json").read_text())["device_id"]
+        revoked = {**grants, "revoked": {**grants["revoked"], "devices": [device_id]}}
+        (estate.root / "unseal-data" / "data" / "unseal.yaml").write_text(yaml.safe_dump(revoked))
+        keyserver_fixtures.stop(server.process)
+        server = keyserver_fixtures.start_keyserver(
+            estate.config, estate.pki.ca, tmp_path / "ks-revoked.log"
+        )
+        gone = unseal("detector", "revoked")
+        assert gone.code == 1 and "SG-UNSEAL-004" in gone.stderr, gone.stderr
+        assert not (tmp_path / "revoked").exists()
+        (estate.root / "unseal-data" / "data" / "unseal.yaml").write_text(yaml.safe_dump(grants))
+        keyserver_fixtures.stop(server.process)
+        server = keyserver_fixtures.start_keyserver(
+            estate.config, estate.pki.ca, tmp_path / "ks-again.log"
+        )
         with open_tpm(tpm.tcti) as opened:
             opened.extend_pcr(7, hashlib.sha256(b"unsigned bootloader").digest())
         changed = unseal("detector", "after-extend")
