@@ -22,8 +22,8 @@ import yaml
 from sealgate.sealing import generate_recipient_key, generate_signing_key
 
 from tests.conftest import Run, run_sealgate
-from tests.keyserver.oidc_issuer import OidcIssuer
 from tests.keyserver.pki import Pki, make_pki
+from tests.oidc_issuer import OidcIssuer
 from tests.sealing.conftest import write_model
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"

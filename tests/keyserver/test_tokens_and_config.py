@@ -13,8 +13,8 @@ from sealgate.keyserver._tokens import TokenError, TokenVerifier, UpstreamError,
 
 from tests.conftest import run_sealgate
 from tests.keyserver.conftest import AUDIENCE, Estate
-from tests.keyserver.oidc_issuer import OidcIssuer
 from tests.keyserver.pki import make_pki
+from tests.oidc_issuer import OidcIssuer
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ replayed here through the command line or the gate."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from sealgate.promotion._requester import RequesterProof, verify_signed_request
 from sealgate.promotion._service import open_gate, promote, push
 from sealgate.sealing import load_signing_private_key, load_trust
 
+from tests.keyserver.pki import make_pki
+from tests.oidc_issuer import OidcIssuer
 from tests.promotion.conftest import (
     MODEL_NAME,
     CliRunner,
@@ -25,7 +28,6 @@ from tests.promotion.conftest import (
     gate_options,
     make_cli,
 )
-from tests.promotion.oidc_issuer import LocalIssuer, local_issuer
 from tests.promotion.test_promotion_cli import evidence_args, write_evidence
 
 GATE = ("--trust", "release.pub")
@@ -178,29 +180,44 @@ def test_a_signed_request_verifies_only_for_its_promotion_key_and_time(
 # --- CI OIDC requesters ----------------------------------------------------------------------
 
 
+CI_SUBJECT = "repo:example/models:ref:refs/heads/main"
+CI_AUDIENCE = "sealgate-promotion"
+
+
 @pytest.fixture
-def issuer() -> object:
-    with local_issuer() as running:
+def issuer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[OidcIssuer]:
+    pki = make_pki(tmp_path / "pki")
+    # The gate trusts the system store; here that store is the test CA (in-process and in
+    # the command line's subprocess alike).
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca))
+    running = OidcIssuer(pki)
+    try:
         yield running
+    finally:
+        running.close()
 
 
-def _oidc_policies(root: Path, issuer: LocalIssuer) -> Path:
+def ci_token(issuer: OidcIssuer, **claims: object) -> str:
+    return issuer.mint({"aud": CI_AUDIENCE, "sub": CI_SUBJECT, **claims})
+
+
+def _oidc_policies(root: Path, issuer: OidcIssuer) -> Path:
     folder = root / "oidc-policies"
     (folder / "data").mkdir(parents=True, exist_ok=True)
     config = {"requesters": {"oidc_issuers": [
-        {"issuer": issuer.url, "audiences": ["sealgate-promotion"]}]}}  # fmt: skip
+        {"issuer": issuer.issuer, "audiences": [CI_AUDIENCE]}]}}  # fmt: skip
     (folder / "data" / "promotion.yaml").write_text(yaml.safe_dump(config))
     return folder
 
 
 def test_a_ci_oidc_token_authenticates_the_requester(
-    workspace: Workspace, dev: CliRunner, file_registry: RegistryTarget, issuer: LocalIssuer,
+    workspace: Workspace, dev: CliRunner, file_registry: RegistryTarget, issuer: OidcIssuer,
     tmp_path: Path,
 ) -> None:  # fmt: skip
     policies = _oidc_policies(tmp_path, issuer)
-    identity = f"oidc:{issuer.url}#repo:example/models:ref:refs/heads/main"
+    identity = f"oidc:{issuer.issuer}#{CI_SUBJECT}"
     token = tmp_path / "token"
-    token.write_text(issuer.token())
+    token.write_text(ci_token(issuer))
     evidence = evidence_args(write_evidence(workspace, digest_of(workspace), "oidc"))
     bob = approve(dev, workspace, "bob", identity, "oidc")
     code, _, reasons = to_staging(dev, "--oidc-token", str(token), "--policies",
@@ -212,16 +229,22 @@ def test_a_ci_oidc_token_authenticates_the_requester(
 @pytest.mark.parametrize(
     "make_token, problem",
     [
-        (lambda i: i.token(exp=1_000_000, iat=900_000, nbf=900_000), "expired"),
-        (lambda i: i.token(audience="someone-else"), "Audience doesn't match"),
-        (lambda i: i.forged_token(), "Signature verification failed"),
-        (lambda i: i.token(iss="https://token.actions.githubusercontent.com"), "not a configured"),
+        (lambda i: ci_token(i, exp=1_000_000, iat=900_000, nbf=900_000), "expired"),
+        (lambda i: ci_token(i, aud="someone-else"), "Audience doesn't match"),
+        (
+            lambda i: i.forge({"aud": CI_AUDIENCE, "sub": CI_SUBJECT}),
+            "Signature verification failed",
+        ),
+        (
+            lambda i: ci_token(i, iss="https://token.actions.githubusercontent.com"),
+            "not a configured",
+        ),
         (lambda i: "not-a-jwt", "not a JWT"),
     ],
     ids=["expired", "wrong-audience", "forged", "unconfigured-issuer", "garbage"],
 )
 def test_a_bad_ci_oidc_token_is_an_unauthenticated_request(
-    workspace: Workspace, file_registry: RegistryTarget, issuer: LocalIssuer, tmp_path: Path,
+    workspace: Workspace, file_registry: RegistryTarget, issuer: OidcIssuer, tmp_path: Path,
     make_token, problem: str,  # type: ignore[no-untyped-def]
 ) -> None:  # fmt: skip
     policies = _oidc_policies(tmp_path, issuer)

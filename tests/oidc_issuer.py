@@ -1,4 +1,6 @@
-"""A local OIDC issuer on 127.0.0.1: discovery document, JWKS, and tokens minted by the test.
+"""A local OIDC issuer on 127.0.0.1 (TLS with the test CA): discovery document, JWKS, and
+tokens minted by the test, for the key release service's workloads and the promotion gate's
+CI requesters.
 
 Entra ID and the AKS OIDC issuer publish exactly this: ``/.well-known/openid-configuration``
 naming the issuer and its ``jwks_uri``; tokens are RS256 (Entra) or ES256 JWTs with a
@@ -27,6 +29,8 @@ class OidcIssuer:
     def __init__(self, pki: Pki) -> None:
         self.keys: dict[str, tuple[str, Any]] = {}
         self.jwks_requests = 0
+        # path -> (status, headers, body): a misbehaving issuer, served before the real one.
+        self.responses: dict[str, tuple[int, dict[str, str], bytes]] = {}
         self.rotate("RS256")
         self.rotate("ES256")
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -69,6 +73,14 @@ class OidcIssuer:
         body = {"iss": self.issuer, "iat": now, "nbf": now, "exp": now + lifetime, **claims}
         return jwt.encode(body, key, algorithm=alg, headers={"kid": kid, **header})
 
+    def forge(self, claims: dict[str, Any], *, lifetime: int = 600) -> str:
+        """The claims and key id of ``mint``, signed by a key the issuer never published."""
+        kid = next(iter(self.keys))
+        now = int(time.time())
+        body = {"iss": self.issuer, "iat": now, "nbf": now, "exp": now + lifetime, **claims}
+        other = rsa.generate_private_key(65537, 2048)
+        return jwt.encode(body, other, algorithm="RS256", headers={"kid": kid})
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         issuer = self
 
@@ -77,6 +89,14 @@ class OidcIssuer:
                 pass
 
             def do_GET(self) -> None:
+                if self.path in issuer.responses:
+                    status, headers, raw = issuer.responses[self.path]
+                    self.send_response(status)
+                    for name, value in {**headers, "Content-Length": str(len(raw))}.items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(raw)
+                    return
                 if self.path == "/tenant-0/v2.0/.well-known/openid-configuration":
                     body: dict[str, Any] = {
                         "issuer": issuer.issuer,
