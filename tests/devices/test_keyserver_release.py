@@ -1,14 +1,18 @@
 """A device through the served key release service: `device enroll --keyserver` with an
 operator token, then `unseal --keyserver --device`: the key is released to the TPM for a
-granted model in the device's golden state, and refused otherwise.
+granted model in the device's golden state, and refused otherwise (another model, a replayed
+quote, a revoked device, a changed PCR).
 
 Runs where the service and its fixtures (tests/keyserver) are part of the tree."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import os
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import yaml
@@ -16,11 +20,18 @@ import yaml
 keyserver_fixtures = pytest.importorskip(
     "tests.keyserver.conftest", reason="the key release service's fixtures are not in this tree"
 )
+from sealgate.devices import open_release_device  # noqa: E402
 from sealgate.devices._tpm import open_tpm  # noqa: E402
+from sealgate.errors import DeniedError  # noqa: E402
+from sealgate.runtime._client import KeyserverClient  # noqa: E402
 
 from tests.conftest import run_sealgate  # noqa: E402
 
 estate = keyserver_fixtures.estate  # the service's module-scoped estate (swtpm: conftest)
+
+
+def device_id_of(enrolment: Path) -> str:
+    return str(json.loads(enrolment.read_text())["device_id"])
 
 
 def test_a_device_enrols_with_the_service_and_unseals_through_it(
@@ -62,11 +73,29 @@ def test_a_device_enrols_with_the_service_and_unseals_through_it(
         for relative, data in estate.files["detector"].items():
             assert (tmp_path / "out" / relative).read_bytes() == data
 
+        # A quote answers one challenge: the same release request sent again is a stale nonce.
+        client = KeyserverClient(server.url, estate.pki.ca)
+        challenge = client.post("/v1/challenges", {"device_id": device_id_of(tmp_path / "gw.json")})
+        with mock.patch.dict(os.environ, {"SEALGATE_TPM_TCTI": tpm.tcti}):
+            device = open_release_device(tmp_path / "gw")
+            quote = device.quote(
+                base64.b64decode(challenge["nonce"]), challenge["pcrs"], challenge["pcr_bank"]
+            )
+        seal = base64.b64encode((estate.sealed["detector"] / "seal.json").read_bytes()).decode()
+        body = {
+            "environment": "dev",
+            "seal": seal,
+            "device": {"id": device.device_id, "nonce": challenge["nonce"], "quote": quote},
+        }
+        assert client.post("/v1/release", body)["wrapped_key"]
+        with pytest.raises(DeniedError, match="SG-UNSEAL-006"):
+            client.post("/v1/release", body)
+
         denied = unseal("ranker", "ranker")  # not granted to the class
         assert denied.code == 1 and "SG-UNSEAL-009" in denied.stderr
 
         # Revoked in the policy data: the same enrolled, attested device gets nothing.
-        device_id = json.loads((tmp_path / "gw.json").read_text())["device_id"]
+        device_id = device_id_of(tmp_path / "gw.json")
         revoked = {**grants, "revoked": {**grants["revoked"], "devices": [device_id]}}
         (estate.root / "unseal-data" / "data" / "unseal.yaml").write_text(yaml.safe_dump(revoked))
         keyserver_fixtures.stop(server.process)
