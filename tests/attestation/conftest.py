@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import socket
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,7 +15,7 @@ from pathlib import Path
 import pytest
 from sealgate.attestation import DeviceRegistry
 
-from tests.keyrelease.conftest import Swtpm, _free_port_pair, start_swtpm, stop_swtpm
+from tests.keyrelease.conftest import Swtpm, start_swtpm, start_swtpm_on, stop_swtpm
 
 
 class MemoryStateStore:
@@ -152,35 +150,8 @@ def manufactured_swtpm(tmp_path: Path) -> Iterator[ManufacturedTpm]:
         capture_output=True,
         timeout=60,
     )  # fmt: skip
-    tpm = _start_on(manufactured)
+    tpm = start_swtpm_on(manufactured)
     try:
         yield ManufacturedTpm(tpm, ca / "swtpm-localca-rootca-cert.pem", ca / "issuercert.pem")
     finally:
         stop_swtpm(tpm)
-
-
-def _start_on(state: Path) -> Swtpm:
-    """Like ``start_swtpm``, on a state folder that already holds a manufactured TPM."""
-    for _ in range(5):
-        port = _free_port_pair()
-        process = subprocess.Popen(
-            [
-                "swtpm", "socket", "--tpm2",
-                "--server", f"type=tcp,port={port},bindaddr=127.0.0.1",
-                "--ctrl", f"type=tcp,port={port + 1},bindaddr=127.0.0.1",
-                "--tpmstate", f"dir={state}",
-                "--flags", "not-need-init,startup-clear",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )  # fmt: skip
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    return Swtpm(f"swtpm:host=127.0.0.1,port={port}", process, state)
-            except OSError:
-                time.sleep(0.02)
-        process.kill()
-        process.wait()
-    pytest.fail("swtpm did not start on 127.0.0.1")

@@ -44,6 +44,11 @@ def start_swtpm(state: Path) -> Swtpm:
     if binary is None:
         pytest.fail("swtpm is not installed: `make test` installs Debian swtpm and swtpm-tools")
     state.mkdir(parents=True)
+    return start_swtpm_on(state, binary)
+
+
+def start_swtpm_on(state: Path, binary: str = "swtpm") -> Swtpm:
+    """swtpm on 127.0.0.1 (free port pair) over the TPM state in ``state``, new or manufactured."""
     for _ in range(5):
         port = _free_port_pair()
         process = subprocess.Popen(
