@@ -18,6 +18,7 @@ from sealgate.platform._common import (
     require,
     zones_or_none,
 )
+from sealgate.platform._naming import azure_name
 
 ApiManagementSku = Literal["Developer", "Premium"]
 INFERENCE_AUDIENCE = "api://sealgate-inference"
@@ -159,6 +160,7 @@ class ApiGateway(pulumi.ComponentResource):
         placement = args.placement
         self.service = apimanagement.ApiManagementService(
             f"{name}-apim",
+            service_name=azure_name(apimanagement.ApiManagementService, f"{name}-apim"),
             resource_group_name=placement.resource_group,
             location=placement.location,
             publisher_email=args.publisher_email,

@@ -10,6 +10,7 @@ import pulumi_azure_native.containerservice as containerservice
 from typing_extensions import TypedDict
 
 from sealgate.platform._common import TYPE_PREFIX, Placement, diagnose, require, zones_or_none
+from sealgate.platform._naming import azure_name
 
 SANDBOX_TAINT = "sealgate.io/sandboxed=true:NoSchedule"
 SANDBOX_LABEL = ("sealgate.io/pool", "sandboxed")
@@ -114,6 +115,7 @@ class Cluster(pulumi.ComponentResource):
         placement = args.placement
         self.cluster = containerservice.ManagedCluster(
             f"{name}-aks",
+            resource_name_=azure_name(containerservice.ManagedCluster, f"{name}-aks"),
             resource_group_name=placement.resource_group,
             location=placement.location,
             dns_prefix=args.dns_prefix,

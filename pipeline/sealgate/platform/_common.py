@@ -10,6 +10,7 @@ import pulumi_azure_native.monitor as monitor
 import pulumi_azure_native.network as network
 
 from sealgate.errors import InputError
+from sealgate.platform._naming import azure_name
 
 TYPE_PREFIX = "sealgate:infra"
 
@@ -91,6 +92,7 @@ def private_endpoint(
     """A private endpoint for ``resource`` (its child) registered in the private DNS zone."""
     endpoint = network.PrivateEndpoint(
         f"{name}-pe",
+        private_endpoint_name=azure_name(network.PrivateEndpoint, f"{name}-pe"),
         resource_group_name=placement.resource_group,
         location=placement.location,
         subnet={"id": subnet_id},

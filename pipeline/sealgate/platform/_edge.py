@@ -18,6 +18,7 @@ from sealgate.platform._common import (
     require,
     role_definition,
 )
+from sealgate.platform._naming import azure_name
 
 IotHubSku = Literal["S1", "S2", "S3"]
 IOT_HUB_DATA_CONTRIBUTOR = "4fc6c259-987e-4a07-842e-c321cc9d413f"
@@ -62,6 +63,7 @@ class Edge(pulumi.ComponentResource):
         placement = args.placement
         self.hub = iothub.IotHubResource(
             f"{name}-hub",
+            resource_name_=azure_name(iothub.IotHubResource, f"{name}-hub"),
             resource_group_name=placement.resource_group,
             location=placement.location,
             sku={"name": args.hub_sku, "capacity": args.hub_capacity},
@@ -80,6 +82,7 @@ class Edge(pulumi.ComponentResource):
         )
         self.dps = dps.IotDpsResource(
             f"{name}-dps",
+            provisioning_service_name=azure_name(dps.IotDpsResource, f"{name}-dps"),
             resource_group_name=placement.resource_group,
             location=placement.location,
             sku={"name": "S1", "capacity": 1},
@@ -96,6 +99,7 @@ class Edge(pulumi.ComponentResource):
         # the hub has local auth off); the link itself is a data-plane step (README).
         authorization.RoleAssignment(
             f"{name}-dps-to-hub",
+            role_assignment_name=azure_name(authorization.RoleAssignment, f"{name}-dps-to-hub"),
             scope=self.hub.id,
             principal_id=self.dps.identity.apply(lambda i: i.principal_id if i else ""),
             principal_type="ServicePrincipal",

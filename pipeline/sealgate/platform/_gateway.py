@@ -8,6 +8,7 @@ import pulumi
 import pulumi_azure_native.network as network
 
 from sealgate.platform._common import TYPE_PREFIX, Placement, diagnose, require, zones_or_none
+from sealgate.platform._naming import azure_name
 
 MANAGED_RULE_SETS: list[network.ManagedRuleSetArgsDict] = [
     {"rule_set_type": "Microsoft_DefaultRuleSet", "rule_set_version": "2.1"},
@@ -72,6 +73,7 @@ class Gateway(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.waf_policy = network.WebApplicationFirewallPolicy(
             f"{name}-waf",
+            policy_name=azure_name(network.WebApplicationFirewallPolicy, f"{name}-waf"),
             resource_group_name=placement.resource_group,
             location=placement.location,
             policy_settings={
@@ -90,6 +92,7 @@ class Gateway(pulumi.ComponentResource):
         )
         public_ip = network.PublicIPAddress(
             f"{name}-ip",
+            public_ip_address_name=azure_name(network.PublicIPAddress, f"{name}-ip"),
             resource_group_name=placement.resource_group,
             location=placement.location,
             sku={"name": "Standard", "tier": "Regional"},

@@ -20,6 +20,7 @@ from sealgate.platform._common import (
     require,
     role_definition,
 )
+from sealgate.platform._naming import azure_name
 
 # Built-in role definition ids (the same in every tenant).
 # Key Vault Crypto Service Encryption User: keys/read, keys/wrapKey/action,
@@ -259,6 +260,7 @@ class KeyStore(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.cmk_identity = managedidentity.UserAssignedIdentity(
             f"{name}-cmk-identity",
+            resource_name_=azure_name(managedidentity.UserAssignedIdentity, f"{name}-cmk-identity"),
             resource_group_name=placement.resource_group,
             location=placement.location,
             tags=placement.tags,
@@ -269,6 +271,7 @@ class KeyStore(pulumi.ComponentResource):
         if args.kind == "managed-hsm":
             hsm = keyvault.ManagedHsm(
                 f"{name}-hsm",
+                name=azure_name(keyvault.ManagedHsm, f"{name}-hsm"),
                 resource_group_name=placement.resource_group,
                 location=placement.location,
                 sku={"family": "B", "name": keyvault.ManagedHsmSkuName.STANDARD_B1},
@@ -303,6 +306,7 @@ class KeyStore(pulumi.ComponentResource):
         else:
             vault = keyvault.Vault(
                 f"{name}-vault",
+                vault_name=azure_name(keyvault.Vault, f"{name}-vault"),
                 resource_group_name=placement.resource_group,
                 location=placement.location,
                 properties={
@@ -348,6 +352,9 @@ class KeyStore(pulumi.ComponentResource):
                 if spec.name in args.cmk_keys:
                     authorization.RoleAssignment(
                         f"{name}-cmk-identity-{spec.name}",
+                        role_assignment_name=azure_name(
+                            authorization.RoleAssignment, f"{name}-cmk-identity-{spec.name}"
+                        ),
                         scope=key.id,
                         principal_id=self.cmk_identity.principal_id,
                         principal_type="ServicePrincipal",

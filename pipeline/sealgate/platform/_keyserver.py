@@ -27,6 +27,7 @@ import yaml
 from sealgate.platform._cluster import SANDBOX_LABEL, SANDBOX_TAINT
 from sealgate.platform._common import TYPE_PREFIX, Placement, ipv4_network, require, role_definition
 from sealgate.platform._keys import CRYPTO_SERVICE_ENCRYPTION_USER, CRYPTO_SERVICE_RELEASE_USER
+from sealgate.platform._naming import azure_name
 from sealgate.platform._storage import WITNESS_CONTAINER, witness_writer_condition
 from sealgate.platform._workloads import PINNED_IMAGE
 
@@ -228,6 +229,7 @@ class KeyReleaseService(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.identity = managedidentity.UserAssignedIdentity(
             f"{name}-identity",
+            resource_name_=azure_name(managedidentity.UserAssignedIdentity, f"{name}-identity"),
             resource_group_name=placement.resource_group,
             location=placement.location,
             tags=placement.tags,
@@ -235,6 +237,9 @@ class KeyReleaseService(pulumi.ComponentResource):
         )
         managedidentity.FederatedIdentityCredential(
             f"{name}-federation",
+            federated_identity_credential_resource_name=azure_name(
+                managedidentity.FederatedIdentityCredential, f"{name}-federation"
+            ),
             resource_group_name=placement.resource_group,
             resource_name_=self.identity.name,
             issuer=args.oidc_issuer_url,
@@ -246,6 +251,7 @@ class KeyReleaseService(pulumi.ComponentResource):
         def grant(grant_name: str, scope: pulumi.Input[str], role: str, **extra: Any) -> None:
             authorization.RoleAssignment(
                 grant_name,
+                role_assignment_name=azure_name(authorization.RoleAssignment, grant_name),
                 scope=scope,
                 principal_id=self.identity.principal_id,
                 principal_type="ServicePrincipal",

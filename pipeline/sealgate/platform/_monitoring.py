@@ -9,6 +9,7 @@ import pulumi_azure_native.monitor as monitor
 import pulumi_azure_native.operationalinsights as operationalinsights
 
 from sealgate.platform._common import TYPE_PREFIX, Placement, require
+from sealgate.platform._naming import azure_name
 
 KEY_OPERATIONS_QUERY = (
     "AZKVAuditLogs | where OperationName in ('KeyDecrypt','KeyUnwrap','KeyRelease','KeyDelete',"
@@ -50,6 +51,7 @@ class Monitoring(pulumi.ComponentResource):
         placement = args.placement
         self.workspace = operationalinsights.Workspace(
             f"{name}-logs",
+            workspace_name=azure_name(operationalinsights.Workspace, f"{name}-logs"),
             resource_group_name=placement.resource_group,
             location=placement.location,
             sku={"name": "PerGB2018"},
@@ -66,6 +68,7 @@ class Monitoring(pulumi.ComponentResource):
         ):
             monitor.ScheduledQueryRule(
                 f"{name}-{alert}-alert",
+                rule_name=azure_name(monitor.ScheduledQueryRule, f"{name}-{alert}-alert"),
                 resource_group_name=placement.resource_group,
                 location=placement.location,
                 display_name=f"sealgate {alert}",

@@ -10,6 +10,7 @@ import pulumi_azure_native.network as network
 import pulumi_azure_native.privatedns as privatedns
 
 from sealgate.platform._common import TYPE_PREFIX, Placement, ipv4_network, require
+from sealgate.platform._naming import azure_name
 
 # Private DNS zone of each private-link group (Azure's documented zone names).
 PRIVATE_DNS_ZONES = {
@@ -93,6 +94,7 @@ class Network(pulumi.ComponentResource):
         prefixes = subnet_cidrs(args.address_space)
         self.vnet = network.VirtualNetwork(
             f"{name}-vnet",
+            virtual_network_name=azure_name(network.VirtualNetwork, f"{name}-vnet"),
             resource_group_name=placement.resource_group,
             location=placement.location,
             address_space={"address_prefixes": [str(space)]},
@@ -105,6 +107,9 @@ class Network(pulumi.ComponentResource):
             inbound = _GATEWAY_INBOUND if subnet_name == "gateway" else []
             nsg = network.NetworkSecurityGroup(
                 f"{name}-{subnet_name}-nsg",
+                network_security_group_name=azure_name(
+                    network.NetworkSecurityGroup, f"{name}-{subnet_name}-nsg"
+                ),
                 resource_group_name=placement.resource_group,
                 location=placement.location,
                 security_rules=[
@@ -118,6 +123,7 @@ class Network(pulumi.ComponentResource):
             # Subnets of one VNet are updated one at a time (Azure rejects concurrent edits).
             subnet = network.Subnet(
                 f"{name}-{subnet_name}",
+                subnet_name=azure_name(network.Subnet, f"{name}-{subnet_name}"),
                 resource_group_name=placement.resource_group,
                 virtual_network_name=self.vnet.name,
                 address_prefix=prefixes[subnet_name],
@@ -142,6 +148,9 @@ class Network(pulumi.ComponentResource):
             )
             privatedns.VirtualNetworkLink(
                 f"{name}-{group.lower()}-link",
+                virtual_network_link_name=azure_name(
+                    privatedns.VirtualNetworkLink, f"{name}-{group.lower()}-link"
+                ),
                 resource_group_name=placement.resource_group,
                 private_zone_name=zone.name,
                 location="global",

@@ -21,8 +21,10 @@ from typing import Any
 
 from sealgate.errors import InputError
 from sealgate.platform._config import NAMESPACE, StackConfig, load_stack_config
+from sealgate.platform._naming import NAME_RULES
 
 PROJECT = "sealgate"
+STACK_TYPE = "pulumi:pulumi:Stack"
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 _KUBECONFIG = """apiVersion: v1
 kind: Config
@@ -84,17 +86,24 @@ def _resource_id(resource_type: str, name: str, inputs: dict[str, Any]) -> str:
     return f"{group}/providers/{resource_type}/{name}"
 
 
+def _azure_name(resource_type: str, name: str, inputs: dict[str, Any]) -> str:
+    """The ``name`` output: the resource's explicit name input, as Azure reports it."""
+    rule = NAME_RULES.get(resource_type)
+    return _text(inputs, rule.property if rule else "name", name)
+
+
 def _computed(resource_type: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     """The id and the placeholder outputs that the program reads from other resources."""
     state: dict[str, Any] = {
         "id": _resource_id(resource_type, name, inputs),
-        "name": inputs.get("name") if isinstance(inputs.get("name"), str) else name,
+        "name": _azure_name(resource_type, name, inputs),
     }
     if resource_type == "azure-native:keyvault:Vault":
-        state["properties"] = {"vaultUri": f"https://{name}.vault.azure.net/"}
+        state["properties"] = {"vaultUri": f"https://{state['name']}.vault.azure.net/"}
     elif resource_type == "azure-native:keyvault:Key":
         key = inputs.get("keyName", name)
-        state["keyUri"] = f"https://plan.vault.azure.net/keys/{key}"
+        vault = _text(inputs, "vaultName", "plan")
+        state["keyUri"] = f"https://{vault}.vault.azure.net/keys/{key}"
     elif resource_type == "azure-native:managedidentity:UserAssignedIdentity":
         # One principal per identity, so a plan shows whom each role assignment names.
         state["principalId"] = principal_id(name)
@@ -122,6 +131,14 @@ def _mocks(recorder: Recorder) -> Any:
 
     # pulumi 3.272 leaves MockMonitor's gRPC methods unannotated, hence the ignores below.
     class Monitor(mocks.MockMonitor):
+        def make_urn(self, parent: str, type_: str, name: str) -> str:
+            """The engine's URN: every ancestor's type (``a$b$type``), none for the Stack."""
+            if parent:
+                chain = parent.split("::")[2]
+                if chain != STACK_TYPE:
+                    type_ = f"{chain}${type_}"
+            return f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{type_}::{name}"
+
         def RegisterResource(self, request: Any) -> Any:
             response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
             if request.type != "pulumi:pulumi:Stack":
@@ -130,11 +147,11 @@ def _mocks(recorder: Recorder) -> Any:
                 inputs = _sync_await(_deserialize(rpc, request.object))
                 recorder.resources.append(
                     RecordedResource(
-                        urn=_engine_urn(response.urn),
+                        urn=response.urn,
                         type=request.type,
                         name=request.name,
                         custom=bool(request.custom),
-                        parent=_engine_urn(request.parent),
+                        parent=request.parent,
                         inputs=inputs,
                     )
                 )
@@ -144,7 +161,7 @@ def _mocks(recorder: Recorder) -> Any:
             from pulumi.runtime import rpc
 
             outputs = _sync_await(_deserialize(rpc, request.outputs))
-            recorder.outputs[_engine_urn(request.urn)] = outputs
+            recorder.outputs[request.urn] = outputs
             return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
     class Mocks(pulumi.runtime.Mocks):
@@ -171,11 +188,6 @@ def _mocks(recorder: Recorder) -> Any:
 
     mocks_instance = Mocks()
     return mocks_instance, Monitor(mocks_instance)
-
-
-def _engine_urn(urn: str) -> str:
-    """The URN the engine gives: children of the stack carry no ``pulumi:pulumi:Stack$``."""
-    return urn.replace("::pulumi:pulumi:Stack$", "::")
 
 
 async def _deserialize(rpc: Any, struct: Any) -> Any:

@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import pulumi
 import pulumi_azure_native.authorization as authorization
+import pulumi_azure_native.containerregistry as containerregistry
 import pulumi_azure_native.containerservice as containerservice
 import pulumi_azure_native.managedidentity as managedidentity
 import pulumi_azure_native.resources as resources
@@ -44,6 +45,7 @@ from sealgate.platform._keyserver import (
 )
 from sealgate.platform._keyserver import NAMESPACE as KEYSERVER_NAMESPACE
 from sealgate.platform._monitoring import Monitoring, MonitoringArgs
+from sealgate.platform._naming import azure_name
 from sealgate.platform._network import Network, NetworkArgs, subnet_cidrs
 from sealgate.platform._registry import ModelRegistry, ModelRegistryArgs, login_server
 from sealgate.platform._storage import ModelStorage, ModelStorageArgs, witness_writer_condition
@@ -74,12 +76,14 @@ def _gate_identity(
     it): it may create audit heads in the witness container, never delete one."""
     identity = managedidentity.UserAssignedIdentity(
         f"{prefix}-gate-identity",
+        resource_name_=azure_name(managedidentity.UserAssignedIdentity, f"{prefix}-gate-identity"),
         resource_group_name=placement.resource_group,
         location=placement.location,
         tags=placement.tags,
     )
     authorization.RoleAssignment(
         f"{prefix}-gate-witness",
+        role_assignment_name=azure_name(authorization.RoleAssignment, f"{prefix}-gate-witness"),
         scope=store.witness.id,
         principal_id=identity.principal_id,
         principal_type="ServicePrincipal",
@@ -144,7 +148,9 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
         ),
     )
     gate_identity = _gate_identity(prefix, placement, subscription_id, store)
-    registry_name = f"{config.name_prefix}{config.environment}"
+    registry_name = azure_name(
+        containerregistry.Registry, f"{config.name_prefix}{config.environment}"
+    )
     registry = ModelRegistry(
         f"{prefix}-registry",
         ModelRegistryArgs(
@@ -200,6 +206,9 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
     )
     gateway_identity = managedidentity.UserAssignedIdentity(
         f"{prefix}-gateway-identity",
+        resource_name_=azure_name(
+            managedidentity.UserAssignedIdentity, f"{prefix}-gateway-identity"
+        ),
         resource_group_name=group.name,
         location=config.location,
         tags=tags,
@@ -238,12 +247,18 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
     # The model server's Azure identity, federated with its Kubernetes service account.
     server_identity = managedidentity.UserAssignedIdentity(
         f"{prefix}-model-server-identity",
+        resource_name_=azure_name(
+            managedidentity.UserAssignedIdentity, f"{prefix}-model-server-identity"
+        ),
         resource_group_name=group.name,
         location=config.location,
         tags=tags,
     )
     managedidentity.FederatedIdentityCredential(
         f"{prefix}-model-server-federation",
+        federated_identity_credential_resource_name=azure_name(
+            managedidentity.FederatedIdentityCredential, f"{prefix}-model-server-federation"
+        ),
         resource_group_name=group.name,
         resource_name_=server_identity.name,
         issuer=cluster.oidc_issuer_url,

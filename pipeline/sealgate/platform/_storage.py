@@ -10,6 +10,7 @@ import pulumi
 import pulumi_azure_native.storage as storage
 
 from sealgate.platform._common import TYPE_PREFIX, Placement, diagnose, private_endpoint, require
+from sealgate.platform._naming import azure_name
 
 WITNESS_CONTAINER = "audit-witness"
 # Where the head witness writes (sealgate.promotion._witness: heads/<count>.json).
@@ -93,6 +94,7 @@ class ModelStorage(pulumi.ComponentResource):
         cmk_identity_id = args.cmk_identity_id
         self.account = storage.StorageAccount(
             f"{name}-account",
+            account_name=azure_name(storage.StorageAccount, f"{name}-account"),
             resource_group_name=placement.resource_group,
             location=placement.location,
             kind="StorageV2",
