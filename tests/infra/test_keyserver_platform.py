@@ -26,7 +26,8 @@ from sealgate.platform._keys import (
     UNWRAP_ROLES,
 )
 from sealgate.platform._keyserver import BLOB_DATA_CONTRIBUTOR, writable_paths_condition
-from sealgate.platform._plan import SUBSCRIPTION, principal_id
+from sealgate.platform._naming import stable_suffix
+from sealgate.platform._plan import PROJECT, SUBSCRIPTION, principal_id
 
 from tests.infra.conftest import STACKS, resources
 
@@ -170,8 +171,9 @@ def test_the_service_writes_only_its_state_and_the_audit_log(
     keyserver = principal("prod", "keyserver-identity")
     grants = [g for g in resources(plan, ROLE) if g["principalId"] == keyserver]
     [storage] = [g for g in grants if g["scope"].endswith("/containers/models")]
+    account = named(plan, "azure-native:storage:StorageAccount", "storage-account")["inputs"]
     assert storage["scope"].endswith(
-        "/storageAccounts/sealgate-prod-storage-account/blobServices/default/containers/models"
+        f"/storageAccounts/{account['accountName']}/blobServices/default/containers/models"
     )
     assert role_of(storage) == BLOB_DATA_CONTRIBUTOR
     assert storage["conditionVersion"] == "2.0"
@@ -344,9 +346,9 @@ def test_the_deployment(stack: str, plans: dict[str, dict[str, Any]]) -> None:
     pod = deployment["spec"]["template"]["spec"]
     [container] = pod["containers"]
     registry = named(plan, "azure-native:containerregistry:Registry", "registry-acr")["inputs"]
-    assert registry["registryName"] == f"sealgate{stack}"
+    assert registry["registryName"] == f"sealgate{stack}{stable_suffix(PROJECT, stack)}"
     image = container["image"]
-    assert image.startswith(f"sealgate{stack}.azurecr.io/keyserver@sha256:")
+    assert image.startswith(f"{registry['registryName']}.azurecr.io/keyserver@sha256:")
     assert container["command"] == [
         "sealgate",
         "keyserver",
@@ -381,7 +383,8 @@ def test_the_configuration_names_the_programs_registry_kek_and_issuer(
     plan = plans[stack]
     config_map = named(plan, "kubernetes:core/v1:ConfigMap", "keyserver-config")["inputs"]
     config = yaml.safe_load(config_map["data"]["keyserver.yaml"])
-    assert config["registry"] == f"azblob://sealgate-{stack}-storage-account/models"
+    account = named(plan, "azure-native:storage:StorageAccount", "storage-account")["inputs"]
+    assert config["registry"] == f"azblob://{account['accountName']}/models"
     assert config["environments"] == {
         stack: {"kek": f"keyvault:https://plan.vault.azure.net/keys/sealgate-kek-{stack}"}
     }

@@ -180,9 +180,9 @@ def test_the_cmk_identity_may_use_only_its_cmks(vault_store: Recorder) -> None:
     )
     # At the key, not the vault: a vault-wide grant would reach every other key too.
     assert grant.parent == wrap.urn
-    assert grant.inputs["scope"].endswith(
-        "/providers/Microsoft.KeyVault/vaults/ml-keys-vault/keys/wrap"
-    )
+    vault = one(vault_store, "azure-native:keyvault:Vault").inputs["vaultName"]
+    assert vault.startswith("ml-keys-vault-")
+    assert grant.inputs["scope"].endswith(f"/providers/Microsoft.KeyVault/vaults/{vault}/keys/wrap")
     assert grant.inputs["roleDefinitionId"] == (
         f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/"
         "e147488a-f6f5-4113-8e2d-b22465e65bf6"
@@ -191,7 +191,8 @@ def test_the_cmk_identity_may_use_only_its_cmks(vault_store: Recorder) -> None:
 
 def test_the_component_registers_its_outputs(vault_store: Recorder) -> None:
     outputs = vault_store.outputs[one(vault_store, COMPONENT).urn]
-    assert outputs["vault_uri"] == "https://ml-keys-vault.vault.azure.net/"
+    vault = one(vault_store, "azure-native:keyvault:Vault").inputs["vaultName"]
+    assert outputs["vault_uri"] == f"https://{vault}.vault.azure.net/"
     assert outputs["key_uris"] == {
         name: f"https://plan.vault.azure.net/keys/{name}" for name in ("wrap", "sign", "release")
     }
@@ -223,7 +224,10 @@ def test_a_managed_hsm_has_no_control_plane_keys() -> None:
     endpoint = one(recorder, "azure-native:network:PrivateEndpoint")
     assert endpoint.inputs["privateLinkServiceConnections"][0]["groupIds"] == ["managedhsm"]
     outputs = recorder.outputs[one(recorder, COMPONENT).urn]
-    assert outputs["key_uris"]["signing"] == "https://ml-keys-hsm.managedhsm.azure.net/keys/signing"
+    assert hsm.inputs["name"].startswith("ml-keys-hsm-")
+    assert outputs["key_uris"]["signing"] == (
+        f"https://{hsm.inputs['name']}.managedhsm.azure.net/keys/signing"
+    )
 
 
 @pytest.mark.parametrize(

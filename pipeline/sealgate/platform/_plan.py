@@ -102,8 +102,7 @@ def _computed(resource_type: str, name: str, inputs: dict[str, Any]) -> dict[str
         state["properties"] = {"vaultUri": f"https://{state['name']}.vault.azure.net/"}
     elif resource_type == "azure-native:keyvault:Key":
         key = inputs.get("keyName", name)
-        vault = _text(inputs, "vaultName", "plan")
-        state["keyUri"] = f"https://{vault}.vault.azure.net/keys/{key}"
+        state["keyUri"] = f"https://plan.vault.azure.net/keys/{key}"
     elif resource_type == "azure-native:managedidentity:UserAssignedIdentity":
         # One principal per identity, so a plan shows whom each role assignment names.
         state["principalId"] = principal_id(name)
