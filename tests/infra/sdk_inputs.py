@@ -44,17 +44,18 @@ def args_class(type_token: str) -> type:
     """``azure-native:keyvault:Vault`` -> ``pulumi_azure_native.keyvault.vault.VaultArgs``."""
     package, module, name = type_token.split(":")
     if package == "pulumi" and module == "providers":
-        return importlib.import_module(_PACKAGES[name]).ProviderArgs  # type: ignore[no-any-return]
+        provider: type = importlib.import_module(_PACKAGES[name]).ProviderArgs
+        return provider
     path = _PACKAGES[package] + ("" if module == "index" else "." + module.replace("/", "."))
     resource = getattr(importlib.import_module(path), name)
     # The input type defined beside the resource: ``VirtualNetworkInitArgs`` where the
     # package's nested type ``VirtualNetworkArgs`` (no ``resourceGroupName``) took the name.
-    module = sys.modules[resource.__module__]
+    home = sys.modules[resource.__module__]
     [cls] = [
         value
-        for value in vars(module).values()
+        for value in vars(home).values()
         if isinstance(value, type)
-        and value.__module__ == module.__name__
+        and value.__module__ == home.__name__
         and pulumi_types.is_input_type(value)
     ]
     return cls

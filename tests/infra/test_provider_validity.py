@@ -14,9 +14,12 @@ import re
 from collections import Counter
 from typing import Any
 
-import kubernetes_validate
+import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
-from kubernetes_validate.utils import ValidationError, all_versions
+from kubernetes_validate.utils import (  # type: ignore[import-untyped]
+    ValidationError,
+    all_versions,
+)
 from sealgate.errors import InputError
 from sealgate.inputs._pulumi_plan import kubernetes_manifest, plan_inputs
 from sealgate.platform._config import load_stack_config
@@ -65,7 +68,7 @@ def name_problems(plan: dict[str, Any], stack: str) -> list[str]:
         name = state["inputs"].get(rule.property)
         if not isinstance(name, str):
             autoname = f"{urn.split('::')[-1]}-0123abcd"
-            would = rule.problem(autoname) or "not stable across stacks"
+            would = rule.problem(autoname) or "a random suffix, different on every new stack"
             problems.append(
                 f"{urn}: no explicit {rule.property} (the provider's {autoname!r}: {would})"
             )
