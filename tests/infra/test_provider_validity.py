@@ -25,6 +25,7 @@ from sealgate.inputs._pulumi_plan import kubernetes_manifest, plan_inputs
 from sealgate.platform._config import load_stack_config
 from sealgate.platform._naming import (
     NAME_RULES,
+    NESTED_NAME_RULES,
     fit_name,
     name_rule,
     stable_suffix,
@@ -80,7 +81,23 @@ def name_problems(plan: dict[str, Any], stack: str) -> list[str]:
             problems.append(f"{urn}: global name {name!r} lacks the stack's suffix {suffix}")
         where = state.get("parent", "") if rule.scope == "parent" else ""
         seen[(state["type"], where, name.lower())] += 1
+        problems += nested_name_problems(state)
     problems += [f"{key[0]} {key[2]!r}: {n} resources" for key, n in seen.items() if n > 1]
+    return problems
+
+
+def nested_name_problems(state: dict[str, Any]) -> list[str]:
+    """The names of the sub-resources declared in a resource's inputs."""
+    problems = []
+    for part, rule in NESTED_NAME_RULES.get(state["type"], {}).items():
+        items = state["inputs"].get(part) or []
+        names = [item.get("name") for item in items]
+        for index, name in enumerate(names):
+            problem = rule.problem(name) if isinstance(name, str) else "no name"
+            if problem:
+                problems.append(f"{state['urn']}: {part}[{index}].name {name!r}: {problem}")
+        if len(set(names)) != len(names):
+            problems.append(f"{state['urn']}: {part}: two of one name")
     return problems
 
 
@@ -232,6 +249,22 @@ def test_names_break_their_rules(plans: dict[str, dict[str, Any]]) -> None:
     assert any("characters not allowed: 'S'" in p for p in problems)
     assert any("'inference': 9 characters, allowed 6-6" in p for p in problems)
     assert any("'aks-': does not match" in p for p in problems)
+
+
+def test_sub_resource_names_break_their_rules(plans: dict[str, dict[str, Any]]) -> None:
+    plan = copy.deepcopy(plans["dev"])
+    cluster = next(
+        s for s in states(plan) if s["type"] == "azure-native:containerservice:ManagedCluster"
+    )
+    cluster["inputs"]["agentPoolProfiles"][0]["name"] = "system-pool"
+    gateway = next(
+        s for s in states(plan) if s["type"] == "azure-native:network:ApplicationGateway"
+    )
+    gateway["inputs"]["probes"].append(dict(gateway["inputs"]["probes"][0]))
+    problems = name_problems(plan, "dev")
+    assert len(problems) == 2, problems
+    assert any("agentPoolProfiles[0].name 'system-pool': characters" in p for p in problems)
+    assert any("probes: two of one name" in p for p in problems)
 
 
 def test_two_resources_of_one_name_fail(plans: dict[str, dict[str, Any]]) -> None:

@@ -309,6 +309,33 @@ NAME_RULES: Mapping[str, NameRule] = {
     "azure-native:privatedns:VirtualNetworkLink": _network("virtualNetworkLinkName", 1, 80),
 }
 
+_CHILD = _network("name", 1, 80, "parent")
+# Names of the sub-resources a resource's inputs declare (``property[].name``), which Azure
+# checks with the resource itself.
+NESTED_NAME_RULES: Mapping[str, Mapping[str, NameRule]] = {
+    "azure-native:containerservice:ManagedCluster": {
+        "agentPoolProfiles": NAME_RULES["azure-native:containerservice:AgentPool"]
+    },
+    "azure-native:network:NetworkSecurityGroup": {"securityRules": _CHILD},
+    "azure-native:network:PrivateEndpoint": {"privateLinkServiceConnections": _CHILD},
+    "azure-native:network:PrivateDnsZoneGroup": {"privateDnsZoneConfigs": _CHILD},
+    "azure-native:network:ApplicationGateway": {
+        part: _CHILD
+        for part in (
+            "gatewayIPConfigurations",
+            "frontendIPConfigurations",
+            "frontendPorts",
+            "backendAddressPools",
+            "backendHttpSettingsCollection",
+            "httpListeners",
+            "requestRoutingRules",
+            "probes",
+            "sslCertificates",
+            "rewriteRuleSets",
+        )
+    },
+}
+
 
 def stable_suffix(project: str, stack: str, subscription: str = "") -> str:
     """Six lowercase hex characters that depend on nothing but the deployment's identity."""
