@@ -24,7 +24,9 @@ component on its own, e.g. only the key store::
 
 The whole platform of a sealgate stack is ``build_platform(config)`` for a ``StackConfig``
 (``load_stack_config`` reads ``Pulumi.<stack>.yaml``); ``deploy(project_dir)`` is the
-program that ``infra/__main__.py`` runs for the selected stack.
+program that ``infra/__main__.py`` runs for the selected stack. Every Azure resource gets an
+explicit name within its type's rules (``azure_name``, ``NAME_RULES``), globally unique
+names a suffix stable per project and stack (``stable_suffix``).
 """
 
 from sealgate.platform._apim import ApiGateway, ApiGatewayArgs
@@ -36,6 +38,7 @@ from sealgate.platform._gateway import Gateway, GatewayArgs
 from sealgate.platform._keys import PLATFORM_KEYS, KeySpec, KeyStore, KeyStoreArgs
 from sealgate.platform._keyserver import KeyReleaseService, KeyReleaseServiceArgs, VaultKey
 from sealgate.platform._monitoring import Monitoring, MonitoringArgs
+from sealgate.platform._naming import NAME_RULES, NameRule, azure_name, stable_suffix
 from sealgate.platform._network import PRIVATE_DNS_ZONES, Network, NetworkArgs
 from sealgate.platform._program import build_platform, deploy
 from sealgate.platform._registry import ModelRegistry, ModelRegistryArgs
@@ -43,6 +46,7 @@ from sealgate.platform._storage import ModelStorage, ModelStorageArgs
 from sealgate.platform._workloads import Workloads, WorkloadsArgs
 
 __all__ = [
+    "NAME_RULES",
     "PLATFORM_KEYS",
     "PRIVATE_DNS_ZONES",
     "ApiGateway",
@@ -64,6 +68,7 @@ __all__ = [
     "ModelStorageArgs",
     "Monitoring",
     "MonitoringArgs",
+    "NameRule",
     "Network",
     "NetworkArgs",
     "Placement",
@@ -71,7 +76,9 @@ __all__ = [
     "VaultKey",
     "Workloads",
     "WorkloadsArgs",
+    "azure_name",
     "build_platform",
     "deploy",
     "load_stack_config",
+    "stable_suffix",
 ]
