@@ -106,7 +106,12 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
 
     monitoring = Monitoring(
         f"{prefix}-monitoring",
-        MonitoringArgs(placement=placement, retention_days=config.log_retention_days),
+        MonitoringArgs(
+            placement=placement,
+            retention_days=config.log_retention_days,
+            alert_emails=tuple(config.alert_emails),
+            alert_webhooks=tuple(config.alert_webhooks),
+        ),
     )
     workspace_id = monitoring.workspace_id
     net = Network(
@@ -185,6 +190,8 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
         ApiGatewayArgs(
             placement=placement,
             tenant_id=config.tenant_id,
+            audience=config.inference_app_id,
+            public_network_access="Enabled" if config.bootstrap else "Disabled",
             publisher_email=config.apim_publisher_email,
             backend_url=f"http://model-server.{NAMESPACE}.svc.cluster.local:8080",
             endpoint_subnet_id=endpoints,
