@@ -62,7 +62,7 @@ def test_key_vault(prod: dict[str, Any]) -> None:
     assert props["enableSoftDelete"] is True
     assert props["softDeleteRetentionInDays"] == 90
     assert props["publicNetworkAccess"] == "Disabled"
-    assert props["networkAcls"] == {"defaultAction": "Deny", "bypass": "None"}
+    assert props["networkAcls"] == {"defaultAction": "Deny", "bypass": "AzureServices"}
     assert "accessPolicies" not in props
 
 
@@ -124,7 +124,7 @@ def test_storage(prod: dict[str, Any]) -> None:
         "enableHttpsTrafficOnly": True,
         "publicNetworkAccess": "Disabled",
         "networkRuleSet": {"defaultAction": "Deny", "bypass": "None"},
-        "sku": {"name": "Standard_ZRS"},
+        "sku": {"name": "Standard_GZRS"},
     }
     assert {k: account[k] for k in expected} == expected
     assert account["encryption"]["keySource"] == "Microsoft.Keyvault"

@@ -50,6 +50,10 @@ from sealgate.platform._storage import ModelStorage, ModelStorageArgs, witness_w
 from sealgate.platform._workloads import NAMESPACE, SERVICE_ACCOUNT, Workloads, WorkloadsArgs
 
 
+# The vault secret (certificate) of the App Gateway's HTTPS listener.
+GATEWAY_TLS_SECRET = "gateway-tls"
+
+
 def _kubeconfig(cluster: containerservice.ManagedCluster, group: Any) -> pulumi.Output[str]:
     credentials = containerservice.list_managed_cluster_user_credentials_output(
         resource_group_name=group, resource_name=cluster.name, format="exec"
@@ -140,10 +144,13 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
             placement=placement,
             cmk_identity_id=keys.cmk_identity.id,
             key_vault_uri=keys.vault_uri,
+            cmk_dependencies=keys.cmk_dependencies("storage-cmk"),
             endpoint_subnet_id=endpoints,
             private_dns_zone_id=net.dns_zone_ids["blob"],
             workspace_id=workspace_id,
-            sku="Standard_ZRS" if prod else "Standard_LRS",
+            # Production survives a zone and a region (GZRS: zone-redundant, replicated to
+            # the paired region); policies SG-AZ-017 and SG-AZ-018.
+            sku="Standard_GZRS" if prod else "Standard_LRS",
             blob_soft_delete_days=config.blob_soft_delete_days,
             audit_retention_days=config.audit_retention_days,
         ),
@@ -157,7 +164,13 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
             registry_name=registry_name,
             cmk_identity_id=keys.cmk_identity.id,
             cmk_identity_client_id=keys.cmk_identity.client_id,
+            cmk_identity_principal_id=keys.cmk_identity.principal_id,
+            tenant_id=config.tenant_id,
+            subscription_id=subscription_id,
             key_uri=keys.key_uris["registry-cmk"],
+            key_id=keys.key_ids.get("registry-cmk"),
+            cmk_dependencies=keys.cmk_dependencies("registry-cmk"),
+            bootstrap=config.bootstrap,
             endpoint_subnet_id=endpoints,
             private_dns_zone_id=net.dns_zone_ids["registry"],
             workspace_id=workspace_id,
@@ -211,22 +224,31 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
         location=config.location,
         tags=tags,
     )
-    gateway = Gateway(
-        f"{prefix}-gateway",
-        GatewayArgs(
-            placement=placement,
-            gateway_name=f"{prefix}-agw",
-            subscription_id=subscription_id,
-            subnet_id=net.subnet_ids["gateway"],
-            backend_fqdn=apim.gateway_host,
-            tls_secret_id=pulumi.Output.concat(keys.vault_uri, "secrets/gateway-tls"),
-            identity_id=gateway_identity.id,
-            workspace_id=workspace_id,
-            min_capacity=config.appgw_min_capacity,
-            max_capacity=config.appgw_max_capacity,
-            availability_zones=zones,
-            max_request_bytes=config.max_request_bytes,
-        ),
+    # The gateway needs its certificate in the private vault when it is created; the
+    # bootstrap run creates the vault, the pipeline imports the certificate over the private
+    # path, and the next run creates the gateway (docs/bootstrap.md).
+    gateway = (
+        None
+        if config.bootstrap
+        else Gateway(
+            f"{prefix}-gateway",
+            GatewayArgs(
+                placement=placement,
+                gateway_name=f"{prefix}-agw",
+                subscription_id=subscription_id,
+                subnet_id=net.subnet_ids["gateway"],
+                backend_fqdn=apim.gateway_host,
+                tls_secret_id=pulumi.Output.concat(keys.vault_uri, f"secrets/{GATEWAY_TLS_SECRET}"),
+                tls_secret_scope=pulumi.Output.concat(keys.scope, f"/secrets/{GATEWAY_TLS_SECRET}"),
+                identity_id=gateway_identity.id,
+                identity_principal_id=gateway_identity.principal_id,
+                workspace_id=workspace_id,
+                min_capacity=config.appgw_min_capacity,
+                max_capacity=config.appgw_max_capacity,
+                availability_zones=zones,
+                max_request_bytes=config.max_request_bytes,
+            ),
+        )
     )
     edge = Edge(
         f"{prefix}-edge",
@@ -324,7 +346,8 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
         "keyserver_url": keyserver.url,
         "keyserver_client_id": keyserver.identity.client_id,
         "model_namespace": workloads.namespace,
-        "gateway_public_ip": gateway.public_ip,
+        "gateway_public_ip": gateway.public_ip if gateway else None,
+        "bootstrap": config.bootstrap,
         "api_gateway_host": apim.gateway_host,
         "iot_hub_name": edge.hub.name,
         "dps_name": edge.dps.name,
