@@ -44,8 +44,11 @@ def states(plan: dict[str, Any], type_token: str) -> list[dict[str, Any]]:
 
 
 def state(plan: dict[str, Any], urn_suffix: str) -> dict[str, Any]:
-    [found] = [s["newState"] for s in plan["steps"] if s["newState"]["urn"].endswith(urn_suffix)]
-    return found
+    found: list[dict[str, Any]] = [
+        s["newState"] for s in plan["steps"] if s["newState"]["urn"].endswith(urn_suffix)
+    ]
+    assert len(found) == 1, f"{len(found)} resources whose URN ends in {urn_suffix}"
+    return found[0]
 
 
 def role_assignments(plan: dict[str, Any], role: str) -> list[dict[str, Any]]:
@@ -91,7 +94,7 @@ def test_apim_is_created_enabled_then_disabled(
 def test_apim_policy_xml_parses_to_intact_csharp(prod: dict[str, Any]) -> None:
     xml = only(prod, "azure-native:apimanagement:ApiPolicy")["value"]
     assert "&amp;" not in xml  # nothing escaped twice
-    root = ElementTree.fromstring(xml)
+    root = ElementTree.fromstring(xml)  # noqa: S314 (the plan's own document)
     [when] = root.iter("when")
     # What APIM evaluates after parsing: the C# comparison with a plain `>`.
     assert when.get("condition") == too_large_condition(1_048_576)
@@ -104,7 +107,8 @@ def test_apim_policy_xml_parses_to_intact_csharp(prod: dict[str, Any]) -> None:
 
 
 def test_apim_validates_entra_v2_tokens(prod: dict[str, Any]) -> None:
-    root = ElementTree.fromstring(only(prod, "azure-native:apimanagement:ApiPolicy")["value"])
+    xml = only(prod, "azure-native:apimanagement:ApiPolicy")["value"]
+    root = ElementTree.fromstring(xml)  # noqa: S314 (the plan's own document)
     [jwt] = root.iter("validate-jwt")
     config = load_stack_config(REPO, "prod")
     [openid] = jwt.iter("openid-config")

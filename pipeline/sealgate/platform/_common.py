@@ -108,10 +108,10 @@ def diagnose(
     are not known yet) which resource it covers.
     """
     categories = diagnostic_categories(resource.pulumi_resource_type)
-    logs: list[monitor.LogSettingsArgsDict] | None = (
+    logs: list[monitor.DiagnosticsLogSettingsArgsDict] | None = (
         [{"category_group": "allLogs", "enabled": True}] if categories.log_groups else None
     )
-    metrics: list[monitor.MetricSettingsArgsDict] | None = (
+    metrics: list[monitor.DiagnosticsMetricSettingsArgsDict] | None = (
         [{"category": "AllMetrics", "enabled": True}] if categories.metrics else None
     )
     return monitor.DiagnosticSetting(

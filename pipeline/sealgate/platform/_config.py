@@ -65,11 +65,15 @@ def _zones(values: list[str]) -> str | None:
 
 
 def _emails(values: list[str]) -> str | None:
-    return next((f"item {v!r} is not an e-mail address" for v in values if not _EMAIL.match(v)), None)
+    return next(
+        (f"item {v!r} is not an e-mail address" for v in values if not _EMAIL.match(v)), None
+    )
 
 
 def _https_urls(values: list[str]) -> str | None:
-    return next((f"item {v!r} is not an https:// URL" for v in values if not v.startswith("https://")), None)
+    return next(
+        (f"item {v!r} is not an https:// URL" for v in values if not v.startswith("https://")), None
+    )
 
 
 def _setting(

@@ -49,9 +49,8 @@ from sealgate.platform._registry import ModelRegistry, ModelRegistryArgs, login_
 from sealgate.platform._storage import ModelStorage, ModelStorageArgs, witness_writer_condition
 from sealgate.platform._workloads import NAMESPACE, SERVICE_ACCOUNT, Workloads, WorkloadsArgs
 
-
 # The vault secret (certificate) of the App Gateway's HTTPS listener.
-GATEWAY_TLS_SECRET = "gateway-tls"
+GATEWAY_CERTIFICATE_NAME = "gateway-tls"
 
 
 def _kubeconfig(cluster: containerservice.ManagedCluster, group: Any) -> pulumi.Output[str]:
@@ -238,8 +237,12 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
                 subscription_id=subscription_id,
                 subnet_id=net.subnet_ids["gateway"],
                 backend_fqdn=apim.gateway_host,
-                tls_secret_id=pulumi.Output.concat(keys.vault_uri, f"secrets/{GATEWAY_TLS_SECRET}"),
-                tls_secret_scope=pulumi.Output.concat(keys.scope, f"/secrets/{GATEWAY_TLS_SECRET}"),
+                tls_secret_id=pulumi.Output.concat(
+                    keys.vault_uri, f"secrets/{GATEWAY_CERTIFICATE_NAME}"
+                ),
+                tls_secret_scope=pulumi.Output.concat(
+                    keys.scope, f"/secrets/{GATEWAY_CERTIFICATE_NAME}"
+                ),
                 identity_id=gateway_identity.id,
                 identity_principal_id=gateway_identity.principal_id,
                 workspace_id=workspace_id,

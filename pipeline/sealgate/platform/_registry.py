@@ -117,6 +117,9 @@ class ModelRegistry(pulumi.ComponentResource):
     ) -> None:
         super().__init__(f"{TYPE_PREFIX}:ModelRegistry", name, None, opts)
         placement = args.placement
+        key_uri: pulumi.Input[str]
+        key_identity: pulumi.Input[str]
+        after: list[pulumi.Resource]
         if args.bootstrap:
             key_uri, key_identity, after = self._bootstrap_key(name, args)
         else:
@@ -224,7 +227,9 @@ class ModelRegistry(pulumi.ComponentResource):
             scope=key.id,
             principal_id=args.cmk_identity_principal_id,
             principal_type="ServicePrincipal",
-            role_definition_id=role_definition(args.subscription_id, CRYPTO_SERVICE_ENCRYPTION_USER),
+            role_definition_id=role_definition(
+                args.subscription_id, CRYPTO_SERVICE_ENCRYPTION_USER
+            ),
             opts=pulumi.ResourceOptions(parent=key),
         )
         return key.key_uri, args.cmk_identity_client_id, [key, grant]
