@@ -123,6 +123,28 @@ def test_apim_validates_entra_v2_tokens(prod: dict[str, Any]) -> None:
     assert jwt.get("require-signed-tokens") == "true"
 
 
+def test_apim_units_spread_evenly_over_its_zones() -> None:
+    from sealgate.platform._apim import ApiGatewayArgs
+
+    common: dict[str, Any] = {
+        "placement": Placement(resource_group="rg", location="westeurope"),
+        "tenant_id": TENANT,
+        "audience": "3f1c2a6e-8b4d-4e7a-9c1f-5a2b7d9e0c43",
+        "publisher_email": "p@x.example",
+        "backend_url": "https://b",
+        "endpoint_subnet_id": "s",
+        "private_dns_zone_id": "z",
+        "workspace_id": "w",
+        "sku": "Premium",
+        "availability_zones": ("1", "2", "3"),
+    }
+    assert ApiGatewayArgs(**common, capacity=3).capacity == 3
+    with pytest.raises(InputError, match="capacity 2 does not spread evenly over 3"):
+        ApiGatewayArgs(**common, capacity=2)
+    with pytest.raises(InputError, match="audience must be an application"):
+        ApiGatewayArgs(**{**common, "audience": "api://sealgate-inference"}, capacity=3)
+
+
 def test_inference_app_id_must_be_an_application_id() -> None:
     base = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"]
     with pytest.raises(InputError, match="inference_app_id: 'api://sealgate' must be a UUID"):

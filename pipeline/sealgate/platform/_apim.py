@@ -23,14 +23,6 @@ from sealgate.platform._common import (
 ApiManagementSku = Literal["Developer", "Premium"]
 
 
-def _is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
-
-
 INFERENCE_ROLE = "Inference.Invoke"
 INFERENCE_SCHEMA_ID = "inference-request"
 
@@ -170,6 +162,14 @@ def inference_policy(
     return ElementTree.tostring(policies, encoding="unicode")
 
 
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass(frozen=True, kw_only=True)
 class ApiGatewayArgs:
     """API Management in front of the model server: Entra ID tokens, rate limits, body checks."""
@@ -219,6 +219,14 @@ class ApiGatewayArgs:
         )
         require(self.sku in ("Developer", "Premium"), self, "sku: Developer or Premium")
         require(1 <= self.capacity <= 10, self, "capacity must be 1..10")
+        # Zones set by hand take units spread evenly over them
+        # (https://learn.microsoft.com/azure/api-management/enable-availability-zone-support).
+        zones = len(self.availability_zones) if self.sku == "Premium" else 0
+        require(
+            zones == 0 or self.capacity % zones == 0,
+            self,
+            f"capacity {self.capacity} does not spread evenly over {zones} availability zones",
+        )
         require(self.rate_limit_calls_per_minute >= 1, self, "rate_limit_calls_per_minute < 1")
         require(self.quota_calls_per_day >= 1, self, "quota_calls_per_day < 1")
         require(
