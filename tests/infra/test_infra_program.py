@@ -62,7 +62,7 @@ def test_key_vault(prod: dict[str, Any]) -> None:
     assert props["enableSoftDelete"] is True
     assert props["softDeleteRetentionInDays"] == 90
     assert props["publicNetworkAccess"] == "Disabled"
-    assert props["networkAcls"] == {"defaultAction": "Deny", "bypass": "None"}
+    assert props["networkAcls"] == {"defaultAction": "Deny", "bypass": "AzureServices"}
     assert "accessPolicies" not in props
 
 
@@ -124,7 +124,7 @@ def test_storage(prod: dict[str, Any]) -> None:
         "enableHttpsTrafficOnly": True,
         "publicNetworkAccess": "Disabled",
         "networkRuleSet": {"defaultAction": "Deny", "bypass": "None"},
-        "sku": {"name": "Standard_ZRS"},
+        "sku": {"name": "Standard_GZRS"},
     }
     assert {k: account[k] for k in expected} == expected
     assert account["encryption"]["keySource"] == "Microsoft.Keyvault"
@@ -180,7 +180,7 @@ def test_cluster(prod: dict[str, Any]) -> None:
     system = aks["agentPoolProfiles"][0]
     pool = only(prod, "azure-native:containerservice:AgentPool")
     for node_pool in (system, pool):
-        assert node_pool["osSKU"] == "AzureLinux3"
+        assert node_pool["osSKU"] == "AzureLinux"
         assert node_pool["enableEncryptionAtHost"] is True
         assert node_pool["securityProfile"] == {"sshAccess": "Disabled"}
         assert node_pool["availabilityZones"] == ["1", "2", "3"]
@@ -265,7 +265,7 @@ def test_every_data_plane_service_is_private_with_diagnostics(prod: dict[str, An
 def test_edge(prod: dict[str, Any]) -> None:
     hub = only(prod, "azure-native:iothub:IotHubResource")["properties"]
     assert hub["disableLocalAuth"] is True
-    assert hub["disableDeviceSAS"] is True and hub["disableModuleSAS"] is True
+    assert hub["disableDeviceSAS"] is False and hub["disableModuleSAS"] is True
     assert hub["minTlsVersion"] == "1.2"
     assert hub["publicNetworkAccess"] == "Disabled"
     dps = only(prod, "azure-native:deviceprovisioningservices:IotDpsResource")["properties"]

@@ -127,7 +127,7 @@ def test_the_vault_is_in_the_users_group_and_locked_down(vault_store: Recorder) 
     assert props["enablePurgeProtection"] is True
     assert props["softDeleteRetentionInDays"] == 90
     assert props["publicNetworkAccess"] == "Disabled"
-    assert props["networkAcls"] == {"defaultAction": "Deny", "bypass": "None"}
+    assert props["networkAcls"] == {"defaultAction": "Deny", "bypass": "AzureServices"}
     endpoint = one(vault_store, "azure-native:network:PrivateEndpoint")
     assert endpoint.parent == vault.urn
     assert endpoint.inputs["subnet"] == {"id": SUBNET}

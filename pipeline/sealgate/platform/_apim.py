@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Literal
-from xml.sax.saxutils import quoteattr
+from xml.etree import ElementTree
 
 import pulumi
 import pulumi_azure_native.apimanagement as apimanagement
@@ -21,7 +22,8 @@ from sealgate.platform._common import (
 from sealgate.platform._naming import azure_name
 
 ApiManagementSku = Literal["Developer", "Premium"]
-INFERENCE_AUDIENCE = "api://sealgate-inference"
+
+
 INFERENCE_ROLE = "Inference.Invoke"
 INFERENCE_SCHEMA_ID = "inference-request"
 
@@ -65,39 +67,108 @@ _LEGACY_PROTOCOLS_OFF = {
 } | {"Microsoft.WindowsAzure.ApiManagement.Gateway.Security.Ciphers.TripleDes168": "False"}
 
 
-def inference_policy(
-    tenant_id: str, calls_per_minute: int, calls_per_day: int, max_bytes: int
-) -> str:
-    """The API's policy document (APIM policy XML)."""
-    openid = f"https://login.microsoftonline.com/{tenant_id}/v2.0/.well-known/openid-configuration"
-    too_large = (
+def _counter_key() -> str:
+    """The caller of a request: the subject of its (already validated) bearer token."""
+    return '@(context.Request.Headers.GetValueOrDefault("Authorization","").AsJwt()?.Subject)'
+
+
+def too_large_condition(max_bytes: int) -> str:
+    """The C# condition that refuses a declared body above ``max_bytes`` before it is read."""
+    return (
         '@(context.Request.Headers.GetValueOrDefault("Content-Length","0").AsInteger()'
-        f" &gt; {max_bytes})"
+        f" > {max_bytes})"
     )
-    return f"""<policies>
-  <inbound>
-    <base />
-    <validate-jwt header-name="Authorization" failed-validation-httpcode="401" require-scheme="Bearer" require-expiration-time="true" require-signed-tokens="true">
-      <openid-config url={quoteattr(openid)} />
-      <audiences><audience>{INFERENCE_AUDIENCE}</audience></audiences>
-      <issuers><issuer>https://login.microsoftonline.com/{tenant_id}/v2.0</issuer></issuers>
-      <required-claims><claim name="roles" match="any"><value>{INFERENCE_ROLE}</value></claim></required-claims>
-    </validate-jwt>
-    <rate-limit-by-key calls="{calls_per_minute}" renewal-period="60" counter-key="@(context.Request.Headers.GetValueOrDefault(&quot;Authorization&quot;,&quot;&quot;).AsJwt()?.Subject)" />
-    <quota-by-key calls="{calls_per_day}" renewal-period="86400" counter-key="@(context.Request.Headers.GetValueOrDefault(&quot;Authorization&quot;,&quot;&quot;).AsJwt()?.Subject)" />
-    <choose>
-      <when condition={quoteattr(too_large)}>
-        <return-response><set-status code="413" reason="Payload Too Large" /></return-response>
-      </when>
-    </choose>
-    <validate-content unspecified-content-type-action="prevent" max-size="{max_bytes}" size-exceeded-action="prevent" errors-variable-name="requestBodyValidation">
-      <content type="application/json" validate-as="json" action="prevent" schema-id="{INFERENCE_SCHEMA_ID}" />
-    </validate-content>
-  </inbound>
-  <backend><base /></backend>
-  <outbound><base /></outbound>
-  <on-error><base /></on-error>
-</policies>"""
+
+
+def inference_policy(
+    tenant_id: str, audience: str, calls_per_minute: int, calls_per_day: int, max_bytes: int
+) -> str:
+    """The API's policy document (APIM policy XML), built as an element tree.
+
+    Attribute values hold the C# expressions as APIM must read them; the serializer escapes
+    them once (``>`` as ``&gt;``), so parsing the document gives the expression back intact.
+    ``validate-jwt`` follows Entra ID v2 access tokens: the tenant's v2.0 OpenID
+    configuration, issuer ``https://login.microsoftonline.com/<tenant>/v2.0`` and, as
+    audience, the API application's client id (a v2 token's ``aud``), see
+    https://learn.microsoft.com/azure/api-management/validate-jwt-policy and
+    https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference.
+    """
+    authority = f"https://login.microsoftonline.com/{tenant_id}/v2.0"
+    policies = ElementTree.Element("policies")
+    inbound = ElementTree.SubElement(policies, "inbound")
+    ElementTree.SubElement(inbound, "base")
+    jwt = ElementTree.SubElement(
+        inbound,
+        "validate-jwt",
+        {
+            "header-name": "Authorization",
+            "failed-validation-httpcode": "401",
+            "require-scheme": "Bearer",
+            "require-expiration-time": "true",
+            "require-signed-tokens": "true",
+        },
+    )
+    ElementTree.SubElement(
+        jwt, "openid-config", {"url": f"{authority}/.well-known/openid-configuration"}
+    )
+    ElementTree.SubElement(ElementTree.SubElement(jwt, "audiences"), "audience").text = audience
+    ElementTree.SubElement(ElementTree.SubElement(jwt, "issuers"), "issuer").text = authority
+    claim = ElementTree.SubElement(
+        ElementTree.SubElement(jwt, "required-claims"), "claim", {"name": "roles", "match": "any"}
+    )
+    ElementTree.SubElement(claim, "value").text = INFERENCE_ROLE
+    ElementTree.SubElement(
+        inbound,
+        "rate-limit-by-key",
+        {"calls": str(calls_per_minute), "renewal-period": "60", "counter-key": _counter_key()},
+    )
+    ElementTree.SubElement(
+        inbound,
+        "quota-by-key",
+        {"calls": str(calls_per_day), "renewal-period": "86400", "counter-key": _counter_key()},
+    )
+    when = ElementTree.SubElement(
+        ElementTree.SubElement(inbound, "choose"),
+        "when",
+        {"condition": too_large_condition(max_bytes)},
+    )
+    ElementTree.SubElement(
+        ElementTree.SubElement(when, "return-response"),
+        "set-status",
+        {"code": "413", "reason": "Payload Too Large"},
+    )
+    content = ElementTree.SubElement(
+        inbound,
+        "validate-content",
+        {
+            "unspecified-content-type-action": "prevent",
+            "max-size": str(max_bytes),
+            "size-exceeded-action": "prevent",
+            "errors-variable-name": "requestBodyValidation",
+        },
+    )
+    ElementTree.SubElement(
+        content,
+        "content",
+        {
+            "type": "application/json",
+            "validate-as": "json",
+            "action": "prevent",
+            "schema-id": INFERENCE_SCHEMA_ID,
+        },
+    )
+    for section in ("backend", "outbound", "on-error"):
+        ElementTree.SubElement(ElementTree.SubElement(policies, section), "base")
+    ElementTree.indent(policies)
+    return ElementTree.tostring(policies, encoding="unicode")
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,8 +178,10 @@ class ApiGatewayArgs:
     placement: Placement
     """Resource group, region and tags."""
     tenant_id: str
-    """Entra ID tenant whose tokens (audience ``api://sealgate-inference``, role
-    ``Inference.Invoke``) the inference API accepts."""
+    """Entra ID tenant whose v2 access tokens (role ``Inference.Invoke``) the API accepts."""
+    audience: str
+    """Application (client) id of the inference API's app registration: the ``aud`` of the
+    Entra ID v2 access tokens the API accepts."""
     publisher_email: str
     """E-mail address of the API publisher (API Management requires one)."""
     backend_url: pulumi.Input[str]
@@ -133,10 +206,28 @@ class ApiGatewayArgs:
     """Calls a caller may make per day."""
     max_request_bytes: int = 1_048_576
     """Largest request body accepted (validate-content checks bodies up to 4 MiB)."""
+    public_network_access: Literal["Enabled", "Disabled"] = "Disabled"
+    """``Disabled`` (the end state: the private endpoint only). Azure refuses ``Disabled``
+    when the service is created, so a new service is created ``Enabled`` (the stack's
+    bootstrap run) and switched to ``Disabled`` by the next ``pulumi up`` (docs/bootstrap.md)."""
 
     def __post_init__(self) -> None:
+        require(_is_uuid(self.audience), self, "audience must be an application (client) id")
+        require(
+            self.public_network_access in ("Enabled", "Disabled"),
+            self,
+            "public_network_access: Enabled or Disabled",
+        )
         require(self.sku in ("Developer", "Premium"), self, "sku: Developer or Premium")
         require(1 <= self.capacity <= 10, self, "capacity must be 1..10")
+        # Zones set by hand take units spread evenly over them
+        # (https://learn.microsoft.com/azure/api-management/enable-availability-zone-support).
+        zones = len(self.availability_zones) if self.sku == "Premium" else 0
+        require(
+            zones == 0 or self.capacity % zones == 0,
+            self,
+            f"capacity {self.capacity} does not spread evenly over {zones} availability zones",
+        )
         require(self.rate_limit_calls_per_minute >= 1, self, "rate_limit_calls_per_minute < 1")
         require(self.quota_calls_per_day >= 1, self, "quota_calls_per_day < 1")
         require(
@@ -168,7 +259,11 @@ class ApiGateway(pulumi.ComponentResource):
             sku={"name": args.sku, "capacity": args.capacity},
             identity={"type": "SystemAssigned"},
             virtual_network_type="None",
-            public_network_access="Disabled",
+            # Azure rejects `Disabled` at creation ("Blocking all public network access ... is
+            # not enabled during service creation"): the first run creates the service
+            # Enabled, the next one disables it (https://learn.microsoft.com/azure/
+            # api-management/private-endpoint, "disable public network access").
+            public_network_access=args.public_network_access,
             developer_portal_status="Disabled",
             legacy_portal_status="Disabled",
             custom_properties=_LEGACY_PROTOCOLS_OFF,
@@ -230,6 +325,7 @@ class ApiGateway(pulumi.ComponentResource):
             format="rawxml",
             value=inference_policy(
                 args.tenant_id,
+                args.audience,
                 args.rate_limit_calls_per_minute,
                 args.quota_calls_per_day,
                 args.max_request_bytes,

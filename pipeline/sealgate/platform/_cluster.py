@@ -14,7 +14,11 @@ from sealgate.platform._naming import azure_name
 
 SANDBOX_TAINT = "sealgate.io/sandboxed=true:NoSchedule"
 SANDBOX_LABEL = ("sealgate.io/pool", "sandboxed")
-NODE_OS = "AzureLinux3"
+# Pod sandboxing (Kata VM isolation) requires the Azure Linux node image, requested as
+# `osSKU: AzureLinux` (https://learn.microsoft.com/azure/aks/use-pod-sandboxing: "--os-sku
+# AzureLinux --workload-runtime KataVmIsolation"); on Kubernetes 1.32+ that SKU is Azure Linux 3.
+# Every pool uses it, so one node image is patched and hardened.
+NODE_OS = "AzureLinux"
 
 
 # Closed (PEP 728; typing_extensions, a dependency of pulumi): no other key, so the checker
@@ -35,7 +39,7 @@ class _NodePoolSettings(TypedDict, closed=True):
 
 
 def _node_pool_settings(zones: tuple[str, ...], subnet_id: pulumi.Input[str]) -> _NodePoolSettings:
-    """What every node pool shares: Azure Linux 3, host encryption, no SSH, the zones."""
+    """What every node pool shares: Azure Linux, host encryption, no SSH, the zones."""
     return {
         "os_type": "Linux",
         "os_sku": NODE_OS,

@@ -57,26 +57,72 @@ def zones_or_none(zones: tuple[str, ...]) -> list[str] | None:
     return list(zones) or None
 
 
+@dataclass(frozen=True)
+class DiagnosticCategories:
+    """What a resource type can send through a diagnostic setting."""
+
+    log_groups: tuple[str, ...]
+    """Log category groups the type has (empty: the type has no resource logs)."""
+    metrics: bool = True
+    """The type exports platform metrics (``AllMetrics``)."""
+
+
+# Per resource type, from Azure Monitor's reference of supported resource logs
+# (https://learn.microsoft.com/azure/azure-monitor/reference/supported-logs/logs-index) and
+# metrics (https://learn.microsoft.com/azure/azure-monitor/reference/supported-metrics/metrics-index).
+# A storage account has metrics only at account scope: its logs (StorageRead, StorageWrite,
+# StorageDelete) belong to the blob, queue, table and file services, so `allLogs` is sent
+# from the blobServices setting (https://learn.microsoft.com/azure/storage/blobs/monitor-blob-storage).
+DIAGNOSTIC_CATEGORIES: dict[str, DiagnosticCategories] = {
+    "azure-native:keyvault:Vault": DiagnosticCategories(("allLogs", "audit")),
+    "azure-native:keyvault:ManagedHsm": DiagnosticCategories(("allLogs", "audit")),
+    "azure-native:storage:StorageAccount": DiagnosticCategories(()),
+    "azure-native:storage:BlobServiceProperties": DiagnosticCategories(("allLogs", "audit")),
+    "azure-native:containerregistry:Registry": DiagnosticCategories(("allLogs",)),
+    "azure-native:containerservice:ManagedCluster": DiagnosticCategories(("allLogs", "audit")),
+    "azure-native:network:ApplicationGateway": DiagnosticCategories(("allLogs",)),
+    "azure-native:network:PublicIPAddress": DiagnosticCategories(("allLogs",)),
+    "azure-native:apimanagement:ApiManagementService": DiagnosticCategories(("allLogs",)),
+    "azure-native:iothub:IotHubResource": DiagnosticCategories(("allLogs",)),
+    "azure-native:deviceprovisioningservices:IotDpsResource": DiagnosticCategories(("allLogs",)),
+}
+
+
+def diagnostic_categories(type_token: str) -> DiagnosticCategories:
+    """The categories of a resource type; InputError for a type not in the table (a setting
+    with a category the type lacks is refused by Azure at deployment)."""
+    categories = DIAGNOSTIC_CATEGORIES.get(type_token)
+    if categories is None:
+        raise InputError(f"no diagnostic categories known for {type_token}")
+    return categories
+
+
 def diagnose(
     resource: pulumi.CustomResource,
     name: str,
     workspace_id: pulumi.Input[str],
-    *,
-    metrics: bool = True,
 ) -> monitor.DiagnosticSetting:
-    """Send every log category (and the metrics) of ``resource`` to Log Analytics.
+    """Send every log category group (``allLogs``) and the metrics that ``resource``'s type
+    has (``DIAGNOSTIC_CATEGORIES``) to Log Analytics.
 
     The setting is the resource's child, so a policy can tell from a plan alone (where ids
     are not known yet) which resource it covers.
     """
+    categories = diagnostic_categories(resource.pulumi_resource_type)
+    logs: list[monitor.DiagnosticsLogSettingsArgsDict] | None = (
+        [{"category_group": "allLogs", "enabled": True}] if categories.log_groups else None
+    )
+    metrics: list[monitor.DiagnosticsMetricSettingsArgsDict] | None = (
+        [{"category": "AllMetrics", "enabled": True}] if categories.metrics else None
+    )
     return monitor.DiagnosticSetting(
         f"{name}-diagnostics",
         name="to-log-analytics",
         resource_uri=resource.id,
         workspace_id=workspace_id,
         log_analytics_destination_type="Dedicated",
-        logs=[{"category_group": "allLogs", "enabled": True}],
-        metrics=[{"category": "AllMetrics", "enabled": True}] if metrics else None,
+        logs=logs,
+        metrics=metrics,
         opts=pulumi.ResourceOptions(parent=resource),
     )
 

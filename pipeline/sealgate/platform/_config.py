@@ -64,6 +64,18 @@ def _zones(values: list[str]) -> str | None:
     return None
 
 
+def _emails(values: list[str]) -> str | None:
+    return next(
+        (f"item {v!r} is not an e-mail address" for v in values if not _EMAIL.match(v)), None
+    )
+
+
+def _https_urls(values: list[str]) -> str | None:
+    return next(
+        (f"item {v!r} is not an https:// URL" for v in values if not v.startswith("https://")), None
+    )
+
+
 def _setting(
     check: Callable[[Any], str | None] | None = None, *, default: Any = dataclasses.MISSING
 ) -> Any:
@@ -83,6 +95,9 @@ class StackConfig:
     tenant_id: str = _setting(_uuid)
     aks_admin_group_object_ids: list[str] = _setting(_uuids)  # noqa: RUF009 (a field)
     apim_publisher_email: str = _setting(_matches(_EMAIL, "an e-mail address"))
+    # Application (client) id of the inference API's Entra app registration: the audience of
+    # the v2 access tokens API Management accepts.
+    inference_app_id: str = _setting(_uuid)
     model_server_image: str = _setting(
         _matches(re.compile(r"^[a-z0-9.-]+/[^@\s]+@sha256:[0-9a-f]{64}$"), "pinned by digest")
     )
@@ -91,6 +106,10 @@ class StackConfig:
         _matches(re.compile(r"^sha256:[0-9a-f]{64}$"), "sha256:<64 hex>")
     )
     key_store: str = _setting(_one_of("vault", "managed-hsm"), default="vault")
+    # The first `pulumi up` of a new stack (docs/bootstrap.md): API Management created with
+    # public access (Azure refuses it disabled at creation), the registry's CMK bootstrapped
+    # outside the private vault, no App Gateway until its certificate is in the vault.
+    bootstrap: bool = _setting(default=False)
     keyserver_replicas: int = _setting(_between(2, 20), default=2)
     # An exportable Secure Key Release key per environment, for confidential (TEE) consumers.
     tee_key_release: bool = _setting(default=True)
@@ -116,6 +135,9 @@ class StackConfig:
     # APIM validate-content checks bodies up to 4 MiB.
     max_request_bytes: int = _setting(_between(1024, 4_194_304), default=1_048_576)
     log_retention_days: int = _setting(_between(30, 730), default=30)
+    # Receivers of the platform's alerts (its action group): at least one of the two.
+    alert_emails: list[str] = _setting(_emails, default=[])  # noqa: RUF009 (a field)
+    alert_webhooks: list[str] = _setting(_https_urls, default=[])  # noqa: RUF009 (a field)
     blob_soft_delete_days: int = _setting(_between(1, 365), default=7)
     audit_retention_days: int = _setting(_between(1, 146000), default=30)
     iot_hub_sku: str = _setting(_one_of("S1", "S2", "S3"), default="S1")
@@ -129,6 +151,11 @@ class StackConfig:
     )
 
     def __post_init__(self) -> None:
+        if not (self.alert_emails or self.alert_webhooks):
+            raise InputError(
+                f"{NAMESPACE}:alert_emails or {NAMESPACE}:alert_webhooks: the alerts need at "
+                "least one receiver"
+            )
         if self.model_node_min_count > self.model_node_max_count:
             raise InputError(
                 f"{NAMESPACE}:model_node_min_count ({self.model_node_min_count}) exceeds "

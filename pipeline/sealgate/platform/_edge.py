@@ -1,4 +1,4 @@
-"""Edge: IoT Hub (Entra ID only, TLS 1.2, private) and the Device Provisioning Service."""
+"""Edge: IoT Hub (no hub-wide keys, TLS 1.2, private) and the Device Provisioning Service."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ IOT_HUB_DATA_CONTRIBUTOR = "4fc6c259-987e-4a07-842e-c321cc9d413f"
 
 @dataclass(frozen=True, kw_only=True)
 class EdgeArgs:
-    """IoT Hub and Device Provisioning Service for edge devices: Entra ID only, private."""
+    """IoT Hub and Device Provisioning Service for edge devices: TPM-attested, private."""
 
     placement: Placement
     """Resource group, region and tags."""
@@ -69,8 +69,14 @@ class Edge(pulumi.ComponentResource):
             sku={"name": args.hub_sku, "capacity": args.hub_capacity},
             identity={"type": iothub.ResourceIdentityType.SYSTEM_ASSIGNED},
             properties={
+                # Hub-wide shared access policies stay off. Device SAS stays on: a device
+                # that DPS provisioned through TPM attestation signs SAS tokens with the key
+                # DPS imported into its TPM (learn.microsoft.com/azure/iot-dps/
+                # concepts-tpm-attestation), and `disableDeviceSAS: true` would leave X.509
+                # as the only device authentication (learn.microsoft.com/azure/iot-hub/
+                # authenticate-authorize-sas).
                 "disable_local_auth": True,
-                "disable_device_sas": True,
+                "disable_device_sas": False,
                 "disable_module_sas": True,
                 "min_tls_version": "1.2",
                 "public_network_access": "Disabled",

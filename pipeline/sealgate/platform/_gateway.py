@@ -5,10 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_azure_native.authorization as authorization
 import pulumi_azure_native.network as network
 
-from sealgate.platform._common import TYPE_PREFIX, Placement, diagnose, require, zones_or_none
+from sealgate.platform._common import (
+    TYPE_PREFIX,
+    Placement,
+    diagnose,
+    require,
+    role_definition,
+    zones_or_none,
+)
 from sealgate.platform._naming import azure_name
+
+# Key Vault Secrets User: read secret contents, nothing else; what Application Gateway needs
+# on an RBAC vault to load its certificate (https://learn.microsoft.com/azure/
+# application-gateway/key-vault-certs#key-vault-azure-role-based-access-control-permission-model).
+KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 
 MANAGED_RULE_SETS: list[network.ManagedRuleSetArgsDict] = [
     {"rule_set_type": "Microsoft_DefaultRuleSet", "rule_set_version": "2.1"},
@@ -35,9 +48,16 @@ class GatewayArgs:
     backend_fqdn: pulumi.Input[str]
     """Host name of the backend (API Management's gateway host), reached over HTTPS."""
     tls_secret_id: pulumi.Input[str]
-    """Key Vault secret id of the frontend TLS certificate."""
+    """Key Vault secret id (versionless URI) of the frontend TLS certificate. The secret must
+    exist before the gateway is created: the vault is private, so the pipeline imports the
+    certificate over the private path after the bootstrap run (docs/bootstrap.md)."""
+    tls_secret_scope: pulumi.Input[str]
+    """ARM resource id of that secret (``<vault id>/secrets/<name>``): the scope of the
+    identity's Key Vault Secrets User grant, which reaches that secret alone."""
     identity_id: pulumi.Input[str]
     """Resource id of the user-assigned identity that reads the TLS certificate."""
+    identity_principal_id: pulumi.Input[str]
+    """Principal id of that identity."""
     workspace_id: pulumi.Input[str]
     """Log Analytics workspace that receives the gateway's and its IP's logs and metrics."""
     min_capacity: int = 0
@@ -102,6 +122,17 @@ class Gateway(pulumi.ComponentResource):
             opts=child,
         )
         gateway_name = args.gateway_name
+        # The least role, on the certificate's secret alone; the gateway loads the
+        # certificate when it is created, so it is created after the grant.
+        certificate_grant = authorization.RoleAssignment(
+            f"{name}-tls-secret-reader",
+            scope=args.tls_secret_scope,
+            principal_id=args.identity_principal_id,
+            principal_type="ServicePrincipal",
+            role_definition_id=role_definition(args.subscription_id, KEY_VAULT_SECRETS_USER),
+            description="application gateway: its TLS certificate",
+            opts=child,
+        )
 
         def part(kind: str, item: str) -> pulumi.Output[str]:
             return pulumi.Output.concat(
@@ -185,7 +216,7 @@ class Gateway(pulumi.ComponentResource):
                 }
             ],
             tags=placement.tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[certificate_grant]),
         )
         diagnose(self.gateway, f"{name}-agw", args.workspace_id)
         diagnose(public_ip, f"{name}-ip", args.workspace_id)

@@ -49,6 +49,14 @@ UNWRAP_ROLES = {
     CRYPTO_SERVICE_ENCRYPTION_USER,
 }
 
+# Private network access, and Azure's trusted services through the firewall: storage and the
+# registry read their customer-managed keys from the service side, not through the private
+# endpoint, and reach a firewalled store only as trusted services
+# (https://learn.microsoft.com/azure/key-vault/general/overview-vnet-service-endpoints#trusted-services;
+# Managed HSM: https://learn.microsoft.com/azure/key-vault/managed-hsm/network-security).
+# Everything else still needs the private endpoint and an RBAC grant on the key.
+TRUSTED_SERVICES_BYPASS = "AzureServices"
+
 KeyStoreKind = Literal["vault", "managed-hsm"]
 # The private-link group (and so the private DNS zone) of each kind of key store.
 PRIVATE_LINK_GROUPS: dict[str, str] = {"vault": "vault", "managed-hsm": "managedhsm"}
@@ -247,6 +255,9 @@ class KeyStore(pulumi.ComponentResource):
 
     Outputs: ``vault_uri``, ``key_uris`` (key name -> key URI), ``key_ids`` (key name -> the
     key's resource id, the scope of a role assignment on that key alone; a vault only),
+    ``keys`` (key name -> the Key resource; a vault only), ``cmk_grants`` (CMK key name -> the
+    CMK identity's role assignment on it; a vault only): what a CMK-encrypted resource must be
+    created after (``cmk_dependencies``),
     ``cmk_identity`` (its ``id``, ``client_id`` and ``principal_id`` are what CMK-encrypted
     services need), ``scope`` (the store's resource id).
     """
@@ -268,6 +279,8 @@ class KeyStore(pulumi.ComponentResource):
         )
         self.key_uris: dict[str, pulumi.Output[str]] = {}
         self.key_ids: dict[str, pulumi.Output[str]] = {}
+        self.keys: dict[str, keyvault.Key] = {}
+        self.cmk_grants: dict[str, authorization.RoleAssignment] = {}
         if args.kind == "managed-hsm":
             hsm = keyvault.ManagedHsm(
                 f"{name}-hsm",
@@ -282,7 +295,7 @@ class KeyStore(pulumi.ComponentResource):
                     "enable_soft_delete": True,
                     "soft_delete_retention_in_days": args.soft_delete_retention_days,
                     "public_network_access": "Disabled",
-                    "network_acls": {"bypass": "None", "default_action": "Deny"},
+                    "network_acls": {"bypass": TRUSTED_SERVICES_BYPASS, "default_action": "Deny"},
                 },
                 tags=placement.tags,
                 opts=child,
@@ -320,7 +333,7 @@ class KeyStore(pulumi.ComponentResource):
                     "enabled_for_disk_encryption": False,
                     "enabled_for_template_deployment": False,
                     "public_network_access": "Disabled",
-                    "network_acls": {"bypass": "None", "default_action": "Deny"},
+                    "network_acls": {"bypass": TRUSTED_SERVICES_BYPASS, "default_action": "Deny"},
                 },
                 tags=placement.tags,
                 opts=child,
@@ -349,8 +362,9 @@ class KeyStore(pulumi.ComponentResource):
                 )
                 self.key_uris[spec.name] = key.key_uri
                 self.key_ids[spec.name] = key.id
+                self.keys[spec.name] = key
                 if spec.name in args.cmk_keys:
-                    authorization.RoleAssignment(
+                    self.cmk_grants[spec.name] = authorization.RoleAssignment(
                         f"{name}-cmk-identity-{spec.name}",
                         role_assignment_name=azure_name(
                             authorization.RoleAssignment, f"{name}-cmk-identity-{spec.name}"
@@ -370,3 +384,10 @@ class KeyStore(pulumi.ComponentResource):
                 "cmk_identity_id": self.cmk_identity.id,
             }
         )
+
+    def cmk_dependencies(self, key_name: str) -> list[pulumi.Resource]:
+        """What a resource encrypted with ``key_name`` is created after: the key and the CMK
+        identity's grant on it (none for a Managed HSM, whose keys and grants are data-plane
+        objects made after activation)."""
+        found = [self.keys.get(key_name), self.cmk_grants.get(key_name)]
+        return [resource for resource in found if resource is not None]

@@ -43,6 +43,8 @@ class RecordedResource:
     custom: bool
     parent: str
     inputs: dict[str, Any]
+    # URNs the resource waits for (inputs from them, and explicit depends_on), as in a preview.
+    dependencies: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -152,6 +154,7 @@ def _mocks(recorder: Recorder) -> Any:
                         custom=bool(request.custom),
                         parent=request.parent,
                         inputs=inputs,
+                        dependencies=sorted({_engine_urn(d) for d in request.dependencies}),
                     )
                 )
             return response
@@ -269,6 +272,8 @@ def build_plan(root: Path, stack: str) -> dict[str, Any]:
         }
         if resource.parent:
             new_state["parent"] = resource.parent
+        if resource.dependencies:
+            new_state["dependencies"] = resource.dependencies
         steps.append({"op": "create", "urn": resource.urn, "newState": new_state})
     return {
         "config": preview_config(config),

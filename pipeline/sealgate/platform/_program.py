@@ -51,6 +51,9 @@ from sealgate.platform._registry import ModelRegistry, ModelRegistryArgs, login_
 from sealgate.platform._storage import ModelStorage, ModelStorageArgs, witness_writer_condition
 from sealgate.platform._workloads import NAMESPACE, SERVICE_ACCOUNT, Workloads, WorkloadsArgs
 
+# The vault secret (certificate) of the App Gateway's HTTPS listener.
+GATEWAY_CERTIFICATE_NAME = "gateway-tls"
+
 
 def _kubeconfig(cluster: containerservice.ManagedCluster, group: Any) -> pulumi.Output[str]:
     credentials = containerservice.list_managed_cluster_user_credentials_output(
@@ -110,7 +113,12 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
 
     monitoring = Monitoring(
         f"{prefix}-monitoring",
-        MonitoringArgs(placement=placement, retention_days=config.log_retention_days),
+        MonitoringArgs(
+            placement=placement,
+            retention_days=config.log_retention_days,
+            alert_emails=tuple(config.alert_emails),
+            alert_webhooks=tuple(config.alert_webhooks),
+        ),
     )
     workspace_id = monitoring.workspace_id
     net = Network(
@@ -139,10 +147,13 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
             placement=placement,
             cmk_identity_id=keys.cmk_identity.id,
             key_vault_uri=keys.vault_uri,
+            cmk_dependencies=keys.cmk_dependencies("storage-cmk"),
             endpoint_subnet_id=endpoints,
             private_dns_zone_id=net.dns_zone_ids["blob"],
             workspace_id=workspace_id,
-            sku="Standard_ZRS" if prod else "Standard_LRS",
+            # Production survives a zone and a region (GZRS: zone-redundant, replicated to
+            # the paired region); policies SG-AZ-017 and SG-AZ-018.
+            sku="Standard_GZRS" if prod else "Standard_LRS",
             blob_soft_delete_days=config.blob_soft_delete_days,
             audit_retention_days=config.audit_retention_days,
         ),
@@ -158,7 +169,13 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
             registry_name=registry_name,
             cmk_identity_id=keys.cmk_identity.id,
             cmk_identity_client_id=keys.cmk_identity.client_id,
+            cmk_identity_principal_id=keys.cmk_identity.principal_id,
+            tenant_id=config.tenant_id,
+            subscription_id=subscription_id,
             key_uri=keys.key_uris["registry-cmk"],
+            key_id=keys.key_ids.get("registry-cmk"),
+            cmk_dependencies=keys.cmk_dependencies("registry-cmk"),
+            bootstrap=config.bootstrap,
             endpoint_subnet_id=endpoints,
             private_dns_zone_id=net.dns_zone_ids["registry"],
             workspace_id=workspace_id,
@@ -191,6 +208,8 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
         ApiGatewayArgs(
             placement=placement,
             tenant_id=config.tenant_id,
+            audience=config.inference_app_id,
+            public_network_access="Enabled" if config.bootstrap else "Disabled",
             publisher_email=config.apim_publisher_email,
             backend_url=f"http://model-server.{NAMESPACE}.svc.cluster.local:8080",
             endpoint_subnet_id=endpoints,
@@ -213,22 +232,35 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
         location=config.location,
         tags=tags,
     )
-    gateway = Gateway(
-        f"{prefix}-gateway",
-        GatewayArgs(
-            placement=placement,
-            gateway_name=f"{prefix}-agw",
-            subscription_id=subscription_id,
-            subnet_id=net.subnet_ids["gateway"],
-            backend_fqdn=apim.gateway_host,
-            tls_secret_id=pulumi.Output.concat(keys.vault_uri, "secrets/gateway-tls"),
-            identity_id=gateway_identity.id,
-            workspace_id=workspace_id,
-            min_capacity=config.appgw_min_capacity,
-            max_capacity=config.appgw_max_capacity,
-            availability_zones=zones,
-            max_request_bytes=config.max_request_bytes,
-        ),
+    # The gateway needs its certificate in the private vault when it is created; the
+    # bootstrap run creates the vault, the pipeline imports the certificate over the private
+    # path, and the next run creates the gateway (docs/bootstrap.md).
+    gateway = (
+        None
+        if config.bootstrap
+        else Gateway(
+            f"{prefix}-gateway",
+            GatewayArgs(
+                placement=placement,
+                gateway_name=f"{prefix}-agw",
+                subscription_id=subscription_id,
+                subnet_id=net.subnet_ids["gateway"],
+                backend_fqdn=apim.gateway_host,
+                tls_secret_id=pulumi.Output.concat(
+                    keys.vault_uri, f"secrets/{GATEWAY_CERTIFICATE_NAME}"
+                ),
+                tls_secret_scope=pulumi.Output.concat(
+                    keys.scope, f"/secrets/{GATEWAY_CERTIFICATE_NAME}"
+                ),
+                identity_id=gateway_identity.id,
+                identity_principal_id=gateway_identity.principal_id,
+                workspace_id=workspace_id,
+                min_capacity=config.appgw_min_capacity,
+                max_capacity=config.appgw_max_capacity,
+                availability_zones=zones,
+                max_request_bytes=config.max_request_bytes,
+            ),
+        )
     )
     edge = Edge(
         f"{prefix}-edge",
@@ -332,7 +364,8 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
         "keyserver_url": keyserver.url,
         "keyserver_client_id": keyserver.identity.client_id,
         "model_namespace": workloads.namespace,
-        "gateway_public_ip": gateway.public_ip,
+        "gateway_public_ip": gateway.public_ip if gateway else None,
+        "bootstrap": config.bootstrap,
         "api_gateway_host": apim.gateway_host,
         "iot_hub_name": edge.hub.name,
         "dps_name": edge.dps.name,

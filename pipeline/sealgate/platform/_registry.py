@@ -1,16 +1,43 @@
-"""The model registry: Azure Container Registry Premium, private, CMK, quarantine, retention."""
+"""The model registry: Azure Container Registry Premium, private, CMK, quarantine, retention.
+
+The customer-managed key sits in the private vault. A registry reaches a vault behind its
+firewall only as a trusted service and only with its *system-assigned* identity, while a
+registry can be created with a customer-managed key only through a *user-assigned* identity
+(https://learn.microsoft.com/azure/container-registry/tutorial-enable-customer-managed-keys,
+"Advanced scenario: Key Vault firewall"; a user-assigned identity behind the firewall fails,
+MicrosoftDocs/azure-docs#61064). So the stack's bootstrap run creates the registry encrypted
+with a key in a temporary vault outside the firewall (through the user-assigned identity),
+with its system identity on and granted the private key; the next run rotates the registry to
+the private key through the system identity (``identity: system``, the value
+``az acr encryption rotate-key --identity [system]`` sends) and deletes the temporary vault.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_azure_native.authorization as authorization
 import pulumi_azure_native.containerregistry as containerregistry
+import pulumi_azure_native.keyvault as keyvault
 
-from sealgate.platform._common import TYPE_PREFIX, Placement, diagnose, private_endpoint, require
+from sealgate.platform._common import (
+    TYPE_PREFIX,
+    Placement,
+    diagnose,
+    private_endpoint,
+    require,
+    role_definition,
+)
+from sealgate.platform._keys import CRYPTO_SERVICE_ENCRYPTION_USER
 
 _REGISTRY_NAME = re.compile(r"^[A-Za-z0-9]{5,50}$")
+# The reserved identity name of a registry's system-assigned identity in its encryption
+# settings (what `az acr encryption rotate-key --identity [system]` sends).
+SYSTEM_IDENTITY = "system"
+BOOTSTRAP_KEY = "registry-cmk-bootstrap"
 
 
 def login_server(registry_name: str) -> str:
@@ -28,8 +55,18 @@ class ModelRegistryArgs:
     """Resource id of the user-assigned identity that reads the customer-managed key."""
     cmk_identity_client_id: pulumi.Input[str]
     """Client id of that identity."""
+    cmk_identity_principal_id: pulumi.Input[str]
+    """Principal id of that identity (granted the bootstrap key)."""
+    tenant_id: str
+    """Entra ID tenant of the bootstrap vault."""
+    subscription_id: pulumi.Input[str]
+    """Subscription of the role definitions granted on the keys."""
     key_uri: pulumi.Input[str]
     """URI of the customer-managed key (e.g. ``KeyStore.key_uris["registry-cmk"]``)."""
+    key_id: pulumi.Input[str] | None
+    """Resource id of that key (``KeyStore.key_ids["registry-cmk"]``), the scope of the
+    registry system identity's grant; None for a Managed HSM key (granted with the HSM's
+    local RBAC after activation, README)."""
     endpoint_subnet_id: pulumi.Input[str]
     """Subnet of the registry's private endpoint (public network access is disabled)."""
     private_dns_zone_id: pulumi.Input[str]
@@ -40,6 +77,10 @@ class ModelRegistryArgs:
     """Zone redundancy (only in a region with availability zones)."""
     untagged_retention_days: int = 30
     """Days an untagged manifest is kept before the retention policy deletes it."""
+    cmk_dependencies: Sequence[pulumi.Resource] = ()
+    """The private key and its grants (``KeyStore.cmk_dependencies("registry-cmk")``)."""
+    bootstrap: bool = False
+    """The stack's first run: encrypt with a key in a temporary vault (module docstring)."""
     registry_name: str | None = None
     """The registry's Azure name (5-50 letters and digits, globally unique): its login server
     is ``<name>.azurecr.io``, known before deployment, so images in it can be named (and
@@ -76,6 +117,17 @@ class ModelRegistry(pulumi.ComponentResource):
     ) -> None:
         super().__init__(f"{TYPE_PREFIX}:ModelRegistry", name, None, opts)
         placement = args.placement
+        key_uri: pulumi.Input[str]
+        key_identity: pulumi.Input[str]
+        after: list[pulumi.Resource]
+        if args.bootstrap:
+            key_uri, key_identity, after = self._bootstrap_key(name, args)
+        else:
+            key_uri, key_identity, after = (
+                args.key_uri,
+                SYSTEM_IDENTITY,
+                list(args.cmk_dependencies),
+            )
         self.registry = containerregistry.Registry(
             f"{name}-acr",
             resource_group_name=placement.resource_group,
@@ -83,7 +135,7 @@ class ModelRegistry(pulumi.ComponentResource):
             registry_name=args.registry_name,
             sku={"name": "Premium"},
             identity={
-                "type": containerregistry.ResourceIdentityType.USER_ASSIGNED,
+                "type": containerregistry.ResourceIdentityType.SYSTEM_ASSIGNED_USER_ASSIGNED,
                 "user_assigned_identities": pulumi.Output.from_input(args.cmk_identity_id).apply(
                     _user_assigned_identities
                 ),
@@ -96,10 +148,7 @@ class ModelRegistry(pulumi.ComponentResource):
             zone_redundancy="Enabled" if args.zone_redundant else "Disabled",
             encryption={
                 "status": "enabled",
-                "key_vault_properties": {
-                    "key_identifier": args.key_uri,
-                    "identity": args.cmk_identity_client_id,
-                },
+                "key_vault_properties": {"key_identifier": key_uri, "identity": key_identity},
             },
             policies={
                 "quarantine_policy": {"status": "enabled"},
@@ -108,8 +157,25 @@ class ModelRegistry(pulumi.ComponentResource):
                 "azure_ad_authentication_as_arm_policy": {"status": "disabled"},
             },
             tags=placement.tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after),
         )
+        if args.key_id is not None:
+            # Declared from the bootstrap run on, so the grant exists before the run that
+            # switches the registry to the private key (the grant needs the registry's
+            # principal, so it cannot be ordered before the registry in one run).
+            authorization.RoleAssignment(
+                f"{name}-acr-system-cmk",
+                scope=args.key_id,
+                principal_id=self.registry.identity.apply(
+                    lambda i: (i.principal_id or "") if i else ""
+                ),
+                principal_type="ServicePrincipal",
+                role_definition_id=role_definition(
+                    args.subscription_id, CRYPTO_SERVICE_ENCRYPTION_USER
+                ),
+                description="registry system identity: its customer-managed key",
+                opts=pulumi.ResourceOptions(parent=self.registry),
+            )
         private_endpoint(
             self.registry,
             f"{name}-acr",
@@ -122,3 +188,48 @@ class ModelRegistry(pulumi.ComponentResource):
         self.register_outputs(
             {"login_server": self.registry.login_server, "registry_id": self.registry.id}
         )
+
+    def _bootstrap_key(
+        self, name: str, args: ModelRegistryArgs
+    ) -> tuple[pulumi.Output[str], pulumi.Input[str], list[pulumi.Resource]]:
+        """A temporary vault outside the firewall with the key the registry is created with,
+        and the user-assigned identity's grant on it (deleted by the run after bootstrap)."""
+        placement = args.placement
+        child = pulumi.ResourceOptions(parent=self)
+        vault = keyvault.Vault(
+            f"{name}-cmk-bootstrap-vault",
+            vault_name=f"{(args.registry_name or 'sealgate')[:15].lower()}-cmkboot",
+            resource_group_name=placement.resource_group,
+            location=placement.location,
+            properties={
+                "tenant_id": args.tenant_id,
+                "sku": {"family": "A", "name": keyvault.SkuName.PREMIUM},
+                "enable_rbac_authorization": True,
+                "enable_purge_protection": True,
+                "enable_soft_delete": True,
+                "soft_delete_retention_in_days": 7,
+                "public_network_access": "Enabled",
+                "network_acls": {"bypass": "AzureServices", "default_action": "Allow"},
+            },
+            tags={**placement.tags, "sealgate-phase": "bootstrap"},
+            opts=child,
+        )
+        key = keyvault.Key(
+            f"{name}-cmk-bootstrap-key",
+            resource_group_name=placement.resource_group,
+            vault_name=vault.name,
+            key_name=BOOTSTRAP_KEY,
+            properties={"kty": "RSA-HSM", "key_size": 3072, "key_ops": ["wrapKey", "unwrapKey"]},
+            opts=pulumi.ResourceOptions(parent=vault),
+        )
+        grant = authorization.RoleAssignment(
+            f"{name}-cmk-bootstrap-grant",
+            scope=key.id,
+            principal_id=args.cmk_identity_principal_id,
+            principal_type="ServicePrincipal",
+            role_definition_id=role_definition(
+                args.subscription_id, CRYPTO_SERVICE_ENCRYPTION_USER
+            ),
+            opts=pulumi.ResourceOptions(parent=key),
+        )
+        return key.key_uri, args.cmk_identity_client_id, [key, grant]

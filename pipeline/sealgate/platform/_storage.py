@@ -4,6 +4,7 @@ within the retention)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -59,6 +60,9 @@ class ModelStorageArgs:
     """Days every audit record is immutable (time-based retention of the ``audit`` container)."""
     witness_retention_days: int | None = None
     """Days every witnessed audit head is immutable (None: ``audit_retention_days``)."""
+    cmk_dependencies: Sequence[pulumi.Resource] = ()
+    """The key and its role assignment (``KeyStore.cmk_dependencies(key_name)``): Azure checks
+    the key when the account is created, so the account is created after them."""
 
     def __post_init__(self) -> None:
         require(
@@ -122,7 +126,7 @@ class ModelStorage(pulumi.ComponentResource):
                 },
             },
             tags=placement.tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.cmk_dependencies)),
         )
         child = pulumi.ResourceOptions(parent=self.account)
         blob_service = storage.BlobServiceProperties(

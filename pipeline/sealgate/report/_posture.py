@@ -294,7 +294,7 @@ PROPERTIES: tuple[Property, ...] = (
         "Workload identity",
         setting(AKS, "securityProfile.workloadIdentity.enabled", equals(True)),
     ),
-    Property("cluster", "Node OS (every pool)", every_pool("osSKU", lambda v: v == "AzureLinux3")),
+    Property("cluster", "Node OS (every pool)", every_pool("osSKU", lambda v: v == "AzureLinux")),
     Property(
         "cluster",
         "Host encryption (every pool)",

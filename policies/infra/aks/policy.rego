@@ -128,17 +128,17 @@ deny contains finding if {
 
 # METADATA
 # title: Node pool not hardened
-# description: Every node runs Azure Linux 3 with encryption at host and SSH access disabled.
+# description: Every node runs Azure Linux (osSKU AzureLinux, which pod sandboxing requires) with encryption at host and SSH access disabled.
 # custom:
 #   id: SG-AZ-036
 #   severity: high
 #   remediation: >-
-#     Set `osSKU: AzureLinux3`, `enableEncryptionAtHost: true` and `securityProfile.sshAccess: Disabled` on every pool.
+#     Set `osSKU: AzureLinux` (pod sandboxing requires it), `enableEncryptionAtHost: true` and `securityProfile.sshAccess: Disabled` on every pool.
 deny contains finding if {
 	some p in pools
 	os := object.get(p.pool, "osSKU", null)
 	not os in aks.node_os
-	finding := data.sealgate.lib.infra.finding("SG-AZ-036", "high", sprintf("node pool %v runs %v, not Azure Linux 3", [object.get(p.pool, "name", object.get(input, "name", "?")), os]), array.concat(p.path, ["osSKU"]))
+	finding := data.sealgate.lib.infra.finding("SG-AZ-036", "high", sprintf("node pool %v runs %v, not AzureLinux", [object.get(p.pool, "name", object.get(input, "name", "?")), os]), array.concat(p.path, ["osSKU"]))
 }
 
 deny contains finding if {

@@ -6,7 +6,7 @@ import data.sealgate.infra.aks
 
 node_pool := {
 	"name": "system",
-	"osSKU": "AzureLinux3",
+	"osSKU": "AzureLinux",
 	"enableEncryptionAtHost": true,
 	"securityProfile": {"sshAccess": "Disabled"},
 	"availabilityZones": ["1", "2", "3"],
@@ -43,6 +43,12 @@ test_control_plane_weakenings_denied if {
 test_node_pool_hardening_points_at_the_pool if {
 	findings := aks.deny with input as cluster({"agentPoolProfiles": [object.union(node_pool, {"osSKU": "Ubuntu"})]})
 	{f.path | some f in findings} == {["inputs", "agentPoolProfiles", 0, "osSKU"]}
+}
+
+# Pod sandboxing requires osSKU AzureLinux; the AzureLinux3 SKU name is refused for it.
+test_sandboxing_needs_the_azure_linux_sku if {
+	findings := aks.deny with input as cluster({"agentPoolProfiles": [object.union(node_pool, {"osSKU": "AzureLinux3"})]})
+	{f.id | some f in findings} == {"SG-AZ-036"}
 }
 
 test_zones_and_tier_are_environment_aware if {

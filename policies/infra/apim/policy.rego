@@ -22,12 +22,18 @@ element(name) if regex.match(sprintf(`<%s[\s/>]`, [name]), xml)
 
 # METADATA
 # title: API Management reachable from public networks
-# description: The gateway is reached only through its private endpoint (behind the WAF), never on a public VIP.
+# description: >-
+#   The end state: the gateway is reached only through its private endpoint (behind the WAF),
+#   never on a public VIP. Azure refuses `publicNetworkAccess: Disabled` while it creates a
+#   service, so a stack's bootstrap run creates it Enabled and the next run disables it
+#   (https://learn.microsoft.com/azure/api-management/private-endpoint; docs/bootstrap.md);
+#   the gate holds every plan after that to this rule.
 # custom:
 #   id: SG-AZ-050
 #   severity: high
 #   remediation: >-
-#     Set `publicNetworkAccess: Disabled` and `virtualNetworkType` to None (private endpoint) or Internal.
+#     Set `publicNetworkAccess: Disabled` (stack setting `bootstrap: false` once the service
+#     exists) and `virtualNetworkType` to None (private endpoint) or Internal.
 deny contains finding if {
 	service
 	object.get(inputs, "publicNetworkAccess", null) != "Disabled"

@@ -1,7 +1,8 @@
 # METADATA
 # title: IoT Hub and Device Provisioning Service
 # description: >-
-#   Edge devices connect with Entra ID or X.509/TPM identities only (no shared access keys),
+#   Edge devices connect with X.509 or TPM-attested identities (device SAS tokens signed in the
+#   TPM), never with hub-wide shared access keys,
 #   over TLS 1.2, through private endpoints.
 # custom:
 #   input: pulumi-plan
@@ -21,16 +22,37 @@ props := object.get(data.sealgate.lib.infra.inputs(input), "properties", {})
 
 # METADATA
 # title: IoT Hub accepts shared access keys
-# description: Local authentication (shared access policies, device and module SAS) is off.
+# description: >-
+#   Hub-wide shared access policies and module SAS are off. Device-scoped SAS stays on: a
+#   device that DPS provisioned through TPM attestation signs SAS tokens with the key DPS
+#   imported into its TPM (SG-AZ-083).
 # custom:
 #   id: SG-AZ-080
 #   severity: high
-#   remediation: Set `properties.disableLocalAuth`, `disableDeviceSAS` and `disableModuleSAS` to true.
+#   remediation: Set `properties.disableLocalAuth` and `properties.disableModuleSAS` to true.
 deny contains finding if {
 	hub
-	some flag in ["disableLocalAuth", "disableDeviceSAS", "disableModuleSAS"]
+	some flag in ["disableLocalAuth", "disableModuleSAS"]
 	object.get(props, flag, null) != true
 	finding := data.sealgate.lib.infra.finding("SG-AZ-080", "high", sprintf("properties.%s is not true", [flag]), ["properties", flag])
+}
+
+# METADATA
+# title: IoT Hub refuses TPM-attested devices
+# description: >-
+#   `disableDeviceSAS: true` leaves X.509 as the only device authentication
+#   (https://learn.microsoft.com/azure/iot-hub/authenticate-authorize-sas), while a device
+#   provisioned by DPS with TPM attestation connects to IoT Hub with SAS tokens signed by the
+#   key held in its TPM (https://learn.microsoft.com/azure/iot-dps/concepts-tpm-attestation).
+# custom:
+#   id: SG-AZ-083
+#   severity: high
+#   remediation: >-
+#     Set `properties.disableDeviceSAS` to false (hub-wide keys stay off with `disableLocalAuth`).
+deny contains finding if {
+	hub
+	object.get(props, "disableDeviceSAS", null) != false
+	finding := data.sealgate.lib.infra.finding("SG-AZ-083", "high", sprintf("properties.disableDeviceSAS is %v: TPM-attested devices cannot authenticate (they sign device SAS tokens with their TPM)", [object.get(props, "disableDeviceSAS", null)]), ["properties", "disableDeviceSAS"])
 }
 
 # METADATA

@@ -97,3 +97,22 @@ deny contains finding if {
 	object.get(props, ["networkAcls", "defaultAction"], null) != "Deny"
 	finding := data.sealgate.lib.infra.finding("SG-AZ-004", "high", "the network ACL does not deny by default (networkAcls.defaultAction is not Deny)", ["properties", "networkAcls", "defaultAction"])
 }
+
+# METADATA
+# title: Customer-managed keys unreachable behind the key store's firewall
+# description: >-
+#   Storage and the registry read their customer-managed keys from the service side, not
+#   through the private endpoint: with public access off they reach the store only as trusted
+#   services, so the network ACL must let trusted Azure services bypass it
+#   (https://learn.microsoft.com/azure/key-vault/general/overview-vnet-service-endpoints#trusted-services).
+#   The bypass grants no access by itself: each service still needs an RBAC grant on its key.
+# custom:
+#   id: SG-AZ-009
+#   severity: high
+#   remediation: >-
+#     Set `properties.networkAcls.bypass` to AzureServices (with `defaultAction` Deny).
+deny contains finding if {
+	store
+	object.get(props, ["networkAcls", "bypass"], null) != "AzureServices"
+	finding := data.sealgate.lib.infra.finding("SG-AZ-009", "high", sprintf("networkAcls.bypass is %v: storage and the registry cannot reach their customer-managed keys (AzureServices)", [object.get(props, ["networkAcls", "bypass"], null)]), ["properties", "networkAcls", "bypass"])
+}

@@ -10,7 +10,7 @@ vault(props) := {"type": "azure-native:keyvault:Vault", "stack": "prod", "inputs
 	"enablePurgeProtection": true,
 	"softDeleteRetentionInDays": 90,
 	"publicNetworkAccess": "Disabled",
-	"networkAcls": {"defaultAction": "Deny", "bypass": "None"},
+	"networkAcls": {"defaultAction": "Deny", "bypass": "AzureServices"},
 }, props)}}
 
 ids(doc) := {f.id | some f in key_vault.deny with input as doc}
@@ -36,12 +36,19 @@ test_unknown_stack_is_held_to_prod if ids(object.union(vault({"softDeleteRetenti
 test_public_access_denied if {
 	findings := key_vault.deny with input as vault({"publicNetworkAccess": "Enabled"})
 	{f.path | some f in findings} == {["inputs", "properties", "publicNetworkAccess"]}
-	ids(vault({"networkAcls": {"defaultAction": "Allow"}})) == {"SG-AZ-004"}
+	ids(vault({"networkAcls": {"defaultAction": "Allow", "bypass": "AzureServices"}})) == {"SG-AZ-004"}
 }
 
 test_managed_hsm_checked if {
 	hsm := {"type": "azure-native:keyvault:ManagedHsm", "stack": "prod", "inputs": {"properties": {"publicNetworkAccess": "Enabled"}}}
-	ids(hsm) == {"SG-AZ-003", "SG-AZ-004"}
+	ids(hsm) == {"SG-AZ-003", "SG-AZ-004", "SG-AZ-009"}
 }
 
 test_other_resources_ignored if count(ids({"type": "azure-native:storage:StorageAccount", "inputs": {}})) == 0
+
+# With bypass None the storage account and the registry cannot read their CMKs (issue: the
+# plan had `bypass: None` with public access off).
+test_cmk_consumers_need_the_trusted_services_bypass if {
+	ids(vault({"networkAcls": {"defaultAction": "Deny", "bypass": "None"}})) == {"SG-AZ-009"}
+	ids(json.remove(vault({}), ["inputs/properties/networkAcls/bypass"])) == {"SG-AZ-009"}
+}

@@ -34,15 +34,65 @@ deny contains finding if {
 	finding := {"id": "SG-AZ-070", "msg": sprintf("%s (%s) has no diagnostic setting", [object.get(r, "name", "?"), object.get(r, "type", "?")]), "severity": "medium", "path": ["resources", i]}
 }
 
+# The type of the resource a diagnostic setting covers: the last type of its parent's URN
+# (urn:pulumi:<stack>::<project>::<type chain, $-separated>::<name>).
+parent_type := type_token if {
+	parts := split(object.get(input, "parent", ""), "::")
+	count(parts) == 4
+	chain := split(parts[2], "$")
+	type_token := chain[count(chain) - 1]
+}
+
+# Log category groups of the parent's type (policies/data/infra.yaml monitoring.categories,
+# after Azure Monitor's supported-logs reference); a type not in the table may send either.
+log_groups := groups if {
+	groups := monitoring.categories[parent_type].log_groups
+} else := ["allLogs", "audit"]
+
+enabled_logs := [l |
+	some l in data.sealgate.lib.infra.as_array(object.get(inputs, "logs", []))
+	object.get(l, "enabled", null) == true
+]
+
 deny contains finding if {
 	data.sealgate.lib.infra.is_type(input, "azure-native:monitor:DiagnosticSetting")
-	logs := [l |
-		some l in data.sealgate.lib.infra.as_array(object.get(inputs, "logs", []))
-		object.get(l, "enabled", null) == true
-		object.get(l, "categoryGroup", null) in {"allLogs", "audit"}
+	count(log_groups) > 0
+	sent := [l | some l in enabled_logs; object.get(l, "categoryGroup", null) in log_groups]
+	count(sent) == 0
+	finding := data.sealgate.lib.infra.finding("SG-AZ-070", "medium", sprintf("the diagnostic setting sends no log category group (%s)", [concat(" or ", log_groups)]), ["logs"])
+}
+
+# METADATA
+# title: Diagnostic setting with categories its resource type lacks
+# description: >-
+#   Azure refuses a diagnostic setting that names a category (group) its resource type does not
+#   have: a storage account has metrics only at account scope (its logs belong to the blob
+#   service), so an `allLogs` there fails the deployment.
+# custom:
+#   id: SG-AZ-073
+#   severity: medium
+#   remediation: >-
+#     Send only the categories of the resource's type (`DIAGNOSTIC_CATEGORIES` in
+#     sealgate/platform/_common.py); send a storage account's logs from its blobServices setting.
+deny contains finding if {
+	data.sealgate.lib.infra.is_type(input, "azure-native:monitor:DiagnosticSetting")
+	some i, l in data.sealgate.lib.infra.as_array(object.get(inputs, "logs", []))
+	group := object.get(l, "categoryGroup", null)
+	group != null
+	not group in log_groups
+	finding := data.sealgate.lib.infra.finding("SG-AZ-073", "medium", sprintf("%v has no log category group %v", [parent_type, group]), ["logs", i, "categoryGroup"])
+}
+
+deny contains finding if {
+	data.sealgate.lib.infra.is_type(input, "azure-native:monitor:DiagnosticSetting")
+	monitoring.categories[parent_type].metrics == true
+	sent := [m |
+		some m in data.sealgate.lib.infra.as_array(object.get(inputs, "metrics", []))
+		object.get(m, "enabled", null) == true
 	]
-	count(logs) == 0
-	finding := data.sealgate.lib.infra.finding("SG-AZ-070", "medium", "the diagnostic setting sends no log category group (allLogs or audit)", ["logs"])
+	count(log_groups) == 0
+	count(sent) == 0
+	finding := data.sealgate.lib.infra.finding("SG-AZ-073", "medium", sprintf("%v has metrics only, and the setting sends none", [parent_type]), ["metrics"])
 }
 
 # METADATA
@@ -78,4 +128,18 @@ deny contains finding if {
 	]
 	count(rules) == 0
 	finding := {"id": "SG-AZ-072", "msg": sprintf("no enabled alert on %s", [alert]), "severity": "medium", "path": ["resources"]}
+}
+
+# METADATA
+# title: Alert that notifies nobody
+# description: An alert rule fires into an action group (e-mail or webhook receivers); without one it is recorded and seen by no one.
+# custom:
+#   id: SG-AZ-074
+#   severity: medium
+#   remediation: Set `actions.actionGroups` to the stack's action group (stack settings `alert_emails` / `alert_webhooks`).
+deny contains finding if {
+	data.sealgate.lib.infra.is_type(input, "azure-native:monitor:ScheduledQueryRule")
+	groups := data.sealgate.lib.infra.as_array(object.get(inputs, ["actions", "actionGroups"], []))
+	count(groups) == 0
+	finding := data.sealgate.lib.infra.finding("SG-AZ-074", "medium", "the alert rule notifies no action group", ["actions", "actionGroups"])
 }

@@ -36,3 +36,23 @@ test_retention_is_environment_aware if {
 	count(ids(object.union(workspace, {"stack": "staging"}))) == 0
 	ids(json.remove(object.union(workspace, {"stack": "dev"}), ["inputs/retentionInDays"])) == {"SG-AZ-071"}
 }
+
+account_setting(inputs) := {"type": "azure-native:monitor:DiagnosticSetting", "parent": "urn:pulumi:prod::sealgate::sealgate:infra:ModelStorage$azure-native:storage:StorageAccount::acct", "inputs": inputs}
+
+blob_setting(inputs) := {"type": "azure-native:monitor:DiagnosticSetting", "parent": "urn:pulumi:prod::sealgate::sealgate:infra:ModelStorage$azure-native:storage:StorageAccount$azure-native:storage:BlobServiceProperties::blob", "inputs": inputs}
+
+# A storage account has metrics only at account scope: `allLogs` there is refused by Azure.
+test_categories_follow_the_resource_type if {
+	metrics := [{"category": "AllMetrics", "enabled": true}]
+	count(ids(account_setting({"metrics": metrics}))) == 0
+	ids(account_setting({"logs": [{"categoryGroup": "allLogs", "enabled": true}], "metrics": metrics})) == {"SG-AZ-073"}
+	ids(account_setting({})) == {"SG-AZ-073"}
+	count(ids(blob_setting({"logs": [{"categoryGroup": "allLogs", "enabled": true}], "metrics": metrics}))) == 0
+	ids(blob_setting({"metrics": metrics})) == {"SG-AZ-070"}
+	ids(blob_setting({"logs": [{"categoryGroup": "nosuchgroup", "enabled": true}]})) == {"SG-AZ-070", "SG-AZ-073"}
+}
+
+test_alert_rule_notifies_an_action_group if {
+	ids(alerts[0]) == {"SG-AZ-074"}
+	count(ids(object.union(alerts[0], {"inputs": {"actions": {"actionGroups": ["/subscriptions/s/actionGroups/g"]}}}))) == 0
+}

@@ -81,6 +81,33 @@ deny contains finding if {
 }
 
 # METADATA
+# title: Registry key unreachable behind the vault firewall
+# description: >-
+#   A registry reaches a key vault behind its firewall (as a trusted service) only with its
+#   system-assigned identity; through a user-assigned identity the key is unreachable
+#   (https://learn.microsoft.com/azure/container-registry/tutorial-enable-customer-managed-keys,
+#   "Advanced scenario: Key Vault firewall"). The registry is created through a user-assigned
+#   identity and a bootstrap key, then rotated to the private key (docs/bootstrap.md).
+# custom:
+#   id: SG-AZ-027
+#   severity: high
+#   remediation: >-
+#     Enable the system-assigned identity (`identity.type` with SystemAssigned), grant it the key,
+#     and set `encryption.keyVaultProperties.identity` to `system`.
+deny contains finding if {
+	registry
+	lower(sprintf("%v", [object.get(inputs, ["encryption", "status"], null)])) == "enabled"
+	object.get(inputs, ["encryption", "keyVaultProperties", "identity"], null) != "system"
+	finding := data.sealgate.lib.infra.finding("SG-AZ-027", "high", "the registry reads its key with a user-assigned identity, which cannot pass the vault firewall (keyVaultProperties.identity is not system)", ["encryption", "keyVaultProperties", "identity"])
+}
+
+deny contains finding if {
+	registry
+	not contains(sprintf("%v", [object.get(inputs, ["identity", "type"], "")]), "SystemAssigned")
+	finding := data.sealgate.lib.infra.finding("SG-AZ-027", "high", "the registry has no system-assigned identity to read its key behind the vault firewall", ["identity", "type"])
+}
+
+# METADATA
 # title: Registry without quarantine
 # description: Pushed artifacts stay quarantined until the gate has scanned and released them.
 # custom:

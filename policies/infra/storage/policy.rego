@@ -197,3 +197,22 @@ deny contains finding if {
 	not sku in data.config.infra.storage.redundant_skus
 	finding := data.sealgate.lib.infra.finding("SG-AZ-017", "medium", sprintf("storage SKU %v is not zone-redundant", [sku]), ["sku", "name"])
 }
+
+# METADATA
+# title: Production storage not geo-redundant
+# description: >-
+#   Sealed models, stage pointers and the audit trail survive the loss of the region: in
+#   environments that require it the account replicates to the paired region (GZRS keeps the
+#   zone redundancy of SG-AZ-017 in the primary region;
+#   https://learn.microsoft.com/azure/storage/common/storage-redundancy).
+# custom:
+#   id: SG-AZ-018
+#   severity: medium
+#   remediation: Use `Standard_GZRS` (or `Standard_RAGZRS`).
+deny contains finding if {
+	account
+	settings.geo_redundant_storage
+	sku := object.get(inputs, ["sku", "name"], null)
+	not sku in data.config.infra.storage.geo_redundant_skus
+	finding := data.sealgate.lib.infra.finding("SG-AZ-018", "medium", sprintf("storage SKU %v does not replicate to another region", [sku]), ["sku", "name"])
+}

@@ -5,7 +5,7 @@ import rego.v1
 import data.sealgate.infra.storage
 
 account(inputs) := {"type": "azure-native:storage:StorageAccount", "stack": "prod", "inputs": object.union({
-	"sku": {"name": "Standard_ZRS"},
+	"sku": {"name": "Standard_GZRS"},
 	"allowSharedKeyAccess": false,
 	"allowBlobPublicAccess": false,
 	"minimumTlsVersion": "TLS1_2",
@@ -33,7 +33,7 @@ test_public_network_denied if ids(account({"networkRuleSet": {"defaultAction": "
 test_platform_managed_keys_denied if ids(account({"encryption": {"keySource": "Microsoft.Storage", "requireInfrastructureEncryption": true}})) == {"SG-AZ-014"}
 
 test_redundancy_is_environment_aware if {
-	ids(account({"sku": {"name": "Standard_LRS"}})) == {"SG-AZ-017"}
+	ids(account({"sku": {"name": "Standard_LRS"}})) == {"SG-AZ-017", "SG-AZ-018"}
 	count(ids(object.union(account({"sku": {"name": "Standard_LRS"}}), {"stack": "dev"}))) == 0
 }
 
@@ -55,4 +55,11 @@ test_audit_container_is_worm if {
 	policy := {"type": "azure-native:storage:BlobContainerImmutabilityPolicy", "stack": "prod", "inputs": {"immutabilityPeriodSinceCreationInDays": 30}}
 	ids(policy) == {"SG-AZ-016"}
 	count(ids(object.union(policy, {"stack": "dev"}))) == 0
+}
+
+# Production replicates to the paired region; zone redundancy alone (ZRS) is not enough there.
+test_production_storage_is_geo_redundant if {
+	ids(account({"sku": {"name": "Standard_ZRS"}})) == {"SG-AZ-018"}
+	count(ids(object.union(account({"sku": {"name": "Standard_ZRS"}}), {"stack": "staging"}))) == 0
+	count(ids(account({"sku": {"name": "Standard_RAGZRS"}}))) == 0
 }
