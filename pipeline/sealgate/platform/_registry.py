@@ -1,4 +1,11 @@
-"""The model registry: Azure Container Registry Premium, private, CMK, quarantine, retention."""
+"""The model registry: Azure Container Registry Premium, private, CMK, quarantine, retention.
+
+Quarantine stays on: a pushed image cannot be pulled until the release pipeline, after the
+image passes the gate, marks its manifest ``quarantineState: Passed``
+(``grant_quarantine_release`` gives that identity AcrQuarantineWriter; docs/platform.md,
+"Images and quarantine"). The cluster's kubelet pulls with AcrPull (``grant_pull``), which
+reaches released images only.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +13,20 @@ import re
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_azure_native.authorization as authorization
 import pulumi_azure_native.containerregistry as containerregistry
 
-from sealgate.platform._common import TYPE_PREFIX, Placement, diagnose, private_endpoint, require
+from sealgate.platform._common import (
+    TYPE_PREFIX,
+    Placement,
+    diagnose,
+    private_endpoint,
+    require,
+    role_definition,
+)
 
+ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+ACR_QUARANTINE_WRITER = "c8d4ff99-41c3-41a8-9f60-21dfdad59608"
 _REGISTRY_NAME = re.compile(r"^[A-Za-z0-9]{5,50}$")
 
 
@@ -121,4 +138,43 @@ class ModelRegistry(pulumi.ComponentResource):
         diagnose(self.registry, f"{name}-acr", args.workspace_id)
         self.register_outputs(
             {"login_server": self.registry.login_server, "registry_id": self.registry.id}
+        )
+
+    def _grant(
+        self,
+        name: str,
+        principal_id: pulumi.Input[str],
+        subscription_id: pulumi.Input[str],
+        role: str,
+        description: str,
+    ) -> authorization.RoleAssignment:
+        return authorization.RoleAssignment(
+            name,
+            scope=self.registry.id,
+            principal_id=principal_id,
+            principal_type="ServicePrincipal",
+            role_definition_id=role_definition(subscription_id, role),
+            description=description,
+            opts=pulumi.ResourceOptions(parent=self.registry),
+        )
+
+    def grant_pull(
+        self, name: str, principal_id: pulumi.Input[str], subscription_id: pulumi.Input[str]
+    ) -> authorization.RoleAssignment:
+        """AcrPull on the registry (e.g. for a cluster's kubelet identity)."""
+        return self._grant(
+            name, principal_id, subscription_id, ACR_PULL, "kubelet: pull released images"
+        )
+
+    def grant_quarantine_release(
+        self, name: str, principal_id: pulumi.Input[str], subscription_id: pulumi.Input[str]
+    ) -> authorization.RoleAssignment:
+        """AcrQuarantineWriter on the registry: read quarantined images and mark them
+        released (the release pipeline, after the gate passed the image)."""
+        return self._grant(
+            name,
+            principal_id,
+            subscription_id,
+            ACR_QUARANTINE_WRITER,
+            "release pipeline: release images from quarantine after the gate",
         )
