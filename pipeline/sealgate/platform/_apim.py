@@ -111,7 +111,8 @@ class ApiGatewayArgs:
     publisher_email: str
     """E-mail address of the API publisher (API Management requires one)."""
     backend_url: pulumi.Input[str]
-    """URL of the model server the inference API forwards to."""
+    """URL of the model server the inference API forwards to: an address APIM resolves from
+    the VNet (the internal load balancer, ``Workloads.backend_url``), never a cluster DNS name."""
     endpoint_subnet_id: pulumi.Input[str]
     """Subnet of the gateway's private endpoint (public network access is disabled)."""
     private_dns_zone_id: pulumi.Input[str]
@@ -135,6 +136,11 @@ class ApiGatewayArgs:
 
     def __post_init__(self) -> None:
         require(self.sku in ("Developer", "Premium"), self, "sku: Developer or Premium")
+        require(
+            not (isinstance(self.backend_url, str) and ".cluster.local" in self.backend_url),
+            self,
+            f"backend_url {self.backend_url!r}: APIM cannot resolve cluster DNS names",
+        )
         require(1 <= self.capacity <= 10, self, "capacity must be 1..10")
         require(self.rate_limit_calls_per_minute >= 1, self, "rate_limit_calls_per_minute < 1")
         require(self.quota_calls_per_day >= 1, self, "quota_calls_per_day < 1")
