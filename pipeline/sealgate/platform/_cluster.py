@@ -10,6 +10,7 @@ import pulumi_azure_native.authorization as authorization
 import pulumi_azure_native.containerservice as containerservice
 from typing_extensions import TypedDict
 
+from sealgate.errors import InputError
 from sealgate.platform._common import (
     TYPE_PREFIX,
     Placement,
@@ -238,9 +239,12 @@ class Cluster(pulumi.ComponentResource):
         )
 
 
-def _kubelet_object_id(profile: object) -> str | None:
-    """The object id of ``identityProfile.kubeletidentity`` (None until the cluster exists)."""
-    if not isinstance(profile, dict):
-        return None
-    kubelet = profile.get("kubeletidentity")
-    return getattr(kubelet, "object_id", None) if kubelet is not None else None
+def _kubelet_object_id(profile: object) -> str:
+    """The object id of ``identityProfile.kubeletidentity`` (known once the cluster exists;
+    until then the output is unknown and this is not called). A cluster without one cannot
+    pull images: stop rather than grant nothing."""
+    kubelet = profile.get("kubeletidentity") if isinstance(profile, dict) else None
+    object_id = getattr(kubelet, "object_id", None)
+    if not isinstance(object_id, str) or not object_id:
+        raise InputError("cluster: identityProfile has no kubeletidentity object id")
+    return object_id
