@@ -344,7 +344,6 @@ def status(registry_url: str, json_output: bool) -> None:
     required=True,
     multiple=True,
     type=click.Path(path_type=Path),
-    envvar="SEALGATE_GATE_PUB",
     help="A gate public key (PEM) that signs stage pointers; repeatable.",
 )
 @click.option(
