@@ -186,3 +186,23 @@ def test_an_internal_load_balancer_is_apims_backend(
     api = only(plan, "azure-native:apimanagement:Api")
     assert api["serviceUrl"] == f"http://{address}:8080"
     assert "cluster.local" not in api["serviceUrl"]
+
+
+def test_apim_refuses_a_backend_at_a_cluster_dns_name() -> None:
+    """The old backend, `model-server.models.svc.cluster.local`, is not an address APIM in its
+    VNet can resolve: the component refuses it before any resource is declared."""
+    from sealgate.errors import InputError
+    from sealgate.platform import Placement
+    from sealgate.platform._apim import ApiGatewayArgs
+
+    settings: dict[str, Any] = {
+        "placement": Placement(resource_group="rg", location="westeurope", tags={}),
+        "tenant_id": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        "publisher_email": "platform@sealgate.example",
+        "endpoint_subnet_id": "subnet",
+        "private_dns_zone_id": "zone",
+        "workspace_id": "workspace",
+    }
+    with pytest.raises(InputError, match="cannot resolve cluster DNS names"):
+        ApiGatewayArgs(backend_url="http://model-server.models.svc.cluster.local:8080", **settings)
+    assert ApiGatewayArgs(backend_url="http://10.40.7.254:8080", **settings).backend_url
