@@ -273,9 +273,9 @@ def test_preview_ops_are_counted_per_component(plans: dict[str, dict[str, Any]])
     view = read_plan(plan, "preview.json")
     counts = {c.label: dict(c.counts()) for c in view.components}
     assert counts["KeyStore"] == {"update": 1, "same": 11}
-    assert counts["Cluster"] == {"replace": 1, "same": 2}
+    assert counts["Cluster"] == {"replace": 1, "same": 3}  # pool, diagnostics, subnet role
     assert counts["ModelStorage"] == {"delete": 1, "same": 10}
-    assert dict(view.counts()) == {"update": 1, "replace": 1, "delete": 1, "same": 115}
+    assert dict(view.counts()) == {"update": 1, "replace": 1, "delete": 1, "same": 118}
     diagram = parse_mermaid(mermaid(view))
     assert any(t.endswith("sealgate-prod-cluster-aks (replace)") for t in diagram["nodes"].values())
     assert any(

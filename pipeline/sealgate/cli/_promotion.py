@@ -1,4 +1,4 @@
-"""``sealgate push | promote | approve | status | audit``: the promotion registry."""
+"""``sealgate push | promote | approve | status | pull | audit``: the promotion registry."""
 
 from __future__ import annotations
 
@@ -332,6 +332,57 @@ def status(registry_url: str, json_output: bool) -> None:
     click.echo(f"{'MODEL':<30} {'STAGE':<12} {'VERSION':<14} DIGEST")
     for stage, pointer in sorted(pointers, key=lambda p: (p[1].name, p[0])):
         click.echo(f"{pointer.name:<30} {stage:<12} {pointer.version:<14} {pointer.digest}")
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--stage", required=True, help="Stage whose current version of NAME to fetch.")
+@registry_option
+@click.option(
+    "--gate-pub",
+    "gate_pubs",
+    required=True,
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="A gate public key (PEM) that signs stage pointers; repeatable.",
+)
+@click.option(
+    "--into",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder to create (must not exist, or be empty) for the sealed model.",
+)
+@click.option("--json", "json_output", is_flag=True, help="Print JSON.")
+def pull(
+    name: str,
+    stage: str,
+    registry_url: str,
+    gate_pubs: tuple[Path, ...],
+    into: Path,
+    json_output: bool,
+) -> None:
+    """Fetch the sealed model NAME that is current in --stage (by its gate-signed pointer)."""
+    import json
+
+    from sealgate.promotion import open_registry
+    from sealgate.promotion._pull import pull_model
+
+    registry = open_registry(registry_url)
+    try:
+        pointer = pull_model(registry, stage, name, _public_keys(gate_pubs), into)
+    finally:
+        registry.close()
+    if json_output:
+        summary = {
+            "name": pointer.name,
+            "version": pointer.version,
+            "digest": pointer.digest,
+            "stage": pointer.stage,
+            "into": str(into),
+        }
+        click.echo(json.dumps(summary, indent=2, sort_keys=True))
+        return
+    click.echo(f"pulled {pointer.name} {pointer.version} ({pointer.digest}) from {stage}: {into}")
 
 
 @cli.group()

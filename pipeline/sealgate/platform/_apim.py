@@ -185,7 +185,8 @@ class ApiGatewayArgs:
     publisher_email: str
     """E-mail address of the API publisher (API Management requires one)."""
     backend_url: pulumi.Input[str]
-    """URL of the model server the inference API forwards to."""
+    """URL of the model server the inference API forwards to: an address APIM resolves from
+    the VNet (the internal load balancer, ``Workloads.backend_url``), never a cluster DNS name."""
     endpoint_subnet_id: pulumi.Input[str]
     """Subnet of the gateway's private endpoint (public network access is disabled)."""
     private_dns_zone_id: pulumi.Input[str]
@@ -219,6 +220,11 @@ class ApiGatewayArgs:
             "public_network_access: Enabled or Disabled",
         )
         require(self.sku in ("Developer", "Premium"), self, "sku: Developer or Premium")
+        require(
+            not (isinstance(self.backend_url, str) and ".cluster.local" in self.backend_url),
+            self,
+            f"backend_url {self.backend_url!r}: APIM cannot resolve cluster DNS names",
+        )
         require(1 <= self.capacity <= 10, self, "capacity must be 1..10")
         # Zones set by hand take units spread evenly over them
         # (https://learn.microsoft.com/azure/api-management/enable-availability-zone-support).

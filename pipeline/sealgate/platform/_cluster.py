@@ -6,10 +6,19 @@ from dataclasses import dataclass
 from typing import Literal
 
 import pulumi
+import pulumi_azure_native.authorization as authorization
 import pulumi_azure_native.containerservice as containerservice
 from typing_extensions import TypedDict
 
-from sealgate.platform._common import TYPE_PREFIX, Placement, diagnose, require, zones_or_none
+from sealgate.errors import InputError
+from sealgate.platform._common import (
+    TYPE_PREFIX,
+    Placement,
+    diagnose,
+    require,
+    role_definition,
+    zones_or_none,
+)
 from sealgate.platform._naming import azure_name
 
 SANDBOX_TAINT = "sealgate.io/sandboxed=true:NoSchedule"
@@ -19,6 +28,7 @@ SANDBOX_LABEL = ("sealgate.io/pool", "sandboxed")
 # AzureLinux --workload-runtime KataVmIsolation"); on Kubernetes 1.32+ that SKU is Azure Linux 3.
 # Every pool uses it, so one node image is patched and hardened.
 NODE_OS = "AzureLinux"
+NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
 
 
 # Closed (PEP 728; typing_extensions, a dependency of pulumi): no other key, so the checker
@@ -108,8 +118,9 @@ class ClusterArgs:
 class Cluster(pulumi.ComponentResource):
     """The managed cluster and its model node pool (Kata VMs, tainted, labelled).
 
-    Outputs: ``cluster`` (the ManagedCluster), ``model_pool`` (its AgentPool), and
-    ``oidc_issuer_url`` (for workload identity federation).
+    Outputs: ``cluster`` (the ManagedCluster), ``model_pool`` (its AgentPool),
+    ``oidc_issuer_url`` (for workload identity federation), ``principal_id`` (the cluster's
+    own identity) and ``kubelet_object_id`` (the kubelet identity: it pulls images).
     """
 
     def __init__(
@@ -206,6 +217,40 @@ class Cluster(pulumi.ComponentResource):
         self.oidc_issuer_url = self.cluster.oidc_issuer_profile.apply(
             lambda profile: profile.issuer_url if profile else None
         )
-        self.register_outputs(
-            {"cluster_name": self.cluster.name, "oidc_issuer_url": self.oidc_issuer_url}
+        self.principal_id = self.cluster.identity.apply(
+            lambda identity: identity.principal_id if identity else None
         )
+        self.kubelet_object_id = self.cluster.identity_profile.apply(_kubelet_object_id)
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster.name,
+                "oidc_issuer_url": self.oidc_issuer_url,
+                "kubelet_object_id": self.kubelet_object_id,
+            }
+        )
+
+    def grant_subnet(
+        self, name: str, subnet_id: pulumi.Input[str], subscription_id: pulumi.Input[str]
+    ) -> authorization.RoleAssignment:
+        """Network Contributor for the cluster's identity on ``subnet_id``: it places an
+        internal load balancer's frontend there (a subnet the cluster did not create)."""
+        return authorization.RoleAssignment(
+            name,
+            scope=subnet_id,
+            principal_id=self.principal_id,
+            principal_type="ServicePrincipal",
+            role_definition_id=role_definition(subscription_id, NETWORK_CONTRIBUTOR),
+            description="cluster: internal load balancers in this subnet",
+            opts=pulumi.ResourceOptions(parent=self.cluster),
+        )
+
+
+def _kubelet_object_id(profile: object) -> str:
+    """The object id of ``identityProfile.kubeletidentity`` (known once the cluster exists;
+    until then the output is unknown and this is not called). A cluster without one cannot
+    pull images: stop rather than grant nothing."""
+    kubelet = profile.get("kubeletidentity") if isinstance(profile, dict) else None
+    object_id = getattr(kubelet, "object_id", None)
+    if not isinstance(object_id, str) or not object_id:
+        raise InputError("cluster: identityProfile has no kubeletidentity object id")
+    return object_id

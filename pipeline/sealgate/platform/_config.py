@@ -76,6 +76,29 @@ def _https_urls(values: list[str]) -> str | None:
     )
 
 
+def _public_keys(values: list[str]) -> str | None:
+    from sealgate.sealing._signing_keys import parse_signing_public_key
+
+    if not values:
+        return "must list at least one PEM public key"
+    for position, pem in enumerate(values):
+        try:
+            parse_signing_public_key(pem.encode(), f"item {position}")
+        except InputError as exc:
+            return str(exc)
+    return None
+
+
+def _certificates(value: str) -> str | None:
+    from cryptography import x509
+
+    try:
+        x509.load_pem_x509_certificates(value.encode())
+    except ValueError:
+        return "must be PEM certificates"
+    return None
+
+
 def _setting(
     check: Callable[[Any], str | None] | None = None, *, default: Any = dataclasses.MISSING
 ) -> Any:
@@ -98,9 +121,19 @@ class StackConfig:
     # Application (client) id of the inference API's Entra app registration: the audience of
     # the v2 access tokens API Management accepts.
     inference_app_id: str = _setting(_uuid)
-    model_server_image: str = _setting(
-        _matches(re.compile(r"^[a-z0-9.-]+/[^@\s]+@sha256:[0-9a-f]{64}$"), "pinned by digest")
+    # The model server's image in the program's own registry: only its digest.
+    model_server_image_digest: str = _setting(
+        _matches(re.compile(r"^sha256:[0-9a-f]{64}$"), "sha256:<64 hex>")
     )
+    # The sealed model the model server serves (the version current in this stage).
+    served_model: str = _setting(
+        _matches(re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"), "a sealed model's name")
+    )
+    # The sealgate-trust ConfigMap: release signers, promotion gate keys (PEM public keys),
+    # and the CA of the key release service's TLS certificate (PEM).
+    release_signer_keys: list[str] = _setting(_public_keys)  # noqa: RUF009 (a field)
+    gate_public_keys: list[str] = _setting(_public_keys)  # noqa: RUF009 (a field)
+    keyserver_ca: str = _setting(_certificates)
     # The key release service's image in the program's own registry: only its digest.
     keyserver_image_digest: str = _setting(
         _matches(re.compile(r"^sha256:[0-9a-f]{64}$"), "sha256:<64 hex>")

@@ -111,6 +111,14 @@ def _computed(resource_type: str, name: str, inputs: dict[str, Any]) -> dict[str
         state["clientId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"client/{name}"))
     elif resource_type == "azure-native:containerservice:ManagedCluster":
         state["oidcIssuerProfile"] = {"issuerURL": f"https://oidc.plan.invalid/{name}/"}
+        state["identity"] = {"type": "SystemAssigned", "principalId": principal_id(name)}
+        kubelet = f"{name}-kubelet"
+        state["identityProfile"] = {
+            "kubeletidentity": {
+                "objectId": principal_id(kubelet),
+                "clientId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"client/{kubelet}")),
+            }
+        }
     elif resource_type == "azure-native:containerregistry:Registry":
         state["loginServer"] = f"{_text(inputs, 'registryName', name).lower()}.azurecr.io"
     elif resource_type == "azure-native:network:PublicIPAddress":

@@ -49,7 +49,17 @@ from sealgate.platform._naming import azure_name
 from sealgate.platform._network import Network, NetworkArgs, subnet_cidrs
 from sealgate.platform._registry import ModelRegistry, ModelRegistryArgs, login_server
 from sealgate.platform._storage import ModelStorage, ModelStorageArgs, witness_writer_condition
-from sealgate.platform._workloads import NAMESPACE, SERVICE_ACCOUNT, Workloads, WorkloadsArgs
+from sealgate.platform._workloads import (
+    NAMESPACE,
+    SERVICE_ACCOUNT,
+    ModelTrust,
+    Workloads,
+    WorkloadsArgs,
+    internal_ip,
+)
+
+# Storage Blob Data Reader: the model server's init container reads sealed models and pointers.
+BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 
 # The vault secret (certificate) of the App Gateway's HTTPS listener.
 GATEWAY_CERTIFICATE_NAME = "gateway-tls"
@@ -97,6 +107,22 @@ def _gate_identity(
         opts=pulumi.ResourceOptions(parent=identity),
     )
     return identity
+
+
+def model_trust(config: StackConfig) -> ModelTrust:
+    """The model server's trust (ConfigMap ``sealgate-trust``) from the stack's settings:
+    each release signer named by its key id."""
+    from sealgate.sealing._signing_keys import parse_signing_public_key, signing_key_id
+
+    signers = {
+        f"release-{signing_key_id(parse_signing_public_key(pem.encode(), 'release signer'))[:16]}": pem
+        for pem in config.release_signer_keys
+    }
+    return ModelTrust(
+        signers=signers,
+        gate_public_keys=tuple(config.gate_public_keys),
+        keyserver_ca=config.keyserver_ca,
+    )
 
 
 def build_platform(config: StackConfig) -> dict[str, Any]:
@@ -183,6 +209,10 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
             untagged_retention_days=30 if prod else 7,
         ),
     )
+    # The release pipeline (the gate's identity) releases gated images from quarantine.
+    registry.grant_quarantine_release(
+        f"{prefix}-gate-acr-release", gate_identity.principal_id, subscription_id
+    )
     cluster = Cluster(
         f"{prefix}-cluster",
         ClusterArgs(
@@ -203,6 +233,15 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
             model_node_max_count=config.model_node_max_count,
         ),
     )
+    # The model server's internal load balancer: a static address APIM can reach in the VNet.
+    cidrs = subnet_cidrs(config.vnet_cidr)
+    model_server_ip = internal_ip(cidrs["aks-models"])
+    model_server_url = f"http://{model_server_ip}:8080"
+    cluster.grant_subnet(
+        f"{prefix}-cluster-models-subnet", net.subnet_ids["aks-models"], subscription_id
+    )
+    # The kubelet pulls released images from the registry this program creates.
+    registry.grant_pull(f"{prefix}-kubelet-acr-pull", cluster.kubelet_object_id, subscription_id)
     apim = ApiGateway(
         f"{prefix}-api",
         ApiGatewayArgs(
@@ -211,7 +250,7 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
             audience=config.inference_app_id,
             public_network_access="Enabled" if config.bootstrap else "Disabled",
             publisher_email=config.apim_publisher_email,
-            backend_url=f"http://model-server.{NAMESPACE}.svc.cluster.local:8080",
+            backend_url=model_server_url,
             endpoint_subnet_id=endpoints,
             private_dns_zone_id=net.dns_zone_ids["Gateway"],
             workspace_id=workspace_id,
@@ -286,6 +325,16 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
         location=config.location,
         tags=tags,
     )
+    # Its init container pulls sealed models and signed pointers: read, at the container.
+    authorization.RoleAssignment(
+        f"{prefix}-model-server-registry",
+        scope=store.models.id,
+        principal_id=server_identity.principal_id,
+        principal_type="ServicePrincipal",
+        role_definition_id=role_definition(subscription_id, BLOB_DATA_READER),
+        description="model server: read sealed models and stage pointers",
+        opts=pulumi.ResourceOptions(parent=server_identity),
+    )
     managedidentity.FederatedIdentityCredential(
         f"{prefix}-model-server-federation",
         federated_identity_credential_resource_name=azure_name(
@@ -328,7 +377,7 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
             registry_account=store.account.name,
             registry_container_id=store.models.id,
             witness_container_id=store.witness.id,
-            endpoint_cidr=subnet_cidrs(config.vnet_cidr)["endpoints"],
+            endpoint_cidr=cidrs["endpoints"],
             attestation_authority=config.attestation_authority if tee else None,
             replicas=config.keyserver_replicas,
             provider=provider,
@@ -337,13 +386,20 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
     workloads = Workloads(
         f"{prefix}-workloads",
         WorkloadsArgs(
-            image=config.model_server_image,
+            image=f"{login_server(registry_name)}/model-server@{config.model_server_image_digest}",
             identity_client_id=server_identity.client_id,
             environment=environment,
             keyserver_url=keyserver.url,
             keyserver_audience=service_id,
             keyserver_namespace=KEYSERVER_NAMESPACE,
             network_cidr=config.vnet_cidr,
+            endpoint_cidr=cidrs["endpoints"],
+            model=config.served_model,
+            stage=environment,
+            registry_url=pulumi.Output.concat("azblob://", store.account.name, "/models"),
+            trust=model_trust(config),
+            load_balancer_subnet_id=net.subnet_ids["aks-models"],
+            load_balancer_ip=model_server_ip,
             replicas=config.model_server_replicas,
             provider=provider,
         ),
@@ -366,6 +422,7 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
         "model_namespace": workloads.namespace,
         "gateway_public_ip": gateway.public_ip if gateway else None,
         "bootstrap": config.bootstrap,
+        "model_server_url": workloads.backend_url,
         "api_gateway_host": apim.gateway_host,
         "iot_hub_name": edge.hub.name,
         "dps_name": edge.dps.name,

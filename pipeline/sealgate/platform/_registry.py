@@ -10,6 +10,12 @@ with a key in a temporary vault outside the firewall (through the user-assigned 
 with its system identity on and granted the private key; the next run rotates the registry to
 the private key through the system identity (``identity: system``, the value
 ``az acr encryption rotate-key --identity [system]`` sends) and deletes the temporary vault.
+
+Quarantine stays on: a pushed image cannot be pulled until the release pipeline, after the
+image passes the gate, marks its manifest ``quarantineState: Passed``
+(``grant_quarantine_release`` gives that identity AcrQuarantineWriter; docs/platform.md,
+"Images and quarantine"). The cluster's kubelet pulls with AcrPull (``grant_pull``), which
+reaches released images only.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ from sealgate.platform._common import (
 )
 from sealgate.platform._keys import CRYPTO_SERVICE_ENCRYPTION_USER
 
+ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+ACR_QUARANTINE_WRITER = "c8d4ff99-41c3-41a8-9f60-21dfdad59608"
 _REGISTRY_NAME = re.compile(r"^[A-Za-z0-9]{5,50}$")
 # The reserved identity name of a registry's system-assigned identity in its encryption
 # settings (what `az acr encryption rotate-key --identity [system]` sends).
@@ -233,3 +241,41 @@ class ModelRegistry(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=key),
         )
         return key.key_uri, args.cmk_identity_client_id, [key, grant]
+    def _grant(
+        self,
+        name: str,
+        principal_id: pulumi.Input[str],
+        subscription_id: pulumi.Input[str],
+        role: str,
+        description: str,
+    ) -> authorization.RoleAssignment:
+        return authorization.RoleAssignment(
+            name,
+            scope=self.registry.id,
+            principal_id=principal_id,
+            principal_type="ServicePrincipal",
+            role_definition_id=role_definition(subscription_id, role),
+            description=description,
+            opts=pulumi.ResourceOptions(parent=self.registry),
+        )
+
+    def grant_pull(
+        self, name: str, principal_id: pulumi.Input[str], subscription_id: pulumi.Input[str]
+    ) -> authorization.RoleAssignment:
+        """AcrPull on the registry (e.g. for a cluster's kubelet identity)."""
+        return self._grant(
+            name, principal_id, subscription_id, ACR_PULL, "kubelet: pull released images"
+        )
+
+    def grant_quarantine_release(
+        self, name: str, principal_id: pulumi.Input[str], subscription_id: pulumi.Input[str]
+    ) -> authorization.RoleAssignment:
+        """AcrQuarantineWriter on the registry: read quarantined images and mark them
+        released (the release pipeline, after the gate passed the image)."""
+        return self._grant(
+            name,
+            principal_id,
+            subscription_id,
+            ACR_QUARANTINE_WRITER,
+            "release pipeline: release images from quarantine after the gate",
+        )

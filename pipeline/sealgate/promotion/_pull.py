@@ -1,0 +1,62 @@
+"""Fetch the sealed model that is current in a stage: what a workload's init step runs.
+
+The stage pointer is read verified (gate signature, place, registry identity), so a pointer
+that the gate did not sign delivers nothing. The copy's digest (of its ``seal.json``) must be
+the pointer's: the signed header binds every other byte, and ``sealgate unseal`` verifies the
+signature and every ciphertext before anything is decrypted.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from sealgate.errors import DeniedError, InputError, VerificationError
+from sealgate.promotion._digest import sealed_model_digest
+from sealgate.promotion._pointers import VerifiedPointer, read_verified_pointer
+from sealgate.promotion._registry import Registry, check_model_name, check_stage
+
+
+def _empty_destination(into: Path) -> None:
+    if into.is_symlink() or (into.exists() and not into.is_dir()):
+        raise InputError(f"{into}: not a folder")
+    if into.is_dir() and any(into.iterdir()):
+        raise InputError(f"{into}: not empty")
+
+
+def pull_model(
+    registry: Registry,
+    stage: str,
+    name: str,
+    gate_keys: Iterable[ec.EllipticCurvePublicKey],
+    into: Path,
+) -> VerifiedPointer:
+    """Copy the sealed model that ``stage``'s gate-signed pointer names for ``name`` into
+    ``into`` (absent or empty); return the pointer.
+
+    ``DeniedError`` when the model is not in the stage, ``VerificationError`` for a pointer
+    the gate did not sign or stored bytes that are not the pointer's digest (``into`` is
+    then removed).
+    """
+    check_stage(stage)
+    check_model_name(name)
+    _empty_destination(into)
+    pointer = read_verified_pointer(registry, stage, name, gate_keys)
+    if pointer is None:
+        raise DeniedError(f"{name} is not in stage {stage}: nothing to pull")
+    with registry.open_model(pointer.digest) as stored:
+        into.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(stored, into, symlinks=False, dirs_exist_ok=True)
+    try:
+        copied = sealed_model_digest(into)
+    except InputError:
+        copied = "(no seal.json)"
+    if copied != pointer.digest:
+        shutil.rmtree(into, ignore_errors=True)
+        raise VerificationError(
+            f"registry: the stored sealed model for {pointer.digest} has digest {copied}: refused"
+        )
+    return pointer
