@@ -24,6 +24,7 @@ from sealgate.platform._config import load_stack_config, parse_config
 from sealgate.platform._gateway import KEY_VAULT_SECRETS_USER
 from sealgate.platform._keys import CRYPTO_SERVICE_ENCRYPTION_USER
 from sealgate.platform._monitoring import MonitoringArgs
+from sealgate.platform._naming import name_rule
 from sealgate.platform._plan import build_plan
 from sealgate.policy._engine import create_engine
 from sealgate.policy._gate import run_gate
@@ -186,7 +187,8 @@ def test_registry_reads_its_key_with_its_system_identity(prod: dict[str, Any]) -
         for a in role_assignments(prod, CRYPTO_SERVICE_ENCRYPTION_USER)
         if a["urn"].endswith("::sealgate-prod-registry-acr-system-cmk")
     ]
-    assert grant["inputs"]["scope"].endswith("/vaults/sealgate-prod-keys-vault/keys/registry-cmk")
+    vault = only(prod, "azure-native:keyvault:Vault")["vaultName"]
+    assert grant["inputs"]["scope"].endswith(f"/vaults/{vault}/keys/registry-cmk")
     assert grant["parent"].endswith("Registry::sealgate-prod-registry-acr")
 
 
@@ -199,7 +201,8 @@ def test_bootstrap_registry_is_created_through_a_reachable_key(
         for v in states(bootstrap, "azure-native:keyvault:Vault")
         if v["urn"].endswith("-cmk-bootstrap-vault")
     ]
-    assert vault["inputs"]["vaultName"] == "sealgateprod-cmkboot"
+    assert vault["inputs"]["vaultName"].startswith("sealgate-prod-")
+    assert name_rule("azure-native:keyvault:Vault").problem(vault["inputs"]["vaultName"]) is None
     assert len(vault["inputs"]["vaultName"]) <= 24
     assert vault["inputs"]["properties"]["publicNetworkAccess"] == "Enabled"
     key = state(bootstrap, "-cmk-bootstrap-key")
@@ -222,7 +225,8 @@ def test_bootstrap_registry_is_created_through_a_reachable_key(
 
 def test_gateway_reads_only_its_certificate_secret(prod: dict[str, Any]) -> None:
     [grant] = role_assignments(prod, KEY_VAULT_SECRETS_USER)
-    assert grant["inputs"]["scope"].endswith("/vaults/sealgate-prod-keys-vault/secrets/gateway-tls")
+    vault = only(prod, "azure-native:keyvault:Vault")["vaultName"]
+    assert grant["inputs"]["scope"].endswith(f"/vaults/{vault}/secrets/gateway-tls")
     identity = state(prod, "UserAssignedIdentity::sealgate-prod-gateway-identity")
     gateway = only(prod, "azure-native:network:ApplicationGateway")
     assert gateway["identity"]["userAssignedIdentities"] == [
@@ -241,7 +245,7 @@ def test_gateway_reads_only_its_certificate_secret(prod: dict[str, Any]) -> None
     assert grant["urn"] in gateway_state["dependencies"]
     [certificate] = gateway["sslCertificates"]
     assert certificate["keyVaultSecretId"] == (
-        "https://sealgate-prod-keys-vault.vault.azure.net/secrets/gateway-tls"
+        f"https://{vault}.vault.azure.net/secrets/gateway-tls"
     )
 
 

@@ -275,7 +275,7 @@ def test_preview_ops_are_counted_per_component(plans: dict[str, dict[str, Any]])
     assert counts["KeyStore"] == {"update": 1, "same": 11}
     assert counts["Cluster"] == {"replace": 1, "same": 3}  # pool, diagnostics, subnet role
     assert counts["ModelStorage"] == {"delete": 1, "same": 10}
-    assert dict(view.counts()) == {"update": 1, "replace": 1, "delete": 1, "same": 118}
+    assert dict(view.counts()) == {"update": 1, "replace": 1, "delete": 1, "same": 121}
     diagram = parse_mermaid(mermaid(view))
     assert any(t.endswith("sealgate-prod-cluster-aks (replace)") for t in diagram["nodes"].values())
     assert any(

@@ -236,6 +236,7 @@ class Cluster(pulumi.ComponentResource):
         internal load balancer's frontend there (a subnet the cluster did not create)."""
         return authorization.RoleAssignment(
             name,
+            role_assignment_name=azure_name(authorization.RoleAssignment, name),
             scope=subnet_id,
             principal_id=self.principal_id,
             principal_type="ServicePrincipal",

@@ -126,6 +126,9 @@ class Gateway(pulumi.ComponentResource):
         # certificate when it is created, so it is created after the grant.
         certificate_grant = authorization.RoleAssignment(
             f"{name}-tls-secret-reader",
+            role_assignment_name=azure_name(
+                authorization.RoleAssignment, f"{name}-tls-secret-reader"
+            ),
             scope=args.tls_secret_scope,
             principal_id=args.identity_principal_id,
             principal_type="ServicePrincipal",

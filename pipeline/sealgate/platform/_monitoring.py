@@ -85,6 +85,7 @@ class Monitoring(pulumi.ComponentResource):
         # 12 characters (https://learn.microsoft.com/azure/azure-monitor/alerts/action-groups).
         self.action_group = monitor.ActionGroup(
             f"{name}-alerts",
+            action_group_name=azure_name(monitor.ActionGroup, f"{name}-alerts"),
             resource_group_name=placement.resource_group,
             location="Global",
             group_short_name="sealgate",

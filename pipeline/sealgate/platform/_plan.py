@@ -162,7 +162,7 @@ def _mocks(recorder: Recorder) -> Any:
                         custom=bool(request.custom),
                         parent=request.parent,
                         inputs=inputs,
-                        dependencies=sorted({_engine_urn(d) for d in request.dependencies}),
+                        dependencies=sorted(set(request.dependencies)),
                     )
                 )
             return response

@@ -328,6 +328,9 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
     # Its init container pulls sealed models and signed pointers: read, at the container.
     authorization.RoleAssignment(
         f"{prefix}-model-server-registry",
+        role_assignment_name=azure_name(
+            authorization.RoleAssignment, f"{prefix}-model-server-registry"
+        ),
         scope=store.models.id,
         principal_id=server_identity.principal_id,
         principal_type="ServicePrincipal",

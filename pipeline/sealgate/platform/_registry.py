@@ -38,6 +38,7 @@ from sealgate.platform._common import (
     role_definition,
 )
 from sealgate.platform._keys import CRYPTO_SERVICE_ENCRYPTION_USER
+from sealgate.platform._naming import azure_name
 
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 ACR_QUARANTINE_WRITER = "c8d4ff99-41c3-41a8-9f60-21dfdad59608"
@@ -173,6 +174,9 @@ class ModelRegistry(pulumi.ComponentResource):
             # principal, so it cannot be ordered before the registry in one run).
             authorization.RoleAssignment(
                 f"{name}-acr-system-cmk",
+                role_assignment_name=azure_name(
+                    authorization.RoleAssignment, f"{name}-acr-system-cmk"
+                ),
                 scope=args.key_id,
                 principal_id=self.registry.identity.apply(
                     lambda i: (i.principal_id or "") if i else ""
@@ -206,7 +210,7 @@ class ModelRegistry(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         vault = keyvault.Vault(
             f"{name}-cmk-bootstrap-vault",
-            vault_name=f"{(args.registry_name or 'sealgate')[:15].lower()}-cmkboot",
+            vault_name=azure_name(keyvault.Vault, f"{name}-cmkboot"),
             resource_group_name=placement.resource_group,
             location=placement.location,
             properties={
@@ -232,6 +236,9 @@ class ModelRegistry(pulumi.ComponentResource):
         )
         grant = authorization.RoleAssignment(
             f"{name}-cmk-bootstrap-grant",
+            role_assignment_name=azure_name(
+                authorization.RoleAssignment, f"{name}-cmk-bootstrap-grant"
+            ),
             scope=key.id,
             principal_id=args.cmk_identity_principal_id,
             principal_type="ServicePrincipal",
@@ -241,6 +248,7 @@ class ModelRegistry(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=key),
         )
         return key.key_uri, args.cmk_identity_client_id, [key, grant]
+
     def _grant(
         self,
         name: str,
@@ -251,6 +259,7 @@ class ModelRegistry(pulumi.ComponentResource):
     ) -> authorization.RoleAssignment:
         return authorization.RoleAssignment(
             name,
+            role_assignment_name=azure_name(authorization.RoleAssignment, name),
             scope=self.registry.id,
             principal_id=principal_id,
             principal_type="ServicePrincipal",
