@@ -36,3 +36,8 @@ test_retention_is_environment_aware if {
 	count(ids(object.union(workspace, {"stack": "staging"}))) == 0
 	ids(json.remove(object.union(workspace, {"stack": "dev"}), ["inputs/retentionInDays"])) == {"SG-AZ-071"}
 }
+
+test_deleted_diagnostic_setting_is_named if {
+	findings := monitoring.deny with input as {"type": "pulumi:plan", "resources": array.concat([vault], alerts), "deleted": [diagnostics]}
+	[f.msg | some f in findings] == ["v (azure-native:keyvault:Vault) has no diagnostic setting (this change deletes d)"]
+}

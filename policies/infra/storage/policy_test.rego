@@ -56,3 +56,17 @@ test_audit_container_is_worm if {
 	ids(policy) == {"SG-AZ-016"}
 	count(ids(object.union(policy, {"stack": "dev"}))) == 0
 }
+
+audit_container := {"type": "azure-native:storage:BlobContainer", "urn": "urn:c", "name": "c", "parent": "", "inputs": {"containerName": "audit-witness"}}
+
+worm := {"type": "azure-native:storage:BlobContainerImmutabilityPolicy", "urn": "urn:w", "name": "w", "parent": "urn:c", "inputs": {}}
+
+test_audit_containers_need_a_worm_policy if {
+	count(ids({"type": "pulumi:plan", "resources": [audit_container, worm]})) == 0
+	ids({"type": "pulumi:plan", "resources": [audit_container]}) == {"SG-AZ-016"}
+	ids({"type": "pulumi:plan", "resources": [audit_container, object.union(worm, {"parent": "urn:other"})]}) == {"SG-AZ-016"}
+	models := object.union(audit_container, {"inputs": {"containerName": "models"}})
+	count(ids({"type": "pulumi:plan", "resources": [models]})) == 0
+	findings := storage.deny with input as {"type": "pulumi:plan", "resources": [audit_container], "deleted": [worm]}
+	[f.msg | some f in findings] == ["container audit-witness has no immutability (WORM) policy (this change deletes w)"]
+}
