@@ -25,7 +25,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-SECRET = "[secret]"  # noqa: S105 (the placeholder a preview prints)
+SECRET = "[secret]"  # the placeholder a preview prints
 STACK = "prod"
 PROJECT = "sealgate"
 ROOT = f"urn:pulumi:{STACK}::{PROJECT}::pulumi:pulumi:Stack::{PROJECT}-{STACK}"
@@ -123,7 +123,9 @@ def _step(op: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> di
 
 def _preview(config: dict[str, str], steps: list[dict[str, Any]]) -> dict[str, Any]:
     shown = {k: (SECRET if k in SECRET_CONFIG else v) for k, v in config.items()}
-    counts = Counter(s["op"] for s in steps if s["op"] not in ("create-replacement", "delete-replaced"))
+    counts = Counter(
+        s["op"] for s in steps if s["op"] not in ("create-replacement", "delete-replaced")
+    )
     return {
         "config": shown,
         "steps": steps,
@@ -139,6 +141,8 @@ def _name(state: dict[str, Any]) -> str:
 def build(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
     offline = [s["newState"] for s in plan["steps"]]
     urns = _full_urns(offline)
+    # The mock runtime records resources in thread order: sort them, parents first.
+    offline.sort(key=lambda s: (urns[s["urn"]].count("$"), urns[s["urn"]]))
     config = plan.get("config", {})
     new_states = [_state(s, urns, existing=False) for s in offline]
     old_states = [_state(s, urns, existing=True) for s in offline]
@@ -198,7 +202,9 @@ def build(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {
         "create.json": _preview(config, create),
         "node-count-show-sames.json": _preview(config, node_steps),
-        "node-count.json": _preview(config, [s for s in node_steps if s["op"] != "same" or s["urn"] == ROOT]),
+        "node-count.json": _preview(
+            config, [s for s in node_steps if s["op"] != "same" or s["urn"] == ROOT]
+        ),
         "delete-show-sames.json": _preview(config, existing_steps(deletions)),
         "replace-show-sames.json": _preview(config, existing_steps(replacement)),
     }
