@@ -15,8 +15,8 @@ from sealgate.errors import InputError
 from sealgate.inputs._kinds import parse_file
 from sealgate.inputs._preview_steps import SECRET_VALUE, UNKNOWN_VALUE
 from sealgate.inputs._pulumi_plan import parse_pulumi_plan
-from sealgate.policy._engine import create_engine
 from sealgate.policy._decision import GateResult
+from sealgate.policy._engine import create_engine
 from sealgate.policy._gate import run_gate
 from sealgate.policy._loader import load_policy_set
 
