@@ -75,6 +75,24 @@ def test_replacement_steps_are_one_resource_and_no_deletion() -> None:
     assert found.deleted == ()
 
 
+def test_the_declared_state_wins_over_a_refreshed_one() -> None:
+    steps = [
+        step("refresh", ROOT, True, True),
+        step("same", ROOT, True, True),
+        step("refresh", VAULT, True, True, publicNetworkAccess="Enabled"),
+        step("update", VAULT, True, True, publicNetworkAccess="Disabled"),
+        step("refresh", KEY, True, True),
+        step("same", KEY, True, True),
+    ]
+    found = desired_state(steps)
+    assert [(r.urn, r.op) for r in found.resources] == [
+        (ROOT, "same"),
+        (VAULT, "update"),
+        (KEY, "same"),
+    ]
+    assert found.resources[1].state["inputs"] == {"publicNetworkAccess": "Disabled"}
+
+
 def test_a_deleted_resource_is_listed_with_its_old_state() -> None:
     steps = [step("same", ROOT, True, True), step("same", VAULT, True, True)]
     steps.append(step("delete", KEY, True, False))
@@ -139,6 +157,8 @@ def test_normalized_api_policy_inputs() -> None:
         "azure-native:apimanagement:ApiPolicy", {"value": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}
     )
     assert unknown["_parsed"] is None and "not known at preview" in unknown["_parse_error"]
+    secret = normalize_inputs("azure-native:apimanagement:ApiPolicy", {"value": "[secret]"})
+    assert secret["_parsed"] is None and "a secret" in secret["_parse_error"]
     broken = normalize_inputs("azure-native:apimanagement:ApiPolicy", {"value": "<policies>"})
     assert broken["_parsed"] is None and "not well-formed" in broken["_parse_error"]
     other = normalize_inputs("azure-native:keyvault:Vault", {"value": "<policies/>"})

@@ -64,7 +64,8 @@ class StepState:
 
 @dataclass(frozen=True)
 class DesiredState:
-    """Each resource of the desired state once (first step that has it), and the deletions."""
+    """Each resource of the desired state once (the first step that declares it), and the
+    resources the change deletes (each with its old state)."""
 
     resources: tuple[StepState, ...]
     deleted: tuple[StepState, ...]
@@ -85,7 +86,11 @@ def desired_state(steps: Sequence[dict[str, Any]], *, require_full: bool = True)
         new_state = step.get("newState")
         if op in DESIRED_OPS and isinstance(new_state, dict):
             entry = StepState(index, op, "newState", new_state)
-            resources.setdefault(entry.urn, entry)
+            # With --refresh a resource's refresh step (its state in the cloud) comes before
+            # the step that makes it what the program declares: that one is the desired state.
+            known = resources.get(entry.urn)
+            if known is None or (known.op == "refresh" and op != "refresh"):
+                resources[entry.urn] = entry
         old_state = step.get("oldState")
         if op in DELETE_OPS and isinstance(old_state, dict):
             entry = StepState(index, op, "oldState", old_state)

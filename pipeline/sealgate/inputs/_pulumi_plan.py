@@ -210,8 +210,10 @@ def normalize_inputs(type_token: str, inputs: Mapping[str, Any]) -> dict[str, An
     if type_token in XML_POLICY_TYPES and "value" in inputs:
         value = inputs["value"]
         normalized["_parsed"] = None
-        if value in (UNKNOWN_VALUE, SECRET_VALUE):
+        if value == UNKNOWN_VALUE:
             normalized["_parse_error"] = "the policy XML is not known at preview"
+        elif value == SECRET_VALUE:
+            normalized["_parse_error"] = "the policy XML is a secret the preview does not show"
         elif not isinstance(value, str):
             normalized["_parse_error"] = "the policy value is not a string"
         else:
