@@ -98,6 +98,19 @@ def test_deletions_fail_with_the_rules_that_require_them(
         "SG-AZ-070 sealgate-prod-keys-vault (azure-native:keyvault:Vault) has no diagnostic "
         "setting (this change deletes sealgate-prod-keys-vault-diagnostics)",
     ]
+    # Each points at the step of the resource that lacks what the rule requires.
+    lines = (PREVIEWS / "delete-show-sames.json").read_text(encoding="utf-8").splitlines()
+    for finding, name in zip(
+        sorted(result.findings, key=lambda f: f.rule_id),
+        [
+            "sealgate-prod-storage-audit",
+            "sealgate-prod-storage-account",
+            "sealgate-prod-keys-vault",
+        ],
+        strict=True,
+    ):
+        assert '"newState"' in lines[finding.line - 1]
+        assert lines[finding.line].strip().endswith(f'::{name}",')
 
 
 def _delete(plan: dict[str, Any], *names: str) -> dict[str, Any]:

@@ -142,7 +142,14 @@ def plan_inputs(
         raise InputError(f"{path}: resources of several stacks ({', '.join(sorted(stacks))})")
     stack = next(iter(stacks), "")
     summary = plan_document(stack, resources, deleted, urn=f"{shown}#plan")
-    inputs.insert(0, PolicyInput(kind, f"{shown}#plan", shown, summary, {}, plan_line))
+    # A finding of a stack-level rule on ("resources", i) points at that resource's step.
+    summary_lines: dict[FieldPath, int] = {}
+    for section, entries in (("resources", state.resources), ("deleted", state.deleted)):
+        for position, entry in enumerate(entries):
+            line = lines.get(("steps", entry.index, entry.key))
+            if line is not None:
+                summary_lines[(section, position)] = line
+    inputs.insert(0, PolicyInput(kind, f"{shown}#plan", shown, summary, summary_lines, plan_line))
     return inputs
 
 
