@@ -70,3 +70,15 @@ above(value, maximum) if {
 	is_number(value)
 	value > maximum
 }
+
+# What a change removes (the plan's `deleted`): " (this change deletes NAME)" when it deletes
+# a child of that type of parent_urn, else "" (for the message of a rule that requires it).
+deleted_note(doc, parent_urn, type_token) := sprintf(" (this change deletes %s)", [concat(", ", names)]) if {
+	names := sort([object.get(r, "name", "?") |
+		some r in as_array(object.get(doc, "deleted", []))
+		is_object(r)
+		object.get(r, "type", null) == type_token
+		object.get(r, "parent", null) == parent_urn
+	])
+	count(names) > 0
+} else := ""

@@ -21,3 +21,14 @@ test_bounds if {
 	data.sealgate.lib.infra.above("x", 1)
 	not data.sealgate.lib.infra.above(1, 1)
 }
+
+test_deleted_note if {
+	doc := {"deleted": [
+		{"type": "t", "name": "b", "parent": "p"},
+		{"type": "t", "name": "a", "parent": "p"},
+		{"type": "u", "name": "c", "parent": "p"},
+	]}
+	data.sealgate.lib.infra.deleted_note(doc, "p", "t") == " (this change deletes a, b)"
+	data.sealgate.lib.infra.deleted_note(doc, "q", "t") == ""
+	data.sealgate.lib.infra.deleted_note({}, "p", "t") == ""
+}

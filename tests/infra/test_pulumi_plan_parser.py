@@ -30,7 +30,12 @@ PREVIEW = {
         {
             "op": "delete",
             "urn": "urn:pulumi:prod::sealgate::azure-native:keyvault:Key::old",
-            "oldState": {},
+            "oldState": {
+                "urn": "urn:pulumi:prod::sealgate::azure-native:keyvault:Key::old",
+                "type": "azure-native:keyvault:Key",
+                "parent": STACK,
+                "inputs": {"keyName": "old"},
+            },
         },
         {
             "op": "same",
@@ -66,6 +71,7 @@ def test_one_input_per_resource_plus_the_plan(tmp_path: Path) -> None:
     ]
     plan, vault, _, manifest = inputs
     assert [r["urn"] for r in plan.document["resources"]] == [VAULT, DEPLOYMENT]
+    assert [r["name"] for r in plan.document["deleted"]] == ["old"]
     assert plan.document["stack"] == "prod"
     assert vault.document == {
         "type": "azure-native:keyvault:Vault",

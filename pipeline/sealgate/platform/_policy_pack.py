@@ -17,9 +17,10 @@ from sealgate.inputs._kubernetes import KUBERNETES_KIND
 from sealgate.inputs._model import PolicyInput
 from sealgate.inputs._pulumi_plan import (
     KUBERNETES_TYPE_PREFIX,
-    PLAN_TYPE,
     PULUMI_PLAN_KIND,
     kubernetes_manifest,
+    normalize_inputs,
+    plan_document,
 )
 from sealgate.policy import builtin_policy_root
 from sealgate.policy._decision import Finding
@@ -53,7 +54,7 @@ def resource_document(
         "parent": parent or "",
         "stack": _stack(urn),
         "custom": True,
-        "inputs": _plain(props),
+        "inputs": normalize_inputs(resource_type, _plain(props)),
     }
 
 
@@ -89,15 +90,8 @@ def findings_for_stack(
 ) -> list[Finding]:
     documents = list(resources)
     stack = documents[0]["stack"] if documents else ""
-    urn = f"{stack}#plan"
-    summary = {
-        "type": PLAN_TYPE,
-        "urn": urn,
-        "stack": stack,
-        "resources": [
-            {k: d[k] for k in ("type", "urn", "name", "parent", "inputs")} for d in documents
-        ],
-    }
+    summary = plan_document(stack, documents)
+    urn = summary["urn"]
     return _evaluator(policies)(PolicyInput(PULUMI_PLAN_KIND, urn, "", summary))
 
 

@@ -3,7 +3,8 @@
 # description: >-
 #   Inference requests reach model servers through a private API Management service whose
 #   API policy validates Entra ID tokens, limits the rate and quota per caller, bounds the
-#   request size and validates the body against the inference request JSON schema.
+#   request size and validates the body against the inference request JSON schema. The
+#   rules read the policy XML as the gate parsed it, never as text.
 # custom:
 #   input: pulumi-plan
 package sealgate.infra.apim
@@ -16,9 +17,26 @@ api_policy if data.sealgate.lib.infra.is_type(input, "azure-native:apimanagement
 
 inputs := data.sealgate.lib.infra.inputs(input)
 
-xml := sprintf("%v", [object.get(inputs, "value", "")])
+# The policy XML as the gate parsed it (inputs._parsed: {tag, attributes, text, children}),
+# never its text: comments, CDATA and whitespace change nothing. A policy the gate could not
+# parse (malformed, too large, unknown at preview) has no elements, so every control fails.
+tree := object.get(inputs, "_parsed", null)
 
-element(name) if regex.match(sprintf(`<%s[\s/>]`, [name]), xml)
+# The policies that run on every request: direct children of <inbound>. A control nested in
+# <choose>/<when> applies only on some requests, so it does not count.
+inbound contains control if {
+	is_object(tree)
+	tree.tag == "policies"
+	some section in tree.children
+	section.tag == "inbound"
+	some control in section.children
+}
+
+controls(tag) := [e | some e in inbound; e.tag == tag]
+
+attribute(element, name) := object.get(object.get(element, "attributes", {}), name, null)
+
+element(tag) if count(controls(tag)) > 0
 
 # METADATA
 # title: API Management reachable from public networks
@@ -48,15 +66,41 @@ deny contains finding if {
 
 # METADATA
 # title: API without token validation
-# description: Every call carries an Entra ID token that the gateway validates (validate-jwt with an openid-config).
+# description: >-
+#   Every API has a policy, and every call carries an Entra ID token that the gateway
+#   validates (validate-jwt with an openid-config, directly in the inbound section).
 # custom:
 #   id: SG-AZ-051
 #   severity: critical
 #   remediation: Add `<validate-jwt>` with `<openid-config url="https://login.microsoftonline.com/<tenant>/v2.0/.well-known/openid-configuration"/>` to the inbound policy.
 deny contains finding if {
 	api_policy
-	not regex.match(`<validate-jwt[\s\S]*<openid-config\s+url="https://login\.microsoftonline\.com/`, xml)
+	not entra_jwt
 	finding := data.sealgate.lib.infra.finding("SG-AZ-051", "critical", "the API policy does not validate Entra ID tokens (validate-jwt with the tenant's openid-config)", ["value"])
+}
+
+deny contains finding if {
+	api_policy
+	error := object.get(inputs, "_parse_error", null)
+	is_string(error)
+	finding := data.sealgate.lib.infra.finding("SG-AZ-051", "critical", sprintf("the API policy cannot be checked: %s", [error]), ["value"])
+}
+
+# Every API has a policy: without one, no token is validated and nothing is limited.
+deny contains finding if {
+	object.get(input, "type", null) == "pulumi:plan"
+	some i, api in data.sealgate.lib.infra.as_array(object.get(input, "resources", []))
+	is_object(api)
+	object.get(api, "type", null) == "azure-native:apimanagement:Api"
+	not data.sealgate.lib.infra.has_child(input, object.get(api, "urn", ""), "azure-native:apimanagement:ApiPolicy")
+	finding := {"id": "SG-AZ-051", "msg": sprintf("API %s has no API policy (no token validation, rate limit, quota or body checks)%s", [object.get(api, "name", "?"), data.sealgate.lib.infra.deleted_note(input, object.get(api, "urn", ""), "azure-native:apimanagement:ApiPolicy")]), "severity": "critical", "path": ["resources", i]}
+}
+
+entra_jwt if {
+	some jwt in controls("validate-jwt")
+	some config in jwt.children
+	config.tag == "openid-config"
+	startswith(sprintf("%v", [attribute(config, "url")]), "https://login.microsoftonline.com/")
 }
 
 # METADATA
@@ -95,7 +139,7 @@ deny contains finding if {
 #   remediation: Add `<validate-content max-size="..." size-exceeded-action="prevent">`.
 deny contains finding if {
 	api_policy
-	not regex.match(`<validate-content[^>]*\smax-size="[0-9]+"[^>]*size-exceeded-action="prevent"`, xml)
+	not size_limited
 	finding := data.sealgate.lib.infra.finding("SG-AZ-054", "high", "the API policy does not refuse oversized requests (validate-content max-size with size-exceeded-action prevent)", ["value"])
 }
 
@@ -108,6 +152,21 @@ deny contains finding if {
 #   remediation: Add `<content type="application/json" validate-as="json" action="prevent" schema-id="...">` inside `<validate-content>`.
 deny contains finding if {
 	api_policy
-	not regex.match(`<content[^>]*validate-as="json"[^>]*action="prevent"[^>]*schema-id="[^"]+"`, xml)
+	not schema_validated
 	finding := data.sealgate.lib.infra.finding("SG-AZ-055", "high", "the API policy does not validate JSON bodies against a schema (validate-content with schema-id, action prevent)", ["value"])
+}
+
+size_limited if {
+	some validate in controls("validate-content")
+	regex.match(`^[0-9]+$`, sprintf("%v", [attribute(validate, "max-size")]))
+	attribute(validate, "size-exceeded-action") == "prevent"
+}
+
+schema_validated if {
+	some validate in controls("validate-content")
+	some content in validate.children
+	content.tag == "content"
+	attribute(content, "validate-as") == "json"
+	attribute(content, "action") == "prevent"
+	count(sprintf("%v", [object.get(content.attributes, "schema-id", "")])) > 0
 }

@@ -87,3 +87,33 @@ deny contains finding if {
 	not regex.match(`^[A-Za-z0-9_=-]{16,}$`, sprintf("%v", [policy]))
 	finding := data.sealgate.lib.infra.finding("SG-AZ-007", "critical", "the key is exportable but has no Secure Key Release policy", ["properties", "releasePolicy"])
 }
+
+# METADATA
+# title: Customer-managed key without its role assignment
+# description: >-
+#   A key that encrypts storage or the registry is usable only by the identity that holds
+#   a role on it; without that role assignment the service cannot reach its key.
+# custom:
+#   id: SG-AZ-008
+#   severity: high
+#   remediation: >-
+#     Assign the encryption identity `Key Vault Crypto Service Encryption User` on the key
+#     (a RoleAssignment that is a child of the key, as the KeyStore component does).
+deny contains finding if {
+	object.get(input, "type", null) == "pulumi:plan"
+	some i, k in data.sealgate.lib.infra.as_array(object.get(input, "resources", []))
+	is_object(k)
+	object.get(k, "type", null) == "azure-native:keyvault:Key"
+	name := object.get(k, ["inputs", "keyName"], null)
+	name in data.config.infra.key_vault.customer_managed_keys
+	not key_role_assigned(object.get(k, "urn", ""), name)
+	finding := {"id": "SG-AZ-008", "msg": sprintf("customer-managed key %v has no role assignment%s", [name, data.sealgate.lib.infra.deleted_note(input, object.get(k, "urn", ""), "azure-native:authorization:RoleAssignment")]), "severity": "high", "path": ["resources", i]}
+}
+
+# A role assignment is on the key when it is the key's child, or scoped to it by name.
+key_role_assigned(urn, _) if data.sealgate.lib.infra.has_child(input, urn, "azure-native:authorization:RoleAssignment")
+
+key_role_assigned(_, name) if {
+	some r in data.sealgate.lib.infra.plan_resources(input, "azure-native:authorization:RoleAssignment")
+	endswith(sprintf("%v", [object.get(r, ["inputs", "scope"], "")]), sprintf("/keys/%s", [name]))
+}

@@ -31,7 +31,7 @@ deny contains finding if {
 	is_object(r)
 	object.get(r, "type", null) in monitoring.diagnosed_types
 	not data.sealgate.lib.infra.has_child(input, object.get(r, "urn", ""), "azure-native:monitor:DiagnosticSetting")
-	finding := {"id": "SG-AZ-070", "msg": sprintf("%s (%s) has no diagnostic setting", [object.get(r, "name", "?"), object.get(r, "type", "?")]), "severity": "medium", "path": ["resources", i]}
+	finding := {"id": "SG-AZ-070", "msg": sprintf("%s (%s) has no diagnostic setting%s", [object.get(r, "name", "?"), object.get(r, "type", "?"), data.sealgate.lib.infra.deleted_note(input, object.get(r, "urn", ""), "azure-native:monitor:DiagnosticSetting")]), "severity": "medium", "path": ["resources", i]}
 }
 
 # The type of the resource a diagnostic setting covers: the last type of its parent's URN

@@ -2,8 +2,9 @@
 # title: Network isolation
 # description: >-
 #   Every data-plane service (Key Vault or Managed HSM, Storage, the registry, API
-#   Management, IoT Hub, DPS) has a private endpoint in the plan; NSGs open nothing to the
-#   Internet except HTTPS to the WAF; every subnet has an NSG.
+#   Management, IoT Hub, DPS) has a private endpoint in the plan, each with a private DNS
+#   zone group; NSGs open nothing to the Internet except HTTPS to the WAF; every subnet has
+#   an NSG.
 # custom:
 #   input: pulumi-plan
 package sealgate.infra.network
@@ -30,7 +31,7 @@ deny contains finding if {
 	is_object(r)
 	object.get(r, "type", null) == type_token
 	not data.sealgate.lib.infra.has_child(input, object.get(r, "urn", ""), "azure-native:network:PrivateEndpoint")
-	finding := {"id": "SG-AZ-060", "msg": sprintf("%s (%s) has no private endpoint", [object.get(r, "name", "?"), type_token]), "severity": "high", "path": ["resources", i]}
+	finding := {"id": "SG-AZ-060", "msg": sprintf("%s (%s) has no private endpoint%s", [object.get(r, "name", "?"), type_token, data.sealgate.lib.infra.deleted_note(input, object.get(r, "urn", ""), "azure-native:network:PrivateEndpoint")]), "severity": "high", "path": ["resources", i]}
 }
 
 # METADATA
@@ -63,4 +64,22 @@ deny contains finding if {
 	data.sealgate.lib.infra.is_type(input, "azure-native:network:Subnet")
 	not is_string(object.get(inputs, ["networkSecurityGroup", "id"], null))
 	finding := data.sealgate.lib.infra.finding("SG-AZ-062", "medium", "the subnet has no network security group", ["networkSecurityGroup"])
+}
+
+# METADATA
+# title: Private endpoint without a DNS zone group
+# description: >-
+#   A private endpoint's name resolves to its private address only through a private DNS
+#   zone group; without one, clients resolve the service's public address, which refuses them.
+# custom:
+#   id: SG-AZ-063
+#   severity: high
+#   remediation: Add a PrivateDnsZoneGroup for the endpoint (a child of it, as `private_endpoint()` in infra/components/common.py does).
+deny contains finding if {
+	object.get(input, "type", null) == "pulumi:plan"
+	some i, r in data.sealgate.lib.infra.as_array(object.get(input, "resources", []))
+	is_object(r)
+	object.get(r, "type", null) == "azure-native:network:PrivateEndpoint"
+	not data.sealgate.lib.infra.has_child(input, object.get(r, "urn", ""), "azure-native:network:PrivateDnsZoneGroup")
+	finding := {"id": "SG-AZ-063", "msg": sprintf("private endpoint %s has no private DNS zone group%s", [object.get(r, "name", "?"), data.sealgate.lib.infra.deleted_note(input, object.get(r, "urn", ""), "azure-native:network:PrivateDnsZoneGroup")]), "severity": "high", "path": ["resources", i]}
 }

@@ -10,11 +10,23 @@ vault := {"type": "azure-native:keyvault:Vault", "urn": "urn:v", "name": "v", "p
 
 endpoint := {"type": "azure-native:network:PrivateEndpoint", "urn": "urn:pe", "name": "pe", "parent": "urn:v", "inputs": {}}
 
-test_service_with_private_endpoint_passes if count(ids({"type": "pulumi:plan", "resources": [vault, endpoint]})) == 0
+zone_group := {"type": "azure-native:network:PrivateDnsZoneGroup", "urn": "urn:zg", "name": "zg", "parent": "urn:pe", "inputs": {}}
+
+test_service_with_private_endpoint_passes if count(ids({"type": "pulumi:plan", "resources": [vault, endpoint, zone_group]})) == 0
 
 test_service_without_private_endpoint_denied if {
-	findings := network.deny with input as {"type": "pulumi:plan", "resources": [vault, object.union(endpoint, {"parent": "urn:other"})]}
+	findings := network.deny with input as {"type": "pulumi:plan", "resources": [vault, object.union(endpoint, {"parent": "urn:other"}), zone_group]}
 	{[f.id, f.path] | some f in findings} == {["SG-AZ-060", ["resources", 0]]}
+}
+
+test_endpoint_without_dns_zone_group_denied if {
+	findings := network.deny with input as {"type": "pulumi:plan", "resources": [vault, endpoint]}
+	{[f.id, f.path, f.msg] | some f in findings} == {["SG-AZ-063", ["resources", 1], "private endpoint pe has no private DNS zone group"]}
+}
+
+test_deleted_dns_zone_group_is_named if {
+	findings := network.deny with input as {"type": "pulumi:plan", "resources": [vault, endpoint], "deleted": [zone_group]}
+	[f.msg | some f in findings] == ["private endpoint pe has no private DNS zone group (this change deletes zg)"]
 }
 
 nsg(rules) := {"type": "azure-native:network:NetworkSecurityGroup", "inputs": {"securityRules": rules}}

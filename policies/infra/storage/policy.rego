@@ -160,9 +160,9 @@ deny contains finding if {
 # METADATA
 # title: Audit trail not write-once
 # description: >-
-#   The audit container is immutable (version-level WORM) under a time-based retention
-#   policy at least as long as the environment requires, so promotion records cannot be
-#   rewritten or deleted.
+#   The audit container is immutable (version-level WORM), and every audit container (the
+#   audit log and its witness) has a time-based retention policy at least as long as the
+#   environment requires, so promotion records cannot be rewritten or deleted.
 # custom:
 #   id: SG-AZ-016
 #   setting: audit_retention_days
@@ -181,6 +181,18 @@ deny contains finding if {
 	days := object.get(inputs, "immutabilityPeriodSinceCreationInDays", null)
 	data.sealgate.lib.infra.below(days, settings.min_audit_retention_days)
 	finding := data.sealgate.lib.infra.finding("SG-AZ-016", "critical", sprintf("the audit trail is immutable for %v days; this environment requires %v", [days, settings.min_audit_retention_days]), ["immutabilityPeriodSinceCreationInDays"])
+}
+
+# Each write-once container has its time-based retention policy (a child of the container):
+# without one, nothing stops the records from being deleted.
+deny contains finding if {
+	object.get(input, "type", null) == "pulumi:plan"
+	some i, c in data.sealgate.lib.infra.as_array(object.get(input, "resources", []))
+	is_object(c)
+	object.get(c, "type", null) == "azure-native:storage:BlobContainer"
+	object.get(c, ["inputs", "containerName"], null) in data.config.infra.storage.worm_containers
+	not data.sealgate.lib.infra.has_child(input, object.get(c, "urn", ""), "azure-native:storage:BlobContainerImmutabilityPolicy")
+	finding := {"id": "SG-AZ-016", "msg": sprintf("container %v has no immutability (WORM) policy%s", [object.get(c, ["inputs", "containerName"], "?"), data.sealgate.lib.infra.deleted_note(input, object.get(c, "urn", ""), "azure-native:storage:BlobContainerImmutabilityPolicy")]), "severity": "critical", "path": ["resources", i]}
 }
 
 # METADATA

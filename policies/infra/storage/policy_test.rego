@@ -62,4 +62,16 @@ test_production_storage_is_geo_redundant if {
 	ids(account({"sku": {"name": "Standard_ZRS"}})) == {"SG-AZ-018"}
 	count(ids(object.union(account({"sku": {"name": "Standard_ZRS"}}), {"stack": "staging"}))) == 0
 	count(ids(account({"sku": {"name": "Standard_RAGZRS"}}))) == 0
+audit_container := {"type": "azure-native:storage:BlobContainer", "urn": "urn:c", "name": "c", "parent": "", "inputs": {"containerName": "audit-witness"}}
+
+worm := {"type": "azure-native:storage:BlobContainerImmutabilityPolicy", "urn": "urn:w", "name": "w", "parent": "urn:c", "inputs": {}}
+
+test_audit_containers_need_a_worm_policy if {
+	count(ids({"type": "pulumi:plan", "resources": [audit_container, worm]})) == 0
+	ids({"type": "pulumi:plan", "resources": [audit_container]}) == {"SG-AZ-016"}
+	ids({"type": "pulumi:plan", "resources": [audit_container, object.union(worm, {"parent": "urn:other"})]}) == {"SG-AZ-016"}
+	models := object.union(audit_container, {"inputs": {"containerName": "models"}})
+	count(ids({"type": "pulumi:plan", "resources": [models]})) == 0
+	findings := storage.deny with input as {"type": "pulumi:plan", "resources": [audit_container], "deleted": [worm]}
+	[f.msg | some f in findings] == ["container audit-witness has no immutability (WORM) policy (this change deletes w)"]
 }
