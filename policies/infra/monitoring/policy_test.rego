@@ -55,6 +55,8 @@ test_categories_follow_the_resource_type if {
 test_alert_rule_notifies_an_action_group if {
 	ids(alerts[0]) == {"SG-AZ-074"}
 	count(ids(object.union(alerts[0], {"inputs": {"actions": {"actionGroups": ["/subscriptions/s/actionGroups/g"]}}}))) == 0
+}
+
 test_deleted_diagnostic_setting_is_named if {
 	findings := monitoring.deny with input as {"type": "pulumi:plan", "resources": array.concat([vault], alerts), "deleted": [diagnostics]}
 	[f.msg | some f in findings] == ["v (azure-native:keyvault:Vault) has no diagnostic setting (this change deletes d)"]

@@ -62,6 +62,8 @@ test_production_storage_is_geo_redundant if {
 	ids(account({"sku": {"name": "Standard_ZRS"}})) == {"SG-AZ-018"}
 	count(ids(object.union(account({"sku": {"name": "Standard_ZRS"}}), {"stack": "staging"}))) == 0
 	count(ids(account({"sku": {"name": "Standard_RAGZRS"}}))) == 0
+}
+
 audit_container := {"type": "azure-native:storage:BlobContainer", "urn": "urn:c", "name": "c", "parent": "", "inputs": {"containerName": "audit-witness"}}
 
 worm := {"type": "azure-native:storage:BlobContainerImmutabilityPolicy", "urn": "urn:w", "name": "w", "parent": "urn:c", "inputs": {}}
