@@ -65,8 +65,10 @@ UNKNOWN_SENTINELS = frozenset(
 )
 _ABSENT = object()
 # Values an unknown is replaced with to see whether a rule's outcome depends on it: the
-# sentinel itself, no value at all, and a falsy value of each scalar type.
-_PROBES: tuple[object, ...] = (UNKNOWN, _ABSENT, False, 0, "")
+# sentinel itself (any other value), no value at all, falsy and truthy scalars, and every
+# value the policies' data names (the SKUs, sources, ports... that rules compare with).
+_FIXED_PROBES: tuple[object, ...] = (UNKNOWN, _ABSENT, None, False, True, 0, "")
+_MAX_PROBE_TEXT = 64
 
 # regorus engines are bound to the thread that made them, and pulumi-policy's server
 # answers on a pool of threads: every evaluation runs on this one thread.
@@ -83,6 +85,26 @@ def _evaluator(policies: Path) -> Callable[[PolicyInput], list[Finding]]:
     policy_set = load_policy_set([policies])
     engine = create_engine("embedded", policy_set)
     return lambda policy_input: evaluate_input(policy_set, engine, policy_input)
+
+
+@cache
+def _probes(policies: Path) -> tuple[object, ...]:
+    values: dict[str, object] = {}
+    for value in _scalars(load_policy_set([policies]).data):
+        if not (isinstance(value, str) and len(value) > _MAX_PROBE_TEXT):
+            values.setdefault(f"{type(value).__name__}:{value}", value)
+    return _FIXED_PROBES + tuple(values[key] for key in sorted(values))
+
+
+def _scalars(value: Any) -> Iterator[object]:
+    if isinstance(value, Mapping):
+        for item in value.values():
+            yield from _scalars(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _scalars(item)
+    elif isinstance(value, str | int | float | bool):
+        yield value
 
 
 def plain(value: Any) -> Any:
@@ -221,7 +243,7 @@ def _decide(policy_input: PolicyInput, policies: Path) -> Verdict:
                 _probed(policy_input.document, probe),
             )
         )
-        for probe in _PROBES
+        for probe in _probes(policies)
     ]
     keyed = [{(f.rule_id, f.path): f for f in run} for run in runs]
     stable = set(keyed[0]).intersection(*keyed[1:])
