@@ -11,7 +11,7 @@ evaluated as ``kubernetes`` inputs by the container policies.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -151,6 +151,12 @@ def _resource(state: Any, path: Path, line: int) -> dict[str, Any]:
         "custom": state.get("custom", True) is not False,
         "inputs": inputs,
     }
+
+
+def normalize_inputs(type_token: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """``inputs`` as the policies read them: the one place a derived form of a value is
+    added (the CrossGuard pack calls it too, so both gates read the same document)."""
+    return dict(inputs)
 
 
 def kubernetes_manifest(type_token: str, inputs: dict[str, Any]) -> dict[str, Any] | None:

@@ -19,6 +19,8 @@ without reading through them (``plain``) and decides about unknowns itself:
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,6 +35,7 @@ from sealgate.inputs._pulumi_plan import (
     PLAN_TYPE,
     PULUMI_PLAN_KIND,
     kubernetes_manifest,
+    normalize_inputs,
 )
 from sealgate.policy import builtin_policy_root
 from sealgate.policy._decision import Finding
@@ -196,19 +199,41 @@ def stack_document(documents: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "resources": [
             {k: d[k] for k in ("type", "urn", "name", "parent", "inputs")} for d in documents
         ],
+        "deleted": [],  # the analyzer sees the desired stack only; presence rules catch gaps
     }
 
 
-def _resource_inputs(document: dict[str, Any]) -> list[PolicyInput]:
+InputOf = Callable[[dict[str, Any]], PolicyInput]
+"""Builds the input the policies read from a (probed) raw document."""
+
+
+def _normalized(document: dict[str, Any]) -> dict[str, Any]:
+    return {**document, "inputs": normalize_inputs(document["type"], document["inputs"])}
+
+
+def _resource_inputs(document: dict[str, Any]) -> list[InputOf]:
     target = document["urn"]
-    inputs = [PolicyInput(PULUMI_PLAN_KIND, target, target, document)]
-    if document["type"].startswith(KUBERNETES_TYPE_PREFIX) and not document["type"].startswith(
+
+    def resource(raw: dict[str, Any]) -> PolicyInput:
+        return PolicyInput(PULUMI_PLAN_KIND, target, target, _normalized(raw))
+
+    def manifest(raw: dict[str, Any]) -> PolicyInput:
+        normalized = _normalized(raw)
+        built = kubernetes_manifest(normalized["type"], normalized["inputs"])
+        return PolicyInput(KUBERNETES_KIND, target, target, built or {})
+
+    type_token = document["type"]
+    kubernetes = type_token.startswith(KUBERNETES_TYPE_PREFIX) and not type_token.startswith(
         "kubernetes:providers"
-    ):
-        manifest = kubernetes_manifest(document["type"], document["inputs"])
-        if manifest is not None:
-            inputs.append(PolicyInput(KUBERNETES_KIND, target, target, manifest))
-    return inputs
+    )
+    if kubernetes and kubernetes_manifest(type_token, document["inputs"]) is not None:
+        return [resource, manifest]
+    return [resource]
+
+
+def _stack_input(raw: dict[str, Any]) -> PolicyInput:
+    summary = {**raw, "resources": [_normalized(r) for r in raw["resources"]]}
+    return PolicyInput(PULUMI_PLAN_KIND, summary["urn"], "", summary)
 
 
 @dataclass(frozen=True)
@@ -229,40 +254,50 @@ class Verdict:
     unverifiable: list[Unverifiable]
 
 
-def _decide(policy_input: PolicyInput, policies: Path) -> Verdict:
+def _decide(input_of: InputOf, raw: dict[str, Any], policies: Path) -> Verdict:
     evaluate = _evaluator(policies)
-    unknown = tuple(unknown_paths(policy_input.document))
-    if not unknown:
-        return Verdict(evaluate(policy_input), [])
-    runs = [
-        evaluate(
-            PolicyInput(
-                policy_input.kind,
-                policy_input.target,
-                policy_input.file,
-                _probed(policy_input.document, probe),
-            )
-        )
-        for probe in _probes(policies)
-    ]
-    keyed = [{(f.rule_id, f.path): f for f in run} for run in runs]
+    if not any(True for _ in unknown_paths(raw)):
+        return Verdict(evaluate(input_of(raw)), [])
+    probed = [input_of(_probed(raw, probe)) for probe in _probes(policies)]
+    # Where the evaluated documents differ between probes is what depends on the unknowns:
+    # the unknown values themselves and anything derived from them (parsed forms).
+    varying = tuple(sorted(_differences([p.document for p in probed]), key=str))
+    keyed = [{(f.rule_id, f.path, f.message): f for f in evaluate(p)} for p in probed]
     stable = set(keyed[0]).intersection(*keyed[1:])
-    definite = {
-        key
-        for key, finding in keyed[0].items()
-        if key in stable and not any(finding.path[: len(u)] == u for u in unknown)
-    }
+    definite = {key for key in stable if not any(key[1][: len(v)] == v for v in varying)}
     depends: dict[str, set[FieldPath]] = {}
     for run in keyed:
-        for rule_id, path in run.keys() - definite:
-            touched = {u for u in unknown if u[: len(path)] == path or path[: len(u)] == u}
-            depends.setdefault(rule_id, set()).update(touched or unknown)
+        for rule_id, path, _ in run.keys() - definite:
+            touched = {v for v in varying if v[: len(path)] == path or path[: len(v)] == v}
+            depends.setdefault(rule_id, set()).update(touched or varying)
     findings = [finding for key, finding in keyed[0].items() if key in definite]
+    target = probed[0].target
     unverifiable = [
-        Unverifiable(rule_id, policy_input.target, tuple(sorted(paths, key=str)))
+        Unverifiable(rule_id, target, tuple(sorted(paths, key=str)))
         for rule_id, paths in sorted(depends.items())
     ]
     return Verdict(findings, unverifiable)
+
+
+def _differences(documents: Sequence[Any], at: FieldPath = ()) -> set[FieldPath]:
+    """The paths where ``documents`` do not all hold the same value."""
+    first = documents[0]
+    if all(isinstance(d, dict) for d in documents):
+        keys = {k for d in documents for k in d}
+        found: set[FieldPath] = set()
+        for key in keys:
+            if any(key not in d for d in documents):
+                found.add((*at, key))
+            else:
+                found |= _differences([d[key] for d in documents], (*at, key))
+        return found
+    if all(isinstance(d, list) and len(d) == len(first) for d in documents):
+        found = set()
+        for index in range(len(first)):
+            found |= _differences([d[index] for d in documents], (*at, index))
+        return found
+    same = all(type(d) is type(first) and d == first for d in documents)
+    return set() if same else {at}
 
 
 def _merge(verdicts: Iterable[Verdict]) -> Verdict:
@@ -275,17 +310,46 @@ def _merge(verdicts: Iterable[Verdict]) -> Verdict:
 
 
 def resource_verdict(document: dict[str, Any], policies: Path = DEFAULT_POLICIES) -> Verdict:
-    return _on_evaluation_thread(
-        lambda: _merge(_decide(i, policies) for i in _resource_inputs(document))
+    """What the rules decide about one resource (its document as ``resource_document``)."""
+    return _cached_verdict(
+        "resource",
+        json.dumps(document, sort_keys=True),
+        policies,
+        lambda: _merge(
+            _decide(input_of, document, policies) for input_of in _resource_inputs(document)
+        ),
     )
 
 
 def stack_verdict(
     documents: Sequence[dict[str, Any]], policies: Path = DEFAULT_POLICIES
 ) -> Verdict:
+    """What the rules that span resources decide about the stack."""
     summary = stack_document(documents)
-    policy_input = PolicyInput(PULUMI_PLAN_KIND, summary["urn"], "", summary)
-    return _on_evaluation_thread(lambda: _decide(policy_input, policies))
+    return _cached_verdict(
+        "stack",
+        json.dumps(summary, sort_keys=True),
+        policies,
+        lambda: _decide(_stack_input, summary, policies),
+    )
+
+
+_VERDICTS: OrderedDict[tuple[str, str, Path], Verdict] = OrderedDict()
+_VERDICTS_KEPT = 512
+
+
+def _cached_verdict(scope: str, key: str, policies: Path, decide: Callable[[], Verdict]) -> Verdict:
+    """The mandatory and the advisory policy each ask about the same document in a row."""
+    cache_key = (scope, key, policies)
+
+    def work() -> Verdict:
+        if cache_key not in _VERDICTS:
+            _VERDICTS[cache_key] = decide()
+            while len(_VERDICTS) > _VERDICTS_KEPT:
+                _VERDICTS.popitem(last=False)
+        return _VERDICTS[cache_key]
+
+    return _on_evaluation_thread(work)
 
 
 def findings_for_resource(
