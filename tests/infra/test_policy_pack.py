@@ -66,12 +66,12 @@ def analyzer() -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
         PACK_NAME, pack_version(), pack_policies(REPO / "policies"), EnforcementLevel.MANDATORY
     )
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    analyzer_pb2_grpc.add_AnalyzerServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
+    analyzer_pb2_grpc.add_AnalyzerServicer_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     try:
-        yield analyzer_pb2_grpc.AnalyzerStub(channel)  # type: ignore[no-untyped-call]
+        yield analyzer_pb2_grpc.AnalyzerStub(channel)
     finally:
         channel.close()
         server.stop(0)
