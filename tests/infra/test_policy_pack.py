@@ -34,6 +34,8 @@ from sealgate.platform._policy_pack import (
     STACK_POLICY,
     STACK_UNKNOWN_POLICY,
     UNKNOWN,
+    _derived,
+    _differences,
     pack_policies,
     plain,
 )
@@ -195,6 +197,21 @@ def test_proxies_become_plain_values_and_unknowns_stay_unknown() -> None:
     assert plain(unknown_checking_proxy(copy.deepcopy(props))) == {**props, "n": 3}
 
 
+def test_what_depends_on_an_unknown_is_where_probed_documents_differ() -> None:
+    probed = [{"inputs": {"a": 1, "b": probe, "c": [probe, 2]}} for probe in (UNKNOWN, False, 0)]
+    assert _differences(probed) == {("inputs", "b"), ("inputs", "c", 0)}
+    # A key the normalization derived from inputs that hold an unknown depends on it, even
+    # when it comes out the same under every probe (an unparsable value parses to null).
+    raw = {"inputs": {"value": UNKNOWN}}
+    normalized = {"inputs": {"value": UNKNOWN, "_parsed": None}}
+    assert _derived(raw, normalized) == {("inputs", "_parsed")}
+    assert _derived({"inputs": {"value": "<policies/>"}}, normalized) == set()
+    stack = {"resources": [{"inputs": {}}, raw]}
+    assert _derived(stack, {"resources": [{"inputs": {}}, normalized]}) == {
+        ("resources", 1, "inputs", "_parsed")
+    }
+
+
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: str(p.relative_to(REPO / "policies")))
 def test_every_sample_gets_the_verdict_of_sealgate_check(
     sample: Path,
@@ -280,7 +297,8 @@ def first_preview(plan: dict[str, Any]) -> dict[str, Any]:
         computed = _computed(state["type"], state["urn"].split("::")[-1], state["inputs"])
         computed.pop("name", None)
         computed.pop("metadata", None)
-        outputs.update(text for text in _strings(computed) if len(text) > 8)
+        echoed = set(_strings(state["inputs"]))  # outputs that repeat an input are known
+        outputs.update(text for text in _strings(computed) if len(text) > 8 and text not in echoed)
 
     def blank(value: Any) -> Any:
         if isinstance(value, dict):

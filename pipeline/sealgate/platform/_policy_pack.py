@@ -261,7 +261,12 @@ def _decide(input_of: InputOf, raw: dict[str, Any], policies: Path) -> Verdict:
     probed = [input_of(_probed(raw, probe)) for probe in _probes(policies)]
     # Where the evaluated documents differ between probes is what depends on the unknowns:
     # the unknown values themselves and anything derived from them (parsed forms).
-    varying = tuple(sorted(_differences([p.document for p in probed]), key=str))
+    varying = tuple(
+        sorted(
+            _differences([p.document for p in probed]) | _derived(raw, probed[0].document),
+            key=str,
+        )
+    )
     keyed = [{(f.rule_id, f.path, f.message): f for f in evaluate(p)} for p in probed]
     stable = set(keyed[0]).intersection(*keyed[1:])
     definite = {key for key in stable if not any(key[1][: len(v)] == v for v in varying)}
@@ -277,6 +282,21 @@ def _decide(input_of: InputOf, raw: dict[str, Any], policies: Path) -> Verdict:
         for rule_id, paths in sorted(depends.items())
     ]
     return Verdict(findings, unverifiable)
+
+
+def _derived(raw: dict[str, Any], evaluated: dict[str, Any], at: FieldPath = ()) -> set[FieldPath]:
+    """The keys ``normalize_inputs`` derived from inputs that hold unknowns (a parsed form
+    of an unknown value may look the same under every probe)."""
+    found: set[FieldPath] = set()
+    raw_inputs, inputs = raw.get("inputs"), evaluated.get("inputs")
+    if isinstance(raw_inputs, dict) and isinstance(inputs, dict) and any(unknown_paths(raw_inputs)):
+        found |= {(*at, "inputs", key) for key in inputs.keys() - raw_inputs.keys()}
+    raw_resources, resources = raw.get("resources"), evaluated.get("resources")
+    if isinstance(raw_resources, list) and isinstance(resources, list):
+        for index, (before, after) in enumerate(zip(raw_resources, resources, strict=False)):
+            if isinstance(before, dict) and isinstance(after, dict):
+                found |= _derived(before, after, (*at, "resources", index))
+    return found
 
 
 def _differences(documents: Sequence[Any], at: FieldPath = ()) -> set[FieldPath]:
