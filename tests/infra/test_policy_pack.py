@@ -46,6 +46,8 @@ from sealgate.policy._loader import load_policy_set
 from tests.infra.conftest import REPO, STACKS
 
 PACK = REPO / "policies" / "pack"
+# A call the server never answers (a crashed worker thread) fails the test instead of hanging it.
+CALL_TIMEOUT = 300.0
 MANDATORY = analyzer_pb2.MANDATORY
 ADVISORY = analyzer_pb2.ADVISORY
 SAMPLES = sorted(
@@ -135,13 +137,13 @@ def analyze(
         diagnostics: list[Any] = []
         for state in _states(plan):
             request = analyzer_pb2.AnalyzeRequest(**_request_fields(state, plan))
-            diagnostics += stub.Analyze(request).diagnostics
+            diagnostics += stub.Analyze(request, timeout=CALL_TIMEOUT).diagnostics
         resources = [
             analyzer_pb2.AnalyzerResource(**_request_fields(s, plan), parent=s.get("parent", ""))
             for s in _states(plan)
         ]
         stack_request = analyzer_pb2.AnalyzeStackRequest(resources=resources)
-        diagnostics += stub.AnalyzeStack(stack_request).diagnostics
+        diagnostics += stub.AnalyzeStack(stack_request, timeout=CALL_TIMEOUT).diagnostics
         return diagnostics
     finally:
         settings.configure(ambient)
@@ -163,11 +165,26 @@ def check() -> Any:
     engine = create_engine("embedded", policy_set)
 
     def run(path: Path) -> collections.Counter[str]:
+        return collections.Counter(f.rule_id for f in findings(path))
+
+    def findings(path: Path) -> list[Any]:
         result = run_gate(policy_set, engine, parse_file("pulumi-plan", path), waivers_file=None)
         assert result.input_errors == 0
-        return collections.Counter(f.rule_id for f in result.findings)
+        return list(result.findings)
 
+    run.findings = findings  # type: ignore[attr-defined]
     return run
+
+
+def resource_findings(check: Any, path: Path) -> collections.Counter[tuple[str, str]]:
+    """``sealgate check``'s findings on resources (not the stack, not Kubernetes manifests),
+    by rule id and URN."""
+    found: collections.Counter[tuple[str, str]] = collections.Counter()
+    for finding in check.findings(path):
+        where = finding.target.partition("#")[2]
+        if where.startswith("urn:"):
+            found[(finding.rule_id, where)] += 1
+    return found
 
 
 def _write(tmp_path: Path, plan: dict[str, Any], name: str = "plan.json") -> Path:
@@ -181,7 +198,7 @@ def test_the_pack_has_the_project_version_and_serves_its_policies(
 ) -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     assert pack_version() == project["project"]["version"]
-    info = analyzer.GetAnalyzerInfo(empty_pb2.Empty())
+    info = analyzer.GetAnalyzerInfo(empty_pb2.Empty(), timeout=CALL_TIMEOUT)
     assert (info.name, info.version) == (PACK_NAME, pack_version())
     levels = {p.name: p.enforcementLevel for p in info.policies}
     assert levels == {
@@ -222,6 +239,10 @@ def test_every_sample_gets_the_verdict_of_sealgate_check(
     plan = json.loads(sample.read_text(encoding="utf-8"))
     diagnostics = analyze(analyzer, plan, monkeypatch)
     assert blocking(diagnostics) == check(sample)
+    on_resources = collections.Counter(
+        (rule_id(d), d.urn) for d in diagnostics if d.policyName == RESOURCE_POLICY
+    )
+    assert resource_findings(check, sample) <= on_resources
     assert [d.message for d in diagnostics if d.enforcementLevel != MANDATORY] == []
 
 
@@ -430,7 +451,9 @@ def test_concurrent_calls_on_the_server_threads_all_answer(
     ambient = settings.SETTINGS
     try:
         with futures.ThreadPoolExecutor(max_workers=4) as pool:
-            answers = list(pool.map(analyzer.Analyze, requests * 3))
+            answers = list(
+                pool.map(lambda r: analyzer.Analyze(r, timeout=CALL_TIMEOUT), requests * 3)
+            )
     finally:
         settings.configure(ambient)
     found = collections.Counter(rule_id(d) for a in answers for d in a.diagnostics)
