@@ -10,6 +10,9 @@ from __future__ import annotations
 import collections
 import copy
 import json
+import os
+import subprocess
+import sys
 import tomllib
 from collections.abc import Iterator
 from concurrent import futures
@@ -458,3 +461,39 @@ def test_concurrent_calls_on_the_server_threads_all_answer(
         settings.configure(ambient)
     found = collections.Counter(rule_id(d) for a in answers for d in a.diagnostics)
     assert found == collections.Counter({"SG-AZ-061": 12})
+
+
+def test_the_pack_entry_point_serves_the_analyzer_as_the_cli_starts_it() -> None:
+    """``policies/pack/__main__.py`` run as the CLI runs a policy pack plugin: it prints its
+    port, then answers the engine's calls."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO / "pipeline"),
+        "PULUMI_PROJECT": "sealgate",
+        "PULUMI_STACK": "prod",
+        "PULUMI_DRY_RUN": "true",
+    }
+    plugin = subprocess.Popen(
+        [sys.executable, "-u", str(PACK / "__main__.py")],
+        cwd=PACK,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert plugin.stdout is not None
+        port = int(plugin.stdout.readline().decode().strip())
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = analyzer_pb2_grpc.AnalyzerStub(channel)
+            info = stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=CALL_TIMEOUT)
+            assert len(info.policies) == 4
+            plan = _ssh_sample()
+            found: collections.Counter[str] = collections.Counter()
+            for state in _states(plan):
+                request = analyzer_pb2.AnalyzeRequest(**_request_fields(state, plan))
+                answer = stub.Analyze(request, timeout=CALL_TIMEOUT)
+                found.update(rule_id(d) for d in answer.diagnostics)
+        assert found == collections.Counter({"SG-AZ-061": 4})
+    finally:
+        plugin.kill()
+        plugin.wait(timeout=30)
