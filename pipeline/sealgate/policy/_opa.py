@@ -52,20 +52,40 @@ class OpaServerEngine:
         self._http = OpaHttp(url, host, port, tls, self.limits, token)
         self._batched = True  # until the server shows it lacks the batch module
 
+    @property
+    def batched(self) -> bool:
+        """Whether inputs still cost one request each (False once the server showed that it
+        lacks the batch module)."""
+        return self._batched
+
     def close(self) -> None:
         self._http.close()
 
     def push(self, policy_set: PolicySet) -> None:
-        """Upload every policy module, the batch module and the shared data (development)."""
+        """Upload every policy module, the batch module and the shared data (development).
+
+        OPA compiles each upload against the modules it already has, so a module that uses
+        one not yet uploaded is refused: refused modules are sent again after the others,
+        until a round makes no progress.
+        """
         modules = [(m.file.replace("/", "_"), m.source) for m in policy_set.policy_modules]
-        for policy_id, source in [*modules, (BATCH_FILE.replace("/", "_"), BATCH_MODULE)]:
-            answer = self._http.request(
-                "PUT", f"/v1/policies/{quote(policy_id, safe='')}", source.encode(), "text/plain"
-            )
-            if answer.status != 200:
-                raise EngineError(
-                    f"OPA server {self.url} rejected the policies: {_error_text(answer.body)}"
+        pending = [*modules, (BATCH_FILE.replace("/", "_"), BATCH_MODULE)]
+        while pending:
+            refused = []
+            for policy_id, source in pending:
+                answer = self._http.request(
+                    "PUT",
+                    f"/v1/policies/{quote(policy_id, safe='')}",
+                    source.encode(),
+                    "text/plain",
                 )
+                if answer.status != 200:
+                    refused.append((policy_id, source, answer.body))
+            if len(refused) == len(pending):
+                raise EngineError(
+                    f"OPA server {self.url} rejected the policies: {_error_text(refused[0][2])}"
+                )
+            pending = [(policy_id, source) for policy_id, source, _ in refused]
         data = json.dumps(policy_set.data[DATA_NAMESPACE]).encode()
         answer = self._http.request("PUT", f"/v1/data/{DATA_NAMESPACE}", data, "application/json")
         if answer.status not in {200, 204}:

@@ -42,8 +42,7 @@ BATCH_MODULE = (
     "# description: >-\n"
     "#   The deny set of every requested package, evaluated on input.document, so that a\n"
     "#   client needs one request per input. Written by sealgate; not a policy.\n"
-    f"package {BATCH_ROOT}\n"
-    + "".join(_rule(depth) for depth in range(1, MAX_DEPTH + 1))
+    f"package {BATCH_ROOT}\n" + "".join(_rule(depth) for depth in range(1, MAX_DEPTH + 1))
 )
 
 

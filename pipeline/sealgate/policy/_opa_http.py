@@ -9,6 +9,7 @@ passes. Answers are read incrementally and abandoned at the cap. Connections are
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -129,10 +130,8 @@ class _Cutter:
                 self._timer = self._arm(self._RETRY)
                 self._timer.start()
                 return
-        try:
+        with contextlib.suppress(OSError):  # already closed
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 class OpaHttp:
@@ -201,8 +200,12 @@ class OpaHttp:
                 raw = self._read_capped(response)
             except (Urllib3Error, OSError) as exc:
                 response.close()
-                raise timed_out if cutter.fired or _is_timeout(exc) else OpaFailure(
-                    UNREACHABLE, f"OPA server {self.url} broke off its answer: {_short(exc)}"
+                raise (
+                    timed_out
+                    if cutter.fired or _is_timeout(exc)
+                    else OpaFailure(
+                        UNREACHABLE, f"OPA server {self.url} broke off its answer: {_short(exc)}"
+                    )
                 ) from exc
             finally:
                 response.release_conn()

@@ -1,0 +1,221 @@
+"""The OPA client against misbehaving servers: each failure is a denial that names its reason,
+and no server can hold a decision (or a run) past its deadline."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from sealgate.inputs._model import PolicyInput
+from sealgate.policy._evaluate import evaluate_input
+from sealgate.policy._loader import PolicySet, load_policy_set
+from sealgate.policy._opa import OpaServerEngine
+from sealgate.policy._opa_http import (
+    DEADLINE_PASSED,
+    MALFORMED,
+    SERVER_ERROR,
+    TIMED_OUT,
+    TOO_LARGE,
+    UNREACHABLE,
+    OpaFailure,
+    OpaLimits,
+)
+
+from tests.conftest import REPO
+
+Behaviour = Callable[[BaseHTTPRequestHandler], None]
+
+
+class FakeOpa(ThreadingHTTPServer):
+    """Answers every POST with ``behaviour`` and counts the requests."""
+
+    daemon_threads = True
+
+    def __init__(self, behaviour: Behaviour) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.behaviour = behaviour
+        self.requests = 0
+        self.stop = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: FakeOpa
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.server.requests += 1
+        with contextlib.suppress(OSError):  # the client cut the connection, as it should
+            self.server.behaviour(self)
+
+
+def fake_opa(behaviour: Behaviour) -> Iterator[FakeOpa]:
+    server = FakeOpa(behaviour)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.stop.set()
+    server.shutdown()
+    server.server_close()
+
+
+def reply(handler: BaseHTTPRequestHandler, status: int, body: bytes) -> None:
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def trickle(handler: BaseHTTPRequestHandler) -> None:
+    """One byte of a valid answer every 0.3 s: every socket read succeeds, none finishes."""
+    answer = b'HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n{"result": {}}' + b" " * 26
+    for byte in answer:
+        if handler.server.stop.wait(0.3):  # type: ignore[attr-defined]
+            return
+        handler.wfile.write(bytes([byte]))
+        handler.wfile.flush()
+
+
+def trickle_body(handler: BaseHTTPRequestHandler) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Length", "100000")
+    handler.end_headers()
+    while not handler.server.stop.wait(0.3):  # type: ignore[attr-defined]
+        handler.wfile.write(b" ")
+        handler.wfile.flush()
+
+
+def hang(handler: BaseHTTPRequestHandler) -> None:
+    handler.server.stop.wait(30)  # type: ignore[attr-defined]
+
+
+def huge_undeclared(handler: BaseHTTPRequestHandler) -> None:
+    """A 20 MB answer without Content-Length (read until the connection closes)."""
+    handler.send_response(200)
+    handler.send_header("Connection", "close")
+    handler.end_headers()
+    handler.wfile.write(b'{"result": {"x": "')
+    chunk = b"a" * 65536
+    for _ in range(20 * 1024 * 1024 // len(chunk)):
+        handler.wfile.write(chunk)
+    handler.close_connection = True
+
+
+def huge_declared(handler: BaseHTTPRequestHandler) -> None:
+    reply(handler, 200, b'{"result": {"x": "' + b"a" * (20 * 1024 * 1024) + b'"}}')
+
+
+def not_json(handler: BaseHTTPRequestHandler) -> None:
+    reply(handler, 200, b"<html>proxy error</html>")
+
+
+def not_an_object(handler: BaseHTTPRequestHandler) -> None:
+    reply(handler, 200, b"[1, 2]")
+
+
+def server_error(handler: BaseHTTPRequestHandler) -> None:
+    reply(handler, 500, b'{"code": "internal_error", "message": "boom"}')
+
+
+@pytest.fixture(scope="module")
+def repo_policies() -> PolicySet:
+    return load_policy_set([REPO / "policies"])
+
+
+def kubernetes_input(n: int = 0) -> PolicyInput:
+    document = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"p{n}"}, "spec": {}}
+    return PolicyInput("kubernetes", f"pod{n}.yaml", f"pod{n}.yaml", document)
+
+
+def denial_reasons(policy_set: PolicySet, engine: OpaServerEngine, item: PolicyInput) -> set[str]:
+    findings = evaluate_input(policy_set, engine, item)
+    assert findings and all(f.rule_id == "SG-GATE-001" for f in findings)
+    # Every package that reads the kind is denied, by the one failed request.
+    assert {f.message.split(":")[0] for f in findings} == {
+        p.name for p in policy_set.packages_for(item.kind)
+    }
+    return {f.message for f in findings}
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "reason", "words"),
+    [
+        (trickle, TIMED_OUT, "timed out: no complete answer within the 1.5 s decision timeout"),
+        (trickle_body, TIMED_OUT, "timed out"),
+        (hang, TIMED_OUT, "timed out"),
+        (huge_undeclared, TOO_LARGE, "answer over the 1048576-byte cap"),
+        (huge_declared, TOO_LARGE, "answer over the 1048576-byte cap"),
+        (not_json, MALFORMED, "malformed answer (not JSON"),
+        (not_an_object, MALFORMED, "malformed answer (not a JSON object)"),
+        (server_error, SERVER_ERROR, "HTTP 500 internal_error: boom"),
+    ],
+)
+def test_a_misbehaving_server_is_a_named_denial_within_the_decision_timeout(
+    repo_policies: PolicySet, behaviour: Behaviour, reason: str, words: str
+) -> None:
+    for server in fake_opa(behaviour):
+        limits = OpaLimits(decision_timeout=1.5, max_answer_bytes=1024 * 1024)
+        engine = OpaServerEngine(server.url, limits=limits)
+        start = time.monotonic()
+        failure = engine.evaluate_rules(["sealgate.a.deny", "sealgate.b.deny"], {})[0]
+        assert isinstance(failure, OpaFailure) and failure.reason == reason
+        assert words in str(failure)
+        messages = denial_reasons(repo_policies, engine, kubernetes_input())
+        assert all(words in m for m in messages)
+        assert time.monotonic() - start < 2 * 1.5 + 3  # two requests, each cut at 1.5 s
+        assert server.requests == 2  # one request per input, not one per package
+
+
+def test_connection_refused_is_unreachable(repo_policies: PolicySet) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    engine = OpaServerEngine(f"http://127.0.0.1:{port}")
+    [failure] = engine.evaluate_rules(["sealgate.a.deny"], {})
+    assert isinstance(failure, OpaFailure) and failure.reason == UNREACHABLE
+    assert all(
+        "unreachable" in m for m in denial_reasons(repo_policies, engine, kubernetes_input())
+    )
+
+
+def test_after_the_run_deadline_inputs_are_denied_without_asking(repo_policies: PolicySet) -> None:
+    for server in fake_opa(hang):
+        engine = OpaServerEngine(
+            server.url, limits=OpaLimits(decision_timeout=1.0, run_deadline=2.5)
+        )
+        start = time.monotonic()
+        outcomes = [engine.evaluate_rules(["sealgate.a.deny"], {})[0] for _ in range(10)]
+        elapsed = time.monotonic() - start
+        reasons = [o.reason for o in outcomes if isinstance(o, OpaFailure)]
+        # 1 s, 1 s, then the 0.5 s left of the run, then nothing more is asked.
+        assert reasons == [TIMED_OUT] * 3 + [DEADLINE_PASSED] * 7
+        assert "the run's 2.5 s deadline" in str(outcomes[2])
+        assert server.requests == 3
+        assert elapsed < 2.5 + 2
+
+
+def test_a_healthy_answer_reuses_one_connection() -> None:
+    connections: set[int] = set()
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        connections.add(handler.client_address[1])
+        reply(handler, 200, b'{"result": {"sealgate.a": [], "sealgate.b": []}}')
+
+    for server in fake_opa(answer):
+        engine = OpaServerEngine(server.url)
+        for _ in range(5):
+            assert engine.evaluate_rules(["sealgate.a.deny", "sealgate.b.deny"], {}) == [[], []]
+        assert server.requests == 5 and len(connections) == 1
