@@ -4,11 +4,15 @@ and no server can hold a decision (or a run) past its deadline."""
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from sealgate.inputs._model import PolicyInput
@@ -219,3 +223,35 @@ def test_a_healthy_answer_reuses_one_connection() -> None:
         for _ in range(5):
             assert engine.evaluate_rules(["sealgate.a.deny", "sealgate.b.deny"], {}) == [[], []]
         assert server.requests == 5 and len(connections) == 1
+
+
+def test_check_against_a_trickling_server_ends_within_its_deadline(tmp_path: Path) -> None:
+    """`sealgate check` over ten Dockerfiles and a pod: each input is denied with its reason,
+    and the run ends at its deadline however slowly the server answers."""
+    for n in range(10):
+        (tmp_path / f"svc{n}").mkdir()
+        (tmp_path / f"svc{n}" / "Dockerfile").write_text("FROM python:3.12\nUSER app\n")
+    (tmp_path / "pod.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers: []\n"
+    )
+    for server in fake_opa(trickle):
+        deadline = 4.0
+        start = time.monotonic()
+        run = subprocess.run(
+            [sys.executable, "-m", "sealgate", "check", "--no-config", "--engine", "opa",
+             "--opa-url", server.url, "--opa-timeout", "1.5", "--opa-deadline", str(deadline),
+             "--format", "json", str(tmp_path)],
+            capture_output=True, text=True, cwd=tmp_path, timeout=120,
+        )  # fmt: skip
+        elapsed = time.monotonic() - start
+        assert run.returncode == 1, run.stderr
+        report = json.loads(run.stdout)
+        findings = report["findings"]
+        assert findings and {f["id"] for f in findings} == {"SG-GATE-001"}
+        denied = {f["file"] for f in findings}
+        assert len(denied) == 11  # every input, the pod's four packages in one request
+        messages = " ".join(f["message"] for f in findings)
+        assert "timed out: no complete answer within the 1.5 s decision timeout" in messages
+        assert "deadline passed" in messages
+        assert server.requests <= 4  # 1.5 s + 1.5 s + 1 s, then nothing more is asked
+        assert elapsed < deadline + 10

@@ -258,5 +258,7 @@ def _is_timeout(exc: BaseException) -> bool:
 
 
 def _short(exc: BaseException) -> str:
-    reason = getattr(exc, "reason", None)
-    return " ".join(str(reason if isinstance(reason, BaseException) else exc).split())
+    """The underlying socket error where there is one (urllib3's text names its classes)."""
+    cause = exc.__cause__ or exc.__context__
+    shown = cause if isinstance(cause, OSError) else exc
+    return " ".join(str(shown).split())
