@@ -15,6 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from sealgate.errors import InputError
+from sealgate.gate import Override, load_config
 from sealgate.inputs._model import PolicyInput
 from sealgate.policy._evaluate import evaluate_input
 from sealgate.policy._loader import PolicySet, load_policy_set
@@ -255,3 +257,23 @@ def test_check_against_a_trickling_server_ends_within_its_deadline(tmp_path: Pat
         assert "deadline passed" in messages
         assert server.requests <= 4  # 1.5 s + 1.5 s + 1 s, then nothing more is asked
         assert elapsed < deadline + 10
+
+
+def test_limits_come_from_the_configuration_file_and_flags_win(tmp_path: Path) -> None:
+    (tmp_path / ".sealgate.yaml").write_text(
+        "engine: opa\nopa_url: http://127.0.0.1:8181\n"
+        "opa_timeout: 2\nopa_deadline: 30.5\nopa_max_answer: 65536\n"
+    )
+    config = load_config(tmp_path, overrides={"opa_timeout": Override(1.0, "--opa-timeout")})
+    assert config.opa_limits == OpaLimits(1.0, 30.5, 65536)
+    assert config.sources["opa_deadline"] == ".sealgate.yaml:4"
+    assert load_config(tmp_path, read_file=False).opa_limits == OpaLimits(5.0, 120.0, 4 << 20)
+
+
+@pytest.mark.parametrize(
+    "setting", ["opa_timeout: 0", "opa_deadline: -1", "opa_timeout: soon", "opa_max_answer: 1.5"]
+)
+def test_a_limit_that_cannot_bound_anything_is_an_input_error(tmp_path: Path, setting: str) -> None:
+    (tmp_path / ".sealgate.yaml").write_text(setting + "\n")
+    with pytest.raises(InputError, match=r"\.sealgate\.yaml:1: opa_"):
+        load_config(tmp_path)
