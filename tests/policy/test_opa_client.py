@@ -29,8 +29,8 @@ from sealgate.policy._opa_http import (
     TOO_LARGE,
     UNREACHABLE,
     OpaFailure,
-    OpaLimits,
 )
+from sealgate.policy._opa_limits import OpaLimits
 
 from tests.conftest import REPO
 

@@ -28,7 +28,7 @@ from sealgate.policy._evaluate import evaluate_input
 from sealgate.policy._loader import PolicyModule, PolicySet, load_policy_set
 from sealgate.policy._opa import OpaServerEngine, parse_opa_url
 from sealgate.policy._opa_batch import BATCH_MODULE, BATCH_PATH
-from sealgate.policy._opa_http import OpaLimits
+from sealgate.policy._opa_limits import OpaLimits
 from sealgate.policy._testing import sample_cases
 
 from tests.conftest import REPO
@@ -217,7 +217,8 @@ def test_v0_policy_is_refused_not_upgraded(opa_stand_in: OpaStandIn, tmp_path: P
     v0 = PolicyModule("p.rego", "package p\nallow { true }\n", "p", is_test=False)
     with pytest.raises(EngineError, match="rejected the policies"):
         engine.push(PolicySet(tmp_path, [v0], {"config": {}}))
-    assert opa_stand_in.modules == {}
+    assert "p.rego" not in opa_stand_in.modules  # only the batch module was accepted
+    assert opa_stand_in.data == {}
 
 
 def test_unreachable_server_fails_closed(repo_policies: PolicySet) -> None:

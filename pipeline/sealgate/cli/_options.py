@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from sealgate.policy._opa_http import OpaLimits
+    from sealgate.policy._opa_limits import OpaLimits
 
 # A click command function, before and after an option decorator.
 F = TypeVar("F", bound=Callable[..., Any])
@@ -105,7 +105,7 @@ def opa_limits(
     opa_timeout: float | None, opa_deadline: float | None, opa_max_answer: int | None
 ) -> OpaLimits:
     """The OPA client's limits from the engine options (unset ones keep their default)."""
-    from sealgate.policy._opa_http import OpaLimits
+    from sealgate.policy._opa_limits import OpaLimits
 
     defaults = OpaLimits()
     return OpaLimits(

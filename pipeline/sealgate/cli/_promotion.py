@@ -21,7 +21,7 @@ from sealgate.errors import ExitCode
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 
-    from sealgate.policy._opa_http import OpaLimits
+    from sealgate.policy._opa_limits import OpaLimits
     from sealgate.promotion._gate import GateContext, PromotionResult
 
 

@@ -18,7 +18,7 @@ from sealgate.inputs._discovery import DEFAULT_EXCLUDES
 from sealgate.inputs._structured import load_structured_documents
 from sealgate.policy import builtin_policy_root
 from sealgate.policy._decision import Severity
-from sealgate.policy._opa_http import (
+from sealgate.policy._opa_limits import (
     DEFAULT_DECISION_TIMEOUT,
     DEFAULT_MAX_ANSWER_BYTES,
     DEFAULT_RUN_DEADLINE,

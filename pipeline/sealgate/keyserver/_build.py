@@ -144,7 +144,7 @@ def build_service(
     from sealgate.policy import builtin_policy_root
     from sealgate.policy._engine import create_engine
     from sealgate.policy._loader import load_policy_set
-    from sealgate.policy._opa_http import OpaLimits
+    from sealgate.policy._opa_limits import OpaLimits
     from sealgate.promotion import open_registry
     from sealgate.sealing import load_signing_private_key, load_trust
     from sealgate.sealing._signing_keys import parse_signing_public_key

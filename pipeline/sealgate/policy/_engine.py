@@ -10,7 +10,7 @@ from sealgate.policy._embedded import EmbeddedEngine, Undefined
 from sealgate.policy._loader import PolicySet
 
 if TYPE_CHECKING:
-    from sealgate.policy._opa_http import OpaLimits
+    from sealgate.policy._opa_limits import OpaLimits
 
 ENGINES = ("embedded", "opa")
 

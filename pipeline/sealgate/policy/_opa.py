@@ -21,7 +21,8 @@ from sealgate.errors import EngineError, InputError
 from sealgate.policy._embedded import UNDEFINED
 from sealgate.policy._loader import DATA_NAMESPACE, PolicySet
 from sealgate.policy._opa_batch import BATCH_FILE, BATCH_MODULE, BATCH_PATH, batch_request
-from sealgate.policy._opa_http import MALFORMED, SERVER_ERROR, OpaFailure, OpaHttp, OpaLimits
+from sealgate.policy._opa_http import MALFORMED, SERVER_ERROR, OpaFailure, OpaHttp
+from sealgate.policy._opa_limits import OpaLimits
 
 _STRICT = "?strict-builtin-errors=true"
 

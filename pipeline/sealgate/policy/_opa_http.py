@@ -23,6 +23,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import NewConnectionError
 
 from sealgate.errors import EngineError
+from sealgate.policy._opa_limits import OpaLimits
 
 UNREACHABLE = "unreachable"
 TIMED_OUT = "timed out"
@@ -31,31 +32,7 @@ TOO_LARGE = "answer too large"
 SERVER_ERROR = "server error"
 DEADLINE_PASSED = "deadline passed"
 
-DEFAULT_DECISION_TIMEOUT = 5.0
-DEFAULT_RUN_DEADLINE = 120.0
-DEFAULT_MAX_ANSWER_BYTES = 4 * 1024 * 1024
 _CHUNK = 64 * 1024
-
-
-@dataclass(frozen=True)
-class OpaLimits:
-    """How long one decision and the whole run may take, and how large an answer may be.
-
-    ``run_deadline`` counts from the engine's creation; ``None`` means no overall deadline
-    (a long-running service, where every decision still has ``decision_timeout``).
-    """
-
-    decision_timeout: float = DEFAULT_DECISION_TIMEOUT
-    run_deadline: float | None = DEFAULT_RUN_DEADLINE
-    max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
-
-    def __post_init__(self) -> None:
-        if not self.decision_timeout > 0:
-            raise ValueError("the decision timeout must be positive")
-        if self.run_deadline is not None and not self.run_deadline > 0:
-            raise ValueError("the run deadline must be positive")
-        if self.max_answer_bytes < 1:
-            raise ValueError("the answer size cap must be positive")
 
 
 class OpaFailure(EngineError):
@@ -145,7 +122,7 @@ class OpaHttp:
         self._started = time.monotonic()
         pool_class = urllib3.HTTPSConnectionPool if tls else urllib3.HTTPConnectionPool
         self._pool = pool_class(host, port, maxsize=4, block=False, retries=False)
-        self._pool.ConnectionCls = _TrackedHTTPSConnection if tls else _TrackedHTTPConnection  # type: ignore[assignment]
+        self._pool.ConnectionCls = _TrackedHTTPSConnection if tls else _TrackedHTTPConnection
         self._headers = {"Accept-Encoding": "identity", "Accept": "application/json"}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"

@@ -10,7 +10,7 @@ from sealgate.errors import InputError
 from sealgate.policy import builtin_policy_root
 from sealgate.policy._engine import create_engine
 from sealgate.policy._loader import load_policy_set
-from sealgate.policy._opa_http import OpaLimits
+from sealgate.policy._opa_limits import OpaLimits
 from sealgate.promotion._approvals import create_approval
 from sealgate.promotion._backends import open_registry
 from sealgate.promotion._digest import check_digest, sealed_model_digest

@@ -22,7 +22,7 @@ from sealgate.inputs._model import PolicyInput
 from sealgate.policy._engine import DecisionEngine
 from sealgate.policy._evaluate import evaluate_input
 from sealgate.policy._loader import PolicySet
-from sealgate.policy._opa_http import OpaLimits
+from sealgate.policy._opa_limits import OpaLimits
 from sealgate.policy._revision import policy_revision
 from sealgate.runtime._unseal import UnsealRequest
 from sealgate.sealing.recipients import Identity, requires_unseal_policy
