@@ -15,9 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from sealgate.errors import InputError
+from sealgate.errors import DeniedError, InputError
 from sealgate.gate import Override, load_config
 from sealgate.inputs._model import PolicyInput
+from sealgate.policy import builtin_policy_root
 from sealgate.policy._evaluate import evaluate_input
 from sealgate.policy._loader import PolicySet, load_policy_set
 from sealgate.policy._opa import OpaServerEngine
@@ -31,8 +32,20 @@ from sealgate.policy._opa_http import (
     OpaFailure,
 )
 from sealgate.policy._opa_limits import OpaLimits
+from sealgate.runtime import unseal_model
+from sealgate.runtime._authorization import build_authorizer
+from sealgate.sealing import (
+    generate_recipient_key,
+    generate_signing_key,
+    load_signing_private_key,
+    load_trust,
+    parse_identity,
+    parse_recipient,
+    seal_model,
+)
 
 from tests.conftest import REPO
+from tests.sealing.conftest import write_model
 
 Behaviour = Callable[[BaseHTTPRequestHandler], None]
 
@@ -277,3 +290,48 @@ def test_a_limit_that_cannot_bound_anything_is_an_input_error(tmp_path: Path, se
     (tmp_path / ".sealgate.yaml").write_text(setting + "\n")
     with pytest.raises(InputError, match=r"\.sealgate\.yaml:1: opa_"):
         load_config(tmp_path)
+
+
+def test_unseal_through_a_hung_server_is_denied_within_the_decision_timeout(
+    tmp_path: Path,
+) -> None:
+    """The unseal path builds the same client: a hung server denies, and unwraps nothing."""
+    write_model(tmp_path / "model")
+    generate_signing_key(tmp_path / "signer")
+    generate_recipient_key(tmp_path / "rcpt")
+    seal_model(
+        tmp_path / "model",
+        tmp_path / "sealed",
+        name="ranker",
+        version="1.0",
+        signing_key=load_signing_private_key(tmp_path / "signer.key"),
+        recipients=[parse_recipient(f"local:{tmp_path / 'rcpt.pub'}")],
+    )
+    identity = parse_identity(f"local:{tmp_path / 'rcpt.key'}")
+    log: list[str] = []
+    for server in fake_opa(hang):
+        authorize = build_authorizer(
+            [identity],
+            environment="prod",
+            registry_url=None,
+            policies=[builtin_policy_root()],
+            engine="opa",
+            opa_url=server.url,
+            opa_push=False,
+            log=log.append,
+            opa_limits=OpaLimits(decision_timeout=1.0),
+        )
+        start = time.monotonic()
+        with pytest.raises(DeniedError, match="timed out"):
+            unseal_model(
+                tmp_path / "sealed",
+                tmp_path / "out",
+                identities=[identity],
+                trust=load_trust(tmp_path / "signer.pub"),
+                allow_disk=True,
+                authorize=authorize,
+            )
+        assert time.monotonic() - start < 1.0 + 5
+        assert server.requests == 1
+    assert json.loads(log[0])["decision"] == "deny"
+    assert not (tmp_path / "out").exists()
