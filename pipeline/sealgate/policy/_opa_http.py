@@ -193,7 +193,7 @@ class OpaHttp:
     def _read_capped(self, response: urllib3.BaseHTTPResponse) -> bytes:
         cap = self.limits.max_answer_bytes
         too_large = OpaFailure(
-            TOO_LARGE, f"OPA server {self.url} sent an answer over the {cap}-byte cap"
+            TOO_LARGE, f"OPA server {self.url} sent an answer too large: over the {cap}-byte cap"
         )
         declared = response.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > cap:
