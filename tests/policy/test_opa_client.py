@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -15,10 +16,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sealgate.errors import DeniedError, InputError
 from sealgate.gate import Override, load_config
 from sealgate.inputs._model import PolicyInput
 from sealgate.policy import builtin_policy_root
+from sealgate.policy._bundle import build_bundle
+from sealgate.policy._engine import EmbeddedDecisions
 from sealgate.policy._evaluate import evaluate_input
 from sealgate.policy._loader import PolicySet, load_policy_set
 from sealgate.policy._opa import OpaServerEngine
@@ -32,6 +37,7 @@ from sealgate.policy._opa_http import (
     OpaFailure,
 )
 from sealgate.policy._opa_limits import OpaLimits
+from sealgate.policy._testing import sample_cases
 from sealgate.runtime import unseal_model
 from sealgate.runtime._authorization import build_authorizer
 from sealgate.sealing import (
@@ -335,3 +341,47 @@ def test_unseal_through_a_hung_server_is_denied_within_the_decision_timeout(
         assert server.requests == 1
     assert json.loads(log[0])["decision"] == "deny"
     assert not (tmp_path / "out").exists()
+
+
+def test_a_bundle_fed_opa_server_answers_each_input_in_one_request(
+    repo_policies: PolicySet, tmp_path: Path
+) -> None:
+    """The batch module ships in the signed bundle: a real OPA that loads only the bundle
+    decides like the embedded engine, one request per input."""
+    opa = shutil.which("opa")
+    if opa is None:
+        pytest.skip("no `opa` binary on PATH: the bundle-fed batch path was not run")
+    key = ec.generate_private_key(ec.SECP256R1())
+    build_bundle(repo_policies, tmp_path / "bundle.tar.gz", key, key_id="test")
+    (tmp_path / "key.pem").write_bytes(
+        key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [opa, "run", "--server", f"--addr=127.0.0.1:{port}", "--log-level=error",
+         "--bundle", str(tmp_path / "bundle.tar.gz"), "--verification-key",
+         str(tmp_path / "key.pem"), "--verification-key-id", "test", "--signing-alg", "ES256"],
+        cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        give_up = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < give_up
+                time.sleep(0.1)
+        engine = OpaServerEngine(f"http://127.0.0.1:{port}")
+        embedded = EmbeddedDecisions(repo_policies.engine())
+        for package in repo_policies.packages.values():
+            for case in sample_cases(package):
+                for item in case.inputs():
+                    expected = evaluate_input(repo_policies, embedded, item)
+                    assert evaluate_input(repo_policies, engine, item) == expected, case.name
+        assert engine.batched
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
