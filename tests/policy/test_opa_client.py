@@ -151,6 +151,14 @@ def not_an_object(handler: BaseHTTPRequestHandler) -> None:
     reply(handler, 200, b"[1, 2]")
 
 
+def broken_off(handler: BaseHTTPRequestHandler) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Length", "100")
+    handler.end_headers()
+    handler.wfile.write(b'{"result": ')
+    handler.close_connection = True
+
+
 def server_error(handler: BaseHTTPRequestHandler) -> None:
     reply(handler, 500, b'{"code": "internal_error", "message": "boom"}')
 
@@ -186,6 +194,7 @@ def denial_reasons(policy_set: PolicySet, engine: OpaServerEngine, item: PolicyI
         (not_json, MALFORMED, "malformed answer (not JSON"),
         (not_an_object, MALFORMED, "malformed answer (not a JSON object)"),
         (server_error, SERVER_ERROR, "HTTP 500 internal_error: boom"),
+        (broken_off, UNREACHABLE, "unreachable: its answer broke off"),
     ],
 )
 def test_a_misbehaving_server_is_a_named_denial_within_the_decision_timeout(

@@ -181,7 +181,8 @@ class OpaHttp:
                     timed_out
                     if cutter.fired or _is_timeout(exc)
                     else OpaFailure(
-                        UNREACHABLE, f"OPA server {self.url} broke off its answer: {_short(exc)}"
+                        UNREACHABLE,
+                        f"OPA server {self.url} unreachable: its answer broke off ({_short(exc)})",
                     )
                 ) from exc
             finally:
