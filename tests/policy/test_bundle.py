@@ -78,7 +78,10 @@ def test_bundle_verifies_and_holds_policies_and_data_only(
     assert run.code == 0, run.stderr
     members = read_members(bundle)
     manifest = json.loads(members[".manifest"])
-    assert manifest["roots"] == ["sealgate", "config"] and manifest["rego_version"] == 1
+    assert (
+        manifest["roots"] == ["sealgate", "config", "sealgate_batch"]
+        and manifest["rego_version"] == 1
+    )
     assert manifest["revision"].startswith("sha256:") and manifest["revision"] in run.stdout
     assert "gate/waivers/policy.rego" in members
     assert not any(name.endswith("_test.rego") for name in members)

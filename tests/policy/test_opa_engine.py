@@ -27,6 +27,8 @@ from sealgate.policy._engine import EmbeddedDecisions, create_engine, is_undefin
 from sealgate.policy._evaluate import evaluate_input
 from sealgate.policy._loader import PolicyModule, PolicySet, load_policy_set
 from sealgate.policy._opa import OpaServerEngine, parse_opa_url
+from sealgate.policy._opa_batch import BATCH_MODULE, BATCH_PATH
+from sealgate.policy._opa_limits import OpaLimits
 from sealgate.policy._testing import sample_cases
 
 from tests.conftest import REPO
@@ -41,6 +43,17 @@ class OpaStandIn(ThreadingHTTPServer):
         self.data: dict[str, Any] = {}
         self.queries: list[tuple[str, dict[str, list[str]]]] = []
         self.fail_with: int | None = None
+        self._compiled = threading.local()
+
+    def engine(self) -> EmbeddedEngine:
+        """The pushed modules compiled (anew after each upload; regorus engines stay on the
+        thread that made them, and the client keeps its connection on one thread)."""
+        key = (tuple(self.modules.items()), json.dumps(self.data, sort_keys=True))
+        compiled = getattr(self._compiled, "engine", None)
+        if compiled is None or compiled[0] != key:
+            compiled = (key, EmbeddedEngine(self.modules.items(), self.data))
+            self._compiled.engine = compiled
+        return compiled[1]
 
     @property
     def url(self) -> str:
@@ -92,9 +105,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(self.server.fail_with, {"code": "internal_error", "message": "boom"})
             return
         rule = parts.path.removeprefix("/v1/data/").replace("/", ".")
-        engine = EmbeddedEngine(self.server.modules.items(), self.server.data)
+        engine = self.server.engine()
         try:
-            value = engine.evaluate(rule, body.get("input"))
+            if parts.path == BATCH_PATH and BATCH_MODULE in self.server.modules.values():
+                value = _batched(engine, body["input"])
+            else:
+                value = engine.evaluate(rule, body.get("input"))
         except Exception as exc:
             fault = describe_engine_error(exc)
             self._reply(
@@ -112,6 +128,18 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         self._reply(200, {} if is_undefined(value) else {"result": value})
+
+
+def _batched(engine: EmbeddedEngine, batch_input: dict[str, Any]) -> dict[str, Any]:
+    """What OPA answers for the batch module: each requested package's deny set, evaluated
+    on the document (regorus evaluates every package behind a dynamic data reference, so
+    the stand-in evaluates the requested ones itself)."""
+    values = {}
+    for name in batch_input["packages"]:
+        value = engine.evaluate(f"{name}.deny", batch_input["document"])
+        if not is_undefined(value):
+            values[name] = value
+    return values
 
 
 @pytest.fixture
@@ -156,8 +184,9 @@ def test_opa_backend_gives_the_same_decisions_through_the_rest_contract(
     embedded = EmbeddedDecisions(repo_policies.engine())
     assert decisions(repo_policies, engine) == decisions(repo_policies, embedded)
     assert opa_stand_in.data["config"] == repo_policies.data["config"]
-    # Every package is queried (in catalogue order, so not necessarily waivers first).
-    assert "/v1/data/sealgate/gate/waivers/deny" in {path for path, _ in opa_stand_in.queries}
+    # One request per input, whatever the number of packages that read its kind.
+    assert {path for path, _ in opa_stand_in.queries} == {BATCH_PATH}
+    assert len(opa_stand_in.queries) == len(list(sample_inputs(repo_policies)))
     assert all(params == {"strict-builtin-errors": ["true"]} for _, params in opa_stand_in.queries)
 
 
@@ -188,14 +217,15 @@ def test_v0_policy_is_refused_not_upgraded(opa_stand_in: OpaStandIn, tmp_path: P
     v0 = PolicyModule("p.rego", "package p\nallow { true }\n", "p", is_test=False)
     with pytest.raises(EngineError, match="rejected the policies"):
         engine.push(PolicySet(tmp_path, [v0], {"config": {}}))
-    assert opa_stand_in.modules == {}
+    assert "p.rego" not in opa_stand_in.modules  # only the batch module was accepted
+    assert opa_stand_in.data == {}
 
 
 def test_unreachable_server_fails_closed(repo_policies: PolicySet) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    engine = OpaServerEngine(f"http://127.0.0.1:{port}", timeout=0.5)
+    engine = OpaServerEngine(f"http://127.0.0.1:{port}", limits=OpaLimits(decision_timeout=0.5))
     policy_input = PolicyInput("waivers", "w.yaml", "w.yaml", {"waivers": []})
     [finding] = evaluate_input(repo_policies, engine, policy_input)
     assert finding.rule_id == "SG-GATE-001" and "unreachable" in finding.message

@@ -17,7 +17,7 @@ os.environ["RUST_LIB_BACKTRACE"] = "0"
 # What `--version` reports besides sealgate itself: the engines and formats decisions rest on.
 _COMPONENTS = {
     "embedded engine (regorus)": ("celine-regorus", "gate"),
-    "OPA client": ("opa-python-client", None),
+    "OPA client (urllib3)": ("urllib3", None),
     "model signing (OMS)": ("model-signing", None),
     "Pulumi SDK": ("pulumi", "infra"),
     "TPM (tpm2-pytss)": ("tpm2-pytss", "tpm"),

@@ -34,6 +34,9 @@ _SETTING_OF = {
     "extend_exclude": "extend_exclude",
     "engine": "engine",
     "opa_url": "opa_url",
+    "opa_timeout": "opa_timeout",
+    "opa_deadline": "opa_deadline",
+    "opa_max_answer": "opa_max_answer",
     "jobs": "jobs",
 }
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from sealgate.policy._opa_limits import OpaLimits
 
 # A click command function, before and after an option decorator.
 F = TypeVar("F", bound=Callable[..., Any])
@@ -61,6 +64,28 @@ _ENGINE_OPTIONS = [
         "--opa-url", envvar="SEALGATE_OPA_URL", help="OPA server root, e.g. http://127.0.0.1:8181."
     ),
     click.option(
+        "--opa-timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        envvar="SEALGATE_OPA_TIMEOUT",
+        metavar="SECONDS",
+        help="Deny an input whose OPA decision takes longer  [default: 5]",
+    ),
+    click.option(
+        "--opa-deadline",
+        type=click.FloatRange(min=0, min_open=True),
+        envvar="SEALGATE_OPA_DEADLINE",
+        metavar="SECONDS",
+        help="Deadline for every OPA decision of the run; after it, remaining inputs are "
+        "denied without asking  [default: 120]",
+    ),
+    click.option(
+        "--opa-max-answer",
+        type=click.IntRange(min=1),
+        envvar="SEALGATE_OPA_MAX_ANSWER",
+        metavar="BYTES",
+        help="Deny an input whose OPA answer is larger  [default: 4194304]",
+    ),
+    click.option(
         "--opa-push",
         is_flag=True,
         help="Upload the local policies to the OPA server first (development; production loads signed bundles).",
@@ -69,9 +94,25 @@ _ENGINE_OPTIONS = [
 
 
 def engine_options(function: F) -> F:
+    """``--engine``, ``--opa-url``, the OPA limits (``opa_limits(...)`` of the three values)
+    and ``--opa-push``."""
     for option in reversed(_ENGINE_OPTIONS):
         function = option(function)
     return function
+
+
+def opa_limits(
+    opa_timeout: float | None, opa_deadline: float | None, opa_max_answer: int | None
+) -> OpaLimits:
+    """The OPA client's limits from the engine options (unset ones keep their default)."""
+    from sealgate.policy._opa_limits import OpaLimits
+
+    defaults = OpaLimits()
+    return OpaLimits(
+        opa_timeout or defaults.decision_timeout,
+        opa_deadline or defaults.run_deadline,
+        opa_max_answer or defaults.max_answer_bytes,
+    )
 
 
 def trust_option(function: F) -> F:

@@ -9,12 +9,19 @@ from typing import TYPE_CHECKING
 import click
 
 from sealgate.cli._app import cli
-from sealgate.cli._options import gate_options, policies_option, policy_roots, registry_option
+from sealgate.cli._options import (
+    gate_options,
+    opa_limits,
+    policies_option,
+    policy_roots,
+    registry_option,
+)
 from sealgate.errors import ExitCode
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 
+    from sealgate.policy._opa_limits import OpaLimits
     from sealgate.promotion._gate import GateContext, PromotionResult
 
 
@@ -52,6 +59,7 @@ def _gate(
     engine: str,
     opa_url: str | None,
     opa_push: bool,
+    limits: OpaLimits,
     approvers: Path | None = None,
     requesters: Path | None = None,
     producers: Path | None = None,
@@ -70,6 +78,7 @@ def _gate(
         engine=engine,
         opa_url=opa_url,
         opa_push=opa_push,
+        opa_limits=limits,
     )
     return open_gate(options)
 
@@ -89,6 +98,9 @@ def push(
     policies: tuple[Path, ...],
     engine: str,
     opa_url: str | None,
+    opa_timeout: float | None,
+    opa_deadline: float | None,
+    opa_max_answer: int | None,
     opa_push: bool,
     json_output: bool,
 ) -> None:
@@ -96,8 +108,17 @@ def push(
     from sealgate.promotion._requester import RequesterProof
     from sealgate.promotion._service import push as push_model
 
+    limits = opa_limits(opa_timeout, opa_deadline, opa_max_answer)
     context = _gate(
-        registry_url, trust, gate_key, policies, engine, opa_url, opa_push, requesters=requesters
+        registry_url,
+        trust,
+        gate_key,
+        policies,
+        engine,
+        opa_url,
+        opa_push,
+        limits,
+        requesters=requesters,
     )
     proof = RequesterProof(requester_key, oidc_token, requester)
     _decision_exit(push_model(context, sealed_dir, proof), json_output)
@@ -155,6 +176,9 @@ def promote(
     policies: tuple[Path, ...],
     engine: str,
     opa_url: str | None,
+    opa_timeout: float | None,
+    opa_deadline: float | None,
+    opa_max_answer: int | None,
     opa_push: bool,
     json_output: bool,
 ) -> None:
@@ -170,6 +194,7 @@ def promote(
         engine,
         opa_url,
         opa_push,
+        opa_limits(opa_timeout, opa_deadline, opa_max_answer),
         approvers=approvers,
         requesters=requesters,
         producers=producers,

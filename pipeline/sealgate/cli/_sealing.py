@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING
 import click
 
 from sealgate.cli._app import cli
-from sealgate.cli._options import engine_options, policies_option, policy_roots, trust_option
+from sealgate.cli._options import (
+    engine_options,
+    opa_limits,
+    policies_option,
+    policy_roots,
+    trust_option,
+)
 from sealgate.cli._output import (
     ProgressBars,
     emit_summary,
@@ -307,6 +313,9 @@ def unseal(
     decision_log: Path | None,
     engine: str,
     opa_url: str | None,
+    opa_timeout: float | None,
+    opa_deadline: float | None,
+    opa_max_answer: int | None,
     opa_push: bool,
 ) -> None:
     """Verify, decrypt and publish a sealed model into memory-backed storage.
@@ -366,6 +375,7 @@ def unseal(
         engine=engine,
         opa_url=opa_url,
         opa_push=opa_push,
+        opa_limits=opa_limits(opa_timeout, opa_deadline, opa_max_answer),
         log=log_decision,
     )
     with ProgressBars(progress_enabled(json_output)) as bars:

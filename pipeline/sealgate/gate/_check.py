@@ -63,7 +63,11 @@ def run_check(config: GateConfig, request: CheckRequest) -> CheckOutcome:
     with reported_from(config.root):
         policy_set = load_policies(config)
         engine = create_engine(
-            config.engine, policy_set, opa_url=config.opa_url, push_policies=request.opa_push
+            config.engine,
+            policy_set,
+            opa_url=config.opa_url,
+            push_policies=request.opa_push,
+            opa_limits=config.opa_limits,
         )
         context = ParseContext(stack_planner=plan_platform_stack)
         waivers_file = load_waivers_file(config.waivers, context.today)

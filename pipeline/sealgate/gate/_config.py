@@ -18,6 +18,12 @@ from sealgate.inputs._discovery import DEFAULT_EXCLUDES
 from sealgate.inputs._structured import load_structured_documents
 from sealgate.policy import builtin_policy_root
 from sealgate.policy._decision import Severity
+from sealgate.policy._opa_limits import (
+    DEFAULT_DECISION_TIMEOUT,
+    DEFAULT_MAX_ANSWER_BYTES,
+    DEFAULT_RUN_DEADLINE,
+    OpaLimits,
+)
 from sealgate.policy._selection import RuleSelection
 
 CONFIG_FILE = ".sealgate.yaml"
@@ -42,6 +48,9 @@ class GateConfig:
     extend_exclude: tuple[str, ...] = ()
     engine: str = "embedded"
     opa_url: str | None = None
+    opa_timeout: float = DEFAULT_DECISION_TIMEOUT  # seconds per decision (one input)
+    opa_deadline: float = DEFAULT_RUN_DEADLINE  # seconds for every OPA decision of the run
+    opa_max_answer: int = DEFAULT_MAX_ANSWER_BYTES  # bytes of one answer
     jobs: int | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
 
@@ -54,6 +63,10 @@ class GateConfig:
     def excludes(self) -> tuple[str, ...]:
         """What a directory scan skips: ``exclude`` (default list) plus ``extend_exclude``."""
         return (*self.exclude, *self.extend_exclude)
+
+    @property
+    def opa_limits(self) -> OpaLimits:
+        return OpaLimits(self.opa_timeout, self.opa_deadline, self.opa_max_answer)
 
     @property
     def selection(self) -> RuleSelection:
@@ -137,6 +150,18 @@ def _url(value: Any, base: Path, where: str) -> str | None:
     return value
 
 
+def _seconds(value: Any, base: Path, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise InputError(f"{where}: expected a positive number of seconds")
+    return float(value)
+
+
+def _bytes(value: Any, base: Path, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InputError(f"{where}: expected a positive number of bytes")
+    return value
+
+
 def _jobs(value: Any, base: Path, where: str) -> int | None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         raise InputError(f"{where}: expected a positive number of worker processes")
@@ -155,6 +180,9 @@ SETTINGS: dict[str, Callable[[Any, Path, str], Any]] = {
     "extend_exclude": _strings,
     "engine": _engine,
     "opa_url": _url,
+    "opa_timeout": _seconds,
+    "opa_deadline": _seconds,
+    "opa_max_answer": _bytes,
     "jobs": _jobs,
 }
 assert set(SETTINGS) == {f.name for f in fields(GateConfig)} - {"root", "config_file", "sources"}

@@ -61,7 +61,11 @@ def run_review(config: GateConfig, request: ReviewRequest) -> ReviewOutcome:
         )
         waivers_file = load_waivers_file(config.waivers, ParseContext().today)
         engine = create_engine(
-            config.engine, policy_set, opa_url=config.opa_url, push_policies=request.opa_push
+            config.engine,
+            policy_set,
+            opa_url=config.opa_url,
+            push_policies=request.opa_push,
+            opa_limits=config.opa_limits,
         )
         result = gate_plan(main_plan, policy_set, engine, waivers_file, config)
         text = render_review(main_plan, result, other, bar)

@@ -144,6 +144,7 @@ def build_service(
     from sealgate.policy import builtin_policy_root
     from sealgate.policy._engine import create_engine
     from sealgate.policy._loader import load_policy_set
+    from sealgate.policy._opa_limits import OpaLimits
     from sealgate.promotion import open_registry
     from sealgate.sealing import load_signing_private_key, load_trust
     from sealgate.sealing._signing_keys import parse_signing_public_key
@@ -155,7 +156,14 @@ def build_service(
     def load_policy() -> UnsealPolicy:
         policy_set = load_policy_set([builtin_policy_root(), *config.policies])
         return UnsealPolicy(
-            policy_set, create_engine(config.engine, policy_set, opa_url=config.opa_url)
+            policy_set,
+            # A service runs for weeks: each decision has its timeout, the run no deadline.
+            create_engine(
+                config.engine,
+                policy_set,
+                opa_url=config.opa_url,
+                opa_limits=OpaLimits(run_deadline=None),
+            ),
         )
 
     policy = SerialPolicy(load_policy)

@@ -26,12 +26,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sealgate._files import replace_file
 from sealgate.errors import InputError, VerificationError
 from sealgate.policy._loader import DATA_NAMESPACE, PolicySet
+from sealgate.policy._opa_batch import BATCH_FILE, BATCH_MODULE, BATCH_ROOT
 from sealgate.policy._revision import policy_revision
 
 MANIFEST = ".manifest"
 SIGNATURES = ".signatures.json"
 DATA_FILE = "data.json"
 POLICY_ROOT = "sealgate"
+ROOTS = (POLICY_ROOT, DATA_NAMESPACE, BATCH_ROOT)
 ALGORITHM = "ES256"
 HASH_ALGORITHM = "SHA-256"
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
@@ -99,11 +101,12 @@ def bundle_files(policy_set: PolicySet, revision: str) -> dict[str, bytes]:
     for module in policy_set.policy_modules:
         relative = Path(module.file).resolve().relative_to(policy_set.root.resolve())
         files[relative.as_posix()] = module.source.encode()
+    files[BATCH_FILE] = BATCH_MODULE.encode()  # one request per input (see _opa_batch)
     for stem, document in sorted(policy_set.data[DATA_NAMESPACE].items()):
         files[f"{DATA_NAMESPACE}/{stem}/{DATA_FILE}"] = _json_bytes(document)
     manifest = {
         "revision": revision,
-        "roots": [POLICY_ROOT, DATA_NAMESPACE],
+        "roots": list(ROOTS),
         "rego_version": 1,
         "metadata": {"name": "sealgate"},
     }
@@ -130,7 +133,7 @@ def build_bundle(
     token = jwt.encode(claims, signing_key, algorithm=ALGORITHM, headers={"kid": key_id})
     files[SIGNATURES] = _json_bytes({"signatures": [token]})
     _write_archive(out, files)
-    return BundleSummary(revision, (POLICY_ROOT, DATA_NAMESPACE), tuple(sorted(files)), key_id)
+    return BundleSummary(revision, ROOTS, tuple(sorted(files)), key_id)
 
 
 def verify_bundle(

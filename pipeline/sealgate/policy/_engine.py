@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sealgate.errors import EngineError, InputError
 from sealgate.policy._embedded import EmbeddedEngine, Undefined
 from sealgate.policy._loader import PolicySet
+
+if TYPE_CHECKING:
+    from sealgate.policy._opa_limits import OpaLimits
 
 ENGINES = ("embedded", "opa")
 
@@ -45,9 +48,18 @@ class EmbeddedDecisions:
 
 
 def create_engine(
-    name: str, policy_set: PolicySet, *, opa_url: str | None = None, push_policies: bool = False
+    name: str,
+    policy_set: PolicySet,
+    *,
+    opa_url: str | None = None,
+    push_policies: bool = False,
+    opa_limits: OpaLimits | None = None,
 ) -> DecisionEngine:
-    """The backend chosen by flag or configuration; never a silent fallback."""
+    """The backend chosen by flag or configuration; never a silent fallback.
+
+    ``opa_limits`` bounds the OPA server's answers (default ``OpaLimits()``: 5 s per
+    decision, 120 s for the run counted from now, 4 MiB per answer).
+    """
     if name == "embedded":
         if opa_url:
             raise InputError("--opa-url is only valid with --engine opa")
@@ -57,7 +69,7 @@ def create_engine(
             raise InputError("--engine opa needs --opa-url URL (the OPA server's address)")
         from sealgate.policy._opa import OpaServerEngine
 
-        engine = OpaServerEngine(opa_url)
+        engine = OpaServerEngine(opa_url, limits=opa_limits)
         if push_policies:
             engine.push(policy_set)
         return engine

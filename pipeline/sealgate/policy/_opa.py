@@ -1,25 +1,30 @@
-"""The production decision point: an OPA server, reached through ``opa-python-client``.
+"""The production decision point: an OPA server, reached over its REST API.
 
 In production the server loads signed bundles that ``sealgate policy bundle`` builds; for
 development and the parity test, ``push`` uploads the local policy tree through the REST API.
 Builtin errors are made strict (``strict-builtin-errors``) so that OPA, like the embedded
 engine, reports an error instead of silently treating the expression as undefined.
+
+Each input costs one request (the batch module in ``_opa_batch``); a server without that
+module is asked package by package. Every request runs under ``OpaLimits``: once the run's
+deadline has passed, the remaining inputs are denied without asking.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
-
-import requests
-from opa_client.opa import OpaClient
+from urllib.parse import quote, urlsplit
 
 from sealgate.errors import EngineError, InputError
 from sealgate.policy._embedded import UNDEFINED
 from sealgate.policy._loader import DATA_NAMESPACE, PolicySet
+from sealgate.policy._opa_batch import BATCH_FILE, BATCH_MODULE, BATCH_PATH, batch_request
+from sealgate.policy._opa_http import MALFORMED, SERVER_ERROR, OpaFailure, OpaHttp
+from sealgate.policy._opa_limits import OpaLimits
 
-_QUERY_PARAMS = {"strict-builtin-errors": "true"}
+_STRICT = "?strict-builtin-errors=true"
 
 
 def parse_opa_url(url: str) -> tuple[str, int, bool, str]:
@@ -39,51 +44,109 @@ def parse_opa_url(url: str) -> tuple[str, int, bool, str]:
 class OpaServerEngine:
     name = "opa"
 
-    def __init__(self, url: str, *, timeout: float = 5.0, token: str | None = None) -> None:
+    def __init__(
+        self, url: str, *, limits: OpaLimits | None = None, token: str | None = None
+    ) -> None:
         host, port, tls, _ = parse_opa_url(url)
         self.url = url
-        self._client = OpaClient(host=host, port=port, ssl=tls, timeout=timeout, token=token)
+        self.limits = limits or OpaLimits()
+        self._http = OpaHttp(url, host, port, tls, self.limits, token)
+        self._batched = True  # until the server shows it lacks the batch module
+
+    @property
+    def batched(self) -> bool:
+        """Whether inputs still cost one request each (False once the server showed that it
+        lacks the batch module)."""
+        return self._batched
+
+    def close(self) -> None:
+        self._http.close()
 
     def push(self, policy_set: PolicySet) -> None:
-        """Upload every policy module and the shared data (development and parity tests)."""
-        try:
-            for module in policy_set.policy_modules:
-                self._client.update_policy_from_string(
-                    module.source, module.file.replace("/", "_"), rego_compat=False
+        """Upload every policy module, the batch module and the shared data (development).
+
+        OPA compiles each upload against the modules it already has, so a module that uses
+        one not yet uploaded is refused: refused modules are sent again after the others,
+        until a round makes no progress.
+        """
+        modules = [(m.file.replace("/", "_"), m.source) for m in policy_set.policy_modules]
+        pending = [*modules, (BATCH_FILE.replace("/", "_"), BATCH_MODULE)]
+        while pending:
+            refused = []
+            for policy_id, source in pending:
+                answer = self._http.request(
+                    "PUT",
+                    f"/v1/policies/{quote(policy_id, safe='')}",
+                    source.encode(),
+                    "text/plain",
                 )
-            self._client.update_or_create_data(policy_set.data[DATA_NAMESPACE], DATA_NAMESPACE)
-        except requests.RequestException as exc:
-            raise EngineError(f"OPA server {self.url} unreachable: {exc}") from exc
-        except Exception as exc:  # the client raises its own exception types
+                if answer.status != 200:
+                    refused.append((policy_id, source, answer.body))
+            if len(refused) == len(pending):
+                raise EngineError(
+                    f"OPA server {self.url} rejected the policies: {_error_text(refused[0][2])}"
+                )
+            pending = [(policy_id, source) for policy_id, source, _ in refused]
+        data = json.dumps(policy_set.data[DATA_NAMESPACE]).encode()
+        answer = self._http.request("PUT", f"/v1/data/{DATA_NAMESPACE}", data, "application/json")
+        if answer.status not in {200, 204}:
             raise EngineError(
-                f"OPA server {self.url} rejected the policies: {_reason(exc)}"
-            ) from exc
+                f"OPA server {self.url} rejected the data: {_error_text(answer.body)}"
+            )
 
     def evaluate_rules(self, rules: Sequence[str], input_document: Any) -> list[Any]:
-        return [self._evaluate(rule, input_document) for rule in rules]
+        """Each rule's value, UNDEFINED, or the EngineError (an ``OpaFailure`` names why)."""
+        packages = batch_request(rules) if self._batched else {}
+        values: dict[str, Any] = {}
+        if packages:
+            try:
+                values = self._batch(packages, input_document)
+            except EngineError as exc:
+                return [exc for _ in rules]
+        results: list[Any] = []
+        for rule in rules:
+            name = rule.removesuffix(".deny")
+            if name in packages and self._batched:
+                results.append(values.get(name, UNDEFINED))
+            else:
+                results.append(self._single(rule, input_document))
+        return results
 
-    def _evaluate(self, rule: str, input_document: Any) -> Any:
+    def _batch(self, packages: dict[str, list[str]], document: Any) -> dict[str, Any]:
+        body = json.dumps({"input": {"packages": packages, "document": document}}).encode()
+        result = self._decision(BATCH_PATH, body, "the batched decisions")
+        if result is UNDEFINED:
+            self._batched = False  # no batch module on this server: ask package by package
+            return {}
+        if not isinstance(result, dict):
+            raise OpaFailure(MALFORMED, f"OPA server {self.url} sent a malformed answer")
+        return result
+
+    def _single(self, rule: str, document: Any) -> Any:
+        body = json.dumps({"input": document}).encode()
         try:
-            response = self._client.query_rule(input_document, rule, query_params=_QUERY_PARAMS)
-        except requests.HTTPError as exc:
-            return EngineError(f"OPA server error for data.{rule}: {_http_reason(exc)}")
-        except requests.RequestException as exc:
-            return EngineError(f"OPA server {self.url} unreachable: {exc}")
-        except ValueError as exc:  # a body that is not JSON
-            return EngineError(f"OPA server {self.url} sent an unreadable answer: {exc}")
-        if not isinstance(response, dict):
-            return EngineError(f"OPA server {self.url} sent an unexpected answer")
-        return response.get("result", UNDEFINED)
+            return self._decision(f"/v1/data/{rule.replace('.', '/')}", body, f"data.{rule}")
+        except EngineError as exc:
+            return exc
+
+    def _decision(self, path: str, body: bytes, what: str) -> Any:
+        answer = self._http.request("POST", path + _STRICT, body, "application/json")
+        if answer.status != 200:
+            raise OpaFailure(
+                SERVER_ERROR,
+                f"OPA server error for {what}: HTTP {answer.status} {_error_text(answer.body)}",
+            )
+        if not isinstance(answer.body, dict):
+            raise OpaFailure(
+                MALFORMED, f"OPA server {self.url} sent a malformed answer (not a JSON object)"
+            )
+        return answer.body.get("result", UNDEFINED)
 
 
-def _http_reason(exc: requests.HTTPError) -> str:
-    response = exc.response
-    if response is None:
-        return str(exc)
-    try:
-        body = response.json()
-    except ValueError:
-        return f"HTTP {response.status_code}"
+def _error_text(body: Any) -> str:
+    """OPA's error document as one line: code, then each error's file:row: message."""
+    if not isinstance(body, dict):
+        return "(no error document)"
     errors = body.get("errors") or []
     detail = "; ".join(
         f"{e.get('location', {}).get('file', '')}:{e.get('location', {}).get('row', '')}: "
@@ -91,11 +154,5 @@ def _http_reason(exc: requests.HTTPError) -> str:
         for e in errors
         if isinstance(e, dict)
     )
-    return (
-        f"HTTP {response.status_code} {body.get('code', '')}: {detail or body.get('message', '')}"
-    )
-
-
-def _reason(exc: Exception) -> str:
-    message = getattr(exc, "message", None) or str(exc)
-    return " ".join(str(message).split())
+    text = f"{body.get('code', '')}: {detail or body.get('message', '')}"
+    return " ".join(text.split())

@@ -10,6 +10,7 @@ from sealgate.errors import InputError
 from sealgate.policy import builtin_policy_root
 from sealgate.policy._engine import create_engine
 from sealgate.policy._loader import load_policy_set
+from sealgate.policy._opa_limits import OpaLimits
 from sealgate.promotion._approvals import create_approval
 from sealgate.promotion._backends import open_registry
 from sealgate.promotion._digest import check_digest, sealed_model_digest
@@ -51,6 +52,7 @@ class GateOptions:
     engine: str = "embedded"
     opa_url: str | None = None
     opa_push: bool = False
+    opa_limits: OpaLimits | None = None  # default OpaLimits()
 
 
 def open_gate(options: GateOptions, registry: Registry | None = None) -> GateContext:
@@ -62,7 +64,11 @@ def open_gate(options: GateOptions, registry: Registry | None = None) -> GateCon
         registry=registry or open_registry(options.registry),
         policy_set=policy_set,
         engine=create_engine(
-            options.engine, policy_set, opa_url=options.opa_url, push_policies=options.opa_push
+            options.engine,
+            policy_set,
+            opa_url=options.opa_url,
+            push_policies=options.opa_push,
+            opa_limits=options.opa_limits,
         ),
         trust=load_trust(options.trust),
         gate_key=load_signing_private_key(options.gate_key),

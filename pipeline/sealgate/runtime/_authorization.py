@@ -22,6 +22,7 @@ from sealgate.inputs._model import PolicyInput
 from sealgate.policy._engine import DecisionEngine
 from sealgate.policy._evaluate import evaluate_input
 from sealgate.policy._loader import PolicySet
+from sealgate.policy._opa_limits import OpaLimits
 from sealgate.policy._revision import policy_revision
 from sealgate.runtime._unseal import UnsealRequest
 from sealgate.sealing.recipients import Identity, requires_unseal_policy
@@ -253,6 +254,7 @@ def build_authorizer(
     opa_url: str | None,
     opa_push: bool,
     log: Callable[[str], None],
+    opa_limits: OpaLimits | None = None,
 ) -> UnsealAuthorizer | None:
     """The authorizer for ``sealgate unseal``; ``None`` only without --environment and when
     every identity's recipient type opts out of the policy (``local`` development keys).
@@ -283,7 +285,9 @@ def build_authorizer(
         registry = VerifiedPointers(open_registry(registry_url), gate_keys_from_environment())
     return UnsealAuthorizer(
         policy_set,
-        create_engine(engine, policy_set, opa_url=opa_url, push_policies=opa_push),
+        create_engine(
+            engine, policy_set, opa_url=opa_url, push_policies=opa_push, opa_limits=opa_limits
+        ),
         identities=identities,
         environment=environment,
         registry=registry,
