@@ -17,7 +17,7 @@ from opa_client.opa import OpaClient
 
 from sealgate.errors import EngineError, InputError
 from sealgate.policy._embedded import UNDEFINED
-from sealgate.policy._loader import DATA_NAMESPACE, PolicySet
+from sealgate.policy._loader import DATA_NAMESPACE, PolicyModule, PolicySet
 
 _QUERY_PARAMS = {"strict-builtin-errors": "true"}
 
@@ -45,15 +45,37 @@ class OpaServerEngine:
         self._client = OpaClient(host=host, port=port, ssl=tls, timeout=timeout, token=token)
 
     def push(self, policy_set: PolicySet) -> None:
-        """Upload every policy module and the shared data (development and parity tests)."""
+        """Upload every policy module and the shared data (development and parity tests).
+
+        OPA compiles each uploaded module against those already there, so a module that calls
+        one not yet uploaded is refused: refused modules are retried after the others until a
+        round uploads nothing more.
+        """
+        pending = list(policy_set.policy_modules)
         try:
-            for module in policy_set.policy_modules:
-                self._client.update_policy_from_string(
-                    module.source, module.file.replace("/", "_"), rego_compat=False
-                )
+            while pending:
+                refused: list[PolicyModule] = []
+                reason: Exception | None = None
+                for module in pending:
+                    try:
+                        self._client.update_policy_from_string(
+                            module.source, module.file.replace("/", "_"), rego_compat=False
+                        )
+                    except requests.RequestException:
+                        raise
+                    except Exception as exc:  # the client raises its own exception types
+                        refused.append(module)
+                        reason = exc
+                if reason is not None and len(refused) == len(pending):
+                    raise EngineError(
+                        f"OPA server {self.url} rejected the policies: {_reason(reason)}"
+                    ) from reason
+                pending = refused
             self._client.update_or_create_data(policy_set.data[DATA_NAMESPACE], DATA_NAMESPACE)
         except requests.RequestException as exc:
             raise EngineError(f"OPA server {self.url} unreachable: {exc}") from exc
+        except EngineError:
+            raise
         except Exception as exc:  # the client raises its own exception types
             raise EngineError(
                 f"OPA server {self.url} rejected the policies: {_reason(exc)}"
