@@ -44,6 +44,9 @@ deps-system:
 # OPA's own command (the server, `opa test`, `opa check`) built from its pinned Go module in
 # tests/tools/opa, and Regal installed at a pinned version, both into $(BIN). Rebuilt only when the
 # pins change. Without a Go toolchain the tests that need them skip, naming the missing binary.
+# The Go module proxy refuses github.com/open-policy-agent/regal (HTTP 403 for its version list
+# and for the pinned version): until it serves Regal, its install fails, deps-go says so and
+# goes on, and the Regal tests skip.
 GO ?= go
 OPA_TOOL := tests/tools/opa
 REGAL_VERSION := v0.36.1
