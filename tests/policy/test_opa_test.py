@@ -1,7 +1,8 @@
 """`opa test` on the policy tree passes the same tests as `sealgate policy test`.
 
-OPA reads data files by folder, not by name, so it is given the policy modules (tests
-included) and one data document holding the policy data where the policies read it
+OPA loads every JSON and YAML file under a folder as data at that folder's path, so the samples
+(documents that would collide) and the YAML policy data (which it would put at ``data.data``) are
+ignored, and the policy data is given as one document where the policies read it
 (``data.config.<stem>``), exactly what the loader and the bundle give them.
 """
 
@@ -21,9 +22,17 @@ def test_opa_test_passes_what_sealgate_policy_test_passes(opa_binary: str, tmp_p
     policy_set = load_policy_set([REPO / "policies"])
     data = tmp_path / "data.json"
     data.write_text(json.dumps(policy_set.data))
-    modules = sorted({module.file for module in policy_set.modules})
     completed = subprocess.run(
-        [opa_binary, "test", "--format=json", *modules, str(data)],
+        [
+            opa_binary,
+            "test",
+            "--format=json",
+            "policies/",
+            "--ignore=samples",
+            "--ignore=*.yaml",
+            "--ignore=*.yml",
+            str(data),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -35,6 +44,7 @@ def test_opa_test_passes_what_sealgate_policy_test_passes(opa_binary: str, tmp_p
     skipped = [r["name"] for r in results if r.get("skip")]
     passed = len(results) - len(failed) - len(skipped)
     assert completed.returncode == 0 and not failed, completed.stderr or failed
+    assert {r["location"]["file"].split("/", 1)[0] for r in results} == {"policies"}
 
     run = run_sealgate("policy", "test", "policies/", cwd=REPO)
     assert run.code == 0, run.stdout + run.stderr
