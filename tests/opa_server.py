@@ -317,3 +317,29 @@ def live_opa_server(
     finally:
         bundles.stop()
         collector.stop()
+
+
+@contextmanager
+def live_opa_on_policies(
+    opa: str, workdir: Path, policies: Path = REPO / "policies"
+) -> Iterator[LiveOpa]:
+    """OPA on ``policies``, bundled and signed by ``sealgate policy bundle`` with a fresh key,
+    activated before it is yielded (for benchmarks and tests that only need a live server)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    sealgate = [sys.executable, "-m", "sealgate"]
+    key = workdir / "policy-signer"
+    subprocess.run(
+        [*sealgate, "keys", "generate", "signing", f"--out={key}"], check=True, capture_output=True
+    )
+    bundle = workdir / BUNDLE_RESOURCE
+    built = subprocess.run(
+        [*sealgate, "policy", "bundle", str(policies), f"--out={bundle}", f"--sign-key={key}.key"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    revision = built.stdout.split("revision ", 1)[1].split(",", 1)[0]
+    public_key = Path(f"{key}.pub").read_text()
+    with live_opa_server(opa, workdir / "opa", bundle.read_bytes(), public_key) as live:
+        live.server.wait_for_revision(revision)
+        yield live
