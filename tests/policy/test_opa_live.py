@@ -195,3 +195,27 @@ def _bundle_error(live: LiveOpa) -> str:
         return ""
     bundle = body["result"].get("bundles", {}).get(BUNDLE_NAME, {})
     return str(bundle.get("message", "")) if bundle.get("code") else ""
+
+
+def test_running_opa_keeps_its_bundle_when_an_update_is_refused(
+    opa_binary: str, policy_keys: PolicyKeys, repo_bundle: tuple[Path, str], tmp_path: Path
+) -> None:
+    """A tampered update is refused while the active revision keeps deciding; a signed
+    update with a new revision is activated at the next poll."""
+    source, revision = repo_bundle
+    with live_opa_server(
+        opa_binary, tmp_path / "opa", source.read_bytes(), policy_keys.signer_pub.read_text()
+    ) as live:
+        live.server.wait_for_revision(revision)
+        update = build_bundle(policy_keys, tmp_path / "r2.tar.gz", "--revision", "r2")
+        tampered = tmp_path / "tampered.tar.gz"
+        _tampered(policy_keys, tmp_path / "r2.tar.gz", tampered)
+        live.bundles.publish(BUNDLE_RESOURCE, tampered.read_bytes())
+        error = _wait(lambda: _bundle_error(live), 20, "OPA to refuse the tampered update")
+        assert "digest mismatch" in error
+        assert live.server.bundle_revision() == revision
+        waivers = {"waivers": [{"rule": "SG-X-1"}], "today": "2026-11-22", "expiry": []}
+        [denied] = OpaServerEngine(live.url).evaluate_rules(["sealgate.gate.waivers.deny"], waivers)
+        assert isinstance(denied, list) and denied, "the active bundle stopped deciding"
+        live.bundles.publish(BUNDLE_RESOURCE, (tmp_path / "r2.tar.gz").read_bytes())
+        live.server.wait_for_revision(update)
