@@ -10,7 +10,7 @@ APT_PACKAGES := swtpm swtpm-tools libtss2-dev pkg-config
 # npm packages the tests need (Azurite, the Blob Storage emulator), from package.json.
 NPM_PACKAGES := $(wildcard package.json)
 
-.PHONY: check test run-tests typecheck lint bench deps-python deps-test deps-system deps-node clean
+.PHONY: check test run-tests typecheck lint bench deps-python deps-test deps-system deps-node deps-go clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,33 @@ deps-system:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# OPA's own command (the server, `opa test`, `opa check`) built from its pinned Go module in
+# tests/tools/opa, and Regal installed at a pinned version, both into $(BIN). Rebuilt only when the
+# pins change. Without a Go toolchain the tests that need them skip, naming the missing binary.
+# The Go module proxy refuses github.com/open-policy-agent/regal (HTTP 403 for its version list
+# and for the pinned version): until it serves Regal, its install fails, deps-go says so and
+# goes on, and the Regal tests skip.
+GO ?= go
+OPA_TOOL := tests/tools/opa
+REGAL_VERSION := v0.36.1
+HAVE_GO := $(shell command -v $(GO) 2>/dev/null)
+
+$(BIN)/opa: $(OPA_TOOL)/go.mod $(OPA_TOOL)/go.sum $(OPA_TOOL)/main.go
+	cd $(OPA_TOOL) && GOFLAGS="-mod=readonly -buildvcs=false" $(GO) build -trimpath -o $(abspath $(BIN))/opa .
+
+$(BIN)/.regal-$(REGAL_VERSION):
+	GOBIN=$(abspath $(BIN)) $(GO) install github.com/open-policy-agent/regal@$(REGAL_VERSION)
+	touch $@
+
+deps-go:
+ifeq ($(HAVE_GO),)
+	@echo "no Go toolchain ($(GO)): the OPA and Regal tests will skip"
+else
+	@mkdir -p $(BIN)
+	$(MAKE) $(BIN)/opa
+	@$(MAKE) $(BIN)/.regal-$(REGAL_VERSION) || echo "regal $(REGAL_VERSION) could not be installed: the Regal tests will skip"
+endif
+
 deps-node:
 	@if [ -n "$(NPM_PACKAGES)" ] && [ ! -d node_modules ]; then npm ci --no-audit --no-fund --silent; fi
 
@@ -50,6 +77,7 @@ check: deps-python
 
 test: deps-system deps-node
 	$(MAKE) deps-test
+	$(MAKE) deps-go
 	$(MAKE) run-tests
 
 run-tests:

@@ -206,3 +206,77 @@ def test_structured_hash_follows_opa() -> None:
     canonical = '{"a":["x",true,null],"b":1.50,"\u00e9":"\\u2028"}'.encode()
     assert file_hash("config/x/data.json", content) == hashlib.sha256(canonical).hexdigest()
     assert file_hash("p.rego", content) == hashlib.sha256(content).hexdigest()
+
+
+def _bundle(sealgate: Sealgate, key: Path, out: Path, *extra: str) -> Path:
+    run = sealgate(
+        "policy",
+        "bundle",
+        str(REPO / "policies"),
+        "--out",
+        str(out),
+        "--sign-key",
+        str(key),
+        *extra,
+        cwd=REPO,
+    )
+    assert run.code == 0, run.stderr
+    return out
+
+
+def test_the_configured_key_id_is_required_without_naming_it(
+    signed_bundle: tuple[Path, Path, Path], sealgate: Sealgate, tmp_path: Path
+) -> None:
+    """Without --key-id the configured default (`sealgate`) is required, not any kid."""
+    _, key, _ = signed_bundle
+    prod = _bundle(sealgate, key.with_suffix(".key"), tmp_path / "prod.tar.gz", "--key-id", "prod")
+    run = verify(sealgate, prod, key)
+    assert run.code == 1 and "signed with key id 'prod', expected 'sealgate'" in run.stderr
+    assert verify(sealgate, prod, key, "--key-id", "prod").code == 0
+
+
+def test_signature_scope_must_match_the_configured_scope(
+    signed_bundle: tuple[Path, Path, Path], sealgate: Sealgate, tmp_path: Path
+) -> None:
+    bundle, key, _ = signed_bundle
+    token = json.loads(read_members(bundle)[".signatures.json"])["signatures"][0]
+    assert jwt.decode(token, options={"verify_signature": False})["scope"] == "write"
+    read = _bundle(sealgate, key.with_suffix(".key"), tmp_path / "read.tar.gz", "--scope", "read")
+    run = verify(sealgate, read, key)
+    assert run.code == 1 and "scope 'read' does not match 'write'" in run.stderr
+    assert verify(sealgate, read, key, "--scope", "read").code == 0
+    bare = _bundle(sealgate, key.with_suffix(".key"), tmp_path / "bare.tar.gz", "--scope", "")
+    run = verify(sealgate, bare, key)
+    assert run.code == 1 and "scope '' does not match 'write'" in run.stderr
+    assert verify(sealgate, bare, key, "--scope", "").code == 0
+
+
+def test_state_file_refuses_an_older_revision(
+    signed_bundle: tuple[Path, Path, Path], sealgate: Sealgate, tmp_path: Path
+) -> None:
+    _, key, _ = signed_bundle
+    signer = key.with_suffix(".key")
+    first = _bundle(sealgate, signer, tmp_path / "r1.tar.gz", "--revision", "r1")
+    second = _bundle(sealgate, signer, tmp_path / "r2.tar.gz", "--revision", "r2")
+    state = tmp_path / "state" / "accepted.json"
+    state.parent.mkdir()
+    assert verify(sealgate, first, key, "--state", str(state)).code == 0
+    assert verify(sealgate, second, key, "--state", str(state)).code == 0
+    assert verify(sealgate, second, key, "--state", str(state)).code == 0  # the same again
+    run = verify(sealgate, first, key, "--state", str(state))
+    assert run.code == 1 and "r1 is older than the accepted r2" in run.stderr
+    assert json.loads(state.read_text())["accepted"] == ["r1", "r2"]
+    assert sorted(p.name for p in state.parent.iterdir()) == ["accepted.json"]
+    # Without the state file the rollback is not visible: the signature is still valid.
+    assert verify(sealgate, first, key).code == 0
+
+
+def test_unreadable_state_file_is_an_input_error(
+    signed_bundle: tuple[Path, Path, Path], sealgate: Sealgate, tmp_path: Path
+) -> None:
+    bundle, key, _ = signed_bundle
+    state = tmp_path / "state.json"
+    state.write_text('{"accepted": "r1"}')
+    run = verify(sealgate, bundle, key, "--state", str(state))
+    assert run.code == 2 and "bundle state must be" in run.stderr
+    assert state.read_text() == '{"accepted": "r1"}'

@@ -1,18 +1,16 @@
 """The OPA server backend: its REST contract, fail-closed handling, and live parity.
 
-No OPA binary exists on the build machines, so the contract tests talk to a local stand-in
-that speaks OPA's documented REST API (PUT /v1/policies, PUT /v1/data, POST /v1/data/<path>)
-and answers from regorus. The live parity test runs only where an `opa` binary is on PATH.
+The contract tests talk to a local stand-in that speaks OPA's documented REST API (PUT
+/v1/policies, PUT /v1/data, POST /v1/data/<path>) and answers from regorus, for what a real
+server cannot be made to do (garbage, 500s). The live parity test runs a real `opa` (built by
+`make deps-go`), as does tests/policy/test_opa_live.py on signed bundles.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import socket
-import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,6 +30,7 @@ from sealgate.policy._opa_limits import OpaLimits
 from sealgate.policy._testing import sample_cases
 
 from tests.conftest import REPO
+from tests.opa_server import start_opa
 
 
 class OpaStandIn(ThreadingHTTPServer):
@@ -239,30 +238,12 @@ def test_bad_opa_urls_are_input_errors(url: str) -> None:
         parse_opa_url(url)
 
 
-def test_live_opa_server_parity(repo_policies: PolicySet, tmp_path: Path) -> None:
-    opa = shutil.which("opa")
-    if opa is None:
-        pytest.skip(
-            "no `opa` binary on PATH: live OPA server parity not run (contract tests above ran)"
-        )
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen([opa, "run", "--server", f"--addr=127.0.0.1:{port}"], cwd=tmp_path)
+def test_live_opa_server_parity(repo_policies: PolicySet, opa_binary: str, tmp_path: Path) -> None:
+    """A plain `opa run --server`, policies pushed through the REST API (development mode)."""
+    server = start_opa(opa_binary, tmp_path)
     try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-        engine = create_engine("opa", repo_policies, opa_url=url, push_policies=True)
+        engine = create_engine("opa", repo_policies, opa_url=server.url, push_policies=True)
         embedded = EmbeddedDecisions(repo_policies.engine())
         assert decisions(repo_policies, engine) == decisions(repo_policies, embedded)
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        server.stop()

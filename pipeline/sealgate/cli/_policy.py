@@ -94,9 +94,20 @@ def policy_export_gatekeeper(paths: tuple[Path, ...], out: Path) -> None:
     show_default=True,
     help="Key id OPA looks up in its `keys:` configuration.",
 )
+@click.option(
+    "--scope",
+    default="write",
+    show_default=True,
+    help="Signature scope claim; OPA's `signing.scope` must equal it.",
+)
 @click.option("--revision", help="Bundle revision  [default: the SHA-256 of the content]")
 def policy_bundle(
-    paths: tuple[Path, ...], out: Path, sign_key: Path, key_id: str, revision: str | None
+    paths: tuple[Path, ...],
+    out: Path,
+    sign_key: Path,
+    key_id: str,
+    scope: str,
+    revision: str | None,
 ) -> None:
     """Build a signed OPA bundle (.manifest, policies, data, .signatures.json)."""
     from sealgate.policy._bundle import build_bundle
@@ -105,7 +116,12 @@ def policy_bundle(
 
     policy_set = load_policy_set(list(paths) or _configured_policies())
     summary = build_bundle(
-        policy_set, out, load_signing_private_key(sign_key), key_id=key_id, revision=revision
+        policy_set,
+        out,
+        load_signing_private_key(sign_key),
+        key_id=key_id,
+        scope=scope,
+        revision=revision,
     )
     click.echo(
         f"wrote {out}: revision {summary.revision}, {len(summary.files)} files, key id {key_id}"
@@ -117,15 +133,36 @@ def policy_bundle(
 @click.option(
     "--key", required=True, type=click.Path(path_type=Path), help="ECDSA P-256 public key."
 )
-@click.option("--key-id", help="Require this key id in the signature.")
-def policy_verify_bundle(bundle: Path, key: Path, key_id: str | None) -> None:
-    """Check a bundle's signature and every file against it."""
+@click.option(
+    "--key-id",
+    default="sealgate",
+    show_default=True,
+    help="The configured key id (OPA's `signing.keyid`); a signature naming another is refused.",
+)
+@click.option(
+    "--scope",
+    default="write",
+    show_default=True,
+    help="The configured scope (OPA's `signing.scope`); the signature's must equal it.",
+)
+@click.option(
+    "--state",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Revisions accepted so far: refuse an older one, record a new one.",
+)
+def policy_verify_bundle(
+    bundle: Path, key: Path, key_id: str, scope: str, state: Path | None
+) -> None:
+    """Check a bundle's signature, key id, scope and every file against it."""
     from sealgate._paths import read_bounded
     from sealgate.policy._bundle import verify_bundle
+    from sealgate.policy._bundle_state import accept_revision
     from sealgate.sealing._signing_keys import parse_signing_public_key
 
     public_key = parse_signing_public_key(read_bounded(key, 64 * 1024, "public key"), str(key))
-    summary = verify_bundle(bundle, public_key, key_id=key_id)
+    summary = verify_bundle(bundle, public_key, key_id=key_id, scope=scope)
+    if state is not None:
+        accept_revision(state, summary.revision)
     click.echo(
         f"verified {bundle}: revision {summary.revision}, roots {', '.join(summary.roots)}, "
         f"{len(summary.files)} files signed by key id {summary.key_id}"

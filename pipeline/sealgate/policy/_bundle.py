@@ -2,7 +2,8 @@
 
 The archive is what ``opa build`` produces (``.manifest``, Rego modules, ``data.json`` files
 under their data paths), plus ``.signatures.json`` in OPA's bundle signing format: one JWT
-(ES256) whose ``files`` claim lists every other file with its SHA-256. As in OPA, a structured
+(ES256) whose ``files`` claim lists every other file with its SHA-256 and whose ``scope`` claim
+names what the signer allows (OPA's ``signing.scope``). As in OPA, a structured
 file (``.manifest``, ``data.json``) is hashed over its parsed JSON with object keys sorted, so
 whitespace does not matter; everything else is hashed as bytes. Archives are reproducible:
 entries are sorted and carry no times, owners or modes beyond 0644.
@@ -38,6 +39,8 @@ ALGORITHM = "ES256"
 HASH_ALGORITHM = "SHA-256"
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
 MAX_MEMBER_BYTES = 16 * 1024 * 1024
+DEFAULT_KEY_ID = "sealgate"
+DEFAULT_SCOPE = "write"
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class BundleSummary:
     roots: tuple[str, ...]
     files: tuple[str, ...]
     key_id: str
+    scope: str
 
 
 class _Number(str):
@@ -119,27 +123,41 @@ def build_bundle(
     out: Path,
     signing_key: ec.EllipticCurvePrivateKey,
     *,
-    key_id: str,
+    key_id: str = DEFAULT_KEY_ID,
+    scope: str = DEFAULT_SCOPE,
     revision: str | None = None,
 ) -> BundleSummary:
     revision = revision or policy_revision(policy_set)
     files = bundle_files(policy_set, revision)
-    claims = {
+    claims: dict[str, Any] = {
         "files": [
             {"name": name, "hash": file_hash(name, content), "algorithm": HASH_ALGORITHM}
             for name, content in sorted(files.items())
         ]
     }
+    if scope:
+        claims["scope"] = scope
     token = jwt.encode(claims, signing_key, algorithm=ALGORITHM, headers={"kid": key_id})
     files[SIGNATURES] = _json_bytes({"signatures": [token]})
     _write_archive(out, files)
-    return BundleSummary(revision, ROOTS, tuple(sorted(files)), key_id)
+    return BundleSummary(revision, ROOTS, tuple(sorted(files)), key_id, scope)
 
 
 def verify_bundle(
-    path: Path, public_key: ec.EllipticCurvePublicKey, *, key_id: str | None = None
+    path: Path,
+    public_key: ec.EllipticCurvePublicKey,
+    *,
+    key_id: str = DEFAULT_KEY_ID,
+    scope: str = DEFAULT_SCOPE,
 ) -> BundleSummary:
-    """Check the signature and every file; raise VerificationError naming the first problem."""
+    """Check the signature, its key id and scope, and every file, as OPA configured with
+    ``signing: {keyid: key_id, scope: scope}`` does; raise VerificationError naming the
+    first problem.
+
+    OPA verifies with the configured key whatever ``kid`` the token names; a ``kid`` naming
+    another key is refused here all the same, since the signer meant another key. As in OPA,
+    the token's ``scope`` must equal ``scope`` exactly (an absent claim matches only ``""``).
+    """
     files = dict(_read_archive(path))
     try:
         signatures = json.loads(files.pop(SIGNATURES))["signatures"]
@@ -161,9 +179,14 @@ def verify_bundle(
         )
     except jwt.PyJWTError as exc:
         raise VerificationError(f"{path}: bundle signature does not verify: {exc}") from exc
-    signed_kid = header.get("kid") or claims.get("keyid") or ""
-    if key_id is not None and signed_kid != key_id:
+    signed_kid = header.get("kid") or claims.get("keyid") or key_id
+    if signed_kid != key_id:
         raise VerificationError(f"{path}: signed with key id {signed_kid!r}, expected {key_id!r}")
+    signed_scope = claims.get("scope", "")
+    if signed_scope != scope:
+        raise VerificationError(
+            f"{path}: bundle signature scope {signed_scope!r} does not match {scope!r}"
+        )
     listed = {
         entry.get("name"): entry for entry in claims.get("files", []) if isinstance(entry, dict)
     }
@@ -186,6 +209,7 @@ def verify_bundle(
         tuple(manifest.get("roots", [])),
         tuple(sorted(files)),
         signed_kid,
+        scope,
     )
 
 
