@@ -88,7 +88,7 @@ def main() -> None:
         server = subprocess.Popen(
             [opa, "run", "--server", f"--addr=127.0.0.1:{port}", "--log-level=error",
              "--bundle", str(bundle), "--verification-key", str(public),
-             "--verification-key-id", "benchmark", "--signing-alg", "ES256"],
+             "--verification-key-id", "benchmark", "--signing-alg", "ES256", "--scope", "write"],
             cwd=folder,
         )  # fmt: skip
         try:

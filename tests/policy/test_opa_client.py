@@ -371,7 +371,7 @@ def test_a_bundle_fed_opa_server_answers_each_input_in_one_request(
     server = subprocess.Popen(
         [opa, "run", "--server", f"--addr=127.0.0.1:{port}", "--log-level=error",
          "--bundle", str(tmp_path / "bundle.tar.gz"), "--verification-key",
-         str(tmp_path / "key.pem"), "--verification-key-id", "test", "--signing-alg", "ES256"],
+         str(tmp_path / "key.pem"), "--verification-key-id", "test", "--signing-alg", "ES256", "--scope", "write"],
         cwd=tmp_path,
     )  # fmt: skip
     try:

@@ -19,6 +19,7 @@ import pytest
 from sealgate.policy._engine import EmbeddedDecisions, create_engine
 from sealgate.policy._loader import PolicySet, load_policy_set
 from sealgate.policy._opa import OpaServerEngine
+from sealgate.policy._opa_batch import BATCH_PATH
 
 from tests.conftest import REPO, run_sealgate
 from tests.opa_server import (
@@ -87,21 +88,26 @@ def test_decision_log_records_each_decision_with_the_bundle_revision(
     _, revision = repo_bundle
     marker = uuid.uuid4().hex
     rules = [package.decision for package in repo_policies.packages.values()]
-    OpaServerEngine(live_opa.url).evaluate_rules(rules, {"probe": marker})
+    engine = OpaServerEngine(live_opa.url)
+    engine.evaluate_rules(rules, {"probe": marker})
+    assert engine.batched  # one request, so one decision, for every package
 
     def logged() -> list[dict[str, Any]]:
         return live_opa.collector.events_where(
-            lambda e: isinstance(e.get("input"), dict) and e["input"].get("probe") == marker
+            lambda e: isinstance(e.get("input"), dict)
+            and isinstance(e["input"].get("document"), dict)
+            and e["input"]["document"].get("probe") == marker
         )
 
-    live_opa.collector.wait_until(
-        lambda: len(logged()) >= len(rules), 20, f"{len(rules)} decision log events"
-    )
-    events = logged()
-    assert sorted(e["path"] for e in events) == sorted(r.replace(".", "/") for r in rules)
-    assert len({e["decision_id"] for e in events}) == len(rules)
-    assert all(e["bundles"] == {BUNDLE_NAME: {"revision": revision}} for e in events)
-    assert all("result" in e or "error" in e or e.get("path") for e in events)
+    live_opa.collector.wait_until(lambda: len(logged()) >= 1, 20, "the batched decision's event")
+    [event] = logged()
+    assert event["path"] == BATCH_PATH.removeprefix("/v1/data/")
+    assert event["bundles"] == {BUNDLE_NAME: {"revision": revision}}
+    assert event["decision_id"]
+    # The decision names every package it evaluated, and its result holds each one's answer.
+    asked = {rule.removesuffix(".deny") for rule in rules}
+    assert set(event["input"]["packages"]) == asked
+    assert set(event["result"]) == asked
 
 
 # Each case: how the bundle is made; whether OPA and verify-bundle accept it.
