@@ -124,7 +124,6 @@ test_findings_name_the_offending_field if {
 		with data.config.unseal as config
 	f == {
 		"id": "SG-UNSEAL-104",
-		"severity": "critical",
 		"path": ["tee", "claims", "x-ms-policy-hash"],
 		"msg": "attestation policy hash other is not listed for conf",
 	}
