@@ -2,8 +2,8 @@
 # title: Findings
 # description: >-
 #   The one way a policy builds a finding. A finding names its rule (an id declared in that
-#   rule's METADATA), says what is wrong, and points at the field; its severity is the rule's
-#   METADATA severity, which the gate fills in (a finding never restates it).
+#   rule's annotation), says what is wrong, and points at the field. Its severity is the one
+#   the rule's annotation declares, which the gate fills in: a finding never restates it.
 package sealgate.lib.findings
 
 import rego.v1

@@ -523,7 +523,7 @@ pinned_package("pip", word) if endswith(word, ".whl")
 
 pinned_package("pip", word) if regex.match(`@[0-9a-f]{40}$`, word)
 
-pinned_in(manager, words, word) if pinned_package(manager, word)
+pinned_in(manager, _, word) if pinned_package(manager, word)
 
 # A local project installed without its dependencies: nothing is resolved from an index.
 pinned_in("pip", words, word) if {

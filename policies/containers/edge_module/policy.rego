@@ -240,7 +240,7 @@ deny contains f if {
 	not exempt("SG-EDGE-007")
 	f := finding(
 		"SG-EDGE-007",
-				sprintf("image \"%s\" comes from %s, which is not an allowed registry", [ref, data.sealgate.lib.images.registry(ref)]),
+		sprintf("image \"%s\" comes from %s, which is not an allowed registry", [ref, data.sealgate.lib.images.registry(ref)]),
 		["image"],
 	)
 }

@@ -171,10 +171,13 @@ test_missing_seccomp_is_baseline if {
 }
 
 test_unsafe_sysctls if {
-	obj := pod({"securityContext": {"sysctls": [
-		{"name": "net.ipv4.tcp_keepalive_time", "value": "600"},
-		{"name": "kernel.msgmax", "value": "65536"},
-	]}, "containers": [app]})
+	obj := pod({
+		"securityContext": {"sysctls": [
+			{"name": "net.ipv4.tcp_keepalive_time", "value": "600"},
+			{"name": "kernel.msgmax", "value": "65536"},
+		]},
+		"containers": [app],
+	})
 	paths(obj, "SG-K8S-011") == {["spec", "securityContext", "sysctls", 1, "name"]}
 }
 

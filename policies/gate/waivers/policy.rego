@@ -59,6 +59,7 @@ deny contains finding if {
 	some i, entry in entries
 	is_object(entry)
 	some field in required_fields
+
 	# object.get, not entry[field]: OPA treats `not f(x)` with an undefined x as undefined
 	# (the check would fail open there), while the embedded engine treats it as true.
 	not filled(object.get(entry, field, null))

@@ -21,6 +21,7 @@ ids(doc) := {f.id | some f in recipients.deny with input as doc with data.config
 
 test_sealed_only_to_the_stage_kek_is_allowed if {
 	ids(facts("prod", [{"type": "keyvault", "key_id": kek}])) == set()
+
 	# a local: KEK that only the service reads, listed for the stage (development)
 	ids(facts("prod", [{"type": "local", "key_id": "local-dev-kek"}])) == set()
 }

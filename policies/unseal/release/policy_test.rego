@@ -116,6 +116,7 @@ test_aks_workload_by_issuer_and_subject_is_allowed if {
 	aks := {"issuer": "https://aks.example/", "subject": "system:serviceaccount:ns:sa", "environments": ["prod"], "models": ["m"]}
 	request := object.union(workload_request, {"consumer": {"type": "workload", "issuer": "https://aks.example/", "subject": "system:serviceaccount:ns:sa"}})
 	count({f.id | some f in release.deny with input as request with data.config.unseal as object.union(config, {"workloads": [aks]})}) == 0
+
 	# The same subject from another issuer is someone else.
 	other := object.union(request, {"consumer": {"issuer": "https://evil.example/"}})
 	{f.id | some f in release.deny with input as other with data.config.unseal as object.union(config, {"workloads": [aks]})} == {"SG-UNSEAL-009"}
