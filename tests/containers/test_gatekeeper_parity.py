@@ -9,8 +9,10 @@ installed (``make test`` installs it), the templates are evaluated there too.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import subprocess
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -35,6 +37,7 @@ from sealgate.policy._loader import PolicySet, load_policy_set
 from sealgate.policy._testing import sample_cases
 
 from tests.conftest import REPO, run_sealgate
+from tests.rego_tools import tool
 
 Finding = tuple[str, tuple[str | int, ...]]
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -167,6 +170,39 @@ def test_templates_run_unchanged_on_opa(opa_engines: dict[str, Any]) -> None:
                 assert _violations(value) == expected[policy.package], (
                     f"OPA: {policy.name} on {policy_input.target}"
                 )
+
+
+def test_templates_run_on_the_opa_command(tmp_path: Path) -> None:
+    """Each template evaluated by the `opa` command as Gatekeeper evaluates it: only the
+    template's rego and libs loaded (no data), `violation` queried with the admission input
+    (`input.review.object`, `input.parameters`)."""
+    opa = tool("opa")
+    objects = [o for sample in SAMPLES for o in _objects(sample)]
+    cases = [_admission_input(o) for o in objects]
+    (tmp_path / "input.json").write_text(json.dumps({"cases": cases}))
+    for policy in _exported():
+        folder = tmp_path / policy.name
+        folder.mkdir()
+        (folder / "template.rego").write_text(policy.rego)
+        for i, lib in enumerate(policy.libs):
+            (folder / f"lib{i}.rego").write_text(lib)
+        query = f"[v | some c in input.cases; v := data.{policy.name}.violation with input as c]"
+        command = [opa, "eval", "--format", "json", "--input", str(tmp_path / "input.json")]
+        result = subprocess.run(
+            [*command, "--data", str(folder), query],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        (row,) = json.loads(result.stdout)["result"]
+        answers = row["expressions"][0]["value"]
+        assert len(answers) == len(objects)
+        for policy_input, value in zip(objects, answers, strict=True):
+            assert _violations(value) == _gate_findings(policy_input)[policy.package], (
+                f"opa: {policy.name} on {policy_input.target}"
+            )
 
 
 def test_written_yaml_is_well_formed_gatekeeper(tmp_path: Path) -> None:

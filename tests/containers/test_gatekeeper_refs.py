@@ -8,6 +8,8 @@ were exported unchanged and returned no violation at admission (fail open).
 
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,8 @@ from sealgate.policy._embedded import EmbeddedEngine
 from sealgate.policy._gatekeeper import GatekeeperPolicy, export_policies
 from sealgate.policy._loader import load_policy_set
 from sealgate.policy._rego_refs import parse_module
+
+from tests.rego_tools import tool
 
 POD = {
     "apiVersion": "v1",
@@ -160,3 +164,29 @@ def test_a_reference_after_non_ascii_text_is_rewritten_at_its_bytes(tmp_path: Pa
     _, policy = _export(root)
     assert "data.lib.sealgate.config.registries.allowed # « » é" in policy.rego
     assert len(_violations(policy, POD)) == 1
+
+
+def test_the_bracket_path_template_denies_on_the_opa_command(tmp_path: Path) -> None:
+    """The measured fail-open case, evaluated by OPA as Gatekeeper evaluates a template."""
+    opa = tool("opa")
+    _, policy = _export(_tree(tmp_path, *SPELLINGS["brackets"]))
+    folder = tmp_path / "template"
+    folder.mkdir()
+    (folder / "template.rego").write_text(policy.rego)
+    for i, lib in enumerate(policy.libs):
+        (folder / f"lib{i}.rego").write_text(lib)
+    for obj, expected in ((POD, ["ACME-K8S-001"]), (ALLOWED_POD, [])):
+        (tmp_path / "input.json").write_text(
+            json.dumps({"review": {"object": obj}, "parameters": {}})
+        )
+        command = [opa, "eval", "--format", "json", "--input", str(tmp_path / "input.json")]
+        result = subprocess.run(
+            [*command, "--data", str(folder), f"data.{policy.name}.violation"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        (row,) = json.loads(result.stdout)["result"]
+        assert [v["details"]["id"] for v in row["expressions"][0]["value"]] == expected

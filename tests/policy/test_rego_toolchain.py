@@ -7,26 +7,13 @@ bin); found on PATH or beside this interpreter. Without them these tests skip, s
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
-import sys
-from pathlib import Path
-
-import pytest
 
 from tests.conftest import REPO
+from tests.rego_tools import tool
 
 POLICIES = REPO / "policies"
 REGAL_CONFIG = REPO / ".regal" / "config.yaml"
-
-
-def tool(name: str) -> str:
-    """The path of a Rego tool, or a skip naming what is missing."""
-    beside = Path(sys.executable).parent / name
-    found = shutil.which(name) or (str(beside) if beside.is_file() else None)
-    if found is None:
-        pytest.skip(f"no `{name}` binary on PATH or in {beside.parent} (make deps-go builds it)")
-    return found
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
