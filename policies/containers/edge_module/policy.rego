@@ -78,7 +78,11 @@ deny contains f if {
 deny contains f if {
 	object.get(host_config, "ReadonlyRootfs", false) != true
 	not exempt("SG-EDGE-002")
-	f := finding("SG-EDGE-002", "root filesystem is writable (HostConfig.ReadonlyRootfs is not true)", array.concat(host_path, ["ReadonlyRootfs"]))
+	f := finding(
+		"SG-EDGE-002",
+		"root filesystem is writable (HostConfig.ReadonlyRootfs is not true)",
+		array.concat(host_path, ["ReadonlyRootfs"]),
+	)
 }
 
 drops_all if {
@@ -104,7 +108,11 @@ deny contains f if {
 	is_array(object.get(host_config, "CapDrop", []))
 	not drops_all
 	not exempt("SG-EDGE-003")
-	f := finding("SG-EDGE-003", "does not drop all capabilities (HostConfig.CapDrop lacks ALL)", array.concat(host_path, ["CapDrop"]))
+	f := finding(
+		"SG-EDGE-003",
+		"does not drop all capabilities (HostConfig.CapDrop lacks ALL)",
+		array.concat(host_path, ["CapDrop"]),
+	)
 }
 
 deny contains f if {
@@ -187,7 +195,11 @@ deny contains f if {
 	dir := model_dir
 	not normalized(dir) in tmpfs_targets
 	not exempt("SG-EDGE-005")
-	f := finding("SG-EDGE-005", sprintf("the model directory %s is not a tmpfs mount", [dir]), array.concat(host_path, ["Tmpfs"]))
+	f := finding(
+		"SG-EDGE-005",
+		sprintf("the model directory %s is not a tmpfs mount", [dir]),
+		array.concat(host_path, ["Tmpfs"]),
+	)
 }
 
 configured_model_dir if is_string(data.config.edge.model_dir)
@@ -195,7 +207,11 @@ configured_model_dir if is_string(data.config.edge.model_dir)
 deny contains f if {
 	not configured_model_dir
 	not exempt("SG-EDGE-005")
-	f := finding("SG-EDGE-005", "no model directory is configured (data.config.edge.model_dir)", array.concat(host_path, ["Tmpfs"]))
+	f := finding(
+		"SG-EDGE-005",
+		"no model directory is configured (data.config.edge.model_dir)",
+		array.concat(host_path, ["Tmpfs"]),
+	)
 }
 
 image := input.image if is_string(input.image)
@@ -240,7 +256,10 @@ deny contains f if {
 	not exempt("SG-EDGE-007")
 	f := finding(
 		"SG-EDGE-007",
-		sprintf("image \"%s\" comes from %s, which is not an allowed registry", [ref, data.sealgate.lib.images.registry(ref)]),
+		sprintf(
+			"image \"%s\" comes from %s, which is not an allowed registry",
+			[ref, data.sealgate.lib.images.registry(ref)],
+		),
 		["image"],
 	)
 }
@@ -258,7 +277,11 @@ deny contains f if {
 deny contains f if {
 	host_config.NetworkMode == "host"
 	not exempt("SG-EDGE-008")
-	f := finding("SG-EDGE-008", "uses the host network (HostConfig.NetworkMode \"host\")", array.concat(host_path, ["NetworkMode"]))
+	f := finding(
+		"SG-EDGE-008",
+		"uses the host network (HostConfig.NetworkMode \"host\")",
+		array.concat(host_path, ["NetworkMode"]),
+	)
 }
 
 # METADATA
@@ -274,7 +297,11 @@ deny contains f if {
 deny contains f if {
 	host_config.PidMode == "host"
 	not exempt("SG-EDGE-009")
-	f := finding("SG-EDGE-009", "shares the host PID namespace (HostConfig.PidMode \"host\")", array.concat(host_path, ["PidMode"]))
+	f := finding(
+		"SG-EDGE-009",
+		"shares the host PID namespace (HostConfig.PidMode \"host\")",
+		array.concat(host_path, ["PidMode"]),
+	)
 }
 
 # Host paths that expose a container runtime socket: the sockets themselves and the
@@ -310,7 +337,11 @@ deny contains f if {
 	source := split(bind, ":")[0]
 	runtime_socket(source)
 	not exempt("SG-EDGE-010")
-	f := finding("SG-EDGE-010", sprintf("mounts the container runtime socket (%s)", [source]), array.concat(host_path, ["Binds", i]))
+	f := finding(
+		"SG-EDGE-010",
+		sprintf("mounts the container runtime socket (%s)", [source]),
+		array.concat(host_path, ["Binds", i]),
+	)
 }
 
 deny contains f if {
@@ -323,5 +354,9 @@ deny contains f if {
 	is_string(source)
 	runtime_socket(source)
 	not exempt("SG-EDGE-010")
-	f := finding("SG-EDGE-010", sprintf("mounts the container runtime socket (%s)", [source]), array.concat(host_path, ["Mounts", i]))
+	f := finding(
+		"SG-EDGE-010",
+		sprintf("mounts the container runtime socket (%s)", [source]),
+		array.concat(host_path, ["Mounts", i]),
+	)
 }

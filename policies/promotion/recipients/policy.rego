@@ -65,7 +65,9 @@ deny contains finding if {
 #   id: SG-PROMO-051
 #   severity: critical
 #   waivable: false
-#   remediation: Seal the model only to the stage's KEK (sealgate seal --recipient keyvault:...) and let consumers get the key from the release service.
+#   remediation: >-
+#     Seal the model only to the stage's KEK (sealgate seal --recipient keyvault:...) and let
+#     consumers get the key from the release service.
 deny contains finding if {
 	enforced
 	some i, recipient in recipients

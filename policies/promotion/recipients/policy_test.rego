@@ -43,7 +43,11 @@ test_unverified_model_has_no_recipients if {
 
 test_enforced_stage_without_keks_denies_everything if {
 	bare := [{"name": "prod", "enforced": true}]
-	found := {f.id | some f in recipients.deny with input as facts("prod", [{"type": "keyvault", "key_id": kek}]) with data.config.promotion.stages as bare}
+	found := {f.id | some f in recipients.deny with input as facts(
+		"prod",
+		[{"type": "keyvault", "key_id": kek}],
+	)
+		with data.config.promotion.stages as bare}
 	found == {"SG-PROMO-050", "SG-PROMO-052"}
 }
 

@@ -296,7 +296,9 @@ deny contains finding if {
 #   id: SG-PROMO-036
 #   severity: critical
 #   waivable: false
-#   remediation: Have the producer trusted for this evidence type attest it, or name the producer in policies/data/promotion.yaml by review.
+#   remediation: >-
+#     Have the producer trusted for this evidence type attest it, or name the producer in
+#     policies/data/promotion.yaml by review.
 deny contains finding if {
 	some kind, item in evidence
 	item.signature_valid == true
