@@ -269,3 +269,45 @@ def test_cli_without_kubernetes_policies_is_an_input_error(tmp_path: Path) -> No
     assert run.code == 2
     assert "reads 'kubernetes' inputs" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_gator_verify_accepts_a_suite_per_policy(tmp_path: Path) -> None:
+    """Gatekeeper's own test runner (`gator verify`) on the written templates and constraints:
+    each sample object must raise, per template, exactly the violations the gate finds."""
+    gator = tool("gator")
+    write_policies(list(_exported()), tmp_path)
+    objects = [o for sample in SAMPLES for o in _objects(sample)]
+    for i, policy_input in enumerate(objects):
+        (tmp_path / "objects").mkdir(exist_ok=True)
+        (tmp_path / "objects" / f"{i}.yaml").write_text(yaml.safe_dump(policy_input.document))
+    tests = []
+    for policy in _exported():
+        cases = []
+        for i, policy_input in enumerate(objects):
+            found = _gate_findings(policy_input)[policy.package]
+            assertions: list[dict[str, Any]] = [{"violations": len(found)}]
+            for rule in sorted({rule for rule, _ in found}):
+                count = sum(1 for r, _ in found if r == rule)
+                assertions.append({"message": f"^{rule}: ", "violations": count})
+            cases.append(
+                {"name": f"object-{i}", "object": f"objects/{i}.yaml", "assertions": assertions}
+            )
+        tests.append(
+            {
+                "name": policy.name,
+                "template": f"templates/{policy.name}.yaml",
+                "constraint": f"constraints/{policy.name}.yaml",
+                "cases": cases,
+            }
+        )
+    suite = {
+        "kind": "Suite",
+        "apiVersion": "test.gatekeeper.sh/v1alpha1",
+        "metadata": {"name": "sealgate"},
+        "tests": tests,
+    }
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))
+    result = subprocess.run(
+        [gator, "verify", str(tmp_path)], capture_output=True, text=True, timeout=600, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
