@@ -235,6 +235,8 @@ class _Rewriter:
         parsed = parse_module(module.file, module.source)
         start, end = parsed.package_span
         replacements = [(start, end, package)]
+        # Gatekeeper refuses `import rego.v1` in a template (its v1 source implies it).
+        replacements += [(a, b, "") for a, b in parsed.keyword_imports]
         for ref in parsed.refs:
             replacements.append(self._map(ref, module))
         return splice(module.source, replacements)
@@ -259,7 +261,10 @@ class _Rewriter:
 
 def _check_bundled(where: str, text: str) -> None:
     """Fail closed: an exported module may read nothing but what the template bundles."""
-    for ref in parse_module(where, text).refs:
+    parsed = parse_module(where, text)
+    if parsed.keyword_imports:
+        raise PolicyLoadError(f"{where}: an import Gatekeeper refuses remains")
+    for ref in parsed.refs:
         if ref.path[:1] != ("lib",):
             raise PolicyLoadError(f"{where}:{ref.line}: an unrewritten data reference remains")
 
@@ -273,8 +278,6 @@ def _config_module(policy_set: PolicySet, stems: list[str], package: PolicyPacka
     lines = [
         f"# Policy data (policies/data/*.yaml) inlined for {package.name}.",
         f"package {CONFIG_PACKAGE}",
-        "",
-        "import rego.v1",
     ]
     for stem in stems:
         if stem not in config:

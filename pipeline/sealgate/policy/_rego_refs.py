@@ -40,6 +40,8 @@ class ParsedModule:
     package: tuple[str, ...]
     package_span: tuple[int, int]  # byte span of the package path after ``package``
     refs: tuple[DataRef, ...]
+    # Byte spans of ``import rego.v1`` / ``import future.keywords...`` (not data imports).
+    keyword_imports: tuple[tuple[int, int], ...] = ()
 
 
 def parse_module(file: str, source: str) -> ParsedModule:
@@ -65,7 +67,13 @@ def parse_module(file: str, source: str) -> ParsedModule:
     for key, value in tree.items():
         if key != "package":
             _walk(value, refs.append)
+    keyword_imports = tuple(
+        (int(item["span"]["start"]), int(item["span"]["end"]))
+        for item in tree.get("imports", [])
+        if _import_root(item["refr"]) in {"rego", "future"}
+    )
     return ParsedModule(
+        keyword_imports=keyword_imports,
         file=file,
         source=source,
         package=tuple(str(n) for n in names),
@@ -86,6 +94,18 @@ def splice(source: str, replacements: list[tuple[int, int, str]]) -> str:
         position = end
     out.append(data[position:])
     return b"".join(out).decode("utf-8")
+
+
+def _import_root(node: dict[str, Any]) -> str | None:
+    current: Any = node
+    while isinstance(current, dict):
+        if "Var" in current:
+            return str(current["Var"]["value"])
+        body = current.get("RefDot") or current.get("RefBrack")
+        if body is None:
+            return None
+        current = body["refr"]
+    return None
 
 
 def _span(node: dict[str, Any]) -> dict[str, int]:
