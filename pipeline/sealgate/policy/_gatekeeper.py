@@ -233,30 +233,45 @@ class _Rewriter:
 
     def rewrite(self, module: PolicyModule, package: str) -> str:
         parsed = parse_module(module.file, module.source)
-        start, end = parsed.package_span
-        replacements = [(start, end, package)]
         # Gatekeeper refuses `import rego.v1` in a template (its v1 source implies it).
-        replacements += [(a, b, "") for a, b in parsed.keyword_imports]
+        replacements = [(a, b, "") for a, b in parsed.keyword_imports]
+        aliases: set[str] = set()
         for ref in parsed.refs:
-            replacements.append(self._map(ref, module))
+            start, end, bundled = self._map(ref, module)
+            if parsed.in_import(ref):
+                replacements.append((start, end, f"data.{bundled}"))
+            else:
+                # Gatekeeper resolves a lib's functions only through an import (a call by
+                # its full data path does not compile), so every use goes through an alias.
+                aliases.add(bundled)
+                replacements.append((start, end, _alias(bundled)))
+        imports = "".join(f"\nimport data.{lib} as {_alias(lib)}" for lib in sorted(aliases))
+        start, end = parsed.package_span
+        replacements.append((start, end, package + ("\n" + imports if imports else "")))
         return splice(module.source, replacements)
 
     def _map(self, ref: DataRef, module: PolicyModule) -> tuple[int, int, str]:
+        """The byte span of the reference's bundled prefix and the package it maps to."""
         path = ref.path
         if len(path) >= 2 and path[0] == CONFIG_ROOT and isinstance(path[1], str):
             self.stems.add(path[1])
-            return ref.start, ref.prefix_end(2), f"data.{CONFIG_PACKAGE}.{path[1]}"
+            return ref.start, ref.prefix_end(2), f"{CONFIG_PACKAGE}.{path[1]}"
         for lib in self._modules:
             parts = tuple(lib.split("."))
             if lib.startswith(LIB_PREFIX) and path[: len(parts)] == parts:
                 if lib not in self._libs:
                     self._libs.append(lib)
-                return ref.start, ref.prefix_end(len(parts)), f"data.{_gatekeeper_lib(lib)}"
+                return ref.start, ref.prefix_end(len(parts)), _gatekeeper_lib(lib)
         shown = "data" + "".join("[_]" if p is None else f".{p}" for p in path)
         raise PolicyLoadError(
             f"{module.file}:{ref.line}: reads {shown}, which a Gatekeeper template cannot "
             f"bundle (only data.{LIB_PREFIX}<name> and data.{CONFIG_ROOT}.<stem> can be)"
         )
+
+
+def _alias(package: str) -> str:
+    """``lib.sealgate.kubernetes`` -> ``lib_sealgate_kubernetes``."""
+    return package.replace(".", "_")
 
 
 def _check_bundled(where: str, text: str) -> None:

@@ -42,6 +42,11 @@ class ParsedModule:
     refs: tuple[DataRef, ...]
     # Byte spans of ``import rego.v1`` / ``import future.keywords...`` (not data imports).
     keyword_imports: tuple[tuple[int, int], ...] = ()
+    # Where a reference must stay a data path: imports and ``with`` targets.
+    import_spans: tuple[tuple[int, int], ...] = ()
+
+    def in_import(self, ref: DataRef) -> bool:
+        return any(start <= ref.start < end for start, end in self.import_spans)
 
 
 def parse_module(file: str, source: str) -> ParsedModule:
@@ -74,6 +79,11 @@ def parse_module(file: str, source: str) -> ParsedModule:
     )
     return ParsedModule(
         keyword_imports=keyword_imports,
+        import_spans=tuple(
+            (int(item["span"]["start"]), int(item["span"]["end"]))
+            for item in tree.get("imports", [])
+        )
+        + tuple(_with_target_spans(tree.get("rules", []))),
         file=file,
         source=source,
         package=tuple(str(n) for n in names),
@@ -94,6 +104,19 @@ def splice(source: str, replacements: list[tuple[int, int, str]]) -> str:
         position = end
     out.append(data[position:])
     return b"".join(out).decode("utf-8")
+
+
+def _with_target_spans(node: Any) -> Iterator[tuple[int, int]]:
+    """The byte span of every ``with`` target (a path, never an alias)."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _with_target_spans(item)
+    elif isinstance(node, dict):
+        for modifier in node.get("with_mods") or []:
+            span = _span(modifier["refr"])
+            yield int(span["start"]), int(span["end"])
+        for value in node.values():
+            yield from _with_target_spans(value)
 
 
 def _import_root(node: dict[str, Any]) -> str | None:
