@@ -185,10 +185,11 @@ def _walk(node: Any, found: Callable[[DataRef], None]) -> None:
         return
     if "RefDot" in node or "RefBrack" in node:
         chain = _chain(node)
-        if chain is not None and chain[0] == DATA and chain[3] is not None:
-            _, segments, ends, root = chain
-            span = root["Var"]["span"]
-            found(DataRef(tuple(segments), int(span["start"]), tuple(ends), int(span["line"])))
+        if chain is not None:
+            name, segments, ends, root = chain
+            if name == DATA and root is not None:
+                span = root["Var"]["span"]
+                found(DataRef(tuple(segments), int(span["start"]), tuple(ends), int(span["line"])))
         # Bracket indexes and a chain's root are expressions of their own: walk them too.
         for inner in _chain_parts(node):
             _walk(inner, found)
