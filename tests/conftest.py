@@ -48,6 +48,10 @@ def policy_workspace(tmp_path: Path) -> Path:
     (tmp_path / ".sealgate.yaml").write_text("policies: [policies]\nbuiltin_policies: false\n")
     policies = tmp_path / "policies"
     shutil.copytree(REPO / "policies" / "gate", policies / "gate")
+    (policies / "lib").mkdir(parents=True, exist_ok=True)
+    shutil.copy(
+        REPO / "policies" / "lib" / "findings.rego", policies / "lib"
+    )  # the findings helper
     (policies / "data").mkdir(parents=True)
     shutil.copy(REPO / "policies" / "data" / "gate.yaml", policies / "data" / "gate.yaml")
     (policies / "data" / "waivers.yaml").write_text("waivers: []\n")

@@ -56,7 +56,7 @@ days(duration) := to_number(trim_suffix(trim_prefix(duration, "P"), "D")) if {
 }
 
 # A number below a minimum, or no number at all (unset fails the check).
-below(value, minimum) if not is_number(value)
+below(value, _) if not is_number(value)
 
 below(value, minimum) if {
 	is_number(value)
@@ -64,7 +64,7 @@ below(value, minimum) if {
 }
 
 # A number above a maximum, or no number at all.
-above(value, maximum) if not is_number(value)
+above(value, _) if not is_number(value)
 
 above(value, maximum) if {
 	is_number(value)

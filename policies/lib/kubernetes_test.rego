@@ -109,19 +109,36 @@ test_describe_and_scopes if {
 		"securityContext": {"runAsUser": 1000},
 		"initContainers": [{"name": "unseal", "securityContext": {"runAsUser": 0}}],
 	}})
-	{data.sealgate.lib.kubernetes.describe(e) | some e in data.sealgate.lib.kubernetes.containers(p)} == {"init container unseal"}
+	described := {data.sealgate.lib.kubernetes.describe(e) | some e in data.sealgate.lib.kubernetes.containers(p)}
+	described == {"init container unseal"}
 	data.sealgate.lib.kubernetes.security_scopes(p) == {
 		{"what": "the pod", "security_context": {"runAsUser": 1000}, "path": ["spec", "securityContext"]},
-		{"what": "init container unseal", "security_context": {"runAsUser": 0}, "path": ["spec", "initContainers", 0, "securityContext"]},
+		{
+			"what": "init container unseal",
+			"security_context": {"runAsUser": 0},
+			"path": ["spec", "initContainers", 0, "securityContext"],
+		},
 	}
 }
 
 test_nearest_path if {
 	obj := {"securityContext": {"capabilities": {"add": ["CHOWN"]}, "runAsUser": null}}
-	data.sealgate.lib.kubernetes.nearest_path(obj, ["c", 0], ["securityContext", "capabilities", "drop"]) == ["c", 0, "securityContext", "capabilities"]
-	data.sealgate.lib.kubernetes.nearest_path(obj, ["c", 0], ["securityContext", "runAsUser"]) == ["c", 0, "securityContext"]
+	data.sealgate.lib.kubernetes.nearest_path(
+		obj,
+		["c", 0],
+		["securityContext", "capabilities", "drop"],
+	) == ["c", 0, "securityContext", "capabilities"]
+	data.sealgate.lib.kubernetes.nearest_path(
+		obj,
+		["c", 0],
+		["securityContext", "runAsUser"],
+	) == ["c", 0, "securityContext"]
 	data.sealgate.lib.kubernetes.nearest_path({}, ["c", 0], ["securityContext", "runAsUser"]) == ["c", 0]
-	data.sealgate.lib.kubernetes.nearest_path(obj, [], ["securityContext", "capabilities", "add"]) == ["securityContext", "capabilities", "add"]
+	data.sealgate.lib.kubernetes.nearest_path(
+		obj,
+		[],
+		["securityContext", "capabilities", "add"],
+	) == ["securityContext", "capabilities", "add"]
 }
 
 test_setting_paths if {
@@ -129,7 +146,10 @@ test_setting_paths if {
 		"securityContext": {"seccompProfile": {}},
 		"containers": [{"name": "a", "securityContext": {"runAsNonRoot": false}}],
 	}})
-	data.sealgate.lib.kubernetes.pod_setting_path(p, ["seccompProfile", "type"]) == ["spec", "securityContext", "seccompProfile"]
+	data.sealgate.lib.kubernetes.pod_setting_path(
+		p,
+		["seccompProfile", "type"],
+	) == ["spec", "securityContext", "seccompProfile"]
 	paths := {[
 		data.sealgate.lib.kubernetes.setting_path(e, ["runAsNonRoot"]),
 		data.sealgate.lib.kubernetes.setting_path(e, ["capabilities", "drop"]),

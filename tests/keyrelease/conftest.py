@@ -105,6 +105,10 @@ def unseal_policy_tree(root: Path, config: dict) -> Path:
     policy tree of its own (for loading it alone)."""
     policies = root / "policies"
     shutil.copytree(REPO / "policies" / "unseal", policies / "unseal")
+    (policies / "lib").mkdir(parents=True, exist_ok=True)
+    shutil.copy(
+        REPO / "policies" / "lib" / "findings.rego", policies / "lib"
+    )  # the findings helper
     (policies / "data").mkdir(parents=True)
     (policies / "data" / "unseal.yaml").write_text(yaml.safe_dump(config))
     return policies

@@ -67,7 +67,7 @@ def _findings_of(
 def _finding(
     package: PolicyPackage, item: Any, rules: dict[str, RuleInfo], policy_input: PolicyInput
 ) -> Finding:
-    problem = _malformed(package, item)
+    problem = _malformed(package, item, rules)
     if problem:
         return _gate_finding(
             gate_rules.MALFORMED_FINDING, policy_input, f"{package.name}: {problem}"
@@ -78,7 +78,7 @@ def _finding(
     return Finding(
         rule_id=item["id"],
         message=" ".join(item["msg"].split()),
-        severity=Severity(item["severity"]),
+        severity=rules[item["id"]].severity,
         target=policy_input.target,
         file=policy_input.file,
         line=line or policy_input.locate(path),
@@ -87,7 +87,7 @@ def _finding(
     )
 
 
-def _malformed(package: PolicyPackage, item: Any) -> str | None:
+def _malformed(package: PolicyPackage, item: Any, rules: dict[str, RuleInfo]) -> str | None:
     if not isinstance(item, dict):
         return f"finding {item!r} is not an object"
     rule_id = item.get("id")
@@ -95,8 +95,15 @@ def _malformed(package: PolicyPackage, item: Any) -> str | None:
         return f"finding id {rule_id!r} is not declared in this package's METADATA"
     if not isinstance(item.get("msg"), str) or not item["msg"].strip():
         return f"finding {rule_id} has no msg"
-    if item.get("severity") not in _SEVERITIES:
-        return f"finding {rule_id} has severity {item.get('severity')!r}"
+    # A rule's severity is its METADATA's; a finding may omit it, never contradict it.
+    severity = item.get("severity", rules[rule_id].severity.value)
+    if severity not in _SEVERITIES:
+        return f"finding {rule_id} has severity {severity!r}"
+    if severity != rules[rule_id].severity.value:
+        return (
+            f"finding {rule_id} has severity {severity!r} but its METADATA says "
+            f"{rules[rule_id].severity.value!r}"
+        )
     path = item.get("path")
     if not isinstance(path, list) or not all(
         isinstance(p, str) or (isinstance(p, int) and not isinstance(p, bool)) for p in path

@@ -29,8 +29,10 @@ MALFORMED_FINDING = _rule(
     "SG-GATE-003",
     "Policy returned a malformed finding",
     Severity.CRITICAL,
-    "A finding must be an object with a known rule id, msg, severity and path (an array).",
-    'Return findings as {"id", "msg", "severity", "path"} with an id declared in METADATA.',
+    "A finding must be an object with a known rule id, msg and path (an array), and no "
+    "severity other than its rule's METADATA severity.",
+    "Build findings with data.sealgate.lib.findings.finding(id, msg, path), an id declared in "
+    "METADATA; a finding's own severity, if any, must be its METADATA severity.",
 )
 INPUT_UNREADABLE = _rule(
     "SG-GATE-004",

@@ -8,10 +8,15 @@ one bundles what it needs:
 - the package's own source as the template's main module (package renamed to the template
   name), plus a ``violation`` rule that evaluates ``deny`` against ``input.review.object``
   (``with input as ...``: the rules themselves are unchanged) and turns every finding into
-  ``{"msg", "details": {"id", "severity", "path"}}``;
+  ``{"msg", "details": {"id", "severity", "path"}}`` (severity from the rule's METADATA);
 - every ``sealgate.lib.*`` module it calls, transitively, renamed ``lib.sealgate.*``;
 - the shared data it reads (``data.config.<stem>``), inlined as the module
   ``lib.sealgate.config`` (a Constraint cannot forget to pass it: no parameter to omit).
+
+References are found in the embedded engine's syntax tree (``_rego_refs``), not in the text:
+``data.config.x``, ``data["config"]["x"]``, ``import data.config.x as y`` and ``with`` targets
+are all rewritten; a reference to anything else under ``data`` refuses the export with its line,
+and every exported module is parsed again to prove that nothing outside ``data.lib`` is left.
 
 Templates use Gatekeeper's Rego v1 source (``code: [{engine: Rego, source: {version: v1}}]``).
 """
@@ -28,6 +33,7 @@ import yaml
 
 from sealgate.errors import InputError, PolicyLoadError
 from sealgate.policy._loader import PolicyModule, PolicyPackage, PolicySet
+from sealgate.policy._rego_refs import DataRef, parse_module, splice
 
 KUBERNETES_INPUT = "kubernetes"
 TEMPLATE_API_VERSION = "templates.gatekeeper.sh/v1"
@@ -44,19 +50,19 @@ MATCH_KINDS: list[dict[str, list[str]]] = [
     {"apiGroups": ["batch"], "kinds": ["Job", "CronJob"]},
 ]
 
-_PACKAGE_LINE = re.compile(r"^package\s+[A-Za-z_][A-Za-z0-9_.]*\s*$", re.MULTILINE)
-_LIB_REF = re.compile(r"\bdata\.sealgate\.lib\.([A-Za-z_][A-Za-z0-9_]*)")
-_CONFIG_REF = re.compile(r"\bdata\.config\.([A-Za-z_][A-Za-z0-9_]*)")
-_OTHER_DATA_REF = re.compile(r"\bdata\.(?!sealgate\.lib\.|config\.)[A-Za-z_]")
+CONFIG_ROOT = "config"
 
 VIOLATION_RULE = """
 # Gatekeeper entry point: the findings of `deny` for the object under review.
-violation contains {"msg": msg, "details": details} if {
+violation contains {{"msg": msg, "details": details}} if {{
 \tfindings := deny with input as input.review.object
 \tsome finding in findings
 \tmsg := sprintf("%s: %s", [finding.id, finding.msg])
-\tdetails := {"id": finding.id, "severity": finding.severity, "path": finding.path}
-}
+\tdetails := {{"id": finding.id, "severity": gatekeeper_severity[finding.id], "path": finding.path}}
+}}
+
+# Each rule's severity, from its METADATA (the one place a severity is written).
+gatekeeper_severity := {severities}
 """
 
 
@@ -105,7 +111,9 @@ def export_policies(policy_set: PolicySet) -> list[GatekeeperPolicy]:
     packages = kubernetes_packages(policy_set)
     if not packages:
         raise InputError(f"no policy under {policy_set.root} reads {KUBERNETES_INPUT!r} inputs")
-    modules = {m.package: m for m in policy_set.policy_modules}
+    modules: dict[str, list[PolicyModule]] = {}
+    for module in policy_set.policy_modules:
+        modules.setdefault(module.package, []).append(module)
     return [_export(package, modules, policy_set) for package in packages]
 
 
@@ -133,22 +141,24 @@ def to_yaml(document: dict[str, Any]) -> str:
 
 
 def _export(
-    package: PolicyPackage, modules: dict[str, PolicyModule], policy_set: PolicySet
+    package: PolicyPackage, modules: dict[str, list[PolicyModule]], policy_set: PolicySet
 ) -> GatekeeperPolicy:
-    source = modules[package.name].source
-    lib_packages = _lib_closure(source, modules, package)
-    sources = [source, *(modules[lib].source for lib in lib_packages)]
-    stems = sorted({stem for text in sources for stem in _CONFIG_REF.findall(text)})
     name = template_name(package.name)
     kind = crd_kind(package.name)
-    rego = _rewrite(_rename_package(source, name)) + VIOLATION_RULE
+    rewriter = _Rewriter(modules, package)
+    main = [rewriter.rewrite(module, name) for module in modules[package.name]]
     libs = [
-        _rewrite(_rename_package(modules[lib].source, _gatekeeper_lib(lib))) for lib in lib_packages
+        rewriter.rewrite(module, _gatekeeper_lib(lib))
+        for lib in rewriter.pending_libs()
+        for module in modules[lib]
     ]
-    if stems:
-        libs.append(_config_module(policy_set, stems, package))
+    if rewriter.stems:
+        libs.append(_config_module(policy_set, sorted(rewriter.stems), package))
+    severities = {rule: policy_set.rules[rule].severity.value for rule in package.rule_ids}
+    rego = _clean("\n".join(main) + VIOLATION_RULE.format(severities=json.dumps(severities)))
     libs = [_clean(text) for text in libs]
-    rego = _clean(rego)
+    for index, text in enumerate([rego, *libs]):
+        _check_bundled(f"{package.file} (exported module {index})", text)
     rule_ids = ",".join(package.rule_ids)
     template = {
         "apiVersion": TEMPLATE_API_VERSION,
@@ -194,45 +204,88 @@ def _export(
     return GatekeeperPolicy(package.name, name, kind, rego, tuple(libs), template, constraint)
 
 
-def _lib_closure(
-    source: str, modules: dict[str, PolicyModule], package: PolicyPackage
-) -> list[str]:
-    """Every sealgate.lib package the source calls, directly or through another lib."""
-    found: list[str] = []
-    pending = [source]
-    while pending:
-        for short in _LIB_REF.findall(pending.pop()):
-            lib = LIB_PREFIX + short
-            if lib in found:
-                continue
-            if lib not in modules:
-                raise PolicyLoadError(f"{package.file}: calls data.{lib}, which is not loaded")
-            found.append(lib)
-            pending.append(modules[lib].source)
-    for text in [source, *(modules[lib].source for lib in found)]:
-        other = _OTHER_DATA_REF.search(text)
-        if other:
-            raise PolicyLoadError(
-                f"{package.file}: reads {text[other.start() : other.start() + 40].split()[0]}, "
-                "which a Gatekeeper template cannot bundle"
-            )
-    return sorted(found)
+class _Rewriter:
+    """Rewrites every data reference of the exported modules, or refuses the export.
+
+    ``data.sealgate.lib.<name>`` becomes ``data.lib.sealgate.<name>`` (the lib is bundled),
+    ``data.config.<stem>`` becomes ``data.lib.sealgate.config.<stem>`` (the data is inlined);
+    any other reference to ``data`` (another package, a computed key, ``data`` itself) has
+    nothing a template could bundle, so it is refused with its file and line.
+    """
+
+    def __init__(self, modules: dict[str, list[PolicyModule]], package: PolicyPackage) -> None:
+        self._modules = modules
+        self._package = package
+        self._libs: list[str] = []
+        self._done: set[str] = set()
+        self.stems: set[str] = set()
+
+    def pending_libs(self) -> list[str]:
+        """The libs referenced so far, then those they reference, each once, sorted."""
+        order: list[str] = []
+        while len(self._done) < len(self._libs):
+            lib = next(lib for lib in self._libs if lib not in self._done)
+            self._done.add(lib)
+            order.append(lib)
+            for module in self._modules[lib]:
+                self.rewrite(module, _gatekeeper_lib(lib))  # registers what the lib needs
+        return sorted(order)
+
+    def rewrite(self, module: PolicyModule, package: str) -> str:
+        parsed = parse_module(module.file, module.source)
+        # Gatekeeper refuses `import rego.v1` in a template (its v1 source implies it).
+        replacements = [(a, b, "") for a, b in parsed.keyword_imports]
+        aliases: set[str] = set()
+        for ref in parsed.refs:
+            start, end, bundled = self._map(ref, module)
+            if parsed.in_import(ref):
+                replacements.append((start, end, f"data.{bundled}"))
+            else:
+                # Gatekeeper resolves a lib's functions only through an import (a call by
+                # its full data path does not compile), so every use goes through an alias.
+                aliases.add(bundled)
+                replacements.append((start, end, _alias(bundled)))
+        imports = "".join(f"\nimport data.{lib} as {_alias(lib)}" for lib in sorted(aliases))
+        start, end = parsed.package_span
+        replacements.append((start, end, package + ("\n" + imports if imports else "")))
+        return splice(module.source, replacements)
+
+    def _map(self, ref: DataRef, module: PolicyModule) -> tuple[int, int, str]:
+        """The byte span of the reference's bundled prefix and the package it maps to."""
+        path = ref.path
+        if len(path) >= 2 and path[0] == CONFIG_ROOT and isinstance(path[1], str):
+            self.stems.add(path[1])
+            return ref.start, ref.prefix_end(2), f"{CONFIG_PACKAGE}.{path[1]}"
+        for lib in self._modules:
+            parts = tuple(lib.split("."))
+            if lib.startswith(LIB_PREFIX) and path[: len(parts)] == parts:
+                if lib not in self._libs:
+                    self._libs.append(lib)
+                return ref.start, ref.prefix_end(len(parts)), _gatekeeper_lib(lib)
+        shown = "data" + "".join("[_]" if p is None else f".{p}" for p in path)
+        raise PolicyLoadError(
+            f"{module.file}:{ref.line}: reads {shown}, which a Gatekeeper template cannot "
+            f"bundle (only data.{LIB_PREFIX}<name> and data.{CONFIG_ROOT}.<stem> can be)"
+        )
+
+
+def _alias(package: str) -> str:
+    """``lib.sealgate.kubernetes`` -> ``lib_sealgate_kubernetes``."""
+    return package.replace(".", "_")
+
+
+def _check_bundled(where: str, text: str) -> None:
+    """Fail closed: an exported module may read nothing but what the template bundles."""
+    parsed = parse_module(where, text)
+    if parsed.keyword_imports:
+        raise PolicyLoadError(f"{where}: an import Gatekeeper refuses remains")
+    for ref in parsed.refs:
+        if ref.path[:1] != ("lib",):
+            raise PolicyLoadError(f"{where}:{ref.line}: an unrewritten data reference remains")
 
 
 def _gatekeeper_lib(package: str) -> str:
     return GATEKEEPER_LIB_PREFIX + package.removeprefix(LIB_PREFIX)
-
-
-def _rename_package(source: str, package: str) -> str:
-    renamed, count = _PACKAGE_LINE.subn(f"package {package}", source, count=1)
-    if count != 1:
-        raise PolicyLoadError(f"no package line to rename to {package}")
-    return renamed
-
-
-def _rewrite(source: str) -> str:
-    source = _LIB_REF.sub(lambda m: f"data.{GATEKEEPER_LIB_PREFIX}{m.group(1)}", source)
-    return _CONFIG_REF.sub(lambda m: f"data.{CONFIG_PACKAGE}.{m.group(1)}", source)
 
 
 def _config_module(policy_set: PolicySet, stems: list[str], package: PolicyPackage) -> str:
@@ -240,8 +293,6 @@ def _config_module(policy_set: PolicySet, stems: list[str], package: PolicyPacka
     lines = [
         f"# Policy data (policies/data/*.yaml) inlined for {package.name}.",
         f"package {CONFIG_PACKAGE}",
-        "",
-        "import rego.v1",
     ]
     for stem in stems:
         if stem not in config:

@@ -52,6 +52,8 @@ class PolicyPackage:
     kinds: tuple[str, ...]
     title: str
     rule_ids: tuple[str, ...]
+    # Every file of the package (one folder); ``file`` is the one with the package METADATA.
+    files: tuple[str, ...] = ()
 
     @property
     def decision(self) -> str:
@@ -230,53 +232,70 @@ def _rule_heads(engine: EmbeddedEngine) -> dict[str, list[tuple[str, int]]]:
 
 def _catalogue(policy_set: PolicySet, engine: EmbeddedEngine) -> None:
     heads = _rule_heads(engine)
+    by_package: dict[str, list[PolicyModule]] = {}
     for module in policy_set.policy_modules:
-        annotations = parse_annotations(module.source, module.file)
-        by_line = {a.line: a for a in annotations if a.scope == "rule"}
+        by_package.setdefault(module.package, []).append(module)
+    for package, modules in by_package.items():
         rule_ids: list[str] = []
-        first_unannotated: int | None = None
-        for name, line in heads.get(module.file, []):
-            if name != DECISION_RULE:
-                continue
-            annotation = by_line.get(line)
-            if annotation is None:
-                # A further body of an annotated rule: the findings it returns must carry an id
-                # that some annotation in this package declares (checked at evaluation).
-                if not rule_ids and first_unannotated is None:
-                    first_unannotated = line
-                continue
-            info = _rule_info(annotation, module)
-            if info.id in policy_set.rules:
-                first = policy_set.rules[info.id]
-                raise PolicyLoadError(
-                    f"{module.file}:{line}: rule id {info.id} is already used at "
-                    f"{first.file}:{first.line}"
-                )
-            policy_set.rules[info.id] = info
-            rule_ids.append(info.id)
+        notes: list[tuple[PolicyModule, Annotation]] = []
+        first_unannotated: tuple[PolicyModule, int] | None = None
+        for module in modules:
+            annotations = parse_annotations(module.source, module.file)
+            notes += [(module, a) for a in annotations if a.scope == "package"]
+            by_line = {a.line: a for a in annotations if a.scope == "rule"}
+            for name, line in heads.get(module.file, []):
+                if name != DECISION_RULE:
+                    continue
+                annotation = by_line.get(line)
+                if annotation is None:
+                    # A further body of an annotated rule: the findings it returns must carry
+                    # an id that some annotation in this package declares (checked at
+                    # evaluation).
+                    if first_unannotated is None:
+                        first_unannotated = (module, line)
+                    continue
+                info = _rule_info(annotation, module)
+                if info.id in policy_set.rules:
+                    first = policy_set.rules[info.id]
+                    raise PolicyLoadError(
+                        f"{module.file}:{line}: rule id {info.id} is already used at "
+                        f"{first.file}:{first.line}"
+                    )
+                policy_set.rules[info.id] = info
+                rule_ids.append(info.id)
         if not rule_ids:
             if first_unannotated is not None:
+                module, line = first_unannotated
                 raise PolicyLoadError(
-                    f"{module.file}:{first_unannotated}: a `{DECISION_RULE}` rule needs METADATA "
+                    f"{module.file}:{line}: a `{DECISION_RULE}` rule needs METADATA "
                     "(title, description, custom.id, custom.severity, custom.remediation)"
                 )
             continue
-        package_note = next((a for a in annotations if a.scope == "package"), None)
-        kinds = _kinds(package_note, module)
-        existing = policy_set.packages.get(module.package)
-        if existing is not None:
-            raise PolicyLoadError(
-                f"{module.file}: package {module.package} is also defined in {existing.file}; "
-                "one policy per package"
-            )
-        title = (
-            str(package_note.values.get("title", module.package))
-            if package_note
-            else module.package
+        policy_set.packages[package] = _package(package, modules, notes, tuple(rule_ids))
+
+
+def _package(
+    name: str,
+    modules: list[PolicyModule],
+    notes: list[tuple[PolicyModule, Annotation]],
+    rule_ids: tuple[str, ...],
+) -> PolicyPackage:
+    """One policy: its files (one folder), the package METADATA (one file) and rule ids."""
+    folders = {str(Path(m.file).parent) for m in modules}
+    if len(folders) > 1:
+        listed = ", ".join(m.file for m in modules)
+        raise PolicyLoadError(
+            f"package {name} is defined in several folders ({listed}); one policy per folder"
         )
-        policy_set.packages[module.package] = PolicyPackage(
-            module.package, module.file, kinds, title, tuple(rule_ids)
+    if len(notes) > 1:
+        raise PolicyLoadError(
+            f"{notes[1][0].file}:{notes[1][1].line}: package {name} already has METADATA in "
+            f"{notes[0][0].file}; one file of a package carries it"
         )
+    home, note = notes[0] if notes else (modules[0], None)
+    kinds = _kinds(note, home)
+    title = str(note.values.get("title", name)) if note else name
+    return PolicyPackage(name, home.file, kinds, title, rule_ids, tuple(m.file for m in modules))
 
 
 def _kinds(note: Annotation | None, module: PolicyModule) -> tuple[str, ...]:

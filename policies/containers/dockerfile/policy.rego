@@ -70,12 +70,11 @@ unresolved_note(from) := sprintf(" (no value for %s)", [concat(", ", from.unreso
 deny contains finding if {
 	some [i, image, from] in base_images
 	not data.sealgate.lib.images.pinned(image)
-	finding := {
-		"id": "SG-DOCKER-001",
-		"msg": sprintf("stage %d: base image \"%s\"%s is not pinned by a sha256 digest", [i, image, unresolved_note(from)]),
-		"severity": "high",
-		"path": ["stages", i, "from"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-DOCKER-001",
+		sprintf("stage %d: base image \"%s\"%s is not pinned by a sha256 digest", [i, image, unresolved_note(from)]),
+		["stages", i, "from"],
+	)
 }
 
 # METADATA
@@ -93,15 +92,14 @@ deny contains finding if {
 deny contains finding if {
 	some [i, image, from] in base_images
 	not data.sealgate.lib.images.allowed_registry(image)
-	finding := {
-		"id": "SG-DOCKER-002",
-		"msg": sprintf(
+	finding := data.sealgate.lib.findings.finding(
+		"SG-DOCKER-002",
+		sprintf(
 			"stage %d: base image \"%s\"%s comes from %s, which is not an allowed registry",
 			[i, image, unresolved_note(from), data.sealgate.lib.images.registry(image)],
 		),
-		"severity": "high",
-		"path": ["stages", i, "from"],
-	}
+		["stages", i, "from"],
+	)
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -131,24 +129,22 @@ user_part(user) := trim_space(split(user, ":")[0])
 #     such as 10001 also works where the image has no passwd entry).
 deny contains finding if {
 	object.get(final_stage, "user", null) == null
-	finding := {
-		"id": "SG-DOCKER-003",
-		"msg": sprintf("final stage %d sets no USER, so the container runs as root", [final_index]),
-		"severity": "high",
-		"path": final_from,
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-DOCKER-003",
+		sprintf("final stage %d sets no USER, so the container runs as root", [final_index]),
+		final_from,
+	)
 }
 
 deny contains finding if {
 	user := final_stage.user
 	is_string(user)
 	root_user(user)
-	finding := {
-		"id": "SG-DOCKER-003",
-		"msg": sprintf("final stage %d runs as USER \"%s\", which is root", [final_index, user]),
-		"severity": "high",
-		"path": ["stages", final_index, "user"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-DOCKER-003",
+		sprintf("final stage %d runs as USER \"%s\", which is root", [final_index, user]),
+		["stages", final_index, "user"],
+	)
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -192,12 +188,11 @@ deny contains finding if {
 	is_string(src)
 	remote_source(src)
 	not verified_download(ins, src)
-	finding := {
-		"id": "SG-DOCKER-004",
-		"msg": sprintf("ADD fetches \"%s\" without a verified checksum", [src]),
-		"severity": "high",
-		"path": ["stages", i, "instructions", j],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-DOCKER-004",
+		sprintf("ADD fetches \"%s\" without a verified checksum", [src]),
+		["stages", i, "instructions", j],
+	)
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -346,12 +341,11 @@ deny contains finding if {
 	some [path, cmd, name, _] in assignments
 	is_string(name)
 	secret_name(name)
-	finding := {
-		"id": "SG-DOCKER-005",
-		"msg": sprintf("%s %s: the name says it holds a secret; secrets must not be set in ENV or ARG", [cmd, name]),
-		"severity": "critical",
-		"path": path,
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-DOCKER-005",
+		sprintf("%s %s: the name says it holds a secret; secrets must not be set in ENV or ARG", [cmd, name]),
+		path,
+	)
 }
 
 deny contains finding if {
@@ -361,12 +355,11 @@ deny contains finding if {
 	kinds := secret_values(value)
 	count(kinds) > 0
 	kind := kinds[0]
-	finding := {
-		"id": "SG-DOCKER-005",
-		"msg": sprintf("%s %s: the value looks like %s", [cmd, name, kind]),
-		"severity": "critical",
-		"path": path,
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-DOCKER-005",
+		sprintf("%s %s: the value looks like %s", [cmd, name, kind]),
+		path,
+	)
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -428,12 +421,11 @@ deny contains finding if {
 }
 
 sudo_finding(i, j) := finding if {
-	finding := {
-		"id": "SG-DOCKER-006",
-		"msg": "RUN uses or installs sudo",
-		"severity": "medium",
-		"path": ["stages", i, "instructions", j],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-DOCKER-006",
+		"RUN uses or installs sudo",
+		["stages", i, "instructions", j],
+	)
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -531,7 +523,7 @@ pinned_package("pip", word) if endswith(word, ".whl")
 
 pinned_package("pip", word) if regex.match(`@[0-9a-f]{40}$`, word)
 
-pinned_in(manager, words, word) if pinned_package(manager, word)
+pinned_in(manager, _, word) if pinned_package(manager, word)
 
 # A local project installed without its dependencies: nothing is resolved from an index.
 pinned_in("pip", words, word) if {
@@ -586,15 +578,14 @@ deny contains finding if {
 		not pinned_in(manager, words, word)
 	]
 	count(unpinned) > 0
-	finding := {
-		"id": "SG-DOCKER-007",
-		"msg": sprintf(
+	finding := data.sealgate.lib.findings.finding(
+		"SG-DOCKER-007",
+		sprintf(
 			"%s installs %s without a pinned version (write e.g. %s)",
 			[manager_names[manager], concat(", ", unpinned), install_examples[manager]],
 		),
-		"severity": "medium",
-		"path": ["stages", i, "instructions", j],
-	}
+		["stages", i, "instructions", j],
+	)
 }
 
 deny contains finding if {
@@ -602,15 +593,14 @@ deny contains finding if {
 	install_command(words)[0] == "pip"
 	count(requirement_files(words)) > 0
 	not "--require-hashes" in words
-	finding := {
-		"id": "SG-DOCKER-007",
-		"msg": sprintf(
+	finding := data.sealgate.lib.findings.finding(
+		"SG-DOCKER-007",
+		sprintf(
 			"pip installs from %s without --require-hashes",
 			[concat(", ", requirement_files(words))],
 		),
-		"severity": "medium",
-		"path": ["stages", i, "instructions", j],
-	}
+		["stages", i, "instructions", j],
+	)
 }
 
 # METADATA
@@ -629,12 +619,11 @@ deny contains finding if {
 	install_command(words)[0] == "apt"
 	not "--no-install-recommends" in words
 	not recommends_disabled(words)
-	finding := {
-		"id": "SG-DOCKER-008",
-		"msg": sprintf("%s install without --no-install-recommends", [basename(words_manager(words))]),
-		"severity": "low",
-		"path": ["stages", i, "instructions", j],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-DOCKER-008",
+		sprintf("%s install without --no-install-recommends", [basename(words_manager(words))]),
+		["stages", i, "instructions", j],
+	)
 }
 
 recommends_disabled(words) if {
@@ -688,21 +677,19 @@ disabled_healthcheck(ins) if upper(trim_space(ins.value)) == "NONE"
 deny contains finding if {
 	final_stage
 	count(healthchecks) == 0
-	finding := {
-		"id": "SG-DOCKER-009",
-		"msg": sprintf("final stage %d declares no HEALTHCHECK", [final_index]),
-		"severity": "low",
-		"path": final_from,
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-DOCKER-009",
+		sprintf("final stage %d declares no HEALTHCHECK", [final_index]),
+		final_from,
+	)
 }
 
 deny contains finding if {
 	[i, j] := effective_healthcheck
 	disabled_healthcheck(stages[i].instructions[j])
-	finding := {
-		"id": "SG-DOCKER-009",
-		"msg": sprintf("final stage %d disables its health check (HEALTHCHECK NONE)", [final_index]),
-		"severity": "low",
-		"path": ["stages", i, "instructions", j],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-DOCKER-009",
+		sprintf("final stage %d disables its health check (HEALTHCHECK NONE)", [final_index]),
+		["stages", i, "instructions", j],
+	)
 }

@@ -63,7 +63,12 @@ test_other_inputs_yield_nothing if {
 # SG-DOCKER-001 / SG-DOCKER-002: base images
 
 test_tagged_base_image_is_denied if {
-	doc := document([stage(0, from_image("mcr.microsoft.com/azurelinux/base/core:3.0"), [user_10001, healthcheck], "10001")])
+	doc := document([stage(
+		0,
+		from_image("mcr.microsoft.com/azurelinux/base/core:3.0"),
+		[user_10001, healthcheck],
+		"10001",
+	)])
 	ids(doc) == {"SG-DOCKER-001"}
 	paths(doc, "SG-DOCKER-001") == {["stages", 0, "from"]}
 }
@@ -99,7 +104,10 @@ test_arg_substituted_base_image_is_judged_by_its_value if {
 	count(findings(document([stage(0, resolved, [user_10001, healthcheck], "10001")]))) == 0
 
 	# ARG REGISTRY with no default: FROM ${REGISTRY}/model@sha256:... resolves to "/model@..."
-	unresolved := object.union(from_image(sprintf("/model@%s", [digest])), {"raw": "${REGISTRY}/model@sha256:...", "unresolved": ["REGISTRY"]})
+	unresolved := object.union(
+		from_image(sprintf("/model@%s", [digest])),
+		{"raw": "${REGISTRY}/model@sha256:...", "unresolved": ["REGISTRY"]},
+	)
 	doc := document([stage(0, unresolved, [user_10001, healthcheck], "10001")])
 	ids(doc) == {"SG-DOCKER-002"}
 	some f in findings(doc)
@@ -284,7 +292,10 @@ test_sudo_lookalikes_pass if {
 
 test_pinned_installs_pass if {
 	every script in [
-		"apt-get update && apt-get install -y --no-install-recommends curl=7.88.1-10+deb12u8 ca-certificates=20230311 && rm -rf /var/lib/apt/lists/*",
+		concat(" ", [
+			"apt-get update && apt-get install -y --no-install-recommends",
+			"curl=7.88.1-10+deb12u8 ca-certificates=20230311 && rm -rf /var/lib/apt/lists/*",
+		]),
 		"apt-get -o Acquire::Retries=3 install -y --no-install-recommends -t bookworm-backports tini=0.19.0-1",
 		"apt-get install -y -o APT::Install-Recommends=false ./vendor/tool_1.0_amd64.deb",
 		"apk add --no-cache --virtual .build-deps gcc=13.2.1_git20240309-r0 musl-dev=1.2.5-r0",
@@ -349,8 +360,18 @@ test_apt_without_no_install_recommends_is_denied if {
 }
 
 test_heredoc_run_is_checked if {
-	script := "apt-get update\n# apt-get install -y ignored-in-a-comment\napt-get install -y \\\n    curl python3\nrm -rf /var/lib/apt/lists/*\n"
-	heredoc_run := object.union(run("<<EOF"), {"heredocs": [{"name": "EOF", "content": script, "strip_tabs": false, "line": 2}]})
+	script := concat("\n", [
+		"apt-get update",
+		"# apt-get install -y ignored-in-a-comment",
+		"apt-get install -y \\",
+		"    curl python3",
+		"rm -rf /var/lib/apt/lists/*",
+		"",
+	])
+	heredoc_run := object.union(
+		run("<<EOF"),
+		{"heredocs": [{"name": "EOF", "content": script, "strip_tabs": false, "line": 2}]},
+	)
 	doc := hardened([heredoc_run])
 	ids(doc) == {"SG-DOCKER-007", "SG-DOCKER-008"}
 	some f in findings(doc)

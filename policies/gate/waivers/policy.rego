@@ -30,12 +30,11 @@ deny contains finding if {
 	waivers := object.get(input, "waivers", null)
 	not is_array(waivers)
 	waivers != null
-	finding := {
-		"id": "SG-WAIVER-001",
-		"msg": sprintf("`waivers` must be a list, found %s", [type_name(waivers)]),
-		"severity": "high",
-		"path": ["waivers"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-WAIVER-001",
+		sprintf("`waivers` must be a list, found %s", [type_name(waivers)]),
+		["waivers"],
+	)
 }
 
 # METADATA
@@ -49,27 +48,26 @@ deny contains finding if {
 deny contains finding if {
 	some i, entry in entries
 	not is_object(entry)
-	finding := {
-		"id": "SG-WAIVER-002",
-		"msg": sprintf("waiver %d is a %s, not a mapping", [i, type_name(entry)]),
-		"severity": "high",
-		"path": ["waivers", i],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-WAIVER-002",
+		sprintf("waiver %d is a %s, not a mapping", [i, type_name(entry)]),
+		["waivers", i],
+	)
 }
 
 deny contains finding if {
 	some i, entry in entries
 	is_object(entry)
 	some field in required_fields
+
 	# object.get, not entry[field]: OPA treats `not f(x)` with an undefined x as undefined
 	# (the check would fail open there), while the embedded engine treats it as true.
 	not filled(object.get(entry, field, null))
-	finding := {
-		"id": "SG-WAIVER-002",
-		"msg": sprintf("waiver %d: `%s` must be a non-empty string", [i, field]),
-		"severity": "high",
-		"path": ["waivers", i],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-WAIVER-002",
+		sprintf("waiver %d: `%s` must be a non-empty string", [i, field]),
+		["waivers", i],
+	)
 }
 
 # METADATA
@@ -84,12 +82,11 @@ deny contains finding if {
 	some i, entry in entries
 	filled(entry.expires)
 	not input.expiry[i].valid
-	finding := {
-		"id": "SG-WAIVER-003",
-		"msg": sprintf("waiver %d: expiry \"%s\" is not a YYYY-MM-DD date", [i, entry.expires]),
-		"severity": "high",
-		"path": ["waivers", i, "expires"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-WAIVER-003",
+		sprintf("waiver %d: expiry \"%s\" is not a YYYY-MM-DD date", [i, entry.expires]),
+		["waivers", i, "expires"],
+	)
 }
 
 # METADATA
@@ -104,12 +101,11 @@ deny contains finding if {
 	some i, entry in entries
 	input.expiry[i].valid
 	input.expiry[i].days_left < 0
-	finding := {
-		"id": "SG-WAIVER-004",
-		"msg": sprintf("waiver %d for %s expired on %s", [i, entry.rule, entry.expires]),
-		"severity": "high",
-		"path": ["waivers", i, "expires"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-WAIVER-004",
+		sprintf("waiver %d for %s expired on %s", [i, entry.rule, entry.expires]),
+		["waivers", i, "expires"],
+	)
 }
 
 # METADATA
@@ -124,15 +120,14 @@ deny contains finding if {
 	some i, entry in entries
 	input.expiry[i].valid
 	input.expiry[i].days_left > max_days
-	finding := {
-		"id": "SG-WAIVER-005",
-		"msg": sprintf(
+	finding := data.sealgate.lib.findings.finding(
+		"SG-WAIVER-005",
+		sprintf(
 			"waiver %d expires in %d days, more than the %d allowed",
 			[i, input.expiry[i].days_left, max_days],
 		),
-		"severity": "high",
-		"path": ["waivers", i, "expires"],
-	}
+		["waivers", i, "expires"],
+	)
 }
 
 # METADATA
@@ -150,12 +145,11 @@ deny contains finding if {
 	filled(entry.rule)
 	entry.rule == other.rule
 	entry.target == other.target
-	finding := {
-		"id": "SG-WAIVER-006",
-		"msg": sprintf("waiver %d repeats waiver %d (%s on %s)", [i, j, entry.rule, entry.target]),
-		"severity": "medium",
-		"path": ["waivers", i],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-WAIVER-006",
+		sprintf("waiver %d repeats waiver %d (%s on %s)", [i, j, entry.rule, entry.target]),
+		["waivers", i],
+	)
 }
 
 # METADATA
@@ -173,24 +167,22 @@ deny contains finding if {
 	some field in ["rule", "target"]
 	filled(entry[field])
 	regex.match(`[*?\[\]]`, entry[field])
-	finding := {
-		"id": "SG-WAIVER-007",
-		"msg": sprintf("waiver %d: %s \"%s\" contains a wildcard", [i, field, entry[field]]),
-		"severity": "high",
-		"path": ["waivers", i, field],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-WAIVER-007",
+		sprintf("waiver %d: %s \"%s\" contains a wildcard", [i, field, entry[field]]),
+		["waivers", i, field],
+	)
 }
 
 deny contains finding if {
 	some i, entry in entries
 	filled(entry.rule)
 	not regex.match(`^SG-[A-Z0-9]+(-[A-Z0-9]+)*$`, entry.rule)
-	finding := {
-		"id": "SG-WAIVER-007",
-		"msg": sprintf("waiver %d: \"%s\" is not a rule id", [i, entry.rule]),
-		"severity": "high",
-		"path": ["waivers", i, "rule"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-WAIVER-007",
+		sprintf("waiver %d: \"%s\" is not a rule id", [i, entry.rule]),
+		["waivers", i, "rule"],
+	)
 }
 
 deny contains finding if {
@@ -198,12 +190,11 @@ deny contains finding if {
 	filled(entry.rule)
 	some prefix in ["SG-GATE-", "SG-WAIVER-"]
 	startswith(entry.rule, prefix)
-	finding := {
-		"id": "SG-WAIVER-007",
-		"msg": sprintf("waiver %d: %s is a gate rule and cannot be waived", [i, entry.rule]),
-		"severity": "high",
-		"path": ["waivers", i, "rule"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-WAIVER-007",
+		sprintf("waiver %d: %s is a gate rule and cannot be waived", [i, entry.rule]),
+		["waivers", i, "rule"],
+	)
 }
 
 # METADATA
@@ -218,12 +209,11 @@ deny contains finding if {
 	some i, entry in entries
 	filled(entry.owner)
 	not regex.match(`^([^@\s]+@[^@\s]+\.[^@\s]+|@[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)$`, entry.owner)
-	finding := {
-		"id": "SG-WAIVER-008",
-		"msg": sprintf("waiver %d: owner \"%s\" is neither an e-mail address nor an @org/team", [i, entry.owner]),
-		"severity": "medium",
-		"path": ["waivers", i, "owner"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-WAIVER-008",
+		sprintf("waiver %d: owner \"%s\" is neither an e-mail address nor an @org/team", [i, entry.owner]),
+		["waivers", i, "owner"],
+	)
 }
 
 filled(value) if {

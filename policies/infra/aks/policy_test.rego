@@ -12,17 +12,20 @@ node_pool := {
 	"availabilityZones": ["1", "2", "3"],
 }
 
-cluster(inputs) := {"type": "azure-native:containerservice:ManagedCluster", "stack": "prod", "inputs": object.union({
-	"sku": {"tier": "Standard"},
-	"apiServerAccessProfile": {"enablePrivateCluster": true, "enablePrivateClusterPublicFQDN": false},
-	"aadProfile": {"managed": true, "enableAzureRBAC": true},
-	"disableLocalAccounts": true,
-	"oidcIssuerProfile": {"enabled": true},
-	"securityProfile": {"workloadIdentity": {"enabled": true}, "defender": {"securityMonitoring": {"enabled": true}}},
-	"networkProfile": {"networkPolicy": "cilium"},
-	"addonProfiles": {"azurepolicy": {"enabled": true}},
-	"agentPoolProfiles": [node_pool],
-}, inputs)}
+cluster(inputs) := {"type": "azure-native:containerservice:ManagedCluster", "stack": "prod", "inputs": object.union(
+	{
+		"sku": {"tier": "Standard"},
+		"apiServerAccessProfile": {"enablePrivateCluster": true, "enablePrivateClusterPublicFQDN": false},
+		"aadProfile": {"managed": true, "enableAzureRBAC": true},
+		"disableLocalAccounts": true,
+		"oidcIssuerProfile": {"enabled": true},
+		"securityProfile": {"workloadIdentity": {"enabled": true}, "defender": {"securityMonitoring": {"enabled": true}}},
+		"networkProfile": {"networkPolicy": "cilium"},
+		"addonProfiles": {"azurepolicy": {"enabled": true}},
+		"agentPoolProfiles": [node_pool],
+	},
+	inputs,
+)}
 
 sandbox := object.union(node_pool, {"name": "models", "workloadRuntime": "KataVmIsolation", "nodeTaints": ["sealgate.io/sandboxed=true:NoSchedule"]})
 

@@ -6,13 +6,16 @@ import data.sealgate.infra.edge
 
 ids(doc) := {f.id | some f in edge.deny with input as doc}
 
-hub(props) := {"type": "azure-native:iothub:IotHubResource", "inputs": {"properties": object.union({
-	"disableLocalAuth": true,
-	"disableDeviceSAS": false,
-	"disableModuleSAS": true,
-	"minTlsVersion": "1.2",
-	"publicNetworkAccess": "Disabled",
-}, props)}}
+hub(props) := {"type": "azure-native:iothub:IotHubResource", "inputs": {"properties": object.union(
+	{
+		"disableLocalAuth": true,
+		"disableDeviceSAS": false,
+		"disableModuleSAS": true,
+		"minTlsVersion": "1.2",
+		"publicNetworkAccess": "Disabled",
+	},
+	props,
+)}}
 
 test_hardened_hub_passes if count(ids(hub({}))) == 0
 

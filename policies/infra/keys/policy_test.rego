@@ -4,13 +4,16 @@ import rego.v1
 
 import data.sealgate.infra.keys
 
-key(props) := {"type": "azure-native:keyvault:Key", "stack": "prod", "inputs": {"properties": object.union({
-	"kty": "RSA-HSM",
-	"rotationPolicy": {
-		"attributes": {"expiryTime": "P120D"},
-		"lifetimeActions": [{"action": {"type": "rotate"}, "trigger": {"timeAfterCreate": "P90D"}}],
+key(props) := {"type": "azure-native:keyvault:Key", "stack": "prod", "inputs": {"properties": object.union(
+	{
+		"kty": "RSA-HSM",
+		"rotationPolicy": {
+			"attributes": {"expiryTime": "P120D"},
+			"lifetimeActions": [{"action": {"type": "rotate"}, "trigger": {"timeAfterCreate": "P90D"}}],
+		},
 	},
-}, props)}}
+	props,
+)}}
 
 ids(doc) := {f.id | some f in keys.deny with input as doc}
 

@@ -4,16 +4,19 @@ import rego.v1
 
 import data.sealgate.infra.registry
 
-acr(inputs) := {"type": "azure-native:containerregistry:Registry", "stack": "prod", "inputs": object.union({
-	"sku": {"name": "Premium"},
-	"adminUserEnabled": false,
-	"anonymousPullEnabled": false,
-	"publicNetworkAccess": "Disabled",
-	"zoneRedundancy": "Enabled",
-	"identity": {"type": "SystemAssigned, UserAssigned"},
-	"encryption": {"status": "enabled", "keyVaultProperties": {"keyIdentifier": "https://v.vault.azure.net/keys/registry-cmk", "identity": "system"}},
-	"policies": {"quarantinePolicy": {"status": "enabled"}, "retentionPolicy": {"status": "enabled", "days": 30}},
-}, inputs)}
+acr(inputs) := {"type": "azure-native:containerregistry:Registry", "stack": "prod", "inputs": object.union(
+	{
+		"sku": {"name": "Premium"},
+		"adminUserEnabled": false,
+		"anonymousPullEnabled": false,
+		"publicNetworkAccess": "Disabled",
+		"zoneRedundancy": "Enabled",
+		"identity": {"type": "SystemAssigned, UserAssigned"},
+		"encryption": {"status": "enabled", "keyVaultProperties": {"keyIdentifier": "https://v.vault.azure.net/keys/registry-cmk", "identity": "system"}},
+		"policies": {"quarantinePolicy": {"status": "enabled"}, "retentionPolicy": {"status": "enabled", "days": 30}},
+	},
+	inputs,
+)}
 
 ids(doc) := {f.id | some f in registry.deny with input as doc}
 

@@ -4,16 +4,19 @@ import rego.v1
 
 import data.sealgate.infra.storage
 
-account(inputs) := {"type": "azure-native:storage:StorageAccount", "stack": "prod", "inputs": object.union({
-	"sku": {"name": "Standard_GZRS"},
-	"allowSharedKeyAccess": false,
-	"allowBlobPublicAccess": false,
-	"minimumTlsVersion": "TLS1_2",
-	"enableHttpsTrafficOnly": true,
-	"publicNetworkAccess": "Disabled",
-	"networkRuleSet": {"defaultAction": "Deny"},
-	"encryption": {"keySource": "Microsoft.Keyvault", "keyVaultProperties": {"keyName": "storage-cmk"}, "requireInfrastructureEncryption": true},
-}, inputs)}
+account(inputs) := {"type": "azure-native:storage:StorageAccount", "stack": "prod", "inputs": object.union(
+	{
+		"sku": {"name": "Standard_GZRS"},
+		"allowSharedKeyAccess": false,
+		"allowBlobPublicAccess": false,
+		"minimumTlsVersion": "TLS1_2",
+		"enableHttpsTrafficOnly": true,
+		"publicNetworkAccess": "Disabled",
+		"networkRuleSet": {"defaultAction": "Deny"},
+		"encryption": {"keySource": "Microsoft.Keyvault", "keyVaultProperties": {"keyName": "storage-cmk"}, "requireInfrastructureEncryption": true},
+	},
+	inputs,
+)}
 
 ids(doc) := {f.id | some f in storage.deny with input as doc}
 

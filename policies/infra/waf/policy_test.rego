@@ -5,14 +5,17 @@ import rego.v1
 import data.sealgate.infra.waf
 
 policy(settings, rule_sets) := {"type": "azure-native:network:WebApplicationFirewallPolicy", "inputs": {
-	"policySettings": object.union({
-		"state": "Enabled",
-		"mode": "Prevention",
-		"requestBodyCheck": true,
-		"requestBodyEnforcement": true,
-		"maxRequestBodySizeInKb": 128,
-		"fileUploadLimitInMb": 100,
-	}, settings),
+	"policySettings": object.union(
+		{
+			"state": "Enabled",
+			"mode": "Prevention",
+			"requestBodyCheck": true,
+			"requestBodyEnforcement": true,
+			"maxRequestBodySizeInKb": 128,
+			"fileUploadLimitInMb": 100,
+		},
+		settings,
+	),
 	"managedRules": {"managedRuleSets": rule_sets},
 }}
 

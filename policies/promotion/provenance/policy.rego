@@ -50,12 +50,11 @@ signer_unknown if {
 deny contains finding if {
 	object.get(model, "verified", false) != true
 	not signer_unknown
-	finding := {
-		"id": "SG-PROMO-001",
-		"msg": sprintf("sealed model does not verify: %s", [object.get(model, "error", "no verification")]),
-		"severity": "critical",
-		"path": ["model", "verified"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-001",
+		sprintf("sealed model does not verify: %s", [object.get(model, "error", "no verification")]),
+		["model", "verified"],
+	)
 }
 
 # METADATA
@@ -68,12 +67,11 @@ deny contains finding if {
 #   remediation: Seal with a key listed in the trust file, or add the release key to it.
 deny contains finding if {
 	signer_unknown
-	finding := {
-		"id": "SG-PROMO-002",
-		"msg": sprintf("signer key %s is not trusted", [object.get(signer, "key_id", "unknown")]),
-		"severity": "critical",
-		"path": ["model", "signer", "known"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-002",
+		sprintf("signer key %s is not trusted", [object.get(signer, "key_id", "unknown")]),
+		["model", "signer", "known"],
+	)
 }
 
 # METADATA
@@ -89,12 +87,11 @@ deny contains finding if {
 	object.get(signer, "known", false) == true
 	some state in ["revoked", "expired", "not_yet_valid"]
 	object.get(signer, state, true) != false
-	finding := {
-		"id": "SG-PROMO-003",
-		"msg": sprintf("signer %s: key is %s", [signer.name, replace(state, "_", " ")]),
-		"severity": "critical",
-		"path": ["model", "signer", state],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-003",
+		sprintf("signer %s: key is %s", [signer.name, replace(state, "_", " ")]),
+		["model", "signer", state],
+	)
 }
 
 # METADATA
@@ -111,12 +108,11 @@ deny contains finding if {
 	model.verified == true
 	some field in ["name", "version", "digest"]
 	model[field] != request[field]
-	finding := {
-		"id": "SG-PROMO-004",
-		"msg": sprintf("the sealed model's %s is %s, the request says %s", [field, model[field], request[field]]),
-		"severity": "critical",
-		"path": ["model", field],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-004",
+		sprintf("the sealed model's %s is %s, the request says %s", [field, model[field], request[field]]),
+		["model", field],
+	)
 }
 
 # METADATA
@@ -131,12 +127,11 @@ deny contains finding if {
 	name := object.get(request, field, null)
 	name != null
 	not name in stage_names
-	finding := {
-		"id": "SG-PROMO-005",
-		"msg": sprintf("stage %s is not one of %s", [name, concat(", ", stage_names)]),
-		"severity": "high",
-		"path": ["request", field],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-005",
+		sprintf("stage %s is not one of %s", [name, concat(", ", stage_names)]),
+		["request", field],
+	)
 }
 
 # METADATA
@@ -153,35 +148,35 @@ deny contains finding if {
 	to := position(request.to)
 	from := position(request.from)
 	to != from + 1
-	finding := {
-		"id": "SG-PROMO-006",
-		"msg": sprintf("%s -> %s skips or reverses the stage order %s", [request.from, request.to, concat(" -> ", stage_names)]),
-		"severity": "high",
-		"path": ["request", "to"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-006",
+		sprintf(
+			"%s -> %s skips or reverses the stage order %s",
+			[request.from, request.to, concat(" -> ", stage_names)],
+		),
+		["request", "to"],
+	)
 }
 
 deny contains finding if {
 	object.get(request, "from", null) == null
 	to := position(request.to)
 	to != 0
-	finding := {
-		"id": "SG-PROMO-006",
-		"msg": sprintf("a model enters %s only by promotion from the stage before it", [request.to]),
-		"severity": "high",
-		"path": ["request", "to"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-006",
+		sprintf("a model enters %s only by promotion from the stage before it", [request.to]),
+		["request", "to"],
+	)
 }
 
 deny contains finding if {
 	object.get(request, "from", null) == null
 	object.get(input, "action", null) != "push"
-	finding := {
-		"id": "SG-PROMO-006",
-		"msg": "a promotion needs a source stage; a model enters the first stage by push",
-		"severity": "high",
-		"path": ["request", "from"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-006",
+		"a promotion needs a source stage; a model enters the first stage by push",
+		["request", "from"],
+	)
 }
 
 # METADATA
@@ -195,12 +190,11 @@ deny contains finding if {
 deny contains finding if {
 	object.get(request, "from", null) != null
 	source_current == null
-	finding := {
-		"id": "SG-PROMO-007",
-		"msg": sprintf("%s is not in %s", [request.name, request.from]),
-		"severity": "critical",
-		"path": ["source", "current"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-007",
+		sprintf("%s is not in %s", [request.name, request.from]),
+		["source", "current"],
+	)
 }
 
 deny contains finding if {
@@ -208,12 +202,11 @@ deny contains finding if {
 	current != null
 	some field in ["version", "digest"]
 	current[field] != request[field]
-	finding := {
-		"id": "SG-PROMO-007",
-		"msg": sprintf("%s holds %s %s, the request promotes %s", [request.from, field, current[field], request[field]]),
-		"severity": "critical",
-		"path": ["source", "current", field],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-007",
+		sprintf("%s holds %s %s, the request promotes %s", [request.from, field, current[field], request[field]]),
+		["source", "current", field],
+	)
 }
 
 # METADATA
@@ -225,12 +218,11 @@ deny contains finding if {
 #   remediation: Seal the model with a semantic version such as 1.4.0.
 deny contains finding if {
 	object.get(object.get(input, "version", {}), "valid", false) != true
-	finding := {
-		"id": "SG-PROMO-008",
-		"msg": sprintf("version %s is not a semantic version", [request.version]),
-		"severity": "high",
-		"path": ["request", "version"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-008",
+		sprintf("version %s is not a semantic version", [request.version]),
+		["request", "version"],
+	)
 }
 
 # METADATA
@@ -244,10 +236,9 @@ deny contains finding if {
 deny contains finding if {
 	input.version.valid == true
 	not object.get(input.version, "against_target", null) in {"none", "newer"}
-	finding := {
-		"id": "SG-PROMO-009",
-		"msg": sprintf("%s %s is not newer than %s in %s", [request.name, request.version, target_version, request.to]),
-		"severity": "critical",
-		"path": ["request", "version"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-009",
+		sprintf("%s %s is not newer than %s in %s", [request.name, request.version, target_version, request.to]),
+		["request", "version"],
+	)
 }

@@ -50,7 +50,10 @@ test_tampered_model_is_denied if {
 }
 
 test_untrusted_signer_is_denied_once if {
-	ids(object.union(facts, {"model": {"verified": false, "signer": {"key_id": "k9", "known": false}}})) == {"SG-PROMO-002"}
+	ids(object.union(
+		facts,
+		{"model": {"verified": false, "signer": {"key_id": "k9", "known": false}}},
+	)) == {"SG-PROMO-002"}
 }
 
 test_revoked_expired_or_early_signer_is_denied if {
@@ -77,23 +80,42 @@ test_unknown_stage_is_denied if {
 
 test_skipping_or_reversing_stages_is_denied if {
 	ids(object.union(facts, {"request": object.union(facts.request, {"to": "prod"})})) == {"SG-PROMO-006"}
-	ids(object.union(facts, {"request": object.union(facts.request, {"from": "staging", "to": "dev"})})) == {"SG-PROMO-006"}
+	ids(object.union(
+		facts,
+		{"request": object.union(facts.request, {"from": "staging", "to": "dev"})},
+	)) == {"SG-PROMO-006"}
 }
 
 test_push_into_a_later_stage_is_denied if {
-	doc := object.union(facts, {"action": "push", "request": object.union(facts.request, {"from": null}), "source": {"stage": null, "current": null}})
+	doc := object.union(
+		facts,
+		{
+			"action": "push",
+			"request": object.union(facts.request, {"from": null}),
+			"source": {"stage": null, "current": null},
+		},
+	)
 	ids(doc) == {"SG-PROMO-006"}
 }
 
 test_promotion_without_source_is_denied if {
-	doc := object.union(facts, {"request": object.union(facts.request, {"from": null, "to": "dev"}), "source": {"stage": null, "current": null}})
+	doc := object.union(
+		facts,
+		{"request": object.union(facts.request, {"from": null, "to": "dev"}), "source": {"stage": null, "current": null}},
+	)
 	ids(doc) == {"SG-PROMO-006"}
 }
 
 test_model_must_be_in_source_stage_with_same_digest if {
 	ids(object.union(facts, {"source": {"stage": "dev", "current": null}})) == {"SG-PROMO-007"}
-	ids(object.union(facts, {"source": {"stage": "dev", "current": {"version": "1.4.0", "digest": d2}}})) == {"SG-PROMO-007"}
-	ids(object.union(facts, {"source": {"stage": "dev", "current": {"version": "1.3.9", "digest": d1}}})) == {"SG-PROMO-007"}
+	ids(object.union(
+		facts,
+		{"source": {"stage": "dev", "current": {"version": "1.4.0", "digest": d2}}},
+	)) == {"SG-PROMO-007"}
+	ids(object.union(
+		facts,
+		{"source": {"stage": "dev", "current": {"version": "1.3.9", "digest": d1}}},
+	)) == {"SG-PROMO-007"}
 }
 
 test_non_semver_version_is_denied if {

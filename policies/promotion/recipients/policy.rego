@@ -46,12 +46,14 @@ consumer_held := {"tpm", "local"}
 deny contains finding if {
 	enforced
 	count(keks) == 0
-	finding := {
-		"id": "SG-PROMO-050",
-		"msg": sprintf("%s is enforced but lists no key release KEKs (data.config.promotion.stages: recipients)", [request.to]),
-		"severity": "critical",
-		"path": ["model", "recipients"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-050",
+		sprintf(
+			"%s is enforced but lists no key release KEKs (data.config.promotion.stages: recipients)",
+			[request.to],
+		),
+		["model", "recipients"],
+	)
 }
 
 # METADATA
@@ -63,18 +65,22 @@ deny contains finding if {
 #   id: SG-PROMO-051
 #   severity: critical
 #   waivable: false
-#   remediation: Seal the model only to the stage's KEK (sealgate seal --recipient keyvault:...) and let consumers get the key from the release service.
+#   remediation: >-
+#     Seal the model only to the stage's KEK (sealgate seal --recipient keyvault:...) and let
+#     consumers get the key from the release service.
 deny contains finding if {
 	enforced
 	some i, recipient in recipients
 	recipient.type in consumer_held
 	not recipient.key_id in keks
-	finding := {
-		"id": "SG-PROMO-051",
-		"msg": sprintf("%s is sealed to a consumer-held %s key %s; %s releases keys only through the key release service", [request.name, recipient.type, recipient.key_id, request.to]),
-		"severity": "critical",
-		"path": ["model", "recipients", i],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-051",
+		sprintf(
+			"%s is sealed to a consumer-held %s key %s; %s releases keys only through the key release service",
+			[request.name, recipient.type, recipient.key_id, request.to],
+		),
+		["model", "recipients", i],
+	)
 }
 
 # METADATA
@@ -92,12 +98,14 @@ deny contains finding if {
 	some i, recipient in recipients
 	not recipient.type in consumer_held
 	not recipient.key_id in keks
-	finding := {
-		"id": "SG-PROMO-052",
-		"msg": sprintf("%s is sealed to %s key %s, which is not a KEK of %s", [request.name, recipient.type, recipient.key_id, request.to]),
-		"severity": "high",
-		"path": ["model", "recipients", i],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-052",
+		sprintf(
+			"%s is sealed to %s key %s, which is not a KEK of %s",
+			[request.name, recipient.type, recipient.key_id, request.to],
+		),
+		["model", "recipients", i],
+	)
 }
 
 # METADATA
@@ -113,10 +121,9 @@ deny contains finding if {
 deny contains finding if {
 	enforced
 	count(recipients) == 0
-	finding := {
-		"id": "SG-PROMO-053",
-		"msg": sprintf("%s: the recipients of %s are not verified", [request.to, request.name]),
-		"severity": "high",
-		"path": ["model", "recipients"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-053",
+		sprintf("%s: the recipients of %s are not verified", [request.to, request.name]),
+		["model", "recipients"],
+	)
 }

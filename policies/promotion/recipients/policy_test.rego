@@ -21,6 +21,7 @@ ids(doc) := {f.id | some f in recipients.deny with input as doc with data.config
 
 test_sealed_only_to_the_stage_kek_is_allowed if {
 	ids(facts("prod", [{"type": "keyvault", "key_id": kek}])) == set()
+
 	# a local: KEK that only the service reads, listed for the stage (development)
 	ids(facts("prod", [{"type": "local", "key_id": "local-dev-kek"}])) == set()
 }
@@ -42,7 +43,11 @@ test_unverified_model_has_no_recipients if {
 
 test_enforced_stage_without_keks_denies_everything if {
 	bare := [{"name": "prod", "enforced": true}]
-	found := {f.id | some f in recipients.deny with input as facts("prod", [{"type": "keyvault", "key_id": kek}]) with data.config.promotion.stages as bare}
+	found := {f.id | some f in recipients.deny with input as facts(
+		"prod",
+		[{"type": "keyvault", "key_id": kek}],
+	)
+		with data.config.promotion.stages as bare}
 	found == {"SG-PROMO-050", "SG-PROMO-052"}
 }
 

@@ -91,12 +91,14 @@ key_current(item) if {
 deny contains finding if {
 	required := object.get(stage, "approvals", 0)
 	count(approvers) < required
-	finding := {
-		"id": "SG-PROMO-020",
-		"msg": sprintf("%s needs %d distinct approver(s) other than the requester, has %d", [request.to, required, count(approvers)]),
-		"severity": "high",
-		"path": ["approvals"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-020",
+		sprintf(
+			"%s needs %d distinct approver(s) other than the requester, has %d",
+			[request.to, required, count(approvers)],
+		),
+		["approvals"],
+	)
 }
 
 # METADATA
@@ -113,12 +115,14 @@ deny contains finding if {
 deny contains finding if {
 	object.get(stage, "authenticated_requester", true) != false
 	object.get(requester, "verified", false) != true
-	finding := {
-		"id": "SG-PROMO-040",
-		"msg": sprintf("%s needs an authenticated requester: %s", [request.to, object.get(requester, "problem", "no proof of who asks")]),
-		"severity": "high",
-		"path": ["requester", "verified"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-040",
+		sprintf(
+			"%s needs an authenticated requester: %s",
+			[request.to, object.get(requester, "problem", "no proof of who asks")],
+		),
+		["requester", "verified"],
+	)
 }
 
 # METADATA
@@ -135,12 +139,11 @@ deny contains finding if {
 	some i, approval in approvals
 	approval.signature_valid == true
 	self_approval(approval)
-	finding := {
-		"id": "SG-PROMO-021",
-		"msg": sprintf("%s approved their own promotion (%s)", [approval.approver, approval.file]),
-		"severity": "high",
-		"path": ["approvals", i, "approver"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-021",
+		sprintf("%s approved their own promotion (%s)", [approval.approver, approval.file]),
+		["approvals", i, "approver"],
+	)
 }
 
 # METADATA
@@ -156,12 +159,11 @@ deny contains finding if {
 deny contains finding if {
 	some i, approval in approvals
 	object.get(approval, "signature_valid", false) != true
-	finding := {
-		"id": "SG-PROMO-022",
-		"msg": sprintf("approval %s does not verify: %s", [approval.file, object.get(approval, "error", "unknown")]),
-		"severity": "critical",
-		"path": ["approvals", i, "signature_valid"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-022",
+		sprintf("approval %s does not verify: %s", [approval.file, object.get(approval, "error", "unknown")]),
+		["approvals", i, "signature_valid"],
+	)
 }
 
 # METADATA
@@ -178,12 +180,11 @@ deny contains finding if {
 	some i, approval in approvals
 	approval.signature_valid == true
 	object.get(approval, "matches_request", false) != true
-	finding := {
-		"id": "SG-PROMO-023",
-		"msg": sprintf("approval %s by %s signs a different promotion request", [approval.file, approval.approver]),
-		"severity": "critical",
-		"path": ["approvals", i, "matches_request"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-023",
+		sprintf("approval %s by %s signs a different promotion request", [approval.file, approval.approver]),
+		["approvals", i, "matches_request"],
+	)
 }
 
 # METADATA
@@ -199,12 +200,11 @@ deny contains finding if {
 	approval.signature_valid == true
 	some state in ["revoked", "expired", "not_yet_valid"]
 	object.get(approval, state, true) != false
-	finding := {
-		"id": "SG-PROMO-024",
-		"msg": sprintf("approval %s: %s's key is %s", [approval.file, approval.approver, replace(state, "_", " ")]),
-		"severity": "high",
-		"path": ["approvals", i, state],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-024",
+		sprintf("approval %s: %s's key is %s", [approval.file, approval.approver, replace(state, "_", " ")]),
+		["approvals", i, state],
+	)
 }
 
 # METADATA
@@ -217,12 +217,11 @@ deny contains finding if {
 deny contains finding if {
 	some i, approval in approvals
 	approval.duplicate == true
-	finding := {
-		"id": "SG-PROMO-025",
-		"msg": sprintf("approval %s duplicates another approval by %s", [approval.file, approval.approver]),
-		"severity": "medium",
-		"path": ["approvals", i, "duplicate"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-025",
+		sprintf("approval %s duplicates another approval by %s", [approval.file, approval.approver]),
+		["approvals", i, "duplicate"],
+	)
 }
 
 # METADATA
@@ -238,12 +237,14 @@ deny contains finding if {
 deny contains finding if {
 	some kind, item in evidence
 	object.get(item, "signed", false) != true
-	finding := {
-		"id": "SG-PROMO-030",
-		"msg": sprintf("%s evidence %s is not a signed attestation: %s", [kind, item.file, object.get(item, "problem", "unsigned")]),
-		"severity": "critical",
-		"path": ["evidence", kind, "signed"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-030",
+		sprintf(
+			"%s evidence %s is not a signed attestation: %s",
+			[kind, item.file, object.get(item, "problem", "unsigned")],
+		),
+		["evidence", kind, "signed"],
+	)
 }
 
 # METADATA
@@ -260,12 +261,11 @@ deny contains finding if {
 	some kind, item in evidence
 	item.signed == true
 	object.get(item, "signature_valid", false) != true
-	finding := {
-		"id": "SG-PROMO-035",
-		"msg": sprintf("%s evidence %s: %s", [kind, item.file, object.get(item, "problem", "signature does not verify")]),
-		"severity": "critical",
-		"path": ["evidence", kind, "signature_valid"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-035",
+		sprintf("%s evidence %s: %s", [kind, item.file, object.get(item, "problem", "signature does not verify")]),
+		["evidence", kind, "signature_valid"],
+	)
 }
 
 # METADATA
@@ -280,12 +280,11 @@ deny contains finding if {
 	some kind, item in evidence
 	item.signature_valid == true
 	not key_current(item)
-	finding := {
-		"id": "SG-PROMO-039",
-		"msg": sprintf("%s evidence %s: the key of producer %s is not current", [kind, item.file, item.producer]),
-		"severity": "high",
-		"path": ["evidence", kind, "producer"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-039",
+		sprintf("%s evidence %s: the key of producer %s is not current", [kind, item.file, item.producer]),
+		["evidence", kind, "producer"],
+	)
 }
 
 # METADATA
@@ -297,17 +296,18 @@ deny contains finding if {
 #   id: SG-PROMO-036
 #   severity: critical
 #   waivable: false
-#   remediation: Have the producer trusted for this evidence type attest it, or name the producer in policies/data/promotion.yaml by review.
+#   remediation: >-
+#     Have the producer trusted for this evidence type attest it, or name the producer in
+#     policies/data/promotion.yaml by review.
 deny contains finding if {
 	some kind, item in evidence
 	item.signature_valid == true
 	not item.producer in producers_for(kind)
-	finding := {
-		"id": "SG-PROMO-036",
-		"msg": sprintf("%s evidence %s: producer %s is not trusted for %s evidence", [kind, item.file, item.producer, kind]),
-		"severity": "critical",
-		"path": ["evidence", kind, "producer"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-036",
+		sprintf("%s evidence %s: producer %s is not trusted for %s evidence", [kind, item.file, item.producer, kind]),
+		["evidence", kind, "producer"],
+	)
 }
 
 # METADATA
@@ -325,12 +325,11 @@ deny contains finding if {
 	item.signature_valid == true
 	item.statement_valid == true
 	object.get(item, "subject_bound", false) != true
-	finding := {
-		"id": "SG-PROMO-031",
-		"msg": sprintf("%s evidence %s is not about %s", [kind, item.file, request.digest]),
-		"severity": "critical",
-		"path": ["evidence", kind, "subject_bound"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-031",
+		sprintf("%s evidence %s is not about %s", [kind, item.file, request.digest]),
+		["evidence", kind, "subject_bound"],
+	)
 }
 
 # METADATA
@@ -347,12 +346,11 @@ deny contains finding if {
 	some kind, item in evidence
 	item.signature_valid == true
 	not well_formed(item)
-	finding := {
-		"id": "SG-PROMO-037",
-		"msg": sprintf("%s evidence %s is malformed: %s", [kind, item.file, object.get(item, "problem", "unknown")]),
-		"severity": "high",
-		"path": ["evidence", kind, "predicate"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-037",
+		sprintf("%s evidence %s is malformed: %s", [kind, item.file, object.get(item, "problem", "unknown")]),
+		["evidence", kind, "predicate"],
+	)
 }
 
 well_formed(item) if {
@@ -370,12 +368,11 @@ well_formed(item) if {
 deny contains finding if {
 	some kind, item in evidence
 	item.duplicate == true
-	finding := {
-		"id": "SG-PROMO-038",
-		"msg": sprintf("%s: %s", [kind, object.get(item, "problem", "more than one attestation")]),
-		"severity": "medium",
-		"path": ["evidence", kind, "duplicate"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-038",
+		sprintf("%s: %s", [kind, object.get(item, "problem", "more than one attestation")]),
+		["evidence", kind, "duplicate"],
+	)
 }
 
 # METADATA
@@ -391,12 +388,11 @@ deny contains finding if {
 deny contains finding if {
 	some kind in object.get(stage, "evidence", [])
 	not usable(kind, object.get(evidence, kind, {}))
-	finding := {
-		"id": "SG-PROMO-032",
-		"msg": sprintf("%s requires verified %s evidence for %s", [request.to, kind, request.digest]),
-		"severity": "high",
-		"path": ["evidence", kind],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-032",
+		sprintf("%s requires verified %s evidence for %s", [request.to, kind, request.digest]),
+		["evidence", kind],
+	)
 }
 
 # METADATA
@@ -413,12 +409,11 @@ deny contains finding if {
 	some metric, limit in object.get(object.get(stage, "metrics", {}), bound, {})
 	value := object.get(item.predicate.metrics, metric, null)
 	outside(bound, value, limit)
-	finding := {
-		"id": "SG-PROMO-033",
-		"msg": sprintf("%s: %s is %v, %s requires %s %v", [item.file, metric, value, request.to, bound, limit]),
-		"severity": "high",
-		"path": ["evidence", "metrics", "predicate", "metrics", metric],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-033",
+		sprintf("%s: %s is %v, %s requires %s %v", [item.file, metric, value, request.to, bound, limit]),
+		["evidence", "metrics", "predicate", "metrics", metric],
+	)
 }
 
 outside(_, value, _) if value == null
@@ -440,10 +435,9 @@ deny contains finding if {
 	some level, limit in object.get(object.get(stage, "scan", {}), "max", {})
 	found := object.get(item.predicate.findings, level, 0)
 	found > limit
-	finding := {
-		"id": "SG-PROMO-034",
-		"msg": sprintf("%s: %d %s finding(s), %s allows %d", [item.file, found, level, request.to, limit]),
-		"severity": "high",
-		"path": ["evidence", "scan", "predicate", "findings", level],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-PROMO-034",
+		sprintf("%s: %d %s finding(s), %s allows %d", [item.file, found, level, request.to, limit]),
+		["evidence", "scan", "predicate", "findings", level],
+	)
 }

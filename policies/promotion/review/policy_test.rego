@@ -67,7 +67,11 @@ test_unauthenticated_requester_is_denied if {
 
 test_unlisted_stage_requires_an_authenticated_requester_by_default if {
 	stages := [{"name": "qa", "approvals": 0}]
-	found := {f.id | some f in review.deny with input as object.union(facts("qa", [], {}), {"requester": {"verified": false}}) with data.config.promotion.stages as stages}
+	found := {f.id | some f in review.deny with input as object.union(
+		facts("qa", [], {}),
+		{"requester": {"verified": false}},
+	)
+		with data.config.promotion.stages as stages}
 	found == {"SG-PROMO-040"}
 }
 
@@ -114,14 +118,23 @@ test_duplicate_approval_counts_once if {
 	ids(object.union(good_prod, {"approvals": [approval("bob"), again]})) == {"SG-PROMO-020", "SG-PROMO-025"}
 }
 
-unsigned := {"file": "m.json", "verified": false, "signed": false, "signature_valid": false, "problem": "evidence is not a DSSE envelope (unsigned)"}
+unsigned := {
+	"file": "m.json",
+	"verified": false,
+	"signed": false,
+	"signature_valid": false,
+	"problem": "evidence is not a DSSE envelope (unsigned)",
+}
 
 test_hand_written_metrics_are_denied if {
 	ids(with_evidence("metrics", unsigned)) == {"SG-PROMO-030", "SG-PROMO-032"}
 }
 
 test_forged_or_unlisted_producer_is_denied if {
-	forged := object.union(metrics({"accuracy": 0.99}), {"verified": false, "signature_valid": false, "problem": "signature does not verify"})
+	forged := object.union(
+		metrics({"accuracy": 0.99}),
+		{"verified": false, "signature_valid": false, "problem": "signature does not verify"},
+	)
 	ids(with_evidence("metrics", forged)) == {"SG-PROMO-035", "SG-PROMO-032"}
 }
 
@@ -150,7 +163,10 @@ test_malformed_statement_or_predicate_is_denied if {
 }
 
 test_duplicate_attestations_count_for_nothing if {
-	twice := object.union(metrics({"accuracy": 0.95, "latency_p99_ms": 100}), {"verified": false, "duplicate": true, "problem": "more than one"})
+	twice := object.union(
+		metrics({"accuracy": 0.95, "latency_p99_ms": 100}),
+		{"verified": false, "duplicate": true, "problem": "more than one"},
+	)
 	ids(with_evidence("metrics", twice)) == {"SG-PROMO-032", "SG-PROMO-038"}
 }
 
@@ -167,7 +183,11 @@ test_metric_thresholds if {
 
 test_scan_limits if {
 	ids(with_evidence("scan", scan(object.union(clean, {"critical": 1})))) == {"SG-PROMO-034"}
-	ids(facts("staging", [approval("bob")], {"metrics": metrics({"accuracy": 0.81}), "scan": scan(object.union(clean, {"high": 3}))})) == set()
+	ids(facts(
+		"staging",
+		[approval("bob")],
+		{"metrics": metrics({"accuracy": 0.81}), "scan": scan(object.union(clean, {"high": 3}))},
+	)) == set()
 }
 
 test_unknown_stage_requires_nothing_here if {

@@ -53,12 +53,9 @@ accepted(name) := list if {
 
 accepted(name) := [] if not is_array(object.get(as_object(required), name, []))
 
-finding(rule_id, severity, msg, path) := {
-	"id": rule_id,
-	"msg": msg,
-	"severity": severity,
-	"path": path,
-}
+# The lib helper under a short name (the embedded engine cannot call a function through an
+# import alias).
+finding(rule_id, msg, path) := data.sealgate.lib.findings.finding(rule_id, msg, path)
 
 # METADATA
 # title: Environment requires a verified attestation token
@@ -74,7 +71,14 @@ finding(rule_id, severity, msg, path) := {
 #     Run the workload in a confidential VM or container and send its attestation token from
 #     a configured attestation provider (attestation_providers of keyserver.yaml) with the
 #     release request.
-deny contains finding("SG-UNSEAL-101", "critical", sprintf("environment %v requires a TEE: %v", [environment, object.get(tee, "problem", "no attestation token was presented")]), ["tee", "verified"]) if {
+deny contains finding(
+	"SG-UNSEAL-101",
+	sprintf(
+		"environment %v requires a TEE: %v",
+		[environment, object.get(tee, "problem", "no attestation token was presented")],
+	),
+	["tee", "verified"],
+) if {
 	requires_tee
 	not verified
 }
@@ -88,7 +92,11 @@ deny contains finding("SG-UNSEAL-101", "critical", sprintf("environment %v requi
 #   id: SG-UNSEAL-102
 #   severity: critical
 #   remediation: Run the workload on an accepted TEE, or add the type to tee.environments.<env>.attestation_types.
-deny contains finding("SG-UNSEAL-102", "critical", sprintf("TEE type %v is not one of %v accepted in %v", [tee_type, accepted("attestation_types"), environment]), ["tee", "claims", "x-ms-attestation-type"]) if {
+deny contains finding(
+	"SG-UNSEAL-102",
+	sprintf("TEE type %v is not one of %v accepted in %v", [tee_type, accepted("attestation_types"), environment]),
+	["tee", "claims", "x-ms-attestation-type"],
+) if {
 	requires_tee
 	verified
 	not tee_type in accepted("attestation_types")
@@ -105,7 +113,14 @@ deny contains finding("SG-UNSEAL-102", "critical", sprintf("TEE type %v is not o
 #   severity: critical
 #   waivable: false
 #   remediation: Redeploy the workload on a compliant confidential platform image.
-deny contains finding("SG-UNSEAL-103", "critical", sprintf("TEE compliance status %v is not one of %v", [object.get(isolation, "x-ms-compliance-status", null), accepted("compliance_status")]), ["tee", "claims", "x-ms-compliance-status"]) if {
+deny contains finding(
+	"SG-UNSEAL-103",
+	sprintf(
+		"TEE compliance status %v is not one of %v",
+		[object.get(isolation, "x-ms-compliance-status", null), accepted("compliance_status")],
+	),
+	["tee", "claims", "x-ms-compliance-status"],
+) if {
 	requires_tee
 	verified
 	not object.get(isolation, "x-ms-compliance-status", null) in accepted("compliance_status")
@@ -121,7 +136,14 @@ deny contains finding("SG-UNSEAL-103", "critical", sprintf("TEE compliance statu
 #   id: SG-UNSEAL-104
 #   severity: critical
 #   remediation: Add the hash of the reviewed attestation policy to tee.environments.<env>.policy_hashes.
-deny contains finding("SG-UNSEAL-104", "critical", sprintf("attestation policy hash %v is not listed for %v", [object.get(claims, "x-ms-policy-hash", null), environment]), ["tee", "claims", "x-ms-policy-hash"]) if {
+deny contains finding(
+	"SG-UNSEAL-104",
+	sprintf(
+		"attestation policy hash %v is not listed for %v",
+		[object.get(claims, "x-ms-policy-hash", null), environment],
+	),
+	["tee", "claims", "x-ms-policy-hash"],
+) if {
 	requires_tee
 	verified
 	not object.get(claims, "x-ms-policy-hash", null) in accepted("policy_hashes")
@@ -139,7 +161,11 @@ debug_claims := {"sevsnpvm": "x-ms-sevsnpvm-is-debuggable", "tdxvm": "tdx_td_att
 #   severity: critical
 #   waivable: false
 #   remediation: Launch the confidential VM or container with debugging disabled.
-deny contains finding("SG-UNSEAL-105", "critical", sprintf("TEE claim %v is %v, not false", [claim, object.get(isolation, claim, null)]), ["tee", "claims", claim]) if {
+deny contains finding(
+	"SG-UNSEAL-105",
+	sprintf("TEE claim %v is %v, not false", [claim, object.get(isolation, claim, null)]),
+	["tee", "claims", claim],
+) if {
 	requires_tee
 	verified
 	claim := debug_claims[tee_type]
@@ -157,7 +183,14 @@ deny contains finding("SG-UNSEAL-105", "critical", sprintf("TEE claim %v is %v, 
 #   id: SG-UNSEAL-106
 #   severity: critical
 #   remediation: Deploy the reviewed container group policy, or list its digest in tee.environments.<env>.host_data.
-deny contains finding("SG-UNSEAL-106", "critical", sprintf("SEV-SNP host data %v is not a listed container policy for %v", [object.get(isolation, "x-ms-sevsnpvm-hostdata", null), environment]), ["tee", "claims", "x-ms-sevsnpvm-hostdata"]) if {
+deny contains finding(
+	"SG-UNSEAL-106",
+	sprintf(
+		"SEV-SNP host data %v is not a listed container policy for %v",
+		[object.get(isolation, "x-ms-sevsnpvm-hostdata", null), environment],
+	),
+	["tee", "claims", "x-ms-sevsnpvm-hostdata"],
+) if {
 	requires_tee
 	verified
 	tee_type == "sevsnpvm"
@@ -175,8 +208,14 @@ deny contains finding("SG-UNSEAL-106", "critical", sprintf("SEV-SNP host data %v
 #   id: SG-UNSEAL-107
 #   severity: critical
 #   waivable: false
-#   remediation: Attest with the runtime key of the workload (runtime data of the attestation request), so the token carries it.
-deny contains finding("SG-UNSEAL-107", "critical", "the attestation token binds no runtime key to release the data key to", ["tee", "runtime_key"]) if {
+#   remediation: >-
+#     Attest with the runtime key of the workload (runtime data of the attestation request), so the
+#     token carries it.
+deny contains finding(
+	"SG-UNSEAL-107",
+	"the attestation token binds no runtime key to release the data key to",
+	["tee", "runtime_key"],
+) if {
 	requires_tee
 	verified
 	not is_object(object.get(tee, "runtime_key", null))

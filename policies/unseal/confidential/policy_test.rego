@@ -26,7 +26,12 @@ container := {
 
 request := {
 	"environment": "conf",
-	"tee": {"verified": true, "issuer": "https://p.attest.azure.net", "claims": container, "runtime_key": {"kid": "k", "kty": "RSA"}},
+	"tee": {
+		"verified": true,
+		"issuer": "https://p.attest.azure.net",
+		"claims": container,
+		"runtime_key": {"kid": "k", "kty": "RSA"},
+	},
 }
 
 vm_request := object.union(request, {
@@ -75,7 +80,10 @@ test_missing_or_unverified_token_denies_with_one_reason if {
 
 test_tee_type_must_be_accepted if {
 	ids(with_claims(request, {"x-ms-attestation-type": "sgx"})) == {"SG-UNSEAL-102"}
-	ids(object.union(vm_request, {"tee": {"claims": {"x-ms-isolation-tee": {"x-ms-attestation-type": "tdxvm"}}}})) == {"SG-UNSEAL-102", "SG-UNSEAL-105"}
+	ids(object.union(
+		vm_request,
+		{"tee": {"claims": {"x-ms-isolation-tee": {"x-ms-attestation-type": "tdxvm"}}}},
+	)) == {"SG-UNSEAL-102", "SG-UNSEAL-105"}
 	ids(json.remove(request, ["tee/claims/x-ms-attestation-type"])) == {"SG-UNSEAL-102"}
 }
 
@@ -124,7 +132,6 @@ test_findings_name_the_offending_field if {
 		with data.config.unseal as config
 	f == {
 		"id": "SG-UNSEAL-104",
-		"severity": "critical",
 		"path": ["tee", "claims", "x-ms-policy-hash"],
 		"msg": "attestation policy hash other is not listed for conf",
 	}

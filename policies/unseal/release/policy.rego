@@ -66,7 +66,11 @@ listed_devices := [d | some d in devices; d.id == device_id]
 
 default service_enrolled := []
 
-service_enrolled := [{"id": device_id, "class": object.get(consumer, "class", null), "ak_key_id": object.get(quoted, "ak_key_id", null)}] if {
+service_enrolled := [{
+	"id": device_id,
+	"class": object.get(consumer, "class", null),
+	"ak_key_id": object.get(quoted, "ak_key_id", null),
+}] if {
 	object.get(consumer, "enrolled", false) == true
 }
 
@@ -76,12 +80,9 @@ enrolled := listed_devices if count(listed_devices) > 0
 
 enrolled := service_enrolled if count(listed_devices) == 0
 
-finding(rule_id, severity, msg, path) := {
-	"id": rule_id,
-	"msg": msg,
-	"severity": severity,
-	"path": path,
-}
+# The lib helper under a short name (the embedded engine cannot call a function through an
+# import alias).
+finding(rule_id, msg, path) := data.sealgate.lib.findings.finding(rule_id, msg, path)
 
 nonempty_string(value) if {
 	is_string(value)
@@ -106,39 +107,61 @@ listed(list, value) if {
 #   remediation: >-
 #     Run the unseal through `sealgate unseal`, which establishes these facts; a request built
 #     by hand is not a fact.
-deny contains finding("SG-UNSEAL-001", "critical", sprintf("required fact %s is missing", [concat(".", path)]), path) if {
+deny contains finding("SG-UNSEAL-001", sprintf("required fact %s is missing", [concat(".", path)]), path) if {
 	some path in [["model", "name"], ["model", "version"], ["model", "digest"], ["environment"]]
 	not nonempty_string(object.get(input, path, null))
 }
 
-deny contains finding("SG-UNSEAL-001", "critical", "required fact model.signer.key_id is missing", ["model", "signer", "key_id"]) if {
+deny contains finding(
+	"SG-UNSEAL-001",
+	"required fact model.signer.key_id is missing",
+	["model", "signer", "key_id"],
+) if {
 	not nonempty_string(object.get(input, ["model", "signer", "key_id"], null))
 }
 
-deny contains finding("SG-UNSEAL-001", "critical", sprintf("consumer type %v is not one of workload, device, key", [consumer_type]), ["consumer", "type"]) if {
+deny contains finding(
+	"SG-UNSEAL-001",
+	sprintf("consumer type %v is not one of workload, device, key", [consumer_type]),
+	["consumer", "type"],
+) if {
 	not consumer_type in {"workload", "device", "key"}
 }
 
 # METADATA
 # title: Environment is not configured for unsealing
-# description: Only environments listed in data.config.unseal.environments, each mapped to the registry stage it serves, may unseal.
+# description: >-
+#   Only environments listed in data.config.unseal.environments, each mapped to the registry stage
+#   it serves, may unseal.
 # custom:
 #   id: SG-UNSEAL-002
 #   severity: high
 #   remediation: Add the environment and its stage to policies/data/unseal.yaml, or pass the right --environment.
-deny contains finding("SG-UNSEAL-002", "high", sprintf("environment %v is not configured in unseal data", [environment]), ["environment"]) if {
+deny contains finding(
+	"SG-UNSEAL-002",
+	sprintf("environment %v is not configured in unseal data", [environment]),
+	["environment"],
+) if {
 	nonempty_string(environment)
 	not is_object(environment_config)
 }
 
 # METADATA
 # title: Unknown device
-# description: The device's key id is not among the enrolled devices, so neither its identity nor its golden state is known.
+# description: >-
+#   The device's key id is not among the enrolled devices, so neither its identity nor its golden
+#   state is known.
 # custom:
 #   id: SG-UNSEAL-003
 #   severity: critical
-#   remediation: Enrol the device (sealgate device enroll) and add its id, class and AK key id to data.config.unseal.devices.
-deny contains finding("SG-UNSEAL-003", "critical", sprintf("device %v is not enrolled", [device_id]), ["consumer", "device_id"]) if {
+#   remediation: >-
+#     Enrol the device (sealgate device enroll) and add its id, class and AK key id to
+#     data.config.unseal.devices.
+deny contains finding(
+	"SG-UNSEAL-003",
+	sprintf("device %v is not enrolled", [device_id]),
+	["consumer", "device_id"],
+) if {
 	consumer_type == "device"
 	count(enrolled) == 0
 }
@@ -151,7 +174,7 @@ deny contains finding("SG-UNSEAL-003", "critical", sprintf("device %v is not enr
 #   severity: critical
 #   waivable: false
 #   remediation: Re-enrol a replacement device; a revoked device id is never reinstated.
-deny contains finding("SG-UNSEAL-004", "critical", sprintf("device %v is revoked", [device_id]), ["consumer", "device_id"]) if {
+deny contains finding("SG-UNSEAL-004", sprintf("device %v is revoked", [device_id]), ["consumer", "device_id"]) if {
 	consumer_type == "device"
 	listed(revoked_list("devices"), device_id)
 }
@@ -166,18 +189,33 @@ deny contains finding("SG-UNSEAL-004", "critical", sprintf("device %v is revoked
 #   severity: critical
 #   waivable: false
 #   remediation: Check the device's TPM and enrolment; the reasons from the quote check are in the message.
-deny contains finding("SG-UNSEAL-005", "critical", sprintf("attestation of device %v did not verify: %v", [device_id, object.get(quoted, "problems", [])]), ["attestation", "verified"]) if {
+deny contains finding(
+	"SG-UNSEAL-005",
+	sprintf("attestation of device %v did not verify: %v", [device_id, object.get(quoted, "problems", [])]),
+	["attestation", "verified"],
+) if {
 	consumer_type == "device"
 	object.get(quoted, "verified", false) != true
 }
 
-deny contains finding("SG-UNSEAL-005", "critical", sprintf("quote of device %v is for device %v", [device_id, attestation.device_id]), ["attestation", "device_id"]) if {
+deny contains finding(
+	"SG-UNSEAL-005",
+	sprintf("quote of device %v is for device %v", [device_id, attestation.device_id]),
+	["attestation", "device_id"],
+) if {
 	consumer_type == "device"
 	is_object(attestation)
 	object.get(attestation, "device_id", null) != device_id
 }
 
-deny contains finding("SG-UNSEAL-005", "critical", sprintf("quote of device %v is signed by AK %v, not the enrolled AK", [device_id, object.get(attestation, "ak_key_id", null)]), ["attestation", "ak_key_id"]) if {
+deny contains finding(
+	"SG-UNSEAL-005",
+	sprintf(
+		"quote of device %v is signed by AK %v, not the enrolled AK",
+		[device_id, object.get(attestation, "ak_key_id", null)],
+	),
+	["attestation", "ak_key_id"],
+) if {
 	consumer_type == "device"
 	is_object(attestation)
 	some device in enrolled
@@ -186,13 +224,19 @@ deny contains finding("SG-UNSEAL-005", "critical", sprintf("quote of device %v i
 
 # METADATA
 # title: Stale attestation nonce
-# description: The quote must carry the nonce created for this request; an old quote replayed proves nothing about the device now.
+# description: >-
+#   The quote must carry the nonce created for this request; an old quote replayed proves nothing
+#   about the device now.
 # custom:
 #   id: SG-UNSEAL-006
 #   severity: critical
 #   waivable: false
 #   remediation: Retry; if it persists, the device is replaying quotes.
-deny contains finding("SG-UNSEAL-006", "critical", sprintf("quote of device %v does not carry a fresh nonce", [device_id]), ["attestation", "nonce_fresh"]) if {
+deny contains finding(
+	"SG-UNSEAL-006",
+	sprintf("quote of device %v does not carry a fresh nonce", [device_id]),
+	["attestation", "nonce_fresh"],
+) if {
 	consumer_type == "device"
 	object.get(quoted, "nonce_fresh", false) != true
 }
@@ -213,8 +257,17 @@ golden_pcrs(device) := pcrs if {
 # custom:
 #   id: SG-UNSEAL-007
 #   severity: critical
-#   remediation: If the new state is expected (an update), add its measured values to the device class in policies/data/unseal.yaml.
-deny contains finding("SG-UNSEAL-007", "critical", sprintf("PCR %s of device %v is %v, expected %s", [pcr, device_id, object.get(as_object(object.get(quoted, "pcrs", null)), pcr, "(not quoted)"), golden]), ["attestation", "pcrs", pcr]) if {
+#   remediation: >-
+#     If the new state is expected (an update), add its measured values to the device class in
+#     policies/data/unseal.yaml.
+deny contains finding(
+	"SG-UNSEAL-007",
+	sprintf(
+		"PCR %s of device %v is %v, expected %s",
+		[pcr, device_id, object.get(as_object(object.get(quoted, "pcrs", null)), pcr, "(not quoted)"), golden],
+	),
+	["attestation", "pcrs", pcr],
+) if {
 	consumer_type == "device"
 	is_object(attestation)
 	some device in enrolled
@@ -222,16 +275,34 @@ deny contains finding("SG-UNSEAL-007", "critical", sprintf("PCR %s of device %v 
 	object.get(as_object(object.get(quoted, "pcrs", null)), pcr, null) != golden
 }
 
-deny contains finding("SG-UNSEAL-007", "critical", sprintf("device class %v of device %v has no golden PCR values", [object.get(device, "class", null), device_id]), ["consumer", "device_id"]) if {
+deny contains finding(
+	"SG-UNSEAL-007",
+	sprintf("device class %v of device %v has no golden PCR values", [object.get(device, "class", null), device_id]),
+	["consumer", "device_id"],
+) if {
 	consumer_type == "device"
 	some device in enrolled
 	not golden_pcrs(device)
 }
 
-deny contains finding("SG-UNSEAL-007", "critical", sprintf("attested PCR bank %v is not %v", [object.get(attestation, "pcr_bank", null), object.get(as_object(object.get(config, "attestation", null)), "pcr_bank", "sha256")]), ["attestation", "pcr_bank"]) if {
+deny contains finding(
+	"SG-UNSEAL-007",
+	sprintf(
+		"attested PCR bank %v is not %v",
+		[
+			object.get(attestation, "pcr_bank", null),
+			object.get(as_object(object.get(config, "attestation", null)), "pcr_bank", "sha256"),
+		],
+	),
+	["attestation", "pcr_bank"],
+) if {
 	consumer_type == "device"
 	is_object(attestation)
-	object.get(attestation, "pcr_bank", null) != object.get(as_object(object.get(config, "attestation", null)), "pcr_bank", "sha256")
+	object.get(
+		attestation,
+		"pcr_bank",
+		null,
+	) != object.get(as_object(object.get(config, "attestation", null)), "pcr_bank", "sha256")
 }
 
 stages := object.get(as_object(object.get(input, "registry", null)), "stages", [])
@@ -244,8 +315,23 @@ stages := object.get(as_object(object.get(input, "registry", null)), "stages", [
 # custom:
 #   id: SG-UNSEAL-008
 #   severity: high
-#   remediation: Promote this exact sealed model to the stage (sealgate promote), or unseal the one that is current there.
-deny contains finding("SG-UNSEAL-008", "high", sprintf("%v %v (%v) is not the current model of stage %v (current in: %v)", [object.get(model, "name", null), object.get(model, "version", null), object.get(model, "digest", null), object.get(environment_config, "stage", null), stages]), ["registry", "stages"]) if {
+#   remediation: >-
+#     Promote this exact sealed model to the stage (sealgate promote), or unseal the one that is
+#     current there.
+deny contains finding(
+	"SG-UNSEAL-008",
+	sprintf(
+		"%v %v (%v) is not the current model of stage %v (current in: %v)",
+		[
+			object.get(model, "name", null),
+			object.get(model, "version", null),
+			object.get(model, "digest", null),
+			object.get(environment_config, "stage", null),
+			stages,
+		],
+	),
+	["registry", "stages"],
+) if {
 	is_object(environment_config)
 	not listed(stages, object.get(environment_config, "stage", null))
 }
@@ -303,8 +389,22 @@ allowed if {
 # custom:
 #   id: SG-UNSEAL-009
 #   severity: high
-#   remediation: Grant the identity this model and environment in policies/data/unseal.yaml (reviewed like any policy change).
-deny contains finding("SG-UNSEAL-009", "high", sprintf("%v %v may not unseal %v in %v", [consumer_type, object.get(consumer, "device_id", object.get(consumer, "object_id", object.get(consumer, "key_id", null))), object.get(model, "name", null), environment]), ["consumer"]) if {
+#   remediation: >-
+#     Grant the identity this model and environment in policies/data/unseal.yaml (reviewed like any
+#     policy change).
+deny contains finding(
+	"SG-UNSEAL-009",
+	sprintf(
+		"%v %v may not unseal %v in %v",
+		[
+			consumer_type,
+			object.get(consumer, "device_id", object.get(consumer, "object_id", object.get(consumer, "key_id", null))),
+			object.get(model, "name", null),
+			environment,
+		],
+	),
+	["consumer"],
+) if {
 	consumer_type in {"workload", "device", "key"}
 	not allowed
 }
@@ -317,7 +417,11 @@ deny contains finding("SG-UNSEAL-009", "high", sprintf("%v %v may not unseal %v 
 #   severity: critical
 #   waivable: false
 #   remediation: Re-sign the model with a current key and promote it again.
-deny contains finding("SG-UNSEAL-010", "critical", sprintf("signer key %v is revoked", [model.signer.key_id]), ["model", "signer", "key_id"]) if {
+deny contains finding(
+	"SG-UNSEAL-010",
+	sprintf("signer key %v is revoked", [model.signer.key_id]),
+	["model", "signer", "key_id"],
+) if {
 	listed(revoked_list("signer_key_ids"), object.get(input, ["model", "signer", "key_id"], null))
 }
 
@@ -329,7 +433,7 @@ deny contains finding("SG-UNSEAL-010", "critical", sprintf("signer key %v is rev
 #   severity: critical
 #   waivable: false
 #   remediation: Use a new identity for the workload and grant it.
-deny contains finding("SG-UNSEAL-011", "critical", sprintf("workload identity %v is revoked", [value]), ["consumer", field]) if {
+deny contains finding("SG-UNSEAL-011", sprintf("workload identity %v is revoked", [value]), ["consumer", field]) if {
 	consumer_type == "workload"
 	some field in ["object_id", "client_id", "subject"]
 	value := object.get(consumer, field, null)
@@ -354,12 +458,26 @@ pointer := object.get(as_object(object.get(input, "registry", null)), "pointer",
 #   remediation: >-
 #     Promote the model again through the gate (it signs the pointer with a new counter); a
 #     rolled-back pointer means someone rewrote registry storage: investigate.
-deny contains finding("SG-UNSEAL-012", "critical", sprintf("the %v pointer of %v is older than one already seen (counter %v, seen %v)", [pointer.stage, object.get(model, "name", null), pointer.counter, pointer.high_water]), ["registry", "pointer", "rolled_back"]) if {
+deny contains finding(
+	"SG-UNSEAL-012",
+	sprintf(
+		"the %v pointer of %v is older than one already seen (counter %v, seen %v)",
+		[pointer.stage, object.get(model, "name", null), pointer.counter, pointer.high_water],
+	),
+	["registry", "pointer", "rolled_back"],
+) if {
 	is_object(pointer)
 	pointer.rolled_back == true
 }
 
-deny contains finding("SG-UNSEAL-012", "critical", sprintf("the %v pointer of %v is not verified: %v", [pointer.stage, object.get(model, "name", null), object.get(pointer, "problems", [])]), ["registry", "pointer", "verified"]) if {
+deny contains finding(
+	"SG-UNSEAL-012",
+	sprintf(
+		"the %v pointer of %v is not verified: %v",
+		[pointer.stage, object.get(model, "name", null), object.get(pointer, "problems", [])],
+	),
+	["registry", "pointer", "verified"],
+) if {
 	is_object(pointer)
 	object.get(pointer, "verified", false) != true
 }
@@ -374,7 +492,11 @@ deny contains finding("SG-UNSEAL-012", "critical", sprintf("the %v pointer of %v
 #   severity: critical
 #   waivable: false
 #   remediation: Enrol the device through the release service (sealgate device enroll --keyserver URL).
-deny contains finding("SG-UNSEAL-013", "critical", sprintf("device %v is not enrolled with the release service", [device_id]), ["consumer", "enrolled"]) if {
+deny contains finding(
+	"SG-UNSEAL-013",
+	sprintf("device %v is not enrolled with the release service", [device_id]),
+	["consumer", "enrolled"],
+) if {
 	consumer_type == "device"
 	"enrolled" in object.keys(consumer)
 	consumer.enrolled != true

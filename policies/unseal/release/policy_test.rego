@@ -52,7 +52,10 @@ test_granted_workload_and_key_are_allowed if {
 }
 
 test_unknown_device_denies if {
-	ids(object.union(device_request, {"consumer": {"device_id": "dev-x"}})) == {"SG-UNSEAL-003", "SG-UNSEAL-005", "SG-UNSEAL-009"}
+	ids(object.union(
+		device_request,
+		{"consumer": {"device_id": "dev-x"}},
+	)) == {"SG-UNSEAL-003", "SG-UNSEAL-005", "SG-UNSEAL-009"}
 }
 
 test_revoked_device_denies if {
@@ -110,21 +113,47 @@ test_unknown_environment_denies if {
 	"SG-UNSEAL-002" in ids(object.union(workload_request, {"environment": "moon"}))
 }
 
-service_pointer := {"stage": "prod", "version": "1", "digest": "sha256:00", "counter": 4, "verified": true, "rolled_back": false, "high_water": 4}
+service_pointer := {
+	"stage": "prod",
+	"version": "1",
+	"digest": "sha256:00",
+	"counter": 4,
+	"verified": true,
+	"rolled_back": false,
+	"high_water": 4,
+}
 
 test_aks_workload_by_issuer_and_subject_is_allowed if {
-	aks := {"issuer": "https://aks.example/", "subject": "system:serviceaccount:ns:sa", "environments": ["prod"], "models": ["m"]}
-	request := object.union(workload_request, {"consumer": {"type": "workload", "issuer": "https://aks.example/", "subject": "system:serviceaccount:ns:sa"}})
-	count({f.id | some f in release.deny with input as request with data.config.unseal as object.union(config, {"workloads": [aks]})}) == 0
+	aks := {
+		"issuer": "https://aks.example/",
+		"subject": "system:serviceaccount:ns:sa",
+		"environments": ["prod"],
+		"models": ["m"],
+	}
+	request := object.union(
+		workload_request,
+		{"consumer": {"type": "workload", "issuer": "https://aks.example/", "subject": "system:serviceaccount:ns:sa"}},
+	)
+	count({f.id | some f in release.deny with input as request with data.config.unseal as object.union(
+		config,
+		{"workloads": [aks]},
+	)}) == 0
+
 	# The same subject from another issuer is someone else.
 	other := object.union(request, {"consumer": {"issuer": "https://evil.example/"}})
-	{f.id | some f in release.deny with input as other with data.config.unseal as object.union(config, {"workloads": [aks]})} == {"SG-UNSEAL-009"}
+	{f.id | some f in release.deny with input as other with data.config.unseal as object.union(
+		config,
+		{"workloads": [aks]},
+	)} == {"SG-UNSEAL-009"}
 }
 
 test_a_grant_without_tenant_or_issuer_matches_nothing if {
 	loose := {"subject": "system:serviceaccount:ns:sa", "environments": ["prod"], "models": ["m"]}
 	request := object.union(workload_request, {"consumer": {"type": "workload", "subject": "system:serviceaccount:ns:sa"}})
-	"SG-UNSEAL-009" in {f.id | some f in release.deny with input as request with data.config.unseal as object.union(config, {"workloads": [loose]})}
+	"SG-UNSEAL-009" in {f.id | some f in release.deny with input as request with data.config.unseal as object.union(
+		config,
+		{"workloads": [loose]},
+	)}
 }
 
 test_verified_current_pointer_is_allowed if {
@@ -132,22 +161,44 @@ test_verified_current_pointer_is_allowed if {
 }
 
 test_rolled_back_or_unverified_pointer_denies if {
-	ids(object.union(workload_request, {"registry": {"stages": ["prod"], "pointer": object.union(service_pointer, {"rolled_back": true})}})) == {"SG-UNSEAL-012"}
-	ids(object.union(workload_request, {"registry": {"stages": ["prod"], "pointer": object.union(service_pointer, {"verified": false})}})) == {"SG-UNSEAL-012"}
+	ids(object.union(
+		workload_request,
+		{"registry": {"stages": ["prod"], "pointer": object.union(service_pointer, {"rolled_back": true})}},
+	)) == {"SG-UNSEAL-012"}
+	ids(object.union(
+		workload_request,
+		{"registry": {"stages": ["prod"], "pointer": object.union(service_pointer, {"verified": false})}},
+	)) == {"SG-UNSEAL-012"}
 }
 
 test_no_data_switch_accepts_an_unverified_pointer if {
-	request := object.union(workload_request, {"registry": {"stages": ["prod"], "pointer": object.union(service_pointer, {"verified": false})}})
+	request := object.union(
+		workload_request,
+		{"registry": {"stages": ["prod"], "pointer": object.union(service_pointer, {"verified": false})}},
+	)
 	relaxed := object.union(config, {"registry": {"require_signed_pointers": false}})
 	{f.id | some f in release.deny with input as request with data.config.unseal as relaxed} == {"SG-UNSEAL-012"}
-	no_verified := object.union(workload_request, {"registry": {"stages": ["prod"], "pointer": json.remove(service_pointer, ["verified"])}})
+	no_verified := object.union(
+		workload_request,
+		{"registry": {"stages": ["prod"], "pointer": json.remove(service_pointer, ["verified"])}},
+	)
 	ids(no_verified) == {"SG-UNSEAL-012"}
 }
 
 test_service_enrolled_device_of_a_granted_class_is_allowed if {
 	by_class := object.union(config, {"devices": [{"class": "gw", "environments": ["edge-prod"], "models": ["m"]}]})
-	request := object.union(device_request, {"consumer": {"type": "device", "id": "dev-s", "class": "gw", "enrolled": true}, "attestation": {"device_id": "dev-s", "ak_key_id": "ak-s"}})
+	request := object.union(
+		device_request,
+		{
+			"consumer": {"type": "device", "id": "dev-s", "class": "gw", "enrolled": true},
+			"attestation": {"device_id": "dev-s", "ak_key_id": "ak-s"},
+		},
+	)
 	count({f.id | some f in release.deny with input as request with data.config.unseal as by_class}) == 0
 	not_enrolled := object.union(request, {"consumer": {"enrolled": false}})
-	{f.id | some f in release.deny with input as not_enrolled with data.config.unseal as by_class} == {"SG-UNSEAL-003", "SG-UNSEAL-009", "SG-UNSEAL-013"}
+	{f.id | some f in release.deny with input as not_enrolled with data.config.unseal as by_class} == {
+		"SG-UNSEAL-003",
+		"SG-UNSEAL-009",
+		"SG-UNSEAL-013",
+	}
 }

@@ -31,12 +31,11 @@ scopes := data.sealgate.lib.kubernetes.security_scopes(pod)
 deny contains finding if {
 	some c in containers
 	object.get(c.container, ["securityContext", "privileged"], false) == true
-	finding := {
-		"id": "SG-K8S-001",
-		"msg": sprintf("%s runs privileged", [data.sealgate.lib.kubernetes.describe(c)]),
-		"severity": "critical",
-		"path": array.concat(c.path, ["securityContext", "privileged"]),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-001",
+		sprintf("%s runs privileged", [data.sealgate.lib.kubernetes.describe(c)]),
+		array.concat(c.path, ["securityContext", "privileged"]),
+	)
 }
 
 # METADATA
@@ -51,12 +50,11 @@ deny contains finding if {
 deny contains finding if {
 	some field in ["hostNetwork", "hostPID", "hostIPC"]
 	object.get(pod.spec, field, false) == true
-	finding := {
-		"id": "SG-K8S-002",
-		"msg": sprintf("the pod sets %s: true", [field]),
-		"severity": "high",
-		"path": array.concat(pod.path, [field]),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-002",
+		sprintf("the pod sets %s: true", [field]),
+		array.concat(pod.path, [field]),
+	)
 }
 
 # METADATA
@@ -71,12 +69,11 @@ deny contains finding if {
 deny contains finding if {
 	some scope in scopes
 	object.get(scope.security_context, ["windowsOptions", "hostProcess"], false) == true
-	finding := {
-		"id": "SG-K8S-003",
-		"msg": sprintf("%s requests a Windows HostProcess container", [scope.what]),
-		"severity": "critical",
-		"path": array.concat(scope.path, ["windowsOptions", "hostProcess"]),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-003",
+		sprintf("%s requests a Windows HostProcess container", [scope.what]),
+		array.concat(scope.path, ["windowsOptions", "hostProcess"]),
+	)
 }
 
 # METADATA
@@ -94,12 +91,11 @@ deny contains finding if {
 	added := object.get(c.container, ["securityContext", "capabilities", "add"], [])
 	some k, capability in data.sealgate.lib.kubernetes.as_array(added)
 	not capability in {cap | some cap in settings.baseline_capabilities}
-	finding := {
-		"id": "SG-K8S-004",
-		"msg": sprintf("%s adds capability %v", [data.sealgate.lib.kubernetes.describe(c), capability]),
-		"severity": "high",
-		"path": array.concat(c.path, ["securityContext", "capabilities", "add", k]),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-004",
+		sprintf("%s adds capability %v", [data.sealgate.lib.kubernetes.describe(c), capability]),
+		array.concat(c.path, ["securityContext", "capabilities", "add", k]),
+	)
 }
 
 # METADATA
@@ -114,12 +110,11 @@ deny contains finding if {
 	some j, volume in data.sealgate.lib.kubernetes.as_array(object.get(pod.spec, "volumes", []))
 	is_object(volume)
 	object.get(volume, "hostPath", null) != null
-	finding := {
-		"id": "SG-K8S-005",
-		"msg": sprintf("volume %v mounts a host path", [object.get(volume, "name", j)]),
-		"severity": "high",
-		"path": array.concat(pod.path, ["volumes", j, "hostPath"]),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-005",
+		sprintf("volume %v mounts a host path", [object.get(volume, "name", j)]),
+		array.concat(pod.path, ["volumes", j, "hostPath"]),
+	)
 }
 
 # METADATA
@@ -135,12 +130,11 @@ deny contains finding if {
 	is_object(port)
 	host_port := object.get(port, "hostPort", 0)
 	not host_port in {0, null}
-	finding := {
-		"id": "SG-K8S-006",
-		"msg": sprintf("%s binds host port %v", [data.sealgate.lib.kubernetes.describe(c), host_port]),
-		"severity": "medium",
-		"path": array.concat(c.path, ["ports", k, "hostPort"]),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-006",
+		sprintf("%s binds host port %v", [data.sealgate.lib.kubernetes.describe(c), host_port]),
+		array.concat(c.path, ["ports", k, "hostPort"]),
+	)
 }
 
 # METADATA
@@ -158,12 +152,11 @@ deny contains finding if {
 	profile := object.get(scope.security_context, ["appArmorProfile", "type"], null)
 	profile != null
 	not profile in {"RuntimeDefault", "Localhost"}
-	finding := {
-		"id": "SG-K8S-007",
-		"msg": sprintf("%s sets AppArmor profile %v", [scope.what, profile]),
-		"severity": "high",
-		"path": array.concat(scope.path, ["appArmorProfile", "type"]),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-007",
+		sprintf("%s sets AppArmor profile %v", [scope.what, profile]),
+		array.concat(scope.path, ["appArmorProfile", "type"]),
+	)
 }
 
 deny contains finding if {
@@ -171,12 +164,11 @@ deny contains finding if {
 	is_string(key)
 	startswith(key, "container.apparmor.security.beta.kubernetes.io/")
 	not allowed_apparmor_annotation(value)
-	finding := {
-		"id": "SG-K8S-007",
-		"msg": sprintf("annotation %s sets AppArmor profile %v", [key, value]),
-		"severity": "high",
-		"path": array.concat(pod.metadata_path, ["annotations", key]),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-007",
+		sprintf("annotation %s sets AppArmor profile %v", [key, value]),
+		array.concat(pod.metadata_path, ["annotations", key]),
+	)
 }
 
 allowed_apparmor_annotation(value) if value == "runtime/default"
@@ -200,12 +192,11 @@ deny contains finding if {
 	selinux_type := object.get(scope.security_context, ["seLinuxOptions", "type"], "")
 	not selinux_type in {"", null}
 	not selinux_type in {t | some t in settings.selinux_types}
-	finding := {
-		"id": "SG-K8S-008",
-		"msg": sprintf("%s sets SELinux type %v", [scope.what, selinux_type]),
-		"severity": "high",
-		"path": array.concat(scope.path, ["seLinuxOptions", "type"]),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-008",
+		sprintf("%s sets SELinux type %v", [scope.what, selinux_type]),
+		array.concat(scope.path, ["seLinuxOptions", "type"]),
+	)
 }
 
 deny contains finding if {
@@ -213,12 +204,11 @@ deny contains finding if {
 	some field in ["user", "role"]
 	value := object.get(scope.security_context, ["seLinuxOptions", field], "")
 	not value in {"", null}
-	finding := {
-		"id": "SG-K8S-008",
-		"msg": sprintf("%s sets SELinux %s %v", [scope.what, field, value]),
-		"severity": "high",
-		"path": array.concat(scope.path, ["seLinuxOptions", field]),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-008",
+		sprintf("%s sets SELinux %s %v", [scope.what, field, value]),
+		array.concat(scope.path, ["seLinuxOptions", field]),
+	)
 }
 
 # METADATA
@@ -232,12 +222,11 @@ deny contains finding if {
 	some c in containers
 	proc_mount := object.get(c.container, ["securityContext", "procMount"], null)
 	not proc_mount in {null, "Default"}
-	finding := {
-		"id": "SG-K8S-009",
-		"msg": sprintf("%s sets procMount %v", [data.sealgate.lib.kubernetes.describe(c), proc_mount]),
-		"severity": "high",
-		"path": array.concat(c.path, ["securityContext", "procMount"]),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-009",
+		sprintf("%s sets procMount %v", [data.sealgate.lib.kubernetes.describe(c), proc_mount]),
+		array.concat(c.path, ["securityContext", "procMount"]),
+	)
 }
 
 # METADATA
@@ -252,12 +241,11 @@ deny contains finding if {
 	profile := object.get(scope.security_context, ["seccompProfile", "type"], null)
 	profile != null
 	not profile in {"RuntimeDefault", "Localhost"}
-	finding := {
-		"id": "SG-K8S-010",
-		"msg": sprintf("%s sets seccomp profile %v", [scope.what, profile]),
-		"severity": "high",
-		"path": array.concat(scope.path, ["seccompProfile", "type"]),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-010",
+		sprintf("%s sets seccomp profile %v", [scope.what, profile]),
+		array.concat(scope.path, ["seccompProfile", "type"]),
+	)
 }
 
 # METADATA
@@ -278,10 +266,9 @@ deny contains finding if {
 	is_object(sysctl)
 	name := object.get(sysctl, "name", null)
 	not name in {s | some s in settings.safe_sysctls}
-	finding := {
-		"id": "SG-K8S-011",
-		"msg": sprintf("the pod sets unsafe sysctl %v", [name]),
-		"severity": "medium",
-		"path": array.concat(pod.path, ["securityContext", "sysctls", k, "name"]),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-011",
+		sprintf("the pod sets unsafe sysctl %v", [name]),
+		array.concat(pod.path, ["securityContext", "sysctls", k, "name"]),
+	)
 }

@@ -4,7 +4,9 @@ import rego.v1
 
 import data.sealgate.containers.edge_module
 
-image := "sealgate.azurecr.io/models/onnx-server@sha256:d92c6a81b2ff50096bcda80885427d1f59a25b5f483f7055523504925d16ab23"
+digest := "sha256:d92c6a81b2ff50096bcda80885427d1f59a25b5f483f7055523504925d16ab23"
+
+image := sprintf("sealgate.azurecr.io/models/onnx-server@%s", [digest])
 
 edge_data := {
 	"model_dir": "/models",
@@ -29,9 +31,15 @@ module(options) := {"name": "model", "system": false, "image": image, "createOpt
 # so removing a field needs object.remove on a fresh HostConfig).
 with_host(fields) := object.union(hardened_options, {"HostConfig": fields})
 
-without_host(field) := {"User": hardened_options.User, "HostConfig": object.remove(hardened_options.HostConfig, [field])}
+without_host(field) := {
+	"User": hardened_options.User,
+	"HostConfig": object.remove(hardened_options.HostConfig, [field]),
+}
 
-without_tmpfs_with(fields) := {"User": hardened_options.User, "HostConfig": object.union(object.remove(hardened_options.HostConfig, ["Tmpfs"]), fields)}
+without_tmpfs_with(fields) := {
+	"User": hardened_options.User,
+	"HostConfig": object.union(object.remove(hardened_options.HostConfig, ["Tmpfs"]), fields),
+}
 
 findings(doc) := result if {
 	result := edge_module.deny with input as doc
@@ -124,7 +132,10 @@ test_system_modules_use_exemptions_from_data if {
 	count(findings(hub)) == 0
 
 	# Only the exempted rule: everything else still applies to a system module.
-	writable_hub := object.union(module(without_tmpfs_with({"ReadonlyRootfs": false})), {"name": "edgeHub", "system": true})
+	writable_hub := object.union(
+		module(without_tmpfs_with({"ReadonlyRootfs": false})),
+		{"name": "edgeHub", "system": true},
+	)
 	ids(writable_hub) == {"SG-EDGE-002"}
 
 	# A user module named like a system module gets no exemption.
@@ -144,7 +155,10 @@ test_missing_image_is_denied if {
 }
 
 test_registry_must_be_allowed if {
-	doc := object.union(module(hardened_options), {"image": "docker.io/contoso/server@sha256:d92c6a81b2ff50096bcda80885427d1f59a25b5f483f7055523504925d16ab23"})
+	doc := object.union(
+		module(hardened_options),
+		{"image": "docker.io/contoso/server@sha256:d92c6a81b2ff50096bcda80885427d1f59a25b5f483f7055523504925d16ab23"},
+	)
 	ids(doc) == {"SG-EDGE-007"}
 	some f in findings(doc)
 	contains(f.msg, "docker.io")

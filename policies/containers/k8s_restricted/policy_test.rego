@@ -6,7 +6,12 @@ import data.sealgate.containers.k8s_restricted
 
 pod(pod_spec) := {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "app"}, "spec": pod_spec}
 
-job(pod_spec) := {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}, "spec": {"template": {"spec": pod_spec}}}
+job(pod_spec) := {
+	"apiVersion": "batch/v1",
+	"kind": "Job",
+	"metadata": {"name": "j"},
+	"spec": {"template": {"spec": pod_spec}},
+}
 
 findings(obj) := result if {
 	result := k8s_restricted.deny with input as obj
@@ -20,7 +25,11 @@ hardened_sc := {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["AL
 
 hardened_pod_sc := {"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}}
 
-container(name, sc) := {"name": name, "image": "sealgate.azurecr.io/app:1", "securityContext": object.union(hardened_sc, sc)}
+container(name, sc) := {
+	"name": name,
+	"image": "sealgate.azurecr.io/app:1",
+	"securityContext": object.union(hardened_sc, sc),
+}
 
 hardened(extra) := pod(object.union({"securityContext": hardened_pod_sc, "containers": [container("app", {})]}, extra))
 
@@ -48,14 +57,25 @@ test_allowed_volume_types_pass if {
 }
 
 test_other_volume_types_are_denied if {
-	obj := hardened({"volumes": [{"name": "ok", "emptyDir": {}}, {"name": "host", "hostPath": {"path": "/"}}, {"name": "repo", "gitRepo": {"repository": "r"}}]})
+	obj := hardened({"volumes": [
+		{"name": "ok", "emptyDir": {}},
+		{"name": "host", "hostPath": {"path": "/"}},
+		{"name": "repo", "gitRepo": {"repository": "r"}},
+	]})
 	paths(obj, "SG-K8S-020") == {["spec", "volumes", 1, "hostPath"], ["spec", "volumes", 2, "gitRepo"]}
 }
 
 test_privilege_escalation_must_be_false if {
 	obj := hardened({
-		"containers": [container("explicit", {"allowPrivilegeEscalation": true}), container("unset", {"allowPrivilegeEscalation": null})],
-		"ephemeralContainers": [{"name": "debug", "image": "busybox", "securityContext": {"capabilities": {"drop": ["ALL"]}}}],
+		"containers": [
+			container("explicit", {"allowPrivilegeEscalation": true}),
+			container("unset", {"allowPrivilegeEscalation": null}),
+		],
+		"ephemeralContainers": [{
+			"name": "debug",
+			"image": "busybox",
+			"securityContext": {"capabilities": {"drop": ["ALL"]}},
+		}],
 	})
 	paths(obj, "SG-K8S-021") == {
 		["spec", "containers", 0, "securityContext", "allowPrivilegeEscalation"],
@@ -108,7 +128,10 @@ test_run_as_user_zero if {
 		"securityContext": object.union(hardened_pod_sc, {"runAsUser": 0}),
 		"containers": [container("a", {"runAsUser": 1000}), container("b", {"runAsUser": 0})],
 	})
-	paths(obj, "SG-K8S-023") == {["spec", "securityContext", "runAsUser"], ["spec", "containers", 1, "securityContext", "runAsUser"]}
+	paths(obj, "SG-K8S-023") == {
+		["spec", "securityContext", "runAsUser"],
+		["spec", "containers", 1, "securityContext", "runAsUser"],
+	}
 }
 
 test_non_zero_user_overriding_pod_root_is_still_denied_at_the_pod if {
@@ -145,14 +168,21 @@ test_container_unconfined_overrides_pod_default if {
 }
 
 test_pod_unconfined_is_denied if {
-	obj := pod({"securityContext": {"runAsNonRoot": true, "seccompProfile": {"type": "Unconfined"}}, "containers": [container("a", {})]})
+	obj := pod({
+		"securityContext": {"runAsNonRoot": true, "seccompProfile": {"type": "Unconfined"}},
+		"containers": [container("a", {})],
+	})
 	paths(obj, "SG-K8S-024") == {["spec", "securityContext", "seccompProfile", "type"]}
 }
 
 test_capabilities_must_drop_all if {
 	obj := hardened({"containers": [
 		container("some", {"capabilities": {"drop": ["NET_RAW"]}}),
-		{"name": "none", "image": "i", "securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"add": ["NET_BIND_SERVICE"]}}},
+		{
+			"name": "none",
+			"image": "i",
+			"securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"add": ["NET_BIND_SERVICE"]}},
+		},
 		container("null", {"capabilities": {"drop": null}}),
 	]})
 	paths(obj, "SG-K8S-025") == {
@@ -163,14 +193,25 @@ test_capabilities_must_drop_all if {
 }
 
 test_only_net_bind_service_may_be_added if {
-	obj := hardened({"containers": [container("a", {"capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE", "CHOWN"]}})]})
+	obj := hardened({"containers": [container(
+		"a",
+		{"capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE", "CHOWN"]}},
+	)]})
 	paths(obj, "SG-K8S-025") == {["spec", "containers", 0, "securityContext", "capabilities", "add", 1]}
 }
 
 test_windows_pods_are_exempt_from_linux_controls if {
-	obj := pod({"os": {"name": "windows"}, "securityContext": {"runAsNonRoot": true}, "containers": [{"name": "w", "image": "w"}]})
+	obj := pod({
+		"os": {"name": "windows"},
+		"securityContext": {"runAsNonRoot": true},
+		"containers": [{"name": "w", "image": "w"}],
+	})
 	count(findings(obj)) == 0
-	linux := pod({"os": {"name": "linux"}, "securityContext": {"runAsNonRoot": true}, "containers": [{"name": "l", "image": "l"}]})
+	linux := pod({
+		"os": {"name": "linux"},
+		"securityContext": {"runAsNonRoot": true},
+		"containers": [{"name": "l", "image": "l"}],
+	})
 	ids(linux) == {"SG-K8S-021", "SG-K8S-024", "SG-K8S-025"}
 }
 

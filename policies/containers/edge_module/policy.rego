@@ -35,12 +35,12 @@ exempt(rule_id) if {
 	rule_id in exemption.rules
 }
 
-finding(rule_id, severity, msg, path) := {
-	"id": rule_id,
-	"msg": sprintf("module %s: %s", [module_name, msg]),
-	"severity": severity,
-	"path": path,
-}
+# Every finding names the module (the lib helper, prefixed).
+finding(rule_id, msg, path) := data.sealgate.lib.findings.finding(
+	rule_id,
+	sprintf("module %s: %s", [module_name, msg]),
+	path,
+)
 
 # Paths compared without trailing slashes ("/models/" is "/models").
 normalized(path) := "/" if regex.match(`^/+$`, path)
@@ -61,7 +61,7 @@ normalized(path) := trim_right(path, "/") if not regex.match(`^/+$`, path)
 deny contains f if {
 	host_config.Privileged == true
 	not exempt("SG-EDGE-001")
-	f := finding("SG-EDGE-001", "critical", "runs privileged (HostConfig.Privileged)", array.concat(host_path, ["Privileged"]))
+	f := finding("SG-EDGE-001", "runs privileged (HostConfig.Privileged)", array.concat(host_path, ["Privileged"]))
 }
 
 # METADATA
@@ -78,7 +78,11 @@ deny contains f if {
 deny contains f if {
 	object.get(host_config, "ReadonlyRootfs", false) != true
 	not exempt("SG-EDGE-002")
-	f := finding("SG-EDGE-002", "high", "root filesystem is writable (HostConfig.ReadonlyRootfs is not true)", array.concat(host_path, ["ReadonlyRootfs"]))
+	f := finding(
+		"SG-EDGE-002",
+		"root filesystem is writable (HostConfig.ReadonlyRootfs is not true)",
+		array.concat(host_path, ["ReadonlyRootfs"]),
+	)
 }
 
 drops_all if {
@@ -104,13 +108,17 @@ deny contains f if {
 	is_array(object.get(host_config, "CapDrop", []))
 	not drops_all
 	not exempt("SG-EDGE-003")
-	f := finding("SG-EDGE-003", "high", "does not drop all capabilities (HostConfig.CapDrop lacks ALL)", array.concat(host_path, ["CapDrop"]))
+	f := finding(
+		"SG-EDGE-003",
+		"does not drop all capabilities (HostConfig.CapDrop lacks ALL)",
+		array.concat(host_path, ["CapDrop"]),
+	)
 }
 
 deny contains f if {
 	not is_array(object.get(host_config, "CapDrop", []))
 	not exempt("SG-EDGE-003")
-	f := finding("SG-EDGE-003", "high", "HostConfig.CapDrop is not a list", array.concat(host_path, ["CapDrop"]))
+	f := finding("SG-EDGE-003", "HostConfig.CapDrop is not a list", array.concat(host_path, ["CapDrop"]))
 }
 
 # The user part of user[:group]: "root", uid 0 (any number of zeros), or empty.
@@ -133,7 +141,7 @@ user_part(user) := trim_space(split(user, ":")[0])
 deny contains f if {
 	object.get(options, "User", null) == null
 	not exempt("SG-EDGE-004")
-	f := finding("SG-EDGE-004", "high", "sets no User, so it runs as the image default (root)", ["createOptions", "User"])
+	f := finding("SG-EDGE-004", "sets no User, so it runs as the image default (root)", ["createOptions", "User"])
 }
 
 deny contains f if {
@@ -141,7 +149,7 @@ deny contains f if {
 	user != null
 	not is_string(user)
 	not exempt("SG-EDGE-004")
-	f := finding("SG-EDGE-004", "high", "User must be a string such as \"10001:10001\"", ["createOptions", "User"])
+	f := finding("SG-EDGE-004", "User must be a string such as \"10001:10001\"", ["createOptions", "User"])
 }
 
 deny contains f if {
@@ -149,7 +157,7 @@ deny contains f if {
 	is_string(user)
 	root_user(user)
 	not exempt("SG-EDGE-004")
-	f := finding("SG-EDGE-004", "high", sprintf("runs as User \"%s\", which is root", [user]), ["createOptions", "User"])
+	f := finding("SG-EDGE-004", sprintf("runs as User \"%s\", which is root", [user]), ["createOptions", "User"])
 }
 
 model_dir := data.config.edge.model_dir if is_string(data.config.edge.model_dir)
@@ -187,7 +195,11 @@ deny contains f if {
 	dir := model_dir
 	not normalized(dir) in tmpfs_targets
 	not exempt("SG-EDGE-005")
-	f := finding("SG-EDGE-005", "high", sprintf("the model directory %s is not a tmpfs mount", [dir]), array.concat(host_path, ["Tmpfs"]))
+	f := finding(
+		"SG-EDGE-005",
+		sprintf("the model directory %s is not a tmpfs mount", [dir]),
+		array.concat(host_path, ["Tmpfs"]),
+	)
 }
 
 configured_model_dir if is_string(data.config.edge.model_dir)
@@ -195,7 +207,11 @@ configured_model_dir if is_string(data.config.edge.model_dir)
 deny contains f if {
 	not configured_model_dir
 	not exempt("SG-EDGE-005")
-	f := finding("SG-EDGE-005", "high", "no model directory is configured (data.config.edge.model_dir)", array.concat(host_path, ["Tmpfs"]))
+	f := finding(
+		"SG-EDGE-005",
+		"no model directory is configured (data.config.edge.model_dir)",
+		array.concat(host_path, ["Tmpfs"]),
+	)
 }
 
 image := input.image if is_string(input.image)
@@ -214,14 +230,14 @@ image := input.image if is_string(input.image)
 deny contains f if {
 	not image
 	not exempt("SG-EDGE-006")
-	f := finding("SG-EDGE-006", "high", "names no image (settings.image)", ["image"])
+	f := finding("SG-EDGE-006", "names no image (settings.image)", ["image"])
 }
 
 deny contains f if {
 	ref := image
 	not data.sealgate.lib.images.pinned(ref)
 	not exempt("SG-EDGE-006")
-	f := finding("SG-EDGE-006", "high", sprintf("image \"%s\" is not pinned by a sha256 digest", [ref]), ["image"])
+	f := finding("SG-EDGE-006", sprintf("image \"%s\" is not pinned by a sha256 digest", [ref]), ["image"])
 }
 
 # METADATA
@@ -239,8 +255,11 @@ deny contains f if {
 	not data.sealgate.lib.images.allowed_registry(ref)
 	not exempt("SG-EDGE-007")
 	f := finding(
-		"SG-EDGE-007", "high",
-		sprintf("image \"%s\" comes from %s, which is not an allowed registry", [ref, data.sealgate.lib.images.registry(ref)]),
+		"SG-EDGE-007",
+		sprintf(
+			"image \"%s\" comes from %s, which is not an allowed registry",
+			[ref, data.sealgate.lib.images.registry(ref)],
+		),
 		["image"],
 	)
 }
@@ -258,7 +277,11 @@ deny contains f if {
 deny contains f if {
 	host_config.NetworkMode == "host"
 	not exempt("SG-EDGE-008")
-	f := finding("SG-EDGE-008", "high", "uses the host network (HostConfig.NetworkMode \"host\")", array.concat(host_path, ["NetworkMode"]))
+	f := finding(
+		"SG-EDGE-008",
+		"uses the host network (HostConfig.NetworkMode \"host\")",
+		array.concat(host_path, ["NetworkMode"]),
+	)
 }
 
 # METADATA
@@ -274,7 +297,11 @@ deny contains f if {
 deny contains f if {
 	host_config.PidMode == "host"
 	not exempt("SG-EDGE-009")
-	f := finding("SG-EDGE-009", "high", "shares the host PID namespace (HostConfig.PidMode \"host\")", array.concat(host_path, ["PidMode"]))
+	f := finding(
+		"SG-EDGE-009",
+		"shares the host PID namespace (HostConfig.PidMode \"host\")",
+		array.concat(host_path, ["PidMode"]),
+	)
 }
 
 # Host paths that expose a container runtime socket: the sockets themselves and the
@@ -310,7 +337,11 @@ deny contains f if {
 	source := split(bind, ":")[0]
 	runtime_socket(source)
 	not exempt("SG-EDGE-010")
-	f := finding("SG-EDGE-010", "critical", sprintf("mounts the container runtime socket (%s)", [source]), array.concat(host_path, ["Binds", i]))
+	f := finding(
+		"SG-EDGE-010",
+		sprintf("mounts the container runtime socket (%s)", [source]),
+		array.concat(host_path, ["Binds", i]),
+	)
 }
 
 deny contains f if {
@@ -323,5 +354,9 @@ deny contains f if {
 	is_string(source)
 	runtime_socket(source)
 	not exempt("SG-EDGE-010")
-	f := finding("SG-EDGE-010", "critical", sprintf("mounts the container runtime socket (%s)", [source]), array.concat(host_path, ["Mounts", i]))
+	f := finding(
+		"SG-EDGE-010",
+		sprintf("mounts the container runtime socket (%s)", [source]),
+		array.concat(host_path, ["Mounts", i]),
+	)
 }

@@ -59,12 +59,14 @@ deny contains finding if {
 	model_server
 	runtime_class := object.get(pod.spec, "runtimeClassName", null)
 	runtime_class != settings.model_server_runtime_class
-	finding := {
-		"id": "SG-K8S-030",
-		"msg": sprintf("model server does not run in the %s sandbox (runtimeClassName: %v)", [settings.model_server_runtime_class, runtime_class]),
-		"severity": "high",
-		"path": data.sealgate.lib.kubernetes.nearest_path(pod.spec, pod.path, ["runtimeClassName"]),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-030",
+		sprintf(
+			"model server does not run in the %s sandbox (runtimeClassName: %v)",
+			[settings.model_server_runtime_class, runtime_class],
+		),
+		data.sealgate.lib.kubernetes.nearest_path(pod.spec, pod.path, ["runtimeClassName"]),
+	)
 }
 
 # METADATA
@@ -82,12 +84,14 @@ deny contains finding if {
 deny contains finding if {
 	model_server
 	count(model_mounts) == 0
-	finding := {
-		"id": "SG-K8S-031",
-		"msg": sprintf("no container mounts a volume at the model directory %s: the model would be written to the container's file system", [model_dir]),
-		"severity": "high",
-		"path": data.sealgate.lib.kubernetes.nearest_path(pod.spec, pod.path, ["containers"]),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-031",
+		sprintf(
+			"no container mounts a volume at the model directory %s: the model would be written to the container's file system",
+			[model_dir],
+		),
+		data.sealgate.lib.kubernetes.nearest_path(pod.spec, pod.path, ["containers"]),
+	)
 }
 
 deny contains finding if {
@@ -97,22 +101,23 @@ deny contains finding if {
 	is_object(volume)
 	object.get(volume, "name", null) == mount.volume
 	object.get(volume, ["emptyDir", "medium"], null) != "Memory"
-	finding := {
-		"id": "SG-K8S-031",
-		"msg": sprintf("volume %v at the model directory %s is not an emptyDir with medium Memory", [mount.volume, model_dir]),
-		"severity": "high",
-		"path": data.sealgate.lib.kubernetes.nearest_path(volume, array.concat(pod.path, ["volumes", j]), ["emptyDir", "medium"]),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-031",
+		sprintf("volume %v at the model directory %s is not an emptyDir with medium Memory", [mount.volume, model_dir]),
+		data.sealgate.lib.kubernetes.nearest_path(volume, array.concat(pod.path, ["volumes", j]), ["emptyDir", "medium"]),
+	)
 }
 
 deny contains finding if {
 	model_server
 	some mount in model_mounts
 	not mount.volume in {object.get(v, "name", null) | some v in volumes; is_object(v)}
-	finding := {
-		"id": "SG-K8S-031",
-		"msg": sprintf("%s mounts the model directory %s from volume %v, which the pod does not define", [data.sealgate.lib.kubernetes.describe(mount.container), model_dir, mount.volume]),
-		"severity": "high",
-		"path": array.concat(mount.container.path, ["volumeMounts", mount.index]),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-031",
+		sprintf(
+			"%s mounts the model directory %s from volume %v, which the pod does not define",
+			[data.sealgate.lib.kubernetes.describe(mount.container), model_dir, mount.volume],
+		),
+		array.concat(mount.container.path, ["volumeMounts", mount.index]),
+	)
 }

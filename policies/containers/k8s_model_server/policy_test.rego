@@ -32,15 +32,27 @@ test_sandboxed_model_server_in_memory_passes if {
 }
 
 test_other_workloads_are_not_model_servers if {
-	obj := {"kind": "Deployment", "metadata": {"name": "web", "labels": {"sealgate.io/role": "frontend"}}, "spec": {"template": {"spec": {"containers": [server([])]}}}}
+	obj := {
+		"kind": "Deployment",
+		"metadata": {"name": "web", "labels": {"sealgate.io/role": "frontend"}},
+		"spec": {"template": {"spec": {"containers": [server([])]}}},
+	}
 	count(findings(obj)) == 0
-	count(findings({"kind": "Service", "metadata": {"name": "s", "labels": {"sealgate.io/role": "model-server"}}, "spec": {}})) == 0
+	count(findings({
+		"kind": "Service",
+		"metadata": {"name": "s", "labels": {"sealgate.io/role": "model-server"}},
+		"spec": {},
+	})) == 0
 }
 
 test_runtime_class_required if {
 	obj := model_server({"runtimeClassName": "runc", "containers": [server([models_mount])], "volumes": [memory]})
 	paths(obj, "SG-K8S-030") == {array.concat(base, ["runtimeClassName"])}
-	unset := {"kind": "Pod", "metadata": {"name": "p", "labels": {"sealgate.io/role": "model-server"}}, "spec": {"containers": [server([models_mount])], "volumes": [memory]}}
+	unset := {
+		"kind": "Pod",
+		"metadata": {"name": "p", "labels": {"sealgate.io/role": "model-server"}},
+		"spec": {"containers": [server([models_mount])], "volumes": [memory]},
+	}
 	paths(unset, "SG-K8S-030") == {["spec"]}
 }
 
@@ -55,16 +67,26 @@ test_label_on_the_pod_template_counts if {
 test_model_dir_on_disk if {
 	obj := model_server({"containers": [server([models_mount])], "volumes": [{"name": "models", "emptyDir": {}}]})
 	paths(obj, "SG-K8S-031") == {array.concat(base, ["volumes", 0, "emptyDir"])}
-	pvc := model_server({"containers": [server([models_mount])], "volumes": [{"name": "models", "persistentVolumeClaim": {"claimName": "c"}}]})
+	pvc := model_server({
+		"containers": [server([models_mount])],
+		"volumes": [{"name": "models", "persistentVolumeClaim": {"claimName": "c"}}],
+	})
 	paths(pvc, "SG-K8S-031") == {array.concat(base, ["volumes", 0])}
-	medium := model_server({"containers": [server([models_mount])], "volumes": [{"name": "models", "emptyDir": {"medium": ""}}]})
+	medium := model_server({
+		"containers": [server([models_mount])],
+		"volumes": [{"name": "models", "emptyDir": {"medium": ""}}],
+	})
 	paths(medium, "SG-K8S-031") == {array.concat(base, ["volumes", 0, "emptyDir", "medium"])}
 }
 
 test_model_dir_not_mounted if {
 	obj := model_server({"containers": [server([{"name": "tmp", "mountPath": "/tmp"}])], "volumes": [memory]})
 	paths(obj, "SG-K8S-031") == {array.concat(base, ["containers"])}
-	bare := {"kind": "Pod", "metadata": {"name": "p", "labels": {"sealgate.io/role": "model-server"}}, "spec": {"runtimeClassName": "kata-vm-isolation"}}
+	bare := {
+		"kind": "Pod",
+		"metadata": {"name": "p", "labels": {"sealgate.io/role": "model-server"}},
+		"spec": {"runtimeClassName": "kata-vm-isolation"},
+	}
 	paths(bare, "SG-K8S-031") == {["spec"]}
 }
 
@@ -75,7 +97,11 @@ test_mount_of_an_undefined_volume if {
 
 test_every_mount_of_the_model_dir_is_checked if {
 	unseal := {"name": "unseal", "image": "i", "volumeMounts": [{"name": "staging", "mountPath": "/models/"}]}
-	obj := model_server({"initContainers": [unseal], "containers": [server([models_mount])], "volumes": [memory, {"name": "staging", "emptyDir": {}}]})
+	obj := model_server({
+		"initContainers": [unseal],
+		"containers": [server([models_mount])],
+		"volumes": [memory, {"name": "staging", "emptyDir": {}}],
+	})
 	paths(obj, "SG-K8S-031") == {array.concat(base, ["volumes", 1, "emptyDir"])}
 }
 
@@ -107,6 +133,9 @@ test_root_model_dir if {
 }
 
 test_malformed_mounts_are_ignored if {
-	obj := model_server({"containers": [server(["junk", {"name": "models", "mountPath": 7}, models_mount])], "volumes": ["junk", memory]})
+	obj := model_server({
+		"containers": [server(["junk", {"name": "models", "mountPath": 7}, models_mount])],
+		"volumes": ["junk", memory],
+	})
 	count(findings(obj)) == 0
 }

@@ -97,7 +97,10 @@ test_ephemeral_containers_need_no_limits if {
 }
 
 test_requests_are_not_limits if {
-	obj := deployment({"containers": [object.union(good, {"resources": {"limits": null, "requests": {"cpu": "1", "memory": "1Gi"}}})]})
+	obj := deployment({"containers": [object.union(
+		good,
+		{"resources": {"limits": null, "requests": {"cpu": "1", "memory": "1Gi"}}},
+	)]})
 	paths(obj, "SG-K8S-015") == {array.concat(base, ["containers", 0, "resources"])}
 }
 
@@ -108,12 +111,18 @@ test_image_must_be_pinned if {
 }
 
 test_tag_and_digest_is_pinned if {
-	obj := deployment({"containers": [object.union(good, {"image": sprintf("sealgate.azurecr.io/server:1.0@%s", [digest])})]})
+	obj := deployment({"containers": [object.union(
+		good,
+		{"image": sprintf("sealgate.azurecr.io/server:1.0@%s", [digest])},
+	)]})
 	count(findings(obj)) == 0
 }
 
 test_image_must_come_from_an_allowed_registry if {
-	obj := deployment({"initContainers": [object.union(init, {"image": sprintf("ghcr.io/someone/tool@%s", [digest])})], "containers": [good]})
+	obj := deployment({
+		"initContainers": [object.union(init, {"image": sprintf("ghcr.io/someone/tool@%s", [digest])})],
+		"containers": [good],
+	})
 	ids(obj) == {"SG-K8S-017"}
 	paths(obj, "SG-K8S-017") == {array.concat(base, ["initContainers", 0, "image"])}
 	hub := deployment({"containers": [object.union(good, {"image": sprintf("python@%s", [digest])})]})
@@ -137,11 +146,18 @@ test_service_account_token if {
 annotated_deployment(annotations) := {
 	"kind": "Deployment",
 	"metadata": {"name": "d"},
-	"spec": {"template": {"metadata": {"annotations": annotations}, "spec": {"automountServiceAccountToken": true, "containers": [good]}}},
+	"spec": {"template": {
+		"metadata": {"annotations": annotations},
+		"spec": {"automountServiceAccountToken": true, "containers": [good]},
+	}},
 }
 
 test_service_account_token_annotation if {
-	annotated := {"kind": "Pod", "metadata": {"name": "p", "annotations": {"sealgate.io/needs-service-account-token": "true"}}, "spec": {"containers": [good]}}
+	annotated := {
+		"kind": "Pod",
+		"metadata": {"name": "p", "annotations": {"sealgate.io/needs-service-account-token": "true"}},
+		"spec": {"containers": [good]},
+	}
 	count(findings(annotated)) == 0
 	count(findings(annotated_deployment({"sealgate.io/needs-service-account-token": "true"}))) == 0
 	ids(annotated_deployment({"sealgate.io/needs-service-account-token": "yes"})) == {"SG-K8S-018"}

@@ -38,12 +38,11 @@ long_running contains c if {
 deny contains finding if {
 	some c in long_running
 	object.get(c.container, "livenessProbe", null) == null
-	finding := {
-		"id": "SG-K8S-012",
-		"msg": sprintf("%s has no liveness probe", [data.sealgate.lib.kubernetes.describe(c)]),
-		"severity": "low",
-		"path": c.path,
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-012",
+		sprintf("%s has no liveness probe", [data.sealgate.lib.kubernetes.describe(c)]),
+		c.path,
+	)
 }
 
 # METADATA
@@ -58,12 +57,11 @@ deny contains finding if {
 deny contains finding if {
 	some c in long_running
 	object.get(c.container, "readinessProbe", null) == null
-	finding := {
-		"id": "SG-K8S-013",
-		"msg": sprintf("%s has no readiness probe", [data.sealgate.lib.kubernetes.describe(c)]),
-		"severity": "low",
-		"path": c.path,
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-013",
+		sprintf("%s has no readiness probe", [data.sealgate.lib.kubernetes.describe(c)]),
+		c.path,
+	)
 }
 
 # METADATA
@@ -80,12 +78,11 @@ deny contains finding if {
 deny contains finding if {
 	some c in containers
 	object.get(c.container, ["securityContext", "readOnlyRootFilesystem"], null) != true
-	finding := {
-		"id": "SG-K8S-014",
-		"msg": sprintf("%s does not set readOnlyRootFilesystem: true", [data.sealgate.lib.kubernetes.describe(c)]),
-		"severity": "medium",
-		"path": data.sealgate.lib.kubernetes.setting_path(c, ["readOnlyRootFilesystem"]),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-014",
+		sprintf("%s does not set readOnlyRootFilesystem: true", [data.sealgate.lib.kubernetes.describe(c)]),
+		data.sealgate.lib.kubernetes.setting_path(c, ["readOnlyRootFilesystem"]),
+	)
 }
 
 # METADATA
@@ -102,12 +99,11 @@ deny contains finding if {
 	c.field != "ephemeralContainers"
 	some resource in ["cpu", "memory"]
 	object.get(c.container, ["resources", "limits", resource], null) == null
-	finding := {
-		"id": "SG-K8S-015",
-		"msg": sprintf("%s has no %s limit", [data.sealgate.lib.kubernetes.describe(c), resource]),
-		"severity": "medium",
-		"path": data.sealgate.lib.kubernetes.nearest_path(c.container, c.path, ["resources", "limits", resource]),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-015",
+		sprintf("%s has no %s limit", [data.sealgate.lib.kubernetes.describe(c), resource]),
+		data.sealgate.lib.kubernetes.nearest_path(c.container, c.path, ["resources", "limits", resource]),
+	)
 }
 
 # METADATA
@@ -123,12 +119,11 @@ deny contains finding if {
 	some c in containers
 	ref := image(c.container)
 	not data.sealgate.lib.images.pinned(ref)
-	finding := {
-		"id": "SG-K8S-016",
-		"msg": sprintf("%s image \"%s\" is not pinned by digest", [data.sealgate.lib.kubernetes.describe(c), ref]),
-		"severity": "high",
-		"path": image_path(c),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-016",
+		sprintf("%s image \"%s\" is not pinned by digest", [data.sealgate.lib.kubernetes.describe(c), ref]),
+		image_path(c),
+	)
 }
 
 # METADATA
@@ -144,12 +139,11 @@ deny contains finding if {
 	some c in containers
 	ref := image(c.container)
 	not data.sealgate.lib.images.allowed_registry(ref)
-	finding := {
-		"id": "SG-K8S-017",
-		"msg": sprintf("%s image \"%s\" is not from an allowed registry", [data.sealgate.lib.kubernetes.describe(c), ref]),
-		"severity": "high",
-		"path": image_path(c),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-017",
+		sprintf("%s image \"%s\" is not from an allowed registry", [data.sealgate.lib.kubernetes.describe(c), ref]),
+		image_path(c),
+	)
 }
 
 image(container) := ref if {
@@ -174,10 +168,9 @@ image_path(c) := data.sealgate.lib.kubernetes.nearest_path(c.container, c.path, 
 deny contains finding if {
 	object.get(pod.spec, "automountServiceAccountToken", null) != false
 	object.get(pod.annotations, settings.service_account_token_annotation, null) != "true"
-	finding := {
-		"id": "SG-K8S-018",
-		"msg": "the pod mounts the service account token (set automountServiceAccountToken: false)",
-		"severity": "medium",
-		"path": data.sealgate.lib.kubernetes.nearest_path(pod.spec, pod.path, ["automountServiceAccountToken"]),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-018",
+		"the pod mounts the service account token (set automountServiceAccountToken: false)",
+		data.sealgate.lib.kubernetes.nearest_path(pod.spec, pod.path, ["automountServiceAccountToken"]),
+	)
 }

@@ -43,12 +43,14 @@ deny contains finding if {
 	some source, _ in volume
 	source != "name"
 	not source in {t | some t in settings.restricted_volume_types}
-	finding := {
-		"id": "SG-K8S-020",
-		"msg": sprintf("volume %v is of type %v, which the restricted standard does not allow", [object.get(volume, "name", j), source]),
-		"severity": "medium",
-		"path": array.concat(pod.path, ["volumes", j, source]),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-020",
+		sprintf(
+			"volume %v is of type %v, which the restricted standard does not allow",
+			[object.get(volume, "name", j), source],
+		),
+		array.concat(pod.path, ["volumes", j, source]),
+	)
 }
 
 # METADATA
@@ -66,12 +68,11 @@ deny contains finding if {
 	some c in containers
 	value := object.get(c.container, ["securityContext", "allowPrivilegeEscalation"], null)
 	value != false
-	finding := {
-		"id": "SG-K8S-021",
-		"msg": sprintf("%s does not set allowPrivilegeEscalation: false", [data.sealgate.lib.kubernetes.describe(c)]),
-		"severity": "high",
-		"path": data.sealgate.lib.kubernetes.setting_path(c, ["allowPrivilegeEscalation"]),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-021",
+		sprintf("%s does not set allowPrivilegeEscalation: false", [data.sealgate.lib.kubernetes.describe(c)]),
+		data.sealgate.lib.kubernetes.setting_path(c, ["allowPrivilegeEscalation"]),
+	)
 }
 
 # METADATA
@@ -88,36 +89,36 @@ deny contains finding if {
 deny contains finding if {
 	value := object.get(pod_security_context, "runAsNonRoot", null)
 	not value in {null, true}
-	finding := {
-		"id": "SG-K8S-022",
-		"msg": sprintf("the pod sets runAsNonRoot: %v", [value]),
-		"severity": "high",
-		"path": array.concat(pod.path, ["securityContext", "runAsNonRoot"]),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-022",
+		sprintf("the pod sets runAsNonRoot: %v", [value]),
+		array.concat(pod.path, ["securityContext", "runAsNonRoot"]),
+	)
 }
 
 deny contains finding if {
 	some c in containers
 	value := object.get(c.container, ["securityContext", "runAsNonRoot"], null)
 	not value in {null, true}
-	finding := {
-		"id": "SG-K8S-022",
-		"msg": sprintf("%s sets runAsNonRoot: %v", [data.sealgate.lib.kubernetes.describe(c), value]),
-		"severity": "high",
-		"path": array.concat(c.path, ["securityContext", "runAsNonRoot"]),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-022",
+		sprintf("%s sets runAsNonRoot: %v", [data.sealgate.lib.kubernetes.describe(c), value]),
+		array.concat(c.path, ["securityContext", "runAsNonRoot"]),
+	)
 }
 
 deny contains finding if {
 	object.get(pod_security_context, "runAsNonRoot", null) == null
 	some c in containers
 	object.get(c.container, ["securityContext", "runAsNonRoot"], null) == null
-	finding := {
-		"id": "SG-K8S-022",
-		"msg": sprintf("%s may run as root: runAsNonRoot is set neither on it nor on the pod", [data.sealgate.lib.kubernetes.describe(c)]),
-		"severity": "high",
-		"path": data.sealgate.lib.kubernetes.setting_path(c, ["runAsNonRoot"]),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-022",
+		sprintf(
+			"%s may run as root: runAsNonRoot is set neither on it nor on the pod",
+			[data.sealgate.lib.kubernetes.describe(c)],
+		),
+		data.sealgate.lib.kubernetes.setting_path(c, ["runAsNonRoot"]),
+	)
 }
 
 # METADATA
@@ -130,12 +131,11 @@ deny contains finding if {
 deny contains finding if {
 	some scope in scopes
 	object.get(scope.security_context, "runAsUser", null) == 0
-	finding := {
-		"id": "SG-K8S-023",
-		"msg": sprintf("%s sets runAsUser: 0 (root)", [scope.what]),
-		"severity": "high",
-		"path": array.concat(scope.path, ["runAsUser"]),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-023",
+		sprintf("%s sets runAsUser: 0 (root)", [scope.what]),
+		array.concat(scope.path, ["runAsUser"]),
+	)
 }
 
 # METADATA
@@ -154,12 +154,11 @@ deny contains finding if {
 	profile := object.get(scope.security_context, ["seccompProfile", "type"], null)
 	profile != null
 	not profile in allowed_seccomp
-	finding := {
-		"id": "SG-K8S-024",
-		"msg": sprintf("%s sets seccomp profile %v instead of RuntimeDefault or Localhost", [scope.what, profile]),
-		"severity": "medium",
-		"path": array.concat(scope.path, ["seccompProfile", "type"]),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-024",
+		sprintf("%s sets seccomp profile %v instead of RuntimeDefault or Localhost", [scope.what, profile]),
+		array.concat(scope.path, ["seccompProfile", "type"]),
+	)
 }
 
 deny contains finding if {
@@ -167,12 +166,11 @@ deny contains finding if {
 	object.get(pod_security_context, ["seccompProfile", "type"], null) == null
 	some c in containers
 	object.get(c.container, ["securityContext", "seccompProfile", "type"], null) == null
-	finding := {
-		"id": "SG-K8S-024",
-		"msg": sprintf("%s has no seccomp profile, neither its own nor the pod's", [data.sealgate.lib.kubernetes.describe(c)]),
-		"severity": "medium",
-		"path": data.sealgate.lib.kubernetes.setting_path(c, ["seccompProfile", "type"]),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-024",
+		sprintf("%s has no seccomp profile, neither its own nor the pod's", [data.sealgate.lib.kubernetes.describe(c)]),
+		data.sealgate.lib.kubernetes.setting_path(c, ["seccompProfile", "type"]),
+	)
 }
 
 # METADATA
@@ -189,12 +187,11 @@ deny contains finding if {
 	some c in containers
 	dropped := object.get(c.container, ["securityContext", "capabilities", "drop"], [])
 	not "ALL" in data.sealgate.lib.kubernetes.as_array(dropped)
-	finding := {
-		"id": "SG-K8S-025",
-		"msg": sprintf("%s does not drop ALL capabilities", [data.sealgate.lib.kubernetes.describe(c)]),
-		"severity": "medium",
-		"path": data.sealgate.lib.kubernetes.setting_path(c, ["capabilities", "drop"]),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-025",
+		sprintf("%s does not drop ALL capabilities", [data.sealgate.lib.kubernetes.describe(c)]),
+		data.sealgate.lib.kubernetes.setting_path(c, ["capabilities", "drop"]),
+	)
 }
 
 deny contains finding if {
@@ -203,10 +200,12 @@ deny contains finding if {
 	added := object.get(c.container, ["securityContext", "capabilities", "add"], [])
 	some k, capability in data.sealgate.lib.kubernetes.as_array(added)
 	not capability in {cap | some cap in settings.restricted_capabilities}
-	finding := {
-		"id": "SG-K8S-025",
-		"msg": sprintf("%s adds capability %v; only NET_BIND_SERVICE may be added", [data.sealgate.lib.kubernetes.describe(c), capability]),
-		"severity": "medium",
-		"path": array.concat(c.path, ["securityContext", "capabilities", "add", k]),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-025",
+		sprintf(
+			"%s adds capability %v; only NET_BIND_SERVICE may be added",
+			[data.sealgate.lib.kubernetes.describe(c), capability],
+		),
+		array.concat(c.path, ["securityContext", "capabilities", "add", k]),
+	)
 }

@@ -4,14 +4,17 @@ import rego.v1
 
 import data.sealgate.infra.key_vault
 
-vault(props) := {"type": "azure-native:keyvault:Vault", "stack": "prod", "inputs": {"properties": object.union({
-	"sku": {"family": "A", "name": "premium"},
-	"enableRbacAuthorization": true,
-	"enablePurgeProtection": true,
-	"softDeleteRetentionInDays": 90,
-	"publicNetworkAccess": "Disabled",
-	"networkAcls": {"defaultAction": "Deny", "bypass": "AzureServices"},
-}, props)}}
+vault(props) := {"type": "azure-native:keyvault:Vault", "stack": "prod", "inputs": {"properties": object.union(
+	{
+		"sku": {"family": "A", "name": "premium"},
+		"enableRbacAuthorization": true,
+		"enablePurgeProtection": true,
+		"softDeleteRetentionInDays": 90,
+		"publicNetworkAccess": "Disabled",
+		"networkAcls": {"defaultAction": "Deny", "bypass": "AzureServices"},
+	},
+	props,
+)}}
 
 ids(doc) := {f.id | some f in key_vault.deny with input as doc}
 
