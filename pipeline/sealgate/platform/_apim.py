@@ -381,6 +381,7 @@ class ApiGateway(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self.service),
         )
         diagnose(self.service, f"{name}-apim", args.workspace_id)
+        diagnose(public_ip, f"{name}-apim-ip", args.workspace_id)
         self.gateway_host = self.service.name.apply(lambda n: f"{n}.azure-api.net")
         self.schema_json = json.dumps(INFERENCE_REQUEST_SCHEMA, sort_keys=True)
         self.register_outputs(
