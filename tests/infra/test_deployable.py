@@ -124,6 +124,7 @@ def test_apim_subnet_admits_only_what_azure_requires(prod: dict[str, Any]) -> No
         "AzureKeyVault": ["443"],
         "AzureMonitor": ["1886", "443"],
         "Internet": ["80"],
+        "AzureActiveDirectory": ["443"],
     }
 
 

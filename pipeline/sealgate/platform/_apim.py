@@ -370,7 +370,7 @@ class ApiGateway(pulumi.ComponentResource):
         # host name, resolves to it inside the VNet. Only the gateway host is registered: the
         # portals are off and the service is managed through ARM.
         self.private_ip = self.service.private_ip_addresses.apply(lambda ips: ips[0])
-        privatedns.PrivateRecordSet(
+        record = privatedns.PrivateRecordSet(
             f"{name}-apim-gateway-record",
             resource_group_name=placement.resource_group,
             private_zone_name=args.dns_zone_name,
@@ -382,7 +382,11 @@ class ApiGateway(pulumi.ComponentResource):
         )
         diagnose(self.service, f"{name}-apim", args.workspace_id)
         diagnose(public_ip, f"{name}-apim-ip", args.workspace_id)
-        self.gateway_host = self.service.name.apply(lambda n: f"{n}.azure-api.net")
+        # The host name is handed out once its record exists, so the App Gateway's backend
+        # resolves from its first probe on.
+        self.gateway_host = pulumi.Output.all(self.service.name, record.id).apply(
+            lambda values: f"{values[0]}.azure-api.net"
+        )
         self.schema_json = json.dumps(INFERENCE_REQUEST_SCHEMA, sort_keys=True)
         self.register_outputs(
             {

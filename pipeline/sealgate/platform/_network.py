@@ -80,8 +80,9 @@ def apim_rules(gateway_cidr: str) -> list[network.SecurityRuleArgsDict]:
     "Required ports", Internal mode): the control plane (service tag ``ApiManagement``) on
     3443 and the infrastructure load balancer on 6390 inbound; HTTPS from the App Gateway's
     subnet alone (no client reaches APIM but through the WAF); outbound the required
-    dependencies: Storage 443, Sql 1433, AzureKeyVault 443, AzureMonitor 1886 and 443, and
-    Internet 80 for certificate validation (CRL/OCSP)."""
+    dependencies: Storage 443, Sql 1433, AzureKeyVault 443, AzureMonitor 1886 and 443,
+    Internet 80 for certificate validation (CRL/OCSP), and AzureActiveDirectory 443 (Entra ID,
+    which validate-jwt needs)."""
     vnet = "VirtualNetwork"
     return [
         _rule("allow-apim-management", "ApiManagement", "3443", 100, destination=vnet),
@@ -102,6 +103,8 @@ def apim_rules(gateway_cidr: str) -> list[network.SecurityRuleArgsDict]:
                 ("AzureKeyVault", "443", 120),
                 ("AzureMonitor", "1886,443", 130),
                 ("Internet", "80", 140),
+                # validate-jwt reads the tenant's OpenID configuration and signing keys.
+                ("AzureActiveDirectory", "443", 150),
             )
         ),
     ]
