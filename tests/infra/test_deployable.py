@@ -79,17 +79,68 @@ def bootstrap(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 # --- API Management ---------------------------------------------------------------------
 
 
-def test_apim_is_created_enabled_then_disabled(
+def test_apim_is_injected_internal_from_the_first_run(
     prod: dict[str, Any], bootstrap: dict[str, Any]
 ) -> None:
-    # Azure refuses Disabled at creation: the bootstrap run creates it Enabled.
-    assert only(bootstrap, "azure-native:apimanagement:ApiManagementService")[
-        "publicNetworkAccess"
-    ] == ("Enabled")
-    assert (
-        only(prod, "azure-native:apimanagement:ApiManagementService")["publicNetworkAccess"]
-        == "Disabled"
-    )
+    # Internal VNet mode is set at creation, so no two-step: the bootstrap run and every
+    # later one declare the same service. publicNetworkAccess stays Enabled: Azure refuses
+    # Disabled on a service without an approved private endpoint, and injected services take
+    # none.
+    for plan in (bootstrap, prod):
+        service = only(plan, "azure-native:apimanagement:ApiManagementService")
+        assert service["virtualNetworkType"] == "Internal"
+        assert service["publicNetworkAccess"] == "Enabled"
+        assert service["publicIpAddressId"].endswith("-apim-ip")
+
+
+def test_apim_subnet_admits_only_what_azure_requires(prod: dict[str, Any]) -> None:
+    from sealgate.platform._network import subnet_cidrs
+
+    [nsg] = [
+        n
+        for n in resources(prod, "azure-native:network:NetworkSecurityGroup")
+        if n["networkSecurityGroupName"].endswith("-apim-nsg")
+    ]
+    inbound = {
+        (r["sourceAddressPrefix"], r.get("destinationPortRange"), r["access"])
+        for r in nsg["securityRules"]
+        if r["direction"] == "Inbound"
+    }
+    gateway_cidr = subnet_cidrs(load_stack_config(REPO, "prod").vnet_cidr)["gateway"]
+    assert inbound == {
+        ("ApiManagement", "3443", "Allow"),
+        ("AzureLoadBalancer", "6390", "Allow"),
+        (gateway_cidr, "443", "Allow"),
+        ("Internet", "*", "Deny"),
+    }
+    outbound = {
+        r["destinationAddressPrefix"]: r.get("destinationPortRanges") or [r["destinationPortRange"]]
+        for r in nsg["securityRules"]
+        if r["direction"] == "Outbound"
+    }
+    assert outbound == {
+        "Storage": ["443"],
+        "Sql": ["1433"],
+        "AzureKeyVault": ["443"],
+        "AzureMonitor": ["1886", "443"],
+        "Internet": ["80"],
+        "AzureActiveDirectory": ["443"],
+    }
+
+
+def test_app_gateway_reaches_apim_by_its_private_host_name(prod: dict[str, Any]) -> None:
+    service = only(prod, "azure-native:apimanagement:ApiManagementService")
+    gateway = only(prod, "azure-native:network:ApplicationGateway")
+    host = f"{service['serviceName']}.azure-api.net"
+    assert gateway["backendAddressPools"][0]["backendAddresses"] == [{"fqdn": host}]
+    record = only(prod, "azure-native:privatedns:PrivateRecordSet")
+    assert f"{record['relativeRecordSetName']}.{record['privateZoneName']}" == host
+    links = [
+        link
+        for link in resources(prod, "azure-native:privatedns:VirtualNetworkLink")
+        if link["privateZoneName"] == "azure-api.net"
+    ]
+    assert len(links) == 1 and links[0]["registrationEnabled"] is False
 
 
 def test_apim_policy_xml_parses_to_intact_csharp(prod: dict[str, Any]) -> None:
@@ -133,8 +184,8 @@ def test_apim_units_spread_evenly_over_its_zones() -> None:
         "audience": "3f1c2a6e-8b4d-4e7a-9c1f-5a2b7d9e0c43",
         "publisher_email": "p@x.example",
         "backend_url": "https://b",
-        "endpoint_subnet_id": "s",
-        "private_dns_zone_id": "z",
+        "subnet_id": "s",
+        "dns_zone_name": "azure-api.net",
         "workspace_id": "w",
         "sku": "Premium",
         "availability_zones": ("1", "2", "3"),
@@ -382,6 +433,7 @@ def test_the_gate_holds_the_end_state_not_the_bootstrap_run(
     path.write_text(json.dumps(bootstrap), encoding="utf-8")
     result = gate(path)
     ids = {f.rule_id for f in result.findings}
-    # The bootstrap run is the documented exception: APIM public until the next run, the
-    # registry's temporary key outside the firewall.
-    assert {"SG-AZ-050", "SG-AZ-027", "SG-AZ-004"} <= ids
+    # The bootstrap run is the documented exception: the registry's temporary key outside
+    # the firewall. API Management is Internal from its creation on, so no SG-AZ-050.
+    assert {"SG-AZ-027", "SG-AZ-004"} <= ids
+    assert "SG-AZ-050" not in ids

@@ -51,7 +51,7 @@ def test_stacks_differ_where_an_operator_expects() -> None:
         ({"model_key_exportable": True}, "unknown key 'sealgate:model_key_exportable'"),
         ({"key_rotation_days": 400}, "sealgate:key_rotation_days: 400 must be between 30 and 365"),
         ({"tenant_id": "contoso"}, "sealgate:tenant_id: 'contoso' must be a UUID"),
-        ({"vnet_cidr": "10.0.0.0/24"}, "sealgate:vnet_cidr: '10.0.0.0/24' must be /20 or larger"),
+        ({"vnet_cidr": "10.0.0.0/24"}, "sealgate:vnet_cidr: '10.0.0.0/24' must be /19 or larger"),
         ({"availability_zones": ["1", "1"]}, "sealgate:availability_zones"),
         (
             {"model_server_image_digest": "latest"},

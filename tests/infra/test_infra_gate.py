@@ -127,6 +127,20 @@ WEAKENINGS = {
         ),
         "SG-AZ-040",
     ),
+    "APIM outside the VNet (private endpoint design)": (
+        _edit(
+            "azure-native:apimanagement:ApiManagementService",
+            _set("virtualNetworkType", "None"),
+        ),
+        "SG-AZ-050",
+    ),
+    "APIM in External mode": (
+        _edit(
+            "azure-native:apimanagement:ApiManagementService",
+            _set("virtualNetworkType", "External"),
+        ),
+        "SG-AZ-050",
+    ),
     "APIM without validate-jwt": (
         _edit(
             "azure-native:apimanagement:ApiPolicy",

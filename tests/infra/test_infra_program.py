@@ -209,8 +209,33 @@ def test_waf(prod: dict[str, Any]) -> None:
 
 def test_api_management(prod: dict[str, Any]) -> None:
     service = only(prod, "azure-native:apimanagement:ApiManagementService")
-    assert service["publicNetworkAccess"] == "Disabled"
-    assert service["virtualNetworkType"] == "None"
+    # Injected in its own subnet, Internal mode: it reaches the model server's internal load
+    # balancer; no private endpoint (Azure refuses one on an injected service).
+    assert service["virtualNetworkType"] == "Internal"
+    apim_subnet = next(
+        s
+        for s in resources(prod, "azure-native:network:Subnet")
+        if s["subnetName"].endswith("-apim")
+    )
+    subnet_id = service["virtualNetworkConfiguration"]["subnetResourceId"]
+    assert subnet_id.endswith(f"/{apim_subnet['subnetName']}")
+    assert not any(
+        e["privateLinkServiceConnections"][0]["groupIds"] == ["Gateway"]
+        for e in resources(prod, "azure-native:network:PrivateEndpoint")
+    )
+    assert service["publicNetworkAccess"] == "Enabled"
+    public_ip = next(
+        ip
+        for ip in resources(prod, "azure-native:network:PublicIPAddress")
+        if ip["publicIpAddressName"].endswith("-apim-ip")
+    )
+    assert public_ip["sku"]["name"] == "Standard"
+    assert public_ip["dnsSettings"]["domainNameLabel"] == service["serviceName"]
+    assert public_ip["zones"] == service["zones"] == ["1", "2", "3"]
+    record = only(prod, "azure-native:privatedns:PrivateRecordSet")
+    assert (record["privateZoneName"], record["recordType"]) == ("azure-api.net", "A")
+    assert record["relativeRecordSetName"] == service["serviceName"]
+    assert record["aRecords"] == [{"ipv4Address": "192.0.2.20"}]
     assert (
         service["customProperties"][
             "Microsoft.WindowsAzure.ApiManagement.Gateway.Security.Protocols.Tls10"
@@ -250,16 +275,22 @@ def test_every_data_plane_service_is_private_with_diagnostics(prod: dict[str, An
         "azure-native:keyvault:Vault",
         "azure-native:storage:StorageAccount",
         "azure-native:containerregistry:Registry",
-        "azure-native:apimanagement:ApiManagementService",
         "azure-native:iothub:IotHubResource",
         "azure-native:deviceprovisioningservices:IotDpsResource",
     }
+    apim = "azure-native:apimanagement:ApiManagementService"
     for state in states:
         if state["type"] in services:
             assert "azure-native:network:PrivateEndpoint" in children[state["urn"]], state["urn"]
+        if state["type"] in services | {apim}:
             assert "azure-native:monitor:DiagnosticSetting" in children[state["urn"]], state["urn"]
+    # API Management is private by VNet injection (Internal mode), its host name in the
+    # VNet's private zone azure-api.net; Azure refuses a private endpoint on it.
+    (apim_urn,) = [state["urn"] for state in states if state["type"] == apim]
+    assert "azure-native:network:PrivateEndpoint" not in children[apim_urn]
     zones = {z["privateZoneName"] for z in resources(prod, "azure-native:privatedns:PrivateZone")}
     assert "privatelink.vaultcore.azure.net" in zones and "privatelink.azurecr.io" in zones
+    assert "azure-api.net" in zones and "privatelink.azure-api.net" not in zones
 
 
 def test_edge(prod: dict[str, Any]) -> None:

@@ -200,8 +200,8 @@ def test_apim_refuses_a_backend_at_a_cluster_dns_name() -> None:
         "tenant_id": "72f988bf-86f1-41af-91ab-2d7cd011db47",
         "audience": "3f1c2a6e-8b4d-4e7a-9c1f-5a2b7d9e0c41",
         "publisher_email": "platform@sealgate.example",
-        "endpoint_subnet_id": "subnet",
-        "private_dns_zone_id": "zone",
+        "subnet_id": "subnet",
+        "dns_zone_name": "azure-api.net",
         "workspace_id": "workspace",
     }
     with pytest.raises(InputError, match="cannot resolve cluster DNS names"):

@@ -218,9 +218,9 @@ def test_diagram_has_every_component_and_the_key_resources(
         node_id(diagram, "sealgate-prod-gateway-agw"),
         node_id(diagram, "sealgate-prod-gateway-waf"),
     ) in edges
-    # ten diagnostic settings collapse into one node per component
+    # eleven diagnostic settings collapse into one node per component
     diagnostic_nodes = [t for t in diagram["nodes"].values() if t.startswith("diagnostic settings")]
-    assert sum(int(t.split(": ")[1].split()[0]) for t in diagnostic_nodes) == 10
+    assert sum(int(t.split(": ")[1].split()[0]) for t in diagnostic_nodes) == 11
     assert not any("-diagnostics" in t for t in diagram["nodes"].values())
 
 
@@ -275,7 +275,7 @@ def test_preview_ops_are_counted_per_component(plans: dict[str, dict[str, Any]])
     assert counts["KeyStore"] == {"update": 1, "same": 11}
     assert counts["Cluster"] == {"replace": 1, "same": 3}  # pool, diagnostics, subnet role
     assert counts["ModelStorage"] == {"delete": 1, "same": 10}
-    assert dict(view.counts()) == {"update": 1, "replace": 1, "delete": 1, "same": 121}
+    assert dict(view.counts()) == {"update": 1, "replace": 1, "delete": 1, "same": 124}
     diagram = parse_mermaid(mermaid(view))
     assert any(t.endswith("sealgate-prod-cluster-aks (replace)") for t in diagram["nodes"].values())
     assert any(

@@ -1,4 +1,15 @@
-"""API Management: private; JWT (Entra ID), per-caller rate limits and quotas, body checks."""
+"""API Management: in the VNet (Internal mode); JWT (Entra ID), per-caller limits, body checks.
+
+The classic Developer and Premium tiers the stacks use reach a backend inside the VNet only
+when the service is injected into a subnet: an inbound private endpoint carries requests to
+the gateway, never from it to a backend, and Azure refuses private endpoints on an injected
+service (https://learn.microsoft.com/azure/api-management/virtual-network-concepts;
+https://learn.microsoft.com/azure/api-management/private-endpoint, "can't already be
+configured with an external or internal virtual network"). The v2 tiers' VNet integration is
+not available to Developer or Premium. So the service is injected in Internal mode (its
+endpoints have private addresses only) behind the App Gateway WAF, the reference setup
+(https://learn.microsoft.com/azure/api-management/api-management-howto-integrate-internal-vnet-appgateway).
+"""
 
 from __future__ import annotations
 
@@ -10,12 +21,13 @@ from xml.etree import ElementTree
 
 import pulumi
 import pulumi_azure_native.apimanagement as apimanagement
+import pulumi_azure_native.network as network
+import pulumi_azure_native.privatedns as privatedns
 
 from sealgate.platform._common import (
     TYPE_PREFIX,
     Placement,
     diagnose,
-    private_endpoint,
     require,
     zones_or_none,
 )
@@ -187,10 +199,12 @@ class ApiGatewayArgs:
     backend_url: pulumi.Input[str]
     """URL of the model server the inference API forwards to: an address APIM resolves from
     the VNet (the internal load balancer, ``Workloads.backend_url``), never a cluster DNS name."""
-    endpoint_subnet_id: pulumi.Input[str]
-    """Subnet of the gateway's private endpoint (public network access is disabled)."""
-    private_dns_zone_id: pulumi.Input[str]
-    """Private DNS zone ``privatelink.azure-api.net``."""
+    subnet_id: pulumi.Input[str]
+    """The service's own subnet (Internal VNet mode), with the NSG Azure requires
+    (``Network`` subnet ``apim``, rules ``apim_rules``)."""
+    dns_zone_name: pulumi.Input[str]
+    """The private DNS zone ``azure-api.net`` linked to the VNet: the service's gateway host
+    name is registered there at its private address."""
     workspace_id: pulumi.Input[str]
     """Log Analytics workspace that receives the gateway's logs and metrics."""
     publisher_name: str = "sealgate"
@@ -207,18 +221,9 @@ class ApiGatewayArgs:
     """Calls a caller may make per day."""
     max_request_bytes: int = 1_048_576
     """Largest request body accepted (validate-content checks bodies up to 4 MiB)."""
-    public_network_access: Literal["Enabled", "Disabled"] = "Disabled"
-    """``Disabled`` (the end state: the private endpoint only). Azure refuses ``Disabled``
-    when the service is created, so a new service is created ``Enabled`` (the stack's
-    bootstrap run) and switched to ``Disabled`` by the next ``pulumi up`` (docs/bootstrap.md)."""
 
     def __post_init__(self) -> None:
         require(_is_uuid(self.audience), self, "audience must be an application (client) id")
-        require(
-            self.public_network_access in ("Enabled", "Disabled"),
-            self,
-            "public_network_access: Enabled or Disabled",
-        )
         require(self.sku in ("Developer", "Premium"), self, "sku: Developer or Premium")
         require(
             not (isinstance(self.backend_url, str) and ".cluster.local" in self.backend_url),
@@ -246,8 +251,9 @@ class ApiGatewayArgs:
 class ApiGateway(pulumi.ComponentResource):
     """The API Management service and its inference API (schema, operation, policy).
 
-    Outputs: ``service`` (the ApiManagementService), ``gateway_host`` (its gateway host name),
-    ``schema_json`` (the inference request schema as JSON text).
+    Outputs: ``service`` (the ApiManagementService), ``gateway_host`` (its gateway host name,
+    resolved in the VNet to ``private_ip``), ``private_ip`` (the gateway's private address in
+    its subnet), ``schema_json`` (the inference request schema as JSON text).
     """
 
     def __init__(
@@ -255,25 +261,46 @@ class ApiGateway(pulumi.ComponentResource):
     ) -> None:
         super().__init__(f"{TYPE_PREFIX}:ApiGateway", name, None, opts)
         placement = args.placement
+        zones = zones_or_none(args.availability_zones) if args.sku == "Premium" else None
+        service_name = azure_name(apimanagement.ApiManagementService, f"{name}-apim")
+        # stv2 in a VNet takes a Standard public IPv4 of the customer's with a DNS label; in
+        # Internal mode it carries only the control plane on 3443 (the NSG admits the
+        # ApiManagement tag alone), and zone-redundant Premium requires it
+        # (https://learn.microsoft.com/azure/api-management/virtual-network-injection-resources;
+        # https://learn.microsoft.com/azure/api-management/api-management-using-with-internal-vnet#routing).
+        public_ip = network.PublicIPAddress(
+            f"{name}-apim-ip",
+            public_ip_address_name=azure_name(network.PublicIPAddress, f"{name}-apim-ip"),
+            resource_group_name=placement.resource_group,
+            location=placement.location,
+            sku={"name": "Standard", "tier": "Regional"},
+            public_ip_allocation_method="Static",
+            dns_settings={"domain_name_label": service_name},
+            zones=zones,
+            tags=placement.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         self.service = apimanagement.ApiManagementService(
             f"{name}-apim",
-            service_name=azure_name(apimanagement.ApiManagementService, f"{name}-apim"),
+            service_name=service_name,
             resource_group_name=placement.resource_group,
             location=placement.location,
             publisher_email=args.publisher_email,
             publisher_name=args.publisher_name,
             sku={"name": args.sku, "capacity": args.capacity},
             identity={"type": "SystemAssigned"},
-            virtual_network_type="None",
-            # Azure rejects `Disabled` at creation ("Blocking all public network access ... is
-            # not enabled during service creation"): the first run creates the service
-            # Enabled, the next one disables it (https://learn.microsoft.com/azure/
-            # api-management/private-endpoint, "disable public network access").
-            public_network_access=args.public_network_access,
+            virtual_network_type="Internal",
+            virtual_network_configuration={"subnet_resource_id": args.subnet_id},
+            public_ip_address_id=public_ip.id,
+            # `publicNetworkAccess` governs private-endpoint services only: Azure refuses
+            # `Disabled` on a service without an approved private endpoint
+            # (https://github.com/Azure/azure-rest-api-specs/issues/24947), and an Internal
+            # service has no public gateway endpoint to disable. Stated, so a plan shows it.
+            public_network_access="Enabled",
             developer_portal_status="Disabled",
             legacy_portal_status="Disabled",
             custom_properties=_LEGACY_PROTOCOLS_OFF,
-            zones=zones_or_none(args.availability_zones) if args.sku == "Premium" else None,
+            zones=zones,
             tags=placement.tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -338,15 +365,33 @@ class ApiGateway(pulumi.ComponentResource):
             ),
             opts=api_child,
         )
-        private_endpoint(
-            self.service,
-            f"{name}-apim",
-            "Gateway",
-            placement,
-            args.endpoint_subnet_id,
-            args.private_dns_zone_id,
+        # Azure assigns the private address when it deploys the service (it cannot be chosen
+        # beforehand); the A record follows it, so the App Gateway's backend, the default
+        # host name, resolves to it inside the VNet. Only the gateway host is registered: the
+        # portals are off and the service is managed through ARM.
+        self.private_ip = self.service.private_ip_addresses.apply(lambda ips: ips[0])
+        record = privatedns.PrivateRecordSet(
+            f"{name}-apim-gateway-record",
+            resource_group_name=placement.resource_group,
+            private_zone_name=args.dns_zone_name,
+            record_type="A",
+            relative_record_set_name=service_name,
+            ttl=300,
+            a_records=[{"ipv4_address": self.private_ip}],
+            opts=pulumi.ResourceOptions(parent=self.service),
         )
         diagnose(self.service, f"{name}-apim", args.workspace_id)
-        self.gateway_host = self.service.name.apply(lambda n: f"{n}.azure-api.net")
+        diagnose(public_ip, f"{name}-apim-ip", args.workspace_id)
+        # The host name is handed out once its record exists, so the App Gateway's backend
+        # resolves from its first probe on.
+        self.gateway_host = pulumi.Output.all(self.service.name, record.id).apply(
+            lambda values: f"{values[0]}.azure-api.net"
+        )
         self.schema_json = json.dumps(INFERENCE_REQUEST_SCHEMA, sort_keys=True)
-        self.register_outputs({"gateway_host": self.gateway_host, "service_id": self.service.id})
+        self.register_outputs(
+            {
+                "gateway_host": self.gateway_host,
+                "private_ip": self.private_ip,
+                "service_id": self.service.id,
+            }
+        )

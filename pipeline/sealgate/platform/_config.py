@@ -55,7 +55,7 @@ def _cidr(value: str) -> str | None:
         network = ipaddress.ip_network(value)
     except ValueError:
         return "must be an IPv4 CIDR such as 10.40.0.0/16"
-    return None if network.version == 4 and network.prefixlen <= 20 else "must be /20 or larger"
+    return None if network.version == 4 and network.prefixlen <= 19 else "must be /19 or larger"
 
 
 def _zones(values: list[str]) -> str | None:

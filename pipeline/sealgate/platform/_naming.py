@@ -307,6 +307,16 @@ NAME_RULES: Mapping[str, NameRule] = {
         scope="resource group",
     ),
     "azure-native:privatedns:VirtualNetworkLink": _network("virtualNetworkLinkName", 1, 80),
+    # A record set's relative name is one DNS label here (the API Management service name).
+    "azure-native:privatedns:PrivateRecordSet": NameRule(
+        property="relativeRecordSetName",
+        min_length=1,
+        max_length=63,
+        characters="a-zA-Z0-9_-",
+        pattern=r"[a-zA-Z0-9_]([a-zA-Z0-9_-]*[a-zA-Z0-9_])?",
+        scope="parent",
+        doc="https://learn.microsoft.com/azure/dns/dns-zones-records#record-names",
+    ),
 }
 
 _CHILD = _network("name", 1, 80, "parent")

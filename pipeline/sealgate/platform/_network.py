@@ -18,10 +18,15 @@ PRIVATE_DNS_ZONES = {
     "managedhsm": "privatelink.managedhsm.azure.net",
     "blob": "privatelink.blob.core.windows.net",
     "registry": "privatelink.azurecr.io",
-    "Gateway": "privatelink.azure-api.net",
     "iotHub": "privatelink.azure-devices.net",
     "iotDps": "privatelink.azure-devices-provisioning.net",
 }
+
+# API Management in Internal VNet mode: Azure registers none of its host names, so the VNet
+# resolves them through a private zone named `azure-api.net` with an A record per host name at
+# the service's private address (https://learn.microsoft.com/azure/api-management/
+# api-management-using-with-internal-vnet#dns-configuration).
+APIM_DNS_ZONE = "azure-api.net"
 
 # Inbound rules per subnet beyond the deny-all: only the gateway is reachable from outside.
 _GATEWAY_INBOUND = [
@@ -29,28 +34,84 @@ _GATEWAY_INBOUND = [
     ("allow-gateway-manager", "GatewayManager", "65200-65535", 110),
     ("allow-azure-load-balancer", "AzureLoadBalancer", "*", 120),
 ]
-_SUBNETS = ("aks-system", "aks-models", "endpoints", "gateway")
+_SUBNETS = ("aks-system", "aks-models", "endpoints", "gateway", "apim")
+
+
+def _rule(
+    name: str,
+    source: str,
+    port: str,
+    priority: int,
+    *,
+    access: str = "Allow",
+    direction: str = "Inbound",
+    destination: str = "*",
+) -> network.SecurityRuleArgsDict:
+    """An NSG rule from ``source`` to ``destination:port`` (``*``: any port, any protocol;
+    ports separated by commas become a list)."""
+    ports = port.split(",")
+    rule: network.SecurityRuleArgsDict = {
+        "name": name,
+        "priority": priority,
+        "direction": direction,
+        "access": access,
+        "protocol": "Tcp" if port != "*" else "*",
+        "source_address_prefix": source,
+        "source_port_range": "*",
+        "destination_address_prefix": destination,
+    }
+    if len(ports) > 1:
+        rule["destination_port_ranges"] = ports
+    else:
+        rule["destination_port_range"] = port
+    return rule
 
 
 def _inbound_rule(
     name: str, source: str, port: str, priority: int, *, access: str = "Allow"
 ) -> network.SecurityRuleArgsDict:
     """An inbound NSG rule from ``source`` to ``port`` (``*``: any port and any protocol)."""
-    return {
-        "name": name,
-        "priority": priority,
-        "direction": "Inbound",
-        "access": access,
-        "protocol": "Tcp" if port != "*" else "*",
-        "source_address_prefix": source,
-        "source_port_range": "*",
-        "destination_address_prefix": "*",
-        "destination_port_range": port,
-    }
+    return _rule(name, source, port, priority, access=access)
+
+
+def apim_rules(gateway_cidr: str) -> list[network.SecurityRuleArgsDict]:
+    """The API Management subnet's rules, after Azure's VNet configuration reference for the
+    classic tiers (https://learn.microsoft.com/azure/api-management/virtual-network-reference,
+    "Required ports", Internal mode): the control plane (service tag ``ApiManagement``) on
+    3443 and the infrastructure load balancer on 6390 inbound; HTTPS from the App Gateway's
+    subnet alone (no client reaches APIM but through the WAF); outbound the required
+    dependencies: Storage 443, Sql 1433, AzureKeyVault 443, AzureMonitor 1886 and 443,
+    Internet 80 for certificate validation (CRL/OCSP), and AzureActiveDirectory 443 (Entra ID,
+    which validate-jwt needs)."""
+    vnet = "VirtualNetwork"
+    return [
+        _rule("allow-apim-management", "ApiManagement", "3443", 100, destination=vnet),
+        _rule("allow-azure-load-balancer", "AzureLoadBalancer", "6390", 110, destination=vnet),
+        _rule("allow-https-from-gateway", gateway_cidr, "443", 120, destination=vnet),
+        *(
+            _rule(
+                f"allow-{tag.lower()}-outbound",
+                vnet,
+                ports,
+                priority,
+                direction="Outbound",
+                destination=tag,
+            )
+            for tag, ports, priority in (
+                ("Storage", "443", 100),
+                ("Sql", "1433", 110),
+                ("AzureKeyVault", "443", 120),
+                ("AzureMonitor", "1886,443", 130),
+                ("Internet", "80", 140),
+                # validate-jwt reads the tenant's OpenID configuration and signing keys.
+                ("AzureActiveDirectory", "443", 150),
+            )
+        ),
+    ]
 
 
 def subnet_cidrs(address_space: str) -> dict[str, str]:
-    """The subnets' CIDRs in ``address_space``: its first four /22, in ``_SUBNETS`` order."""
+    """The subnets' CIDRs in ``address_space``: its first five /22, in ``_SUBNETS`` order."""
     space = ipaddress.ip_network(address_space)
     return {
         name: str(prefix)
@@ -60,20 +121,21 @@ def subnet_cidrs(address_space: str) -> dict[str, str]:
 
 @dataclass(frozen=True, kw_only=True)
 class NetworkArgs:
-    """A VNet of four /22 subnets (AKS system, AKS models, private endpoints, gateway), each
-    with an NSG that denies inbound Internet traffic, and the private DNS zones."""
+    """A VNet of five /22 subnets (AKS system, AKS models, private endpoints, gateway, API
+    Management), each with an NSG that denies inbound Internet traffic, and the private DNS
+    zones."""
 
     placement: Placement
     """Resource group, region and tags."""
     address_space: str = "10.40.0.0/16"
-    """IPv4 address space of the VNet, /20 or larger (the subnets are its first four /22)."""
+    """IPv4 address space of the VNet, /19 or larger (the subnets are its first five /22)."""
 
     def __post_init__(self) -> None:
         space = ipv4_network(self.address_space)
         require(
-            space is not None and space.prefixlen <= 20,
+            space is not None and space.prefixlen <= 19,
             self,
-            f"address_space {self.address_space!r} must be an IPv4 CIDR of /20 or larger",
+            f"address_space {self.address_space!r} must be an IPv4 CIDR of /19 or larger",
         )
 
 
@@ -81,7 +143,9 @@ class Network(pulumi.ComponentResource):
     """The VNet, subnets, NSGs, and a private DNS zone (linked to the VNet) per service.
 
     Outputs: ``vnet``, ``subnet_ids`` (``aks-system``, ``aks-models``, ``endpoints``,
-    ``gateway``) and ``dns_zone_ids`` (by private-link group, see ``PRIVATE_DNS_ZONES``).
+    ``gateway``, ``apim``), ``dns_zone_ids`` (by private-link group, see
+    ``PRIVATE_DNS_ZONES``) and ``apim_zone_name`` (the private zone ``azure-api.net``, where
+    API Management registers its host names).
     """
 
     def __init__(
@@ -105,6 +169,7 @@ class Network(pulumi.ComponentResource):
         previous: pulumi.Resource | None = None
         for subnet_name in _SUBNETS:
             inbound = _GATEWAY_INBOUND if subnet_name == "gateway" else []
+            extra = apim_rules(prefixes["gateway"]) if subnet_name == "apim" else []
             nsg = network.NetworkSecurityGroup(
                 f"{name}-{subnet_name}-nsg",
                 network_security_group_name=azure_name(
@@ -116,6 +181,7 @@ class Network(pulumi.ComponentResource):
                     _inbound_rule(rule, source, port, priority)
                     for rule, source, port, priority in inbound
                 ]
+                + extra
                 + [_inbound_rule("deny-internet-inbound", "Internet", "*", 4000, access="Deny")],
                 tags=placement.tags,
                 opts=child,
@@ -137,7 +203,8 @@ class Network(pulumi.ComponentResource):
             previous = subnet
             self.subnet_ids[subnet_name] = subnet.id
         self.dns_zone_ids: dict[str, pulumi.Output[str]] = {}
-        for group, zone_name in PRIVATE_DNS_ZONES.items():
+        zones = {**PRIVATE_DNS_ZONES, "apim": APIM_DNS_ZONE}
+        for group, zone_name in zones.items():
             zone = privatedns.PrivateZone(
                 f"{name}-{group.lower()}-zone",
                 resource_group_name=placement.resource_group,
@@ -158,7 +225,10 @@ class Network(pulumi.ComponentResource):
                 virtual_network={"id": self.vnet.id},
                 opts=pulumi.ResourceOptions(parent=zone),
             )
-            self.dns_zone_ids[group] = zone.id
+            if group == "apim":
+                self.apim_zone_name: pulumi.Output[str] = zone.name
+            else:
+                self.dns_zone_ids[group] = zone.id
         self.register_outputs(
             {
                 "vnet_id": self.vnet.id,

@@ -123,6 +123,9 @@ def _computed(resource_type: str, name: str, inputs: dict[str, Any]) -> dict[str
         state["loginServer"] = f"{_text(inputs, 'registryName', name).lower()}.azurecr.io"
     elif resource_type == "azure-native:network:PublicIPAddress":
         state["ipAddress"] = "192.0.2.10"
+    elif resource_type == "azure-native:apimanagement:ApiManagementService":
+        # Azure assigns the Internal-mode gateway an address in its subnet when it deploys it.
+        state["privateIPAddresses"] = ["192.0.2.20"]
     elif resource_type == "azure-native:deviceprovisioningservices:IotDpsResource":
         state["identity"] = {
             "type": "SystemAssigned",

@@ -233,7 +233,8 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
             model_node_max_count=config.model_node_max_count,
         ),
     )
-    # The model server's internal load balancer: a static address APIM can reach in the VNet.
+    # The model server's internal load balancer: a static address APIM, injected in the VNet
+    # (Internal mode, its own subnet), reaches.
     cidrs = subnet_cidrs(config.vnet_cidr)
     model_server_ip = internal_ip(cidrs["aks-models"])
     model_server_url = f"http://{model_server_ip}:8080"
@@ -248,11 +249,10 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
             placement=placement,
             tenant_id=config.tenant_id,
             audience=config.inference_app_id,
-            public_network_access="Enabled" if config.bootstrap else "Disabled",
             publisher_email=config.apim_publisher_email,
             backend_url=model_server_url,
-            endpoint_subnet_id=endpoints,
-            private_dns_zone_id=net.dns_zone_ids["Gateway"],
+            subnet_id=net.subnet_ids["apim"],
+            dns_zone_name=net.apim_zone_name,
             workspace_id=workspace_id,
             sku=cast(ApiManagementSku, config.apim_sku),
             capacity=config.apim_capacity,

@@ -303,13 +303,12 @@ PROPERTIES: tuple[Property, ...] = (
     Property("cluster", "Sandboxed node pool", _sandboxed_pool),
     Property("gateway", "WAF mode", setting(WAF, "policySettings.mode", equals("Prevention"))),
     Property("gateway", "WAF rule sets", _waf_rule_sets),
-    Property(
-        "apim", "Public network access: API Management", _public_access(APIM, "publicNetworkAccess")
-    ),
+    # API Management is private by VNet injection (Internal mode), not by publicNetworkAccess
+    # (which Azure only lets a private-endpoint service disable); policy SG-AZ-050.
     Property(
         "apim",
         "API Management virtual network type",
-        setting(APIM, "virtualNetworkType", lambda v, _b: v != "External"),
+        setting(APIM, "virtualNetworkType", equals("Internal")),
     ),
     Property(
         "edge",

@@ -1,8 +1,8 @@
 # METADATA
 # title: API Management
 # description: >-
-#   Inference requests reach model servers through a private API Management service whose
-#   API policy validates Entra ID tokens, limits the rate and quota per caller, bounds the
+#   Inference requests reach model servers through an API Management service injected in the
+#   VNet (Internal mode) whose API policy validates Entra ID tokens, limits the rate and quota per caller, bounds the
 #   request size and validates the body against the inference request JSON schema. The
 #   rules read the policy XML as the gate parsed it, never as text.
 # custom:
@@ -39,29 +39,30 @@ attribute(element, name) := object.get(object.get(element, "attributes", {}), na
 element(tag) if count(controls(tag)) > 0
 
 # METADATA
-# title: API Management reachable from public networks
+# title: API Management not injected in the VNet in Internal mode
 # description: >-
-#   The end state: the gateway is reached only through its private endpoint (behind the WAF),
-#   never on a public VIP. Azure refuses `publicNetworkAccess: Disabled` while it creates a
-#   service, so a stack's bootstrap run creates it Enabled and the next run disables it
-#   (https://learn.microsoft.com/azure/api-management/private-endpoint; docs/bootstrap.md);
-#   the gate holds every plan after that to this rule.
+#   The gateway sits in its own subnet of the VNet in Internal mode: its endpoints have
+#   private addresses only (clients reach it through the WAF alone), and it reaches the model
+#   server's internal load balancer. An inbound private endpoint gives no path to a backend in
+#   the VNet and Azure refuses one on an injected service; External mode gives the gateway a
+#   public VIP (https://learn.microsoft.com/azure/api-management/virtual-network-concepts;
+#   https://learn.microsoft.com/azure/api-management/api-management-using-with-internal-vnet).
 # custom:
 #   id: SG-AZ-050
 #   severity: high
 #   remediation: >-
-#     Set `publicNetworkAccess: Disabled` (stack setting `bootstrap: false` once the service
-#     exists) and `virtualNetworkType` to None (private endpoint) or Internal.
+#     Set `virtualNetworkType: Internal` and `virtualNetworkConfiguration.subnetResourceId` to
+#     the API Management subnet (`ApiGateway` does).
 deny contains finding if {
 	service
-	object.get(inputs, "publicNetworkAccess", null) != "Disabled"
-	finding := data.sealgate.lib.infra.finding("SG-AZ-050", "high", sprintf("public network access is %v, not Disabled", [object.get(inputs, "publicNetworkAccess", null)]), ["publicNetworkAccess"])
+	object.get(inputs, "virtualNetworkType", null) != "Internal"
+	finding := data.sealgate.lib.infra.finding("SG-AZ-050", "high", sprintf("the gateway's virtual network type is %v, not Internal (no private path to the backend, or a public VIP)", [object.get(inputs, "virtualNetworkType", null)]), ["virtualNetworkType"])
 }
 
 deny contains finding if {
 	service
-	object.get(inputs, "virtualNetworkType", null) == "External"
-	finding := data.sealgate.lib.infra.finding("SG-AZ-050", "high", "the gateway is injected in External mode (public VIP)", ["virtualNetworkType"])
+	not is_string(object.get(inputs, ["virtualNetworkConfiguration", "subnetResourceId"], null))
+	finding := data.sealgate.lib.infra.finding("SG-AZ-050", "high", "the gateway names no subnet (virtualNetworkConfiguration.subnetResourceId)", ["virtualNetworkConfiguration"])
 }
 
 # METADATA

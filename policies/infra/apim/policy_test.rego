@@ -72,8 +72,11 @@ test_every_api_has_a_policy if {
 }
 
 test_service_network if {
-	service := {"type": "azure-native:apimanagement:ApiManagementService", "inputs": {"publicNetworkAccess": "Disabled", "virtualNetworkType": "None"}}
+	subnet := "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworks/v/subnets/apim"
+	service := {"type": "azure-native:apimanagement:ApiManagementService", "inputs": {"publicNetworkAccess": "Enabled", "virtualNetworkType": "Internal", "virtualNetworkConfiguration": {"subnetResourceId": subnet}}}
 	count(ids(service)) == 0
-	ids(json.remove(service, ["inputs/publicNetworkAccess"])) == {"SG-AZ-050"}
+	ids(json.remove(service, ["inputs/virtualNetworkType"])) == {"SG-AZ-050"}
+	ids(json.remove(service, ["inputs/virtualNetworkConfiguration"])) == {"SG-AZ-050"}
 	ids(object.union(service, {"inputs": {"virtualNetworkType": "External"}})) == {"SG-AZ-050"}
+	ids(object.union(service, {"inputs": {"virtualNetworkType": "None"}})) == {"SG-AZ-050"}
 }

@@ -1,9 +1,9 @@
 # METADATA
 # title: Network isolation
 # description: >-
-#   Every data-plane service (Key Vault or Managed HSM, Storage, the registry, API
-#   Management, IoT Hub, DPS) has a private endpoint in the plan, each with a private DNS
-#   zone group; NSGs open nothing to the Internet except HTTPS to the WAF; every subnet has
+#   Every data-plane service (Key Vault or Managed HSM, Storage, the registry, IoT Hub, DPS)
+#   has a private endpoint in the plan, each with a private DNS zone group (API Management is
+#   injected in the VNet instead, SG-AZ-050); NSGs open nothing to the Internet except HTTPS to the WAF; every subnet has
 #   an NSG.
 # custom:
 #   input: pulumi-plan

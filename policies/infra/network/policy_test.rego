@@ -19,6 +19,13 @@ test_service_without_private_endpoint_denied if {
 	{[f.id, f.path] | some f in findings} == {["SG-AZ-060", ["resources", 0]]}
 }
 
+# API Management is injected in the VNet (Internal mode) instead: Azure refuses a private
+# endpoint on an injected service, so none is required of it (SG-AZ-050 holds its VNet mode).
+test_injected_api_management_needs_no_private_endpoint if {
+	apim := {"type": "azure-native:apimanagement:ApiManagementService", "urn": "urn:apim", "name": "apim", "inputs": {"virtualNetworkType": "Internal"}}
+	count(ids({"type": "pulumi:plan", "resources": [apim]})) == 0
+}
+
 test_endpoint_without_dns_zone_group_denied if {
 	findings := network.deny with input as {"type": "pulumi:plan", "resources": [vault, endpoint]}
 	{[f.id, f.path, f.msg] | some f in findings} == {["SG-AZ-063", ["resources", 1], "private endpoint pe has no private DNS zone group"]}
