@@ -50,7 +50,7 @@ def policy_workspace(tmp_path: Path) -> Path:
     shutil.copytree(REPO / "policies" / "sealgate" / "gate", policies / "gate")
     (policies / "lib").mkdir(parents=True, exist_ok=True)
     shutil.copy(
-        REPO / "policies" / "sealgate" / "lib" / "findings.rego", policies / "lib"
+        REPO / "policies" / "sealgate" / "lib" / "findings" / "findings.rego", policies / "lib"
     )  # the findings helper
     (policies / "data").mkdir(parents=True)
     shutil.copy(REPO / "policies" / "data" / "gate.yaml", policies / "data" / "gate.yaml")

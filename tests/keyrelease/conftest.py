@@ -107,7 +107,7 @@ def unseal_policy_tree(root: Path, config: dict) -> Path:
     shutil.copytree(REPO / "policies" / "sealgate" / "unseal", policies / "unseal")
     (policies / "lib").mkdir(parents=True, exist_ok=True)
     shutil.copy(
-        REPO / "policies" / "sealgate" / "lib" / "findings.rego", policies / "lib"
+        REPO / "policies" / "sealgate" / "lib" / "findings" / "findings.rego", policies / "lib"
     )  # the findings helper
     (policies / "data").mkdir(parents=True)
     (policies / "data" / "unseal.yaml").write_text(yaml.safe_dump(config))

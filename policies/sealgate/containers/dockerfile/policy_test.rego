@@ -29,9 +29,10 @@ healthcheck := instruction("HEALTHCHECK", "CMD [\"/app/health\"]", ["CMD [\"/app
 
 user_10001 := instruction("USER", "10001", ["10001"])
 
-stage(index, from, instructions, user) := {
-	"index": index, "name": null, "from": from, "instructions": instructions, "user": user,
-}
+stage(index, from, instructions, user) := object.union(
+	{"index": index, "name": null, "from": from},
+	{"instructions": instructions, "user": user},
+)
 
 document(stages) := {"args": {}, "stages": stages, "final_stage": count(stages) - 1}
 

@@ -57,9 +57,7 @@ test_hardened_module_passes if {
 
 test_other_inputs_yield_nothing_but_fail_closed if {
 	# A document that is not a module is judged as an empty one: every requirement fails.
-	ids({"stages": []}) == {
-		"SG-EDGE-002", "SG-EDGE-003", "SG-EDGE-004", "SG-EDGE-005", "SG-EDGE-006",
-	}
+	ids({"stages": []}) == {"SG-EDGE-002", "SG-EDGE-003", "SG-EDGE-004", "SG-EDGE-005", "SG-EDGE-006"}
 }
 
 test_privileged_is_denied if {

@@ -171,7 +171,7 @@ deny contains finding if {
 	)
 }
 
-allowed_apparmor_annotation(value) if value == "runtime/default"
+allowed_apparmor_annotation("runtime/default") := true
 
 allowed_apparmor_annotation(value) if {
 	is_string(value)

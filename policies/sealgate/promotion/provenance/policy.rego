@@ -26,11 +26,13 @@ signer := object.get(model, "signer", null)
 
 source_current := object.get(object.get(input, "source", {}), "current", null)
 
+default target_version := "none"
+
 target_version := v if {
 	current := object.get(object.get(input, "target", {}), "current", null)
 	is_object(current)
 	v := object.get(current, "version", "none")
-} else := "none"
+}
 
 signer_unknown if {
 	signer != null

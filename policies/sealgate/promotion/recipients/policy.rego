@@ -26,10 +26,12 @@ enforced if object.get(stage, "enforced", false) == true
 
 keks := {k | some k in object.get(stage, "recipients", [])}
 
-recipients := r if {
+default sealed_to := []
+
+sealed_to := r if {
 	r := object.get(model, "recipients", [])
 	is_array(r)
-} else := []
+}
 
 consumer_held := {"tpm", "local"}
 
@@ -70,7 +72,7 @@ deny contains finding if {
 #     consumers get the key from the release service.
 deny contains finding if {
 	enforced
-	some i, recipient in recipients
+	some i, recipient in sealed_to
 	recipient.type in consumer_held
 	not recipient.key_id in keks
 	finding := data.sealgate.lib.findings.finding(
@@ -95,7 +97,7 @@ deny contains finding if {
 #   remediation: Seal the model only to the KEKs of the stages it may reach that are listed for this stage.
 deny contains finding if {
 	enforced
-	some i, recipient in recipients
+	some i, recipient in sealed_to
 	not recipient.type in consumer_held
 	not recipient.key_id in keks
 	finding := data.sealgate.lib.findings.finding(
@@ -120,7 +122,7 @@ deny contains finding if {
 #   remediation: Promote a sealed model that verifies.
 deny contains finding if {
 	enforced
-	count(recipients) == 0
+	count(sealed_to) == 0
 	finding := data.sealgate.lib.findings.finding(
 		"SG-PROMO-053",
 		sprintf("%s: the recipients of %s are not verified", [request.to, request.name]),

@@ -21,20 +21,26 @@ stage := s if {
 	s.name == request.to
 }
 
+default approvals := []
+
 approvals := a if {
 	a := object.get(input, "approvals", [])
 	is_array(a)
-} else := []
+}
+
+default requester := {}
 
 requester := r if {
 	r := object.get(input, "requester", {})
 	is_object(r)
-} else := {}
+}
+
+default evidence := {}
 
 evidence := e if {
 	e := object.get(input, "evidence", {})
 	is_object(e)
-} else := {}
+}
 
 producers_for(kind) := p if {
 	p := data.config.promotion.evidence[kind].producers
@@ -416,7 +422,7 @@ deny contains finding if {
 	)
 }
 
-outside(_, value, _) if value == null
+outside(_, null, _) := true
 
 outside("min", value, limit) if value < limit
 

@@ -30,7 +30,7 @@ is_host(component) if contains(component, ".")
 
 is_host(component) if contains(component, ":")
 
-is_host(component) if component == "localhost"
+is_host("localhost") := true
 
 # Pinned by an immutable sha256 digest (a tag may be moved; a digest may not).
 pinned(ref) if regex.match(`@sha256:[a-f0-9]{64}$`, ref)

@@ -22,10 +22,8 @@ test_pinned_by_digest if {
 }
 
 test_allowed_registry if {
-	data.sealgate.lib.images.allowed_registry("sealgate.azurecr.io/server:1")
-		with data.config.registries.allowed as ["sealgate.azurecr.io"]
-	not data.sealgate.lib.images.allowed_registry("evil.azurecr.io/server:1")
-		with data.config.registries.allowed as ["sealgate.azurecr.io"]
-	not data.sealgate.lib.images.allowed_registry("python:3.12")
-		with data.config.registries.allowed as ["sealgate.azurecr.io"]
+	hosts := ["sealgate.azurecr.io"]
+	data.sealgate.lib.images.allowed_registry("sealgate.azurecr.io/server:1") with data.config.registries.allowed as hosts
+	not data.sealgate.lib.images.allowed_registry("evil.azurecr.io/server:1") with data.config.registries.allowed as hosts
+	not data.sealgate.lib.images.allowed_registry("python:3.12") with data.config.registries.allowed as hosts
 }

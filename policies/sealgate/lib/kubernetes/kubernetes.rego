@@ -13,11 +13,11 @@ import rego.v1
 template_kinds := {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job"}
 
 # The path of the pod spec inside an object of the given kind (undefined for other kinds).
-pod_spec_path(kind) := ["spec"] if kind == "Pod"
+pod_spec_path("Pod") := ["spec"]
 
 pod_spec_path(kind) := ["spec", "template", "spec"] if kind in template_kinds
 
-pod_spec_path(kind) := ["spec", "jobTemplate", "spec", "template", "spec"] if kind == "CronJob"
+pod_spec_path("CronJob") := ["spec", "jobTemplate", "spec", "template", "spec"]
 
 # The pod of a workload object: its spec and the path to it, and the pod metadata and its
 # path (the object's own for a Pod, the template's otherwise). Labels and annotations join
