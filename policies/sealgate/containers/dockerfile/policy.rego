@@ -420,13 +420,11 @@ deny contains finding if {
 	finding := sudo_finding(i, j)
 }
 
-sudo_finding(i, j) := finding if {
-	finding := data.sealgate.lib.findings.finding(
-		"SG-DOCKER-006",
-		"RUN uses or installs sudo",
-		["stages", i, "instructions", j],
-	)
-}
+sudo_finding(i, j) := data.sealgate.lib.findings.finding(
+	"SG-DOCKER-006",
+	"RUN uses or installs sudo",
+	["stages", i, "instructions", j],
+)
 
 # ---------------------------------------------------------------------------------------------
 # Package managers
@@ -532,10 +530,9 @@ pinned_in("pip", words, word) if {
 }
 
 requirement_files(words) := array.concat(
-	[file |
+	[words[n + 1] |
 		some n, word in words
 		word in {"-r", "--requirement"}
-		file := words[n + 1]
 	],
 	[file |
 		some word in words

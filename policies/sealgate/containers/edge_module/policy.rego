@@ -23,9 +23,9 @@ host_config := options.HostConfig if is_object(options.HostConfig)
 
 host_path := ["createOptions", "HostConfig"]
 
-module_name := input.name if is_string(input.name)
-
 default module_name := "(unnamed)"
+
+module_name := input.name if is_string(input.name)
 
 # A rule that data exempts for this system module (see policies/data/edge.yaml).
 exempt(rule_id) if {
@@ -170,6 +170,7 @@ tmpfs_targets contains normalized(target) if {
 }
 
 tmpfs_targets contains normalized(mount.Target) if {
+	not exempt("SG-EDGE-010")
 	mounts := object.get(host_config, "Mounts", [])
 	is_array(mounts)
 	some mount in mounts
@@ -192,12 +193,11 @@ tmpfs_targets contains normalized(mount.Target) if {
 #     Add "Tmpfs": {"/models": "rw,noexec,nosuid,size=4g"} to HostConfig (size it to the
 #     model), or a Mounts entry {"Type": "tmpfs", "Target": "/models"}.
 deny contains f if {
-	dir := model_dir
-	not normalized(dir) in tmpfs_targets
+	not normalized(model_dir) in tmpfs_targets
 	not exempt("SG-EDGE-005")
 	f := finding(
 		"SG-EDGE-005",
-		sprintf("the model directory %s is not a tmpfs mount", [dir]),
+		sprintf("the model directory %s is not a tmpfs mount", [model_dir]),
 		array.concat(host_path, ["Tmpfs"]),
 	)
 }
@@ -234,10 +234,9 @@ deny contains f if {
 }
 
 deny contains f if {
-	ref := image
-	not data.sealgate.lib.images.pinned(ref)
+	not data.sealgate.lib.images.pinned(image)
 	not exempt("SG-EDGE-006")
-	f := finding("SG-EDGE-006", sprintf("image \"%s\" is not pinned by a sha256 digest", [ref]), ["image"])
+	f := finding("SG-EDGE-006", sprintf("image \"%s\" is not pinned by a sha256 digest", [image]), ["image"])
 }
 
 # METADATA
@@ -251,14 +250,13 @@ deny contains f if {
 #   remediation: >-
 #     Import the image into the platform registry (`az acr import`) and reference it there.
 deny contains f if {
-	ref := image
-	not data.sealgate.lib.images.allowed_registry(ref)
+	not data.sealgate.lib.images.allowed_registry(image)
 	not exempt("SG-EDGE-007")
 	f := finding(
 		"SG-EDGE-007",
 		sprintf(
 			"image \"%s\" comes from %s, which is not an allowed registry",
-			[ref, data.sealgate.lib.images.registry(ref)],
+			[image, data.sealgate.lib.images.registry(image)],
 		),
 		["image"],
 	)
@@ -330,13 +328,13 @@ runtime_socket(source) if contains(lower(source), "docker_engine")
 #     Remove the bind; a module that must manage containers should ask the IoT Edge runtime
 #     through its own API instead of the container engine.
 deny contains f if {
+	not exempt("SG-EDGE-010")
 	binds := object.get(host_config, "Binds", [])
 	is_array(binds)
 	some i, bind in binds
 	is_string(bind)
 	source := split(bind, ":")[0]
 	runtime_socket(source)
-	not exempt("SG-EDGE-010")
 	f := finding(
 		"SG-EDGE-010",
 		sprintf("mounts the container runtime socket (%s)", [source]),
@@ -345,6 +343,7 @@ deny contains f if {
 }
 
 deny contains f if {
+	not exempt("SG-EDGE-010")
 	mounts := object.get(host_config, "Mounts", [])
 	is_array(mounts)
 	some i, mount in mounts
@@ -353,7 +352,6 @@ deny contains f if {
 	source := mount.Source
 	is_string(source)
 	runtime_socket(source)
-	not exempt("SG-EDGE-010")
 	f := finding(
 		"SG-EDGE-010",
 		sprintf("mounts the container runtime socket (%s)", [source]),

@@ -231,10 +231,10 @@ test_malformed_fields_do_not_fail if {
 
 test_findings_are_well_formed if {
 	obj := deployment({"hostIPC": true, "containers": [with_sc(app, {"privileged": true})]})
+	count(findings(obj)) == 2
 	every f in findings(obj) {
 		is_string(f.msg)
 		object.keys(f) == {"id", "msg", "path"}
 		f.path[0] == "spec"
 	}
-	count(findings(obj)) == 2
 }

@@ -200,13 +200,15 @@ deny contains finding if {
 }
 
 deny contains finding if {
-	current := source_current
-	current != null
+	source_current != null
 	some field in ["version", "digest"]
-	current[field] != request[field]
+	source_current[field] != request[field]
 	finding := data.sealgate.lib.findings.finding(
 		"SG-PROMO-007",
-		sprintf("%s holds %s %s, the request promotes %s", [request.from, field, current[field], request[field]]),
+		sprintf(
+			"%s holds %s %s, the request promotes %s",
+			[request.from, field, source_current[field], request[field]],
+		),
 		["source", "current", field],
 	)
 }

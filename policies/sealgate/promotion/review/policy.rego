@@ -73,7 +73,10 @@ counts(approval) if {
 	key_valid(approval)
 }
 
-approvers := {approval.approver | some approval in approvals; counts(approval)}
+approvers contains approval.approver if {
+	some approval in approvals
+	counts(approval)
+}
 
 usable(kind, item) if {
 	item.verified == true

@@ -351,8 +351,8 @@ matches(grant) if {
 matches(grant) if {
 	consumer_type == "device"
 	not "id" in object.keys(grant)
-	some device in enrolled
 	nonempty_string(object.get(grant, "class", null))
+	some device in enrolled
 	grant.class == object.get(device, "class", null)
 }
 
