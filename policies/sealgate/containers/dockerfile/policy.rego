@@ -7,6 +7,7 @@
 #   Dockerfile document of pipeline/inputs/dockerfile.py (stages, instructions with lines,
 #   ARGs before the first FROM); every finding points at the offending instruction, or at the
 #   FROM of the final stage when something is missing there.
+# entrypoint: true
 # custom:
 #   input: dockerfile
 package sealgate.containers.dockerfile

@@ -7,6 +7,7 @@
 #   one module of pipeline/inputs/iot_edge.py: `createOptions` is Docker's container create
 #   body, parsed. Rules that do not fit a system module are exempted in
 #   policies/data/edge.yaml (data.config.edge.exemptions), never in this file.
+# entrypoint: true
 # custom:
 #   input: iot-edge
 package sealgate.containers.edge_module

@@ -5,6 +5,7 @@
 #   kind (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job,
 #   CronJob) and on containers, init containers and ephemeral containers alike. Settings
 #   are checked at the pod level and at the container level. Other objects yield nothing.
+# entrypoint: true
 # custom:
 #   input: kubernetes
 package sealgate.containers.k8s_baseline

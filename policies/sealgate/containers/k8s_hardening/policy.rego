@@ -5,6 +5,7 @@
 #   long-running containers, a read-only root file system, CPU and memory limits, images
 #   pinned by digest from an allowed registry (data.config.registries.allowed), and no
 #   service account token unless the workload is annotated as needing one.
+# entrypoint: true
 # custom:
 #   input: kubernetes
 package sealgate.containers.k8s_hardening

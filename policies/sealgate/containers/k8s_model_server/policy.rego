@@ -6,6 +6,7 @@
 #   They run in a Kata VM sandbox (AKS pod sandboxing, runtime class kata-vm-isolation), and
 #   the model directory (the annotation `sealgate.io/model-dir`, else /models) is an
 #   emptyDir with medium Memory, so that the unsealed model never reaches a node disk.
+# entrypoint: true
 # custom:
 #   input: kubernetes
 package sealgate.containers.k8s_model_server

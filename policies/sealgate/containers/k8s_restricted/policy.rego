@@ -7,6 +7,7 @@
 #   pod's; containers, init containers and ephemeral containers are all checked. As in the
 #   standard, Windows pods (spec.os.name windows) are exempt from the privilege escalation,
 #   seccomp and capability controls.
+# entrypoint: true
 # custom:
 #   input: kubernetes
 package sealgate.containers.k8s_restricted

@@ -4,6 +4,7 @@
 #   Every waiver names one rule and one exact target, has an owner and a reason, and
 #   expires within the allowed window. Python hands the policy each entry's parsed expiry
 #   (input.expiry[i]: valid, days_left) so that date parsing never fails inside the policy.
+# entrypoint: true
 # custom:
 #   input: waivers
 package sealgate.gate.waivers

@@ -5,6 +5,7 @@
 #   request names; it moves one stage at a time in the order of data.config.promotion.stages,
 #   from the stage that holds exactly this digest, to a strictly newer version. Python hands
 #   the policy verified facts (see pipeline.promotion.facts).
+# entrypoint: true
 # custom:
 #   input: promotion
 package sealgate.promotion.provenance

@@ -7,6 +7,7 @@
 #   it. A model sealed directly to a consumer-held key (tpm: or local:) is refused: its
 #   holder could unwrap it without asking. Python verifies the seal header and lists its
 #   recipients (pipeline.promotion.facts).
+# entrypoint: true
 # custom:
 #   input: promotion
 package sealgate.promotion.recipients

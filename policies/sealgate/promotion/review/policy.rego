@@ -8,6 +8,7 @@
 #   trusted for that type (data.config.promotion.evidence), within the stage's metric
 #   thresholds and scan limits. Python verifies the signatures and the shape of every document
 #   and hands the policy the facts (pipeline.promotion.facts).
+# entrypoint: true
 # custom:
 #   input: promotion
 package sealgate.promotion.review

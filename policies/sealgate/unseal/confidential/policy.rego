@@ -8,6 +8,7 @@
 #   confidential container policy it runs (host data) and a runtime key that the data key is
 #   wrapped to. Which environments require a TEE, and what they accept, lives in
 #   policies/data/unseal.yaml (data.config.unseal.tee). A missing or unverified fact denies.
+# entrypoint: true
 # custom:
 #   input: unseal
 package sealgate.unseal.confidential

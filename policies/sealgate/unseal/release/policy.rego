@@ -8,6 +8,7 @@
 #   nonce, and the registry stages where this digest is the current pointer. Who may unseal,
 #   golden PCR values and revocations live in policies/data/unseal.yaml
 #   (data.config.unseal). A missing fact denies.
+# entrypoint: true
 # custom:
 #   input: unseal
 package sealgate.unseal.release
