@@ -20,6 +20,13 @@ containers := data.sealgate.lib.kubernetes.containers(pod)
 
 scopes := data.sealgate.lib.kubernetes.security_scopes(pod)
 
+allowed_apparmor_annotation("runtime/default") := true
+
+allowed_apparmor_annotation(value) if {
+	is_string(value)
+	startswith(value, "localhost/")
+}
+
 # METADATA
 # title: Privileged container
 # description: >-
@@ -170,13 +177,6 @@ deny contains finding if {
 		sprintf("annotation %s sets AppArmor profile %v", [key, value]),
 		array.concat(pod.metadata_path, ["annotations", key]),
 	)
-}
-
-allowed_apparmor_annotation("runtime/default") := true
-
-allowed_apparmor_annotation(value) if {
-	is_string(value)
-	startswith(value, "localhost/")
 }
 
 # METADATA

@@ -27,6 +27,13 @@ long_running contains c if {
 	c.field == "containers"
 }
 
+image(container) := ref if {
+	ref := object.get(container, "image", "")
+	is_string(ref)
+} else := ""
+
+image_path(c) := data.sealgate.lib.kubernetes.nearest_path(c.container, c.path, ["image"])
+
 # METADATA
 # title: No liveness probe
 # description: >-
@@ -146,13 +153,6 @@ deny contains finding if {
 		image_path(c),
 	)
 }
-
-image(container) := ref if {
-	ref := object.get(container, "image", "")
-	is_string(ref)
-} else := ""
-
-image_path(c) := data.sealgate.lib.kubernetes.nearest_path(c.container, c.path, ["image"])
 
 # METADATA
 # title: Service account token mounted

@@ -90,6 +90,17 @@ key_current(item) if {
 	}
 }
 
+well_formed(item) if {
+	item.statement_valid == true
+	item.predicate_valid == true
+}
+
+outside(_, null, _) := true
+
+outside("min", value, limit) if value < limit
+
+outside("max", value, limit) if value > limit
+
 # METADATA
 # title: Not enough approvals
 # description: The target stage needs this many distinct approvers other than the requester.
@@ -363,11 +374,6 @@ deny contains finding if {
 	)
 }
 
-well_formed(item) if {
-	item.statement_valid == true
-	item.predicate_valid == true
-}
-
 # METADATA
 # title: Duplicate evidence
 # description: More than one attestation of a type was passed; none of them counts.
@@ -425,12 +431,6 @@ deny contains finding if {
 		["evidence", "metrics", "predicate", "metrics", metric],
 	)
 }
-
-outside(_, null, _) := true
-
-outside("min", value, limit) if value < limit
-
-outside("max", value, limit) if value > limit
 
 # METADATA
 # title: Scan findings above the limit

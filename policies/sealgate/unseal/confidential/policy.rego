@@ -58,6 +58,8 @@ accepted(name) := [] if not is_array(object.get(as_object(required), name, []))
 # import alias).
 finding(rule_id, msg, path) := data.sealgate.lib.findings.finding(rule_id, msg, path)
 
+debug_claims := {"sevsnpvm": "x-ms-sevsnpvm-is-debuggable", "tdxvm": "tdx_td_attributes_debug"}
+
 # METADATA
 # title: Environment requires a verified attestation token
 # description: >-
@@ -149,8 +151,6 @@ deny contains finding(
 	verified
 	not object.get(claims, "x-ms-policy-hash", null) in accepted("policy_hashes")
 }
-
-debug_claims := {"sevsnpvm": "x-ms-sevsnpvm-is-debuggable", "tdxvm": "tdx_td_attributes_debug"}
 
 # METADATA
 # title: TEE is debuggable

@@ -95,6 +95,62 @@ listed(list, value) if {
 	value in list
 }
 
+golden_pcrs(device) := pcrs if {
+	classes := as_object(object.get(config, "device_classes", null))
+	pcrs := object.get(as_object(object.get(classes, object.get(device, "class", ""), null)), "golden_pcrs", null)
+	is_object(pcrs)
+	count(pcrs) > 0
+}
+
+stages := object.get(as_object(object.get(input, "registry", null)), "stages", [])
+
+grants := devices if consumer_type == "device"
+
+grants := workloads if consumer_type == "workload"
+
+grants := keys if consumer_type == "key"
+
+matches(grant) if {
+	consumer_type == "device"
+	grant.id == device_id
+}
+
+# A grant for a device class (no id) covers every enrolled device of that class.
+matches(grant) if {
+	consumer_type == "device"
+	not "id" in object.keys(grant)
+	nonempty_string(object.get(grant, "class", null))
+	some device in enrolled
+	grant.class == object.get(device, "class", null)
+}
+
+matches(grant) if {
+	consumer_type == "key"
+	grant.key_id == object.get(consumer, "key_id", null)
+}
+
+# A workload grant names its tenant (Entra ID) or its token issuer (the AKS OIDC issuer), and
+# at least one of object id, client id, subject; every field it names must match.
+matches(grant) if {
+	consumer_type == "workload"
+	anchors := [field | some field in ["tenant_id", "issuer"]; nonempty_string(object.get(grant, field, null))]
+	count(anchors) > 0
+	named := [field | some field in ["object_id", "client_id", "subject"]; nonempty_string(object.get(grant, field, null))]
+	count(named) > 0
+	every field in array.concat(anchors, named) {
+		grant[field] == object.get(consumer, field, null)
+	}
+}
+
+allowed if {
+	some grant in grants
+	matches(grant)
+	listed(object.get(grant, "environments", []), environment)
+	listed(object.get(grant, "models", []), object.get(model, "name", null))
+}
+
+pointer := object.get(as_object(object.get(input, "registry", null)), "pointer", null)
+
 # METADATA
 # title: Unseal request lacks a required fact
 # description: >-
@@ -242,13 +298,6 @@ deny contains finding(
 	object.get(quoted, "nonce_fresh", false) != true
 }
 
-golden_pcrs(device) := pcrs if {
-	classes := as_object(object.get(config, "device_classes", null))
-	pcrs := object.get(as_object(object.get(classes, object.get(device, "class", ""), null)), "golden_pcrs", null)
-	is_object(pcrs)
-	count(pcrs) > 0
-}
-
 # METADATA
 # title: Device state differs from the golden PCR values
 # description: >-
@@ -306,8 +355,6 @@ deny contains finding(
 	) != object.get(as_object(object.get(config, "attestation", null)), "pcr_bank", "sha256")
 }
 
-stages := object.get(as_object(object.get(input, "registry", null)), "stages", [])
-
 # METADATA
 # title: Model is not promoted to the environment's stage
 # description: >-
@@ -335,51 +382,6 @@ deny contains finding(
 ) if {
 	is_object(environment_config)
 	not listed(stages, object.get(environment_config, "stage", null))
-}
-
-grants := devices if consumer_type == "device"
-
-grants := workloads if consumer_type == "workload"
-
-grants := keys if consumer_type == "key"
-
-matches(grant) if {
-	consumer_type == "device"
-	grant.id == device_id
-}
-
-# A grant for a device class (no id) covers every enrolled device of that class.
-matches(grant) if {
-	consumer_type == "device"
-	not "id" in object.keys(grant)
-	nonempty_string(object.get(grant, "class", null))
-	some device in enrolled
-	grant.class == object.get(device, "class", null)
-}
-
-matches(grant) if {
-	consumer_type == "key"
-	grant.key_id == object.get(consumer, "key_id", null)
-}
-
-# A workload grant names its tenant (Entra ID) or its token issuer (the AKS OIDC issuer), and
-# at least one of object id, client id, subject; every field it names must match.
-matches(grant) if {
-	consumer_type == "workload"
-	anchors := [field | some field in ["tenant_id", "issuer"]; nonempty_string(object.get(grant, field, null))]
-	count(anchors) > 0
-	named := [field | some field in ["object_id", "client_id", "subject"]; nonempty_string(object.get(grant, field, null))]
-	count(named) > 0
-	every field in array.concat(anchors, named) {
-		grant[field] == object.get(consumer, field, null)
-	}
-}
-
-allowed if {
-	some grant in grants
-	matches(grant)
-	listed(object.get(grant, "environments", []), environment)
-	listed(object.get(grant, "models", []), object.get(model, "name", null))
 }
 
 # METADATA
@@ -440,8 +442,6 @@ deny contains finding("SG-UNSEAL-011", sprintf("workload identity %v is revoked"
 	value := object.get(consumer, field, null)
 	listed(revoked_list("workloads"), value)
 }
-
-pointer := object.get(as_object(object.get(input, "registry", null)), "pointer", null)
 
 # METADATA
 # title: Stage pointer is not signed, or older than one already seen
