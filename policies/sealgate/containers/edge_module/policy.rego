@@ -48,6 +48,57 @@ normalized(path) := "/" if regex.match(`^/+$`, path)
 
 normalized(path) := trim_right(path, "/") if not regex.match(`^/+$`, path)
 
+drops_all if {
+	capabilities := object.get(host_config, "CapDrop", [])
+	is_array(capabilities)
+	some capability in capabilities
+	is_string(capability)
+	upper(capability) == "ALL"
+}
+
+# The user part of user[:group]: "root", uid 0 (any number of zeros), or empty.
+root_user(user) if user_part(user) in {"root", ""}
+
+root_user(user) if regex.match(`^0+$`, user_part(user))
+
+user_part(user) := trim_space(split(user, ":")[0])
+
+model_dir := data.config.edge.model_dir if is_string(data.config.edge.model_dir)
+
+tmpfs_targets contains normalized(target) if {
+	tmpfs := object.get(host_config, "Tmpfs", {})
+	is_object(tmpfs)
+	some target, _ in tmpfs
+	is_string(target)
+}
+
+tmpfs_targets contains normalized(mount.Target) if {
+	not exempt("SG-EDGE-010")
+	mounts := object.get(host_config, "Mounts", [])
+	is_array(mounts)
+	some mount in mounts
+	is_object(mount)
+	mount.Type == "tmpfs"
+	is_string(mount.Target)
+}
+
+configured_model_dir if is_string(data.config.edge.model_dir)
+
+image := input.image if is_string(input.image)
+
+# Host paths that expose a container runtime socket: the sockets themselves and the
+# directories that contain them.
+socket_paths := {
+	"/var/run/docker.sock", "/run/docker.sock", "/var/run", "/run", "/var", "/",
+	"/var/run/containerd/containerd.sock", "/run/containerd/containerd.sock",
+}
+
+runtime_socket(source) if normalized(source) in socket_paths
+
+runtime_socket(source) if regex.match(`(docker|containerd|podman|crio|moby)\.sock$`, source)
+
+runtime_socket(source) if contains(lower(source), "docker_engine")
+
 # METADATA
 # title: Module runs privileged
 # description: >-
@@ -86,14 +137,6 @@ deny contains f if {
 	)
 }
 
-drops_all if {
-	capabilities := object.get(host_config, "CapDrop", [])
-	is_array(capabilities)
-	some capability in capabilities
-	is_string(capability)
-	upper(capability) == "ALL"
-}
-
 # METADATA
 # title: Module keeps Linux capabilities
 # description: >-
@@ -121,13 +164,6 @@ deny contains f if {
 	not exempt("SG-EDGE-003")
 	f := finding("SG-EDGE-003", "HostConfig.CapDrop is not a list", array.concat(host_path, ["CapDrop"]))
 }
-
-# The user part of user[:group]: "root", uid 0 (any number of zeros), or empty.
-root_user(user) if user_part(user) in {"root", ""}
-
-root_user(user) if regex.match(`^0+$`, user_part(user))
-
-user_part(user) := trim_space(split(user, ":")[0])
 
 # METADATA
 # title: Module runs as root
@@ -161,25 +197,6 @@ deny contains f if {
 	f := finding("SG-EDGE-004", sprintf("runs as User \"%s\", which is root", [user]), ["createOptions", "User"])
 }
 
-model_dir := data.config.edge.model_dir if is_string(data.config.edge.model_dir)
-
-tmpfs_targets contains normalized(target) if {
-	tmpfs := object.get(host_config, "Tmpfs", {})
-	is_object(tmpfs)
-	some target, _ in tmpfs
-	is_string(target)
-}
-
-tmpfs_targets contains normalized(mount.Target) if {
-	not exempt("SG-EDGE-010")
-	mounts := object.get(host_config, "Mounts", [])
-	is_array(mounts)
-	some mount in mounts
-	is_object(mount)
-	mount.Type == "tmpfs"
-	is_string(mount.Target)
-}
-
 # METADATA
 # title: Model directory is not on tmpfs
 # description: >-
@@ -203,8 +220,6 @@ deny contains f if {
 	)
 }
 
-configured_model_dir if is_string(data.config.edge.model_dir)
-
 deny contains f if {
 	not configured_model_dir
 	not exempt("SG-EDGE-005")
@@ -214,8 +229,6 @@ deny contains f if {
 		array.concat(host_path, ["Tmpfs"]),
 	)
 }
-
-image := input.image if is_string(input.image)
 
 # METADATA
 # title: Module image is not pinned by digest
@@ -302,19 +315,6 @@ deny contains f if {
 		array.concat(host_path, ["PidMode"]),
 	)
 }
-
-# Host paths that expose a container runtime socket: the sockets themselves and the
-# directories that contain them.
-socket_paths := {
-	"/var/run/docker.sock", "/run/docker.sock", "/var/run", "/run", "/var", "/",
-	"/var/run/containerd/containerd.sock", "/run/containerd/containerd.sock",
-}
-
-runtime_socket(source) if normalized(source) in socket_paths
-
-runtime_socket(source) if regex.match(`(docker|containerd|podman|crio|moby)\.sock$`, source)
-
-runtime_socket(source) if contains(lower(source), "docker_engine")
 
 # METADATA
 # title: Module mounts the container runtime socket
