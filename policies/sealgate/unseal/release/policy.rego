@@ -36,26 +36,19 @@ attestation := object.get(input, "attestation", null)
 # The attestation facts, or {} when there are none (every check below then denies).
 quoted := as_object(attestation)
 
-default devices := []
+as_array(value) := value if is_array(value)
 
-devices := config.devices if is_array(config.devices)
+as_array(value) := [] if not is_array(value)
 
-default workloads := []
+devices := as_array(object.get(config, "devices", null))
 
-workloads := config.workloads if is_array(config.workloads)
+workloads := as_array(object.get(config, "workloads", null))
 
-default keys := []
-
-keys := config.keys if is_array(config.keys)
+keys := as_array(object.get(config, "keys", null))
 
 revoked := as_object(object.get(config, "revoked", null))
 
-revoked_list(name) := list if {
-	list := object.get(revoked, name, [])
-	is_array(list)
-}
-
-revoked_list(name) := [] if not is_array(object.get(revoked, name, []))
+revoked_list(name) := as_array(object.get(revoked, name, []))
 
 # The release service reports a device as {"type": "device", "id", "class", "enrolled"};
 # the in-process TPM identity (development) as {"type": "device", "device_id"}.
