@@ -368,7 +368,7 @@ def test_a_first_preview_runs_every_policy_and_defers_only_what_is_unknown(
 
 
 def _ssh_sample() -> dict[str, Any]:
-    path = REPO / "policies" / "sealgate" / "infra" / "network" / "samples" / "denied" / "ssh-open.json"
+    path = REPO / "policies/sealgate/infra/network/samples/denied/ssh-open.json"
     return dict(json.loads(path.read_text(encoding="utf-8")))
 
 
