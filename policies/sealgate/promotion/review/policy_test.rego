@@ -40,7 +40,7 @@ facts(to, approvals, evidence) := {
 	"evidence": evidence,
 }
 
-ids(doc) := {f.id | some f in review.deny with input as doc}
+ids(findings) := {f.id | some f in findings}
 
 all_evidence := {"metrics": metrics({"accuracy": 0.95, "latency_p99_ms": 100}), "scan": scan(clean), "sbom": sbom}
 
@@ -52,17 +52,18 @@ evidence_of(doc, ev) := object.union(object.remove(doc, ["evidence"]), {"evidenc
 with_evidence(kind, item) := evidence_of(good_prod, object.union(object.remove(all_evidence, [kind]), {kind: item}))
 
 test_prod_with_two_approvers_and_all_evidence_is_allowed if {
-	ids(good_prod) == set()
+	ids(review.deny) == set() with input as good_prod
 }
 
 test_dev_needs_nothing_not_even_an_authenticated_requester if {
-	ids(object.union(facts("dev", [], {}), {"requester": {"verified": false, "identity": "unverified:ci"}})) == set()
+	doc1 := object.union(facts("dev", [], {}), {"requester": {"verified": false, "identity": "unverified:ci"}})
+	ids(review.deny) == set() with input as doc1
 }
 
 test_unauthenticated_requester_is_denied if {
 	named := {"verified": false, "identity": "unverified:bob", "name": null, "problem": "no proof"}
-	ids(object.union(good_prod, {"requester": named})) == {"SG-PROMO-040"}
-	ids(object.remove(good_prod, ["requester"])) == {"SG-PROMO-040"}
+	ids(review.deny) == {"SG-PROMO-040"} with input as object.union(good_prod, {"requester": named})
+	ids(review.deny) == {"SG-PROMO-040"} with input as object.remove(good_prod, ["requester"])
 }
 
 test_unlisted_stage_requires_an_authenticated_requester_by_default if {
@@ -76,46 +77,55 @@ test_unlisted_stage_requires_an_authenticated_requester_by_default if {
 }
 
 test_approval_count_is_per_stage if {
-	ids(facts("staging", [], {"metrics": metrics({"accuracy": 0.9}), "scan": scan(clean)})) == {"SG-PROMO-020"}
-	ids(object.union(good_prod, {"approvals": [approval("bob")]})) == {"SG-PROMO-020"}
+	doc1 := facts("staging", [], {"metrics": metrics({"accuracy": 0.9}), "scan": scan(clean)})
+	ids(review.deny) == {"SG-PROMO-020"} with input as doc1
+	ids(review.deny) == {"SG-PROMO-020"} with input as object.union(good_prod, {"approvals": [approval("bob")]})
 }
 
 test_requester_cannot_approve_own_promotion if {
 	# by the same key (the requester's identity) ...
 	own_key := object.union(approval("x"), {"approver": "someone", "identity": alice})
-	ids(object.union(good_prod, {"approvals": [approval("bob"), own_key]})) == {"SG-PROMO-020", "SG-PROMO-021"}
+	doc1 := object.union(good_prod, {"approvals": [approval("bob"), own_key]})
+	ids(review.deny) == {"SG-PROMO-020", "SG-PROMO-021"} with input as doc1
 
 	# ... or as the same person listed in both files with another key
-	ids(object.union(good_prod, {"approvals": [approval("bob"), approval("alice")]})) == {"SG-PROMO-020", "SG-PROMO-021"}
+	doc2 := object.union(good_prod, {"approvals": [approval("bob"), approval("alice")]})
+	ids(review.deny) == {"SG-PROMO-020", "SG-PROMO-021"} with input as doc2
 }
 
 test_oidc_requester_has_no_person_name if {
 	ci := {"verified": true, "method": "oidc", "identity": "oidc:https://issuer#repo:x", "name": null}
-	ids(object.union(good_prod, {"requester": ci, "approvals": [approval("alice"), approval("bob")]})) == set()
+	doc1 := object.union(good_prod, {"requester": ci, "approvals": [approval("alice"), approval("bob")]})
+	ids(review.deny) == set() with input as doc1
 }
 
 test_forged_or_unknown_approval_is_denied if {
 	forged := object.union(approval("carol"), {"signature_valid": false, "error": "bad signature"})
-	ids(object.union(good_prod, {"approvals": [approval("bob"), forged]})) == {"SG-PROMO-020", "SG-PROMO-022"}
+	doc1 := object.union(good_prod, {"approvals": [approval("bob"), forged]})
+	ids(review.deny) == {"SG-PROMO-020", "SG-PROMO-022"} with input as doc1
 	unknown := object.remove(approval("x"), ["signature_valid"])
-	ids(object.union(good_prod, {"approvals": [approval("bob"), approval("carol"), unknown]})) == {"SG-PROMO-022"}
+	doc2 := object.union(good_prod, {"approvals": [approval("bob"), approval("carol"), unknown]})
+	ids(review.deny) == {"SG-PROMO-022"} with input as doc2
 }
 
 test_approval_of_another_request_is_denied if {
 	reused := object.union(approval("carol"), {"matches_request": false})
-	ids(object.union(good_prod, {"approvals": [approval("bob"), reused]})) == {"SG-PROMO-020", "SG-PROMO-023"}
+	doc1 := object.union(good_prod, {"approvals": [approval("bob"), reused]})
+	ids(review.deny) == {"SG-PROMO-020", "SG-PROMO-023"} with input as doc1
 }
 
 test_revoked_approver_key_is_denied if {
 	every state in ["revoked", "expired", "not_yet_valid"] {
 		stale := object.union(approval("carol"), {state: true})
-		ids(object.union(good_prod, {"approvals": [approval("bob"), stale]})) == {"SG-PROMO-020", "SG-PROMO-024"}
+		doc1 := object.union(good_prod, {"approvals": [approval("bob"), stale]})
+		ids(review.deny) == {"SG-PROMO-020", "SG-PROMO-024"} with input as doc1
 	}
 }
 
 test_duplicate_approval_counts_once if {
 	again := object.union(approval("bob"), {"duplicate": true})
-	ids(object.union(good_prod, {"approvals": [approval("bob"), again]})) == {"SG-PROMO-020", "SG-PROMO-025"}
+	doc1 := object.union(good_prod, {"approvals": [approval("bob"), again]})
+	ids(review.deny) == {"SG-PROMO-020", "SG-PROMO-025"} with input as doc1
 }
 
 unsigned := {
@@ -127,7 +137,7 @@ unsigned := {
 }
 
 test_hand_written_metrics_are_denied if {
-	ids(with_evidence("metrics", unsigned)) == {"SG-PROMO-030", "SG-PROMO-032"}
+	ids(review.deny) == {"SG-PROMO-030", "SG-PROMO-032"} with input as with_evidence("metrics", unsigned)
 }
 
 test_forged_or_unlisted_producer_is_denied if {
@@ -135,31 +145,31 @@ test_forged_or_unlisted_producer_is_denied if {
 		metrics({"accuracy": 0.99}),
 		{"verified": false, "signature_valid": false, "problem": "signature does not verify"},
 	)
-	ids(with_evidence("metrics", forged)) == {"SG-PROMO-035", "SG-PROMO-032"}
+	ids(review.deny) == {"SG-PROMO-035", "SG-PROMO-032"} with input as with_evidence("metrics", forged)
 }
 
 test_producer_not_trusted_for_the_type_is_denied if {
 	by_scanner := object.union(metrics({"accuracy": 0.99, "latency_p99_ms": 1}), {"producer": "model-scanner"})
-	ids(with_evidence("metrics", by_scanner)) == {"SG-PROMO-036", "SG-PROMO-032"}
+	ids(review.deny) == {"SG-PROMO-036", "SG-PROMO-032"} with input as with_evidence("metrics", by_scanner)
 }
 
 test_revoked_producer_key_is_denied if {
 	every state in ["revoked", "expired", "not_yet_valid"] {
 		stale := object.union(sbom, {state: true, "verified": false})
-		ids(with_evidence("sbom", stale)) == {"SG-PROMO-039", "SG-PROMO-032"}
+		ids(review.deny) == {"SG-PROMO-039", "SG-PROMO-032"} with input as with_evidence("sbom", stale)
 	}
 }
 
 test_evidence_for_another_digest_does_not_count if {
 	other := object.union(sbom, {"subject_bound": false, "verified": false})
-	ids(with_evidence("sbom", other)) == {"SG-PROMO-031", "SG-PROMO-032"}
+	ids(review.deny) == {"SG-PROMO-031", "SG-PROMO-032"} with input as with_evidence("sbom", other)
 }
 
 test_malformed_statement_or_predicate_is_denied if {
 	bad := object.union(scan(clean), {"verified": false, "predicate_valid": false, "predicate": null})
-	ids(with_evidence("scan", bad)) == {"SG-PROMO-037", "SG-PROMO-032"}
+	ids(review.deny) == {"SG-PROMO-037", "SG-PROMO-032"} with input as with_evidence("scan", bad)
 	not_statement := object.union(scan(clean), {"verified": false, "statement_valid": false, "subject_bound": false})
-	ids(with_evidence("scan", not_statement)) == {"SG-PROMO-037", "SG-PROMO-032"}
+	ids(review.deny) == {"SG-PROMO-037", "SG-PROMO-032"} with input as with_evidence("scan", not_statement)
 }
 
 test_duplicate_attestations_count_for_nothing if {
@@ -167,30 +177,33 @@ test_duplicate_attestations_count_for_nothing if {
 		metrics({"accuracy": 0.95, "latency_p99_ms": 100}),
 		{"verified": false, "duplicate": true, "problem": "more than one"},
 	)
-	ids(with_evidence("metrics", twice)) == {"SG-PROMO-032", "SG-PROMO-038"}
+	ids(review.deny) == {"SG-PROMO-032", "SG-PROMO-038"} with input as with_evidence("metrics", twice)
 }
 
 test_required_evidence_types_per_stage if {
-	ids(evidence_of(good_prod, {})) == {"SG-PROMO-032"}
+	ids(review.deny) == {"SG-PROMO-032"} with input as evidence_of(good_prod, {})
 	count([f | some f in review.deny with input as evidence_of(good_prod, {})]) == 3
 }
 
 test_metric_thresholds if {
-	ids(with_evidence("metrics", metrics({"accuracy": 0.85, "latency_p99_ms": 100}))) == {"SG-PROMO-033"}
-	ids(with_evidence("metrics", metrics({"accuracy": 0.95, "latency_p99_ms": 900}))) == {"SG-PROMO-033"}
-	ids(with_evidence("metrics", metrics({"accuracy": 0.95}))) == {"SG-PROMO-033"}
+	doc1 := with_evidence("metrics", metrics({"accuracy": 0.85, "latency_p99_ms": 100}))
+	ids(review.deny) == {"SG-PROMO-033"} with input as doc1
+	doc2 := with_evidence("metrics", metrics({"accuracy": 0.95, "latency_p99_ms": 900}))
+	ids(review.deny) == {"SG-PROMO-033"} with input as doc2
+	ids(review.deny) == {"SG-PROMO-033"} with input as with_evidence("metrics", metrics({"accuracy": 0.95}))
 }
 
 test_scan_limits if {
-	ids(with_evidence("scan", scan(object.union(clean, {"critical": 1})))) == {"SG-PROMO-034"}
-	ids(facts(
+	ids(review.deny) == {"SG-PROMO-034"} with input as with_evidence("scan", scan(object.union(clean, {"critical": 1})))
+	doc1 := facts(
 		"staging",
 		[approval("bob")],
 		{"metrics": metrics({"accuracy": 0.81}), "scan": scan(object.union(clean, {"high": 3}))},
-	)) == set()
+	)
+	ids(review.deny) == set() with input as doc1
 }
 
 test_unknown_stage_requires_nothing_here if {
 	# the provenance policy denies unknown stages (SG-PROMO-005)
-	ids(facts("qa", [], {})) == set()
+	ids(review.deny) == set() with input as facts("qa", [], {})
 }
