@@ -17,28 +17,34 @@ facts(to, sealed_to) := {
 	"model": {"verified": true, "recipients": sealed_to},
 }
 
-ids(doc) := {f.id | some f in recipients.deny with input as doc with data.config.promotion.stages as stages}
+ids(findings) := {f.id | some f in findings}
 
 test_sealed_only_to_the_stage_kek_is_allowed if {
-	ids(facts("prod", [{"type": "keyvault", "key_id": kek}])) == set()
+	doc1 := facts("prod", [{"type": "keyvault", "key_id": kek}])
+	ids(recipients.deny) == set() with input as doc1 with data.config.promotion.stages as stages
 
 	# a local: KEK that only the service reads, listed for the stage (development)
-	ids(facts("prod", [{"type": "local", "key_id": "local-dev-kek"}])) == set()
+	doc2 := facts("prod", [{"type": "local", "key_id": "local-dev-kek"}])
+	ids(recipients.deny) == set() with input as doc2 with data.config.promotion.stages as stages
 }
 
 test_consumer_held_key_is_denied_even_next_to_the_kek if {
 	tpm := {"type": "tpm", "key_id": "device-key"}
-	ids(facts("prod", [{"type": "keyvault", "key_id": kek}, tpm])) == {"SG-PROMO-051"}
-	ids(facts("prod", [{"type": "local", "key_id": "my-laptop"}])) == {"SG-PROMO-051"}
+	doc1 := facts("prod", [{"type": "keyvault", "key_id": kek}, tpm])
+	ids(recipients.deny) == {"SG-PROMO-051"} with input as doc1 with data.config.promotion.stages as stages
+	doc2 := facts("prod", [{"type": "local", "key_id": "my-laptop"}])
+	ids(recipients.deny) == {"SG-PROMO-051"} with input as doc2 with data.config.promotion.stages as stages
 }
 
 test_another_kek_is_denied if {
 	other := {"type": "keyvault", "key_id": "https://vault.vault.azure.net/keys/sealgate-kek-dev/1"}
-	ids(facts("prod", [other])) == {"SG-PROMO-052"}
+	doc1 := facts("prod", [other])
+	ids(recipients.deny) == {"SG-PROMO-052"} with input as doc1 with data.config.promotion.stages as stages
 }
 
 test_unverified_model_has_no_recipients if {
-	ids({"request": {"name": "m", "to": "prod"}, "model": {"verified": false}}) == {"SG-PROMO-053"}
+	doc1 := {"request": {"name": "m", "to": "prod"}, "model": {"verified": false}}
+	ids(recipients.deny) == {"SG-PROMO-053"} with input as doc1 with data.config.promotion.stages as stages
 }
 
 test_enforced_stage_without_keks_denies_everything if {
@@ -52,6 +58,8 @@ test_enforced_stage_without_keks_denies_everything if {
 }
 
 test_stages_that_are_not_enforced_accept_any_recipient if {
-	ids(facts("staging", [{"type": "tpm", "key_id": "device-key"}])) == set()
-	ids(facts("dev", [{"type": "local", "key_id": "my-laptop"}])) == set()
+	doc1 := facts("staging", [{"type": "tpm", "key_id": "device-key"}])
+	ids(recipients.deny) == set() with input as doc1 with data.config.promotion.stages as stages
+	doc2 := facts("dev", [{"type": "local", "key_id": "my-laptop"}])
+	ids(recipients.deny) == set() with input as doc2 with data.config.promotion.stages as stages
 }

@@ -40,42 +40,53 @@ workload_request := {
 	"registry": {"stages": ["prod"]},
 }
 
-ids(request) := {f.id | some f in release.deny with input as request with data.config.unseal as config}
+ids(findings) := {f.id | some f in findings}
 
 test_attested_enrolled_device_is_allowed if {
-	ids(device_request) == set()
+	ids(release.deny) == set() with input as device_request with data.config.unseal as config
 }
 
 test_granted_workload_and_key_are_allowed if {
-	ids(workload_request) == set()
-	ids(object.union(workload_request, {"consumer": {"type": "key", "key_id": "k"}})) == set()
+	ids(release.deny) == set() with input as workload_request with data.config.unseal as config
+	doc1 := object.union(workload_request, {"consumer": {"type": "key", "key_id": "k"}})
+	ids(release.deny) == set() with input as doc1 with data.config.unseal as config
 }
 
 test_unknown_device_denies if {
-	ids(object.union(
+	doc1 := object.union(
 		device_request,
 		{"consumer": {"device_id": "dev-x"}},
-	)) == {"SG-UNSEAL-003", "SG-UNSEAL-005", "SG-UNSEAL-009"}
+	)
+	expected := {"SG-UNSEAL-003", "SG-UNSEAL-005", "SG-UNSEAL-009"}
+	ids(release.deny) == expected with input as doc1 with data.config.unseal as config
 }
 
 test_revoked_device_denies if {
-	"SG-UNSEAL-004" in ids(object.union(device_request, {"consumer": {"device_id": "dev-r"}}))
+	doc1 := object.union(device_request, {"consumer": {"device_id": "dev-r"}})
+	"SG-UNSEAL-004" in ids(release.deny) with input as doc1 with data.config.unseal as config
 }
 
 test_stale_nonce_denies if {
-	ids(object.union(device_request, {"attestation": {"nonce_fresh": false}})) == {"SG-UNSEAL-006"}
+	doc1 := object.union(device_request, {"attestation": {"nonce_fresh": false}})
+	ids(release.deny) == {"SG-UNSEAL-006"} with input as doc1 with data.config.unseal as config
 }
 
 test_unverified_or_missing_attestation_denies if {
-	ids(object.union(device_request, {"attestation": {"verified": false}})) == {"SG-UNSEAL-005"}
-	ids(object.union(device_request, {"attestation": null})) == {"SG-UNSEAL-005", "SG-UNSEAL-006"}
-	ids(object.union(device_request, {"attestation": {"ak_key_id": "ak-other"}})) == {"SG-UNSEAL-005"}
+	doc1 := object.union(device_request, {"attestation": {"verified": false}})
+	ids(release.deny) == {"SG-UNSEAL-005"} with input as doc1 with data.config.unseal as config
+	doc2 := object.union(device_request, {"attestation": null})
+	ids(release.deny) == {"SG-UNSEAL-005", "SG-UNSEAL-006"} with input as doc2 with data.config.unseal as config
+	doc3 := object.union(device_request, {"attestation": {"ak_key_id": "ak-other"}})
+	ids(release.deny) == {"SG-UNSEAL-005"} with input as doc3 with data.config.unseal as config
 }
 
 test_wrong_or_missing_pcrs_deny if {
-	ids(object.union(device_request, {"attestation": {"pcrs": {"0": "aa", "7": "cc"}}})) == {"SG-UNSEAL-007"}
-	ids(json.remove(device_request, ["attestation/pcrs/7"])) == {"SG-UNSEAL-007"}
-	ids(object.union(device_request, {"attestation": {"pcr_bank": "sha1"}})) == {"SG-UNSEAL-007"}
+	doc1 := object.union(device_request, {"attestation": {"pcrs": {"0": "aa", "7": "cc"}}})
+	ids(release.deny) == {"SG-UNSEAL-007"} with input as doc1 with data.config.unseal as config
+	doc2 := json.remove(device_request, ["attestation/pcrs/7"])
+	ids(release.deny) == {"SG-UNSEAL-007"} with input as doc2 with data.config.unseal as config
+	doc3 := object.union(device_request, {"attestation": {"pcr_bank": "sha1"}})
+	ids(release.deny) == {"SG-UNSEAL-007"} with input as doc3 with data.config.unseal as config
 }
 
 test_device_class_without_golden_values_denies if {
@@ -83,34 +94,45 @@ test_device_class_without_golden_values_denies if {
 		"consumer": {"device_id": "dev-b"},
 		"attestation": {"device_id": "dev-b", "ak_key_id": "ak-b"},
 	})
-	ids(request) == {"SG-UNSEAL-007"}
+	ids(release.deny) == {"SG-UNSEAL-007"} with input as request with data.config.unseal as config
 }
 
 test_model_not_promoted_to_environment_stage_denies if {
-	ids(object.union(device_request, {"registry": {"stages": ["staging"]}})) == {"SG-UNSEAL-008"}
-	ids(object.union(device_request, {"registry": null})) == {"SG-UNSEAL-008"}
+	doc1 := object.union(device_request, {"registry": {"stages": ["staging"]}})
+	ids(release.deny) == {"SG-UNSEAL-008"} with input as doc1 with data.config.unseal as config
+	doc2 := object.union(device_request, {"registry": null})
+	ids(release.deny) == {"SG-UNSEAL-008"} with input as doc2 with data.config.unseal as config
 }
 
 test_identity_not_allowed_denies if {
-	ids(object.union(workload_request, {"consumer": {"object_id": "o2"}})) == {"SG-UNSEAL-009"}
-	ids(object.union(workload_request, {"consumer": {"tenant_id": "t2"}})) == {"SG-UNSEAL-009"}
-	ids(object.union(workload_request, {"model": {"name": "other"}})) == {"SG-UNSEAL-009"}
-	ids(object.union(device_request, {"environment": "prod"})) == {"SG-UNSEAL-009"}
+	doc1 := object.union(workload_request, {"consumer": {"object_id": "o2"}})
+	ids(release.deny) == {"SG-UNSEAL-009"} with input as doc1 with data.config.unseal as config
+	doc2 := object.union(workload_request, {"consumer": {"tenant_id": "t2"}})
+	ids(release.deny) == {"SG-UNSEAL-009"} with input as doc2 with data.config.unseal as config
+	doc3 := object.union(workload_request, {"model": {"name": "other"}})
+	ids(release.deny) == {"SG-UNSEAL-009"} with input as doc3 with data.config.unseal as config
+	doc4 := object.union(device_request, {"environment": "prod"})
+	ids(release.deny) == {"SG-UNSEAL-009"} with input as doc4 with data.config.unseal as config
 }
 
 test_revoked_signer_and_workload_deny if {
-	ids(object.union(workload_request, {"model": {"signer": {"key_id": "bad-signer"}}})) == {"SG-UNSEAL-010"}
-	"SG-UNSEAL-011" in ids(object.union(workload_request, {"consumer": {"object_id": "o-r"}}))
+	doc1 := object.union(workload_request, {"model": {"signer": {"key_id": "bad-signer"}}})
+	ids(release.deny) == {"SG-UNSEAL-010"} with input as doc1 with data.config.unseal as config
+	doc2 := object.union(workload_request, {"consumer": {"object_id": "o-r"}})
+	"SG-UNSEAL-011" in ids(release.deny) with input as doc2 with data.config.unseal as config
 }
 
 test_missing_facts_fail_closed if {
-	ids({}) == {"SG-UNSEAL-001"}
-	"SG-UNSEAL-001" in ids(json.remove(workload_request, ["model/digest"]))
-	"SG-UNSEAL-001" in ids(json.remove(workload_request, ["model/signer"]))
+	ids(release.deny) == {"SG-UNSEAL-001"} with input as {} with data.config.unseal as config
+	doc1 := json.remove(workload_request, ["model/digest"])
+	"SG-UNSEAL-001" in ids(release.deny) with input as doc1 with data.config.unseal as config
+	doc2 := json.remove(workload_request, ["model/signer"])
+	"SG-UNSEAL-001" in ids(release.deny) with input as doc2 with data.config.unseal as config
 }
 
 test_unknown_environment_denies if {
-	"SG-UNSEAL-002" in ids(object.union(workload_request, {"environment": "moon"}))
+	doc1 := object.union(workload_request, {"environment": "moon"})
+	"SG-UNSEAL-002" in ids(release.deny) with input as doc1 with data.config.unseal as config
 }
 
 service_pointer := {
@@ -157,18 +179,21 @@ test_a_grant_without_tenant_or_issuer_matches_nothing if {
 }
 
 test_verified_current_pointer_is_allowed if {
-	ids(object.union(workload_request, {"registry": {"stages": ["prod"], "pointer": service_pointer}})) == set()
+	doc1 := object.union(workload_request, {"registry": {"stages": ["prod"], "pointer": service_pointer}})
+	ids(release.deny) == set() with input as doc1 with data.config.unseal as config
 }
 
 test_rolled_back_or_unverified_pointer_denies if {
-	ids(object.union(
+	doc1 := object.union(
 		workload_request,
 		{"registry": {"stages": ["prod"], "pointer": object.union(service_pointer, {"rolled_back": true})}},
-	)) == {"SG-UNSEAL-012"}
-	ids(object.union(
+	)
+	ids(release.deny) == {"SG-UNSEAL-012"} with input as doc1 with data.config.unseal as config
+	doc2 := object.union(
 		workload_request,
 		{"registry": {"stages": ["prod"], "pointer": object.union(service_pointer, {"verified": false})}},
-	)) == {"SG-UNSEAL-012"}
+	)
+	ids(release.deny) == {"SG-UNSEAL-012"} with input as doc2 with data.config.unseal as config
 }
 
 test_no_data_switch_accepts_an_unverified_pointer if {
@@ -182,7 +207,7 @@ test_no_data_switch_accepts_an_unverified_pointer if {
 		workload_request,
 		{"registry": {"stages": ["prod"], "pointer": json.remove(service_pointer, ["verified"])}},
 	)
-	ids(no_verified) == {"SG-UNSEAL-012"}
+	ids(release.deny) == {"SG-UNSEAL-012"} with input as no_verified with data.config.unseal as config
 }
 
 test_service_enrolled_device_of_a_granted_class_is_allowed if {
