@@ -41,31 +41,33 @@ deps-system:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-# OPA's own command (the server, `opa test`, `opa check`) built from its pinned Go module in
-# tests/tools/opa, and Regal installed at a pinned version, both into $(BIN). Rebuilt only when the
-# pins change. Without a Go toolchain the tests that need them skip, naming the missing binary.
-# The Go module proxy refuses github.com/open-policy-agent/regal (HTTP 403 for its version list
-# and for the pinned version): until it serves Regal, its install fails, deps-go says so and
-# goes on, and the Regal tests skip.
+# OPA's own command (the server, `opa test`, `opa check`), Regal (the Rego linter) and
+# Gatekeeper's `gator` (the template test runner), each built from its pinned Go module in
+# tests/tools/<name> (go.mod + go.sum; a tools.go imports the command's package) into $(BIN).
+# Each is rebuilt only when its pins change. Without a Go toolchain the tests that need them
+# skip, naming the missing binary.
 GO ?= go
+GO_BUILD := GOFLAGS="-mod=readonly -buildvcs=false" $(GO) build -trimpath
 OPA_TOOL := tests/tools/opa
-REGAL_VERSION := v0.36.1
+REGAL_TOOL := tests/tools/regal
+GATOR_TOOL := tests/tools/gator
 HAVE_GO := $(shell command -v $(GO) 2>/dev/null)
 
 $(BIN)/opa: $(OPA_TOOL)/go.mod $(OPA_TOOL)/go.sum $(OPA_TOOL)/main.go
-	cd $(OPA_TOOL) && GOFLAGS="-mod=readonly -buildvcs=false" $(GO) build -trimpath -o $(abspath $(BIN))/opa .
+	cd $(OPA_TOOL) && $(GO_BUILD) -o $(abspath $(BIN))/opa .
 
-$(BIN)/.regal-$(REGAL_VERSION):
-	GOBIN=$(abspath $(BIN)) $(GO) install github.com/open-policy-agent/regal@$(REGAL_VERSION)
-	touch $@
+$(BIN)/regal: $(REGAL_TOOL)/go.mod $(REGAL_TOOL)/go.sum
+	cd $(REGAL_TOOL) && $(GO_BUILD) -o $(abspath $(BIN))/regal github.com/open-policy-agent/regal
+
+$(BIN)/gator: $(GATOR_TOOL)/go.mod $(GATOR_TOOL)/go.sum
+	cd $(GATOR_TOOL) && $(GO_BUILD) -o $(abspath $(BIN))/gator github.com/open-policy-agent/gatekeeper/v3/cmd/gator
 
 deps-go:
 ifeq ($(HAVE_GO),)
-	@echo "no Go toolchain ($(GO)): the OPA and Regal tests will skip"
+	@echo "no Go toolchain ($(GO)): the OPA, Regal and gator tests will skip"
 else
 	@mkdir -p $(BIN)
-	$(MAKE) $(BIN)/opa
-	@$(MAKE) $(BIN)/.regal-$(REGAL_VERSION) || echo "regal $(REGAL_VERSION) could not be installed: the Regal tests will skip"
+	$(MAKE) $(BIN)/opa $(BIN)/regal $(BIN)/gator
 endif
 
 deps-node:

@@ -41,7 +41,9 @@ def main() -> None:
         generate_signing_key(root / "gate")
         generate_recipient_key(root / "rcpt")
         (root / "policies" / "data").mkdir(parents=True)
-        shutil.copytree(REPO / "policies" / "promotion", root / "policies" / "promotion")
+        shutil.copytree(
+            REPO / "policies" / "sealgate" / "promotion", root / "policies" / "promotion"
+        )
         shutil.copy(REPO / "policies" / "data" / "promotion.yaml", root / "policies" / "data")
         model = root / "model"
         model.mkdir()

@@ -47,10 +47,10 @@ def policy_workspace(tmp_path: Path) -> Path:
     configured (`.sealgate.yaml`) to load only its own policies."""
     (tmp_path / ".sealgate.yaml").write_text("policies: [policies]\nbuiltin_policies: false\n")
     policies = tmp_path / "policies"
-    shutil.copytree(REPO / "policies" / "gate", policies / "gate")
+    shutil.copytree(REPO / "policies" / "sealgate" / "gate", policies / "gate")
     (policies / "lib").mkdir(parents=True, exist_ok=True)
     shutil.copy(
-        REPO / "policies" / "lib" / "findings.rego", policies / "lib"
+        REPO / "policies" / "sealgate" / "lib" / "findings" / "findings.rego", policies / "lib"
     )  # the findings helper
     (policies / "data").mkdir(parents=True)
     shutil.copy(REPO / "policies" / "data" / "gate.yaml", policies / "data" / "gate.yaml")

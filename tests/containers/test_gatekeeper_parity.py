@@ -264,9 +264,12 @@ def test_cli_writes_templates_and_constraints(tmp_path: Path) -> None:
 def test_cli_without_kubernetes_policies_is_an_input_error(tmp_path: Path) -> None:
     shutil_tree = tmp_path / "policies" / "gate"
     shutil_tree.parent.mkdir()
-    shutil.copytree(REPO / "policies" / "gate", shutil_tree)
+    shutil.copytree(REPO / "policies" / "sealgate" / "gate", shutil_tree)
     (tmp_path / "policies" / "lib").mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / "policies" / "lib" / "findings.rego", tmp_path / "policies" / "lib")
+    shutil.copy(
+        REPO / "policies" / "sealgate" / "lib" / "findings" / "findings.rego",
+        tmp_path / "policies" / "lib",
+    )
     (tmp_path / "policies" / "data").mkdir()
     run = run_sealgate(
         "policy", "export-gatekeeper", "policies", "--out", str(tmp_path / "gk"), cwd=tmp_path

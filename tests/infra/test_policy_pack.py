@@ -55,7 +55,7 @@ MANDATORY = analyzer_pb2.MANDATORY
 ADVISORY = analyzer_pb2.ADVISORY
 SAMPLES = sorted(
     folder / case["input"]
-    for suite in (REPO / "policies" / "infra").glob("*/samples/suite.yaml")
+    for suite in (REPO / "policies" / "sealgate" / "infra").glob("*/samples/suite.yaml")
     for folder in [suite.parent]
     for case in yaml.safe_load(suite.read_text(encoding="utf-8"))["cases"]
 )
@@ -368,7 +368,7 @@ def test_a_first_preview_runs_every_policy_and_defers_only_what_is_unknown(
 
 
 def _ssh_sample() -> dict[str, Any]:
-    path = REPO / "policies" / "infra" / "network" / "samples" / "denied" / "ssh-open.json"
+    path = REPO / "policies/sealgate/infra/network/samples/denied/ssh-open.json"
     return dict(json.loads(path.read_text(encoding="utf-8")))
 
 

@@ -87,7 +87,7 @@ def test_repository_discovery_gates_samples_and_accounts_for_every_other_file(
     write(tmp_path, "deploy/pod.yaml", POD)
     write(tmp_path, "deploy/pod.json", json.dumps({"apiVersion": "v1", "kind": "Pod"}))
     write(tmp_path, "edge/deployment.json", EDGE)
-    write(tmp_path, "policies/containers/x/samples/denied/pod.yaml", POD)
+    write(tmp_path, "policies/sealgate/containers/x/samples/denied/pod.yaml", POD)
     write(tmp_path, "build/pod.yaml", POD)
     write(tmp_path, "node_modules/chart/pod.yaml", POD)
     write(tmp_path, "notes.md", "apiVersion: v1\n")
@@ -98,7 +98,7 @@ def test_repository_discovery_gates_samples_and_accounts_for_every_other_file(
         ("kubernetes", "deploy/pod.yaml"),
         ("kubernetes", "deploy/pod.json"),
         ("iot-edge", "edge/deployment.json"),
-        ("kubernetes", "policies/containers/x/samples/denied/pod.yaml"),
+        ("kubernetes", "policies/sealgate/containers/x/samples/denied/pod.yaml"),
     }
     reasons = {n.path.relative_to(tmp_path).as_posix(): n.reason for n in found.not_gated}
     # git-ignored files are not the repository's; every other file is accounted for.
@@ -110,7 +110,7 @@ def test_repository_discovery_gates_samples_and_accounts_for_every_other_file(
 
 
 def test_excludes_are_folder_names_or_root_relative_globs(tmp_path: Path) -> None:
-    write(tmp_path, "policies/containers/x/samples/denied/pod.yaml", POD)
+    write(tmp_path, "policies/sealgate/containers/x/samples/denied/pod.yaml", POD)
     write(tmp_path, "deploy/samples/pod.yaml", POD)
     write(tmp_path, "vendor/pod.yaml", POD)
     found = discover([tmp_path], excludes=("vendor", "policies/*/*/samples"))

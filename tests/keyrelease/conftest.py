@@ -104,10 +104,10 @@ def unseal_policy_tree(root: Path, config: dict) -> Path:
     """The repository's unseal policy with test data (devices, grants, golden values), as a
     policy tree of its own (for loading it alone)."""
     policies = root / "policies"
-    shutil.copytree(REPO / "policies" / "unseal", policies / "unseal")
+    shutil.copytree(REPO / "policies" / "sealgate" / "unseal", policies / "unseal")
     (policies / "lib").mkdir(parents=True, exist_ok=True)
     shutil.copy(
-        REPO / "policies" / "lib" / "findings.rego", policies / "lib"
+        REPO / "policies" / "sealgate" / "lib" / "findings" / "findings.rego", policies / "lib"
     )  # the findings helper
     (policies / "data").mkdir(parents=True)
     (policies / "data" / "unseal.yaml").write_text(yaml.safe_dump(config))

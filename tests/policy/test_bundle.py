@@ -83,7 +83,7 @@ def test_bundle_verifies_and_holds_policies_and_data_only(
         and manifest["rego_version"] == 1
     )
     assert manifest["revision"].startswith("sha256:") and manifest["revision"] in run.stdout
-    assert "gate/waivers/policy.rego" in members
+    assert "sealgate/gate/waivers/policy.rego" in members
     assert not any(name.endswith("_test.rego") for name in members)
     assert json.loads(members["config/gate/data.json"]) == {"waivers": {"max_days": 90}}
     header = jwt.get_unverified_header(json.loads(members[".signatures.json"])["signatures"][0])
@@ -118,12 +118,12 @@ def test_changed_policy_is_named(
 ) -> None:
     bundle, key, _ = signed_bundle
     members = read_members(bundle)
-    members["gate/waivers/policy.rego"] += b"\nallow_everything := true\n"
+    members["sealgate/gate/waivers/policy.rego"] += b"\nallow_everything := true\n"
     tampered = tmp_path / "tampered.tar.gz"
     write_members(tampered, members)
     run = verify(sealgate, tampered, key)
     assert run.code == 1
-    assert "gate/waivers/policy.rego does not match its signed digest" in run.stderr
+    assert "sealgate/gate/waivers/policy.rego does not match its signed digest" in run.stderr
 
 
 def test_added_and_removed_files_are_caught(

@@ -16,7 +16,7 @@ from tests.conftest import REPO
 
 
 def test_parallel_gate_matches_serial(tmp_path: Path) -> None:
-    samples = sorted((REPO / "policies" / "containers").glob("*/samples/*/*"))
+    samples = sorted((REPO / "policies" / "sealgate" / "containers").glob("*/samples/*/*"))
     assert len(samples) > 20
     for copy in range(4):
         for sample in samples:

@@ -24,7 +24,9 @@ def test_repository_policies_pass_with_coverage(sealgate: Sealgate) -> None:
     passed, failed = closing(run)
     assert passed > 0 and failed == 0
     assert re.search(
-        r"^\s+\d+\.\d%\s+policies/gate/waivers/policy\.rego \(\d+/\d+ lines\)$", run.stdout, re.M
+        r"^\s+\d+\.\d%\s+policies/sealgate/gate/waivers/policy\.rego \(\d+/\d+ lines\)$",
+        run.stdout,
+        re.M,
     )
 
 

@@ -1,6 +1,7 @@
 """Load a policy tree: Rego modules, shared data, and the rule catalogue from METADATA.
 
-Layout: ``<root>/<domain>/<name>/policy.rego`` (+ ``policy_test.rego``, ``samples/``) and
+Layout: ``<root>/<domain>/<name>/policy.rego`` (+ ``policy_test.rego``, ``samples/``; the
+built-in tree is ``<root>/sealgate/<domain>/<name>/``, its folders matching the package paths) and
 shared data in ``<root>/data/*.yaml``, mounted at ``data.config.<file stem>``. Every package
 that defines ``deny`` names the input kinds it reads (package METADATA ``custom.input``) and
 every ``deny`` rule carries METADATA with its id, title, severity, description, remediation.
@@ -32,7 +33,7 @@ RULE_ID = re.compile(r"^[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+$")
 # The gate's own rules (fail-closed outcomes); no policy may declare an id under it.
 RESERVED_RULE_PREFIX = "SG-GATE-"
 _PACKAGE_LINE = re.compile(r"^package\s+([A-Za-z_][A-Za-z0-9_.]*)", re.MULTILINE)
-_MAX_ROOT_DEPTH = 2  # <root>/<domain>/<name>
+_MAX_ROOT_DEPTH = 3  # <root>/sealgate/<domain>/<name>
 _REQUIRED_RULE_FIELDS = ("title", "description")
 _REQUIRED_CUSTOM_FIELDS = ("id", "severity", "remediation")
 
@@ -191,7 +192,7 @@ def _unique(paths: Iterable[Path]) -> list[Path]:
 def _policy_root(path: Path) -> Path:
     """The policy root that ``path`` lies in: the folder holding ``data/``.
 
-    A tree is ``<root>/<domain>/<name>/policy.rego``, so a root is looked for at most that
+    A tree is ``<root>/sealgate/<domain>/<name>/policy.rego``, so a root is looked for at most that
     far up; an unrelated ``data/`` folder higher up (a repository's own) is never taken.
     """
     start = path.resolve()

@@ -125,7 +125,7 @@ class UnsealPolicy(UnsealData):
 
     def __init__(self, policy_set: PolicySet, engine: DecisionEngine) -> None:
         if not policy_set.packages_for(UNSEAL_KIND):
-            raise InputError("no loaded policy reads unseal requests (policies/unseal/)")
+            raise InputError("no loaded policy reads unseal requests (policies/sealgate/unseal/)")
         super().__init__(_unseal_config(policy_set))
         self.policy_set = policy_set
         self.engine = engine

@@ -1,0 +1,361 @@
+# METADATA
+# title: IoT Edge module hardening
+# description: >-
+#   Every module of an IoT Edge deployment (system modules included) runs a digest-pinned
+#   image from an allowed registry, unprivileged, read-only, non-root, without capabilities,
+#   host namespaces or the Docker socket, and keeps the unsealed model on tmpfs. The input is
+#   one module of pipeline/inputs/iot_edge.py: `createOptions` is Docker's container create
+#   body, parsed. Rules that do not fit a system module are exempted in
+#   policies/data/edge.yaml (data.config.edge.exemptions), never in this file.
+# entrypoint: true
+# custom:
+#   input: iot-edge
+package sealgate.containers.edge_module
+
+import rego.v1
+
+default options := {}
+
+options := input.createOptions if is_object(input.createOptions)
+
+default host_config := {}
+
+host_config := options.HostConfig if is_object(options.HostConfig)
+
+host_path := ["createOptions", "HostConfig"]
+
+default module_name := "(unnamed)"
+
+module_name := input.name if is_string(input.name)
+
+# A rule that data exempts for this system module (see policies/data/edge.yaml).
+exempt(rule_id) if {
+	input.system == true
+	some exemption in data.config.edge.exemptions
+	exemption.module == input.name
+	rule_id in exemption.rules
+}
+
+# Every finding names the module (the lib helper, prefixed).
+finding(rule_id, msg, path) := data.sealgate.lib.findings.finding(
+	rule_id,
+	sprintf("module %s: %s", [module_name, msg]),
+	path,
+)
+
+# Paths compared without trailing slashes ("/models/" is "/models").
+normalized(path) := "/" if regex.match(`^/+$`, path)
+
+normalized(path) := trim_right(path, "/") if not regex.match(`^/+$`, path)
+
+drops_all if {
+	capabilities := object.get(host_config, "CapDrop", [])
+	is_array(capabilities)
+	some capability in capabilities
+	is_string(capability)
+	upper(capability) == "ALL"
+}
+
+# The user part of user[:group]: "root", uid 0 (any number of zeros), or empty.
+root_user(user) if user_part(user) in {"root", ""}
+
+root_user(user) if regex.match(`^0+$`, user_part(user))
+
+user_part(user) := trim_space(split(user, ":")[0])
+
+model_dir := data.config.edge.model_dir if is_string(data.config.edge.model_dir)
+
+tmpfs_targets contains normalized(target) if {
+	tmpfs := object.get(host_config, "Tmpfs", {})
+	is_object(tmpfs)
+	some target, _ in tmpfs
+	is_string(target)
+}
+
+tmpfs_targets contains normalized(mount.Target) if {
+	not exempt("SG-EDGE-010")
+	mounts := object.get(host_config, "Mounts", [])
+	is_array(mounts)
+	some mount in mounts
+	is_object(mount)
+	mount.Type == "tmpfs"
+	is_string(mount.Target)
+}
+
+configured_model_dir if is_string(data.config.edge.model_dir)
+
+image := input.image if is_string(input.image)
+
+# Host paths that expose a container runtime socket: the sockets themselves and the
+# directories that contain them.
+socket_paths := {
+	"/var/run/docker.sock", "/run/docker.sock", "/var/run", "/run", "/var", "/",
+	"/var/run/containerd/containerd.sock", "/run/containerd/containerd.sock",
+}
+
+runtime_socket(source) if normalized(source) in socket_paths
+
+runtime_socket(source) if regex.match(`(docker|containerd|podman|crio|moby)\.sock$`, source)
+
+runtime_socket(source) if contains(lower(source), "docker_engine")
+
+# METADATA
+# title: Module runs privileged
+# description: >-
+#   A privileged container has every capability and every host device: it owns the edge
+#   device, its TPM and every model on it.
+# custom:
+#   id: SG-EDGE-001
+#   severity: critical
+#   remediation: >-
+#     Remove "Privileged": true from HostConfig; grant a single device with HostConfig.Devices
+#     or a single capability with CapAdd if the module really needs one.
+deny contains f if {
+	host_config.Privileged == true
+	not exempt("SG-EDGE-001")
+	f := finding("SG-EDGE-001", "runs privileged (HostConfig.Privileged)", array.concat(host_path, ["Privileged"]))
+}
+
+# METADATA
+# title: Module root filesystem is writable
+# description: >-
+#   HostConfig.ReadonlyRootfs must be true, so that a compromised module cannot change its own
+#   code; state goes to explicit volumes and scratch space to tmpfs.
+# custom:
+#   id: SG-EDGE-002
+#   severity: high
+#   remediation: >-
+#     Set "ReadonlyRootfs": true in HostConfig and mount what the module writes (tmpfs for
+#     scratch, a volume for state).
+deny contains f if {
+	object.get(host_config, "ReadonlyRootfs", false) != true
+	not exempt("SG-EDGE-002")
+	f := finding(
+		"SG-EDGE-002",
+		"root filesystem is writable (HostConfig.ReadonlyRootfs is not true)",
+		array.concat(host_path, ["ReadonlyRootfs"]),
+	)
+}
+
+# METADATA
+# title: Module keeps Linux capabilities
+# description: >-
+#   HostConfig.CapDrop must contain ALL; the few capabilities a module needs are added back by
+#   name with CapAdd.
+# custom:
+#   id: SG-EDGE-003
+#   severity: high
+#   remediation: >-
+#     Set "CapDrop": ["ALL"] in HostConfig and add back only what is needed, e.g.
+#     "CapAdd": ["NET_BIND_SERVICE"].
+deny contains f if {
+	is_array(object.get(host_config, "CapDrop", []))
+	not drops_all
+	not exempt("SG-EDGE-003")
+	f := finding(
+		"SG-EDGE-003",
+		"does not drop all capabilities (HostConfig.CapDrop lacks ALL)",
+		array.concat(host_path, ["CapDrop"]),
+	)
+}
+
+deny contains f if {
+	not is_array(object.get(host_config, "CapDrop", []))
+	not exempt("SG-EDGE-003")
+	f := finding("SG-EDGE-003", "HostConfig.CapDrop is not a list", array.concat(host_path, ["CapDrop"]))
+}
+
+# METADATA
+# title: Module runs as root
+# description: >-
+#   createOptions.User must name a non-root user; without it the module runs as the image's
+#   default user, root in most images. "root", "0", "0:0" and "root:<group>" are root.
+# custom:
+#   id: SG-EDGE-004
+#   severity: high
+#   remediation: >-
+#     Set "User": "<uid>:<gid>" (for example "10001:10001") in createOptions.
+deny contains f if {
+	object.get(options, "User", null) == null
+	not exempt("SG-EDGE-004")
+	f := finding("SG-EDGE-004", "sets no User, so it runs as the image default (root)", ["createOptions", "User"])
+}
+
+deny contains f if {
+	user := options.User
+	user != null
+	not is_string(user)
+	not exempt("SG-EDGE-004")
+	f := finding("SG-EDGE-004", "User must be a string such as \"10001:10001\"", ["createOptions", "User"])
+}
+
+deny contains f if {
+	user := options.User
+	is_string(user)
+	root_user(user)
+	not exempt("SG-EDGE-004")
+	f := finding("SG-EDGE-004", sprintf("runs as User \"%s\", which is root", [user]), ["createOptions", "User"])
+}
+
+# METADATA
+# title: Model directory is not on tmpfs
+# description: >-
+#   The model is unsealed only into memory-backed storage, so the model directory
+#   (data.config.edge.model_dir, /models) must be a tmpfs mount of the module: HostConfig.Tmpfs
+#   or a HostConfig.Mounts entry of Type tmpfs with that Target. Without a configured model
+#   directory every module fails this check.
+# custom:
+#   id: SG-EDGE-005
+#   severity: high
+#   remediation: >-
+#     Add "Tmpfs": {"/models": "rw,noexec,nosuid,size=4g"} to HostConfig (size it to the
+#     model), or a Mounts entry {"Type": "tmpfs", "Target": "/models"}.
+deny contains f if {
+	not normalized(model_dir) in tmpfs_targets
+	not exempt("SG-EDGE-005")
+	f := finding(
+		"SG-EDGE-005",
+		sprintf("the model directory %s is not a tmpfs mount", [model_dir]),
+		array.concat(host_path, ["Tmpfs"]),
+	)
+}
+
+deny contains f if {
+	not configured_model_dir
+	not exempt("SG-EDGE-005")
+	f := finding(
+		"SG-EDGE-005",
+		"no model directory is configured (data.config.edge.model_dir)",
+		array.concat(host_path, ["Tmpfs"]),
+	)
+}
+
+# METADATA
+# title: Module image is not pinned by digest
+# description: >-
+#   settings.image must pin the image by an immutable sha256 digest: the device pulls whatever
+#   a tag points to when the module restarts.
+# custom:
+#   id: SG-EDGE-006
+#   severity: high
+#   remediation: >-
+#     Write the image as REGISTRY/REPOSITORY@sha256:<digest> (a release pipeline resolves the
+#     tag it tested to its digest).
+deny contains f if {
+	not image
+	not exempt("SG-EDGE-006")
+	f := finding("SG-EDGE-006", "names no image (settings.image)", ["image"])
+}
+
+deny contains f if {
+	not data.sealgate.lib.images.pinned(image)
+	not exempt("SG-EDGE-006")
+	f := finding("SG-EDGE-006", sprintf("image \"%s\" is not pinned by a sha256 digest", [image]), ["image"])
+}
+
+# METADATA
+# title: Module image comes from a registry that is not allowed
+# description: >-
+#   Module images come only from the registries in policies/data/registries.yaml (the
+#   platform registry and mcr.microsoft.com, where the IoT Edge runtime images live).
+# custom:
+#   id: SG-EDGE-007
+#   severity: high
+#   remediation: >-
+#     Import the image into the platform registry (`az acr import`) and reference it there.
+deny contains f if {
+	not data.sealgate.lib.images.allowed_registry(image)
+	not exempt("SG-EDGE-007")
+	f := finding(
+		"SG-EDGE-007",
+		sprintf(
+			"image \"%s\" comes from %s, which is not an allowed registry",
+			[image, data.sealgate.lib.images.registry(image)],
+		),
+		["image"],
+	)
+}
+
+# METADATA
+# title: Module uses the host network
+# description: >-
+#   With NetworkMode "host" a module can bind any port of the device and reach every local
+#   service, the edge runtime's own endpoints included; modules talk through edgeHub.
+# custom:
+#   id: SG-EDGE-008
+#   severity: high
+#   remediation: >-
+#     Remove "NetworkMode": "host" and publish the ports the module serves with PortBindings.
+deny contains f if {
+	host_config.NetworkMode == "host"
+	not exempt("SG-EDGE-008")
+	f := finding(
+		"SG-EDGE-008",
+		"uses the host network (HostConfig.NetworkMode \"host\")",
+		array.concat(host_path, ["NetworkMode"]),
+	)
+}
+
+# METADATA
+# title: Module shares the host PID namespace
+# description: >-
+#   With PidMode "host" a module sees, signals and (with ptrace) reads the memory of every
+#   process of the device, including a model server holding a decrypted model.
+# custom:
+#   id: SG-EDGE-009
+#   severity: high
+#   remediation: >-
+#     Remove "PidMode": "host" from HostConfig.
+deny contains f if {
+	host_config.PidMode == "host"
+	not exempt("SG-EDGE-009")
+	f := finding(
+		"SG-EDGE-009",
+		"shares the host PID namespace (HostConfig.PidMode \"host\")",
+		array.concat(host_path, ["PidMode"]),
+	)
+}
+
+# METADATA
+# title: Module mounts the container runtime socket
+# description: >-
+#   Whoever reaches the Docker (moby) socket can start a privileged container and own the
+#   device; a bind of the socket, or of a directory holding it (/var/run, /run, /), is
+#   refused in HostConfig.Binds and HostConfig.Mounts.
+# custom:
+#   id: SG-EDGE-010
+#   severity: critical
+#   remediation: >-
+#     Remove the bind; a module that must manage containers should ask the IoT Edge runtime
+#     through its own API instead of the container engine.
+deny contains f if {
+	not exempt("SG-EDGE-010")
+	binds := object.get(host_config, "Binds", [])
+	is_array(binds)
+	some i, bind in binds
+	is_string(bind)
+	source := split(bind, ":")[0]
+	runtime_socket(source)
+	f := finding(
+		"SG-EDGE-010",
+		sprintf("mounts the container runtime socket (%s)", [source]),
+		array.concat(host_path, ["Binds", i]),
+	)
+}
+
+deny contains f if {
+	not exempt("SG-EDGE-010")
+	mounts := object.get(host_config, "Mounts", [])
+	is_array(mounts)
+	some i, mount in mounts
+	is_object(mount)
+	object.get(mount, "Type", "volume") in {"bind", "npipe"}
+	source := mount.Source
+	is_string(source)
+	runtime_socket(source)
+	f := finding(
+		"SG-EDGE-010",
+		sprintf("mounts the container runtime socket (%s)", [source]),
+		array.concat(host_path, ["Mounts", i]),
+	)
+}

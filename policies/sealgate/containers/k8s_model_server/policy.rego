@@ -1,0 +1,124 @@
+# METADATA
+# title: Kubernetes model servers
+# description: >-
+#   Workloads labelled as model servers (`sealgate.io/role: model-server` on the object or
+#   its pod template; data.config.containers.kubernetes) hold decrypted models in memory.
+#   They run in a Kata VM sandbox (AKS pod sandboxing, runtime class kata-vm-isolation), and
+#   the model directory (the annotation `sealgate.io/model-dir`, else /models) is an
+#   emptyDir with medium Memory, so that the unsealed model never reaches a node disk.
+# entrypoint: true
+# custom:
+#   input: kubernetes
+package sealgate.containers.k8s_model_server
+
+import rego.v1
+
+settings := data.config.containers.kubernetes
+
+pod := data.sealgate.lib.kubernetes.pod(input)
+
+containers := data.sealgate.lib.kubernetes.containers(pod)
+
+model_server if object.get(pod.labels, settings.model_server_label, null) == settings.model_server_label_value
+
+model_dir := normalized(dir) if {
+	dir := object.get(pod.annotations, settings.model_dir_annotation, null)
+	is_string(dir)
+	dir != ""
+} else := normalized(settings.default_model_dir)
+
+normalized(dir) := dir if {
+	dir == "/"
+} else := trim_right(dir, "/")
+
+volumes := data.sealgate.lib.kubernetes.as_array(object.get(pod.spec, "volumes", []))
+
+# Every mount of the model directory: {container, mount index, volume name}.
+model_mounts contains mount if {
+	some c in containers
+	some k, volume_mount in data.sealgate.lib.kubernetes.as_array(object.get(c.container, "volumeMounts", []))
+	is_object(volume_mount)
+	mount_path := object.get(volume_mount, "mountPath", null)
+	is_string(mount_path)
+	normalized(mount_path) == model_dir
+	mount := {"container": c, "index": k, "volume": object.get(volume_mount, "name", null)}
+}
+
+# METADATA
+# title: Model server not sandboxed
+# description: >-
+#   A model server runs in its own Kata VM (runtimeClassName kata-vm-isolation, AKS pod
+#   sandboxing): the decrypted model and the keys in its memory are separated from the
+#   node's kernel and from the other pods by a hypervisor boundary.
+# custom:
+#   id: SG-K8S-030
+#   severity: high
+#   remediation: >-
+#     Set `runtimeClassName: kata-vm-isolation` in the pod spec and schedule the workload on
+#     a node pool created with `--workload-runtime KataVmIsolation`.
+deny contains finding if {
+	model_server
+	runtime_class := object.get(pod.spec, "runtimeClassName", null)
+	runtime_class != settings.model_server_runtime_class
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-030",
+		sprintf(
+			"model server does not run in the %s sandbox (runtimeClassName: %v)",
+			[settings.model_server_runtime_class, runtime_class],
+		),
+		data.sealgate.lib.kubernetes.nearest_path(pod.spec, pod.path, ["runtimeClassName"]),
+	)
+}
+
+# METADATA
+# title: Model directory not in memory
+# description: >-
+#   The model directory of a model server must be mounted from an emptyDir volume with
+#   medium Memory (tmpfs): unsealed model files must never be written to a node disk, a
+#   persistent volume or the container's writable layer.
+# custom:
+#   id: SG-K8S-031
+#   severity: high
+#   remediation: >-
+#     Mount an `emptyDir: {medium: Memory, sizeLimit: ...}` volume at the model directory
+#     (the `sealgate.io/model-dir` annotation, else /models) in the containers that read it.
+deny contains finding if {
+	model_server
+	count(model_mounts) == 0
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-031",
+		sprintf(
+			"no container mounts a volume at the model directory %s: the model would be written to the container's file system",
+			[model_dir],
+		),
+		data.sealgate.lib.kubernetes.nearest_path(pod.spec, pod.path, ["containers"]),
+	)
+}
+
+deny contains finding if {
+	model_server
+	some mount in model_mounts
+	some j, volume in volumes
+	is_object(volume)
+	object.get(volume, "name", null) == mount.volume
+	object.get(volume, ["emptyDir", "medium"], null) != "Memory"
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-031",
+		sprintf("volume %v at the model directory %s is not an emptyDir with medium Memory", [mount.volume, model_dir]),
+		data.sealgate.lib.kubernetes.nearest_path(volume, array.concat(pod.path, ["volumes", j]), ["emptyDir", "medium"]),
+	)
+}
+
+deny contains finding if {
+	model_server
+	some mount in model_mounts
+	not mount.volume in {object.get(v, "name", null) | some v in volumes; is_object(v)}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-031",
+		sprintf(
+			"%s mounts the model directory %s from volume %v, which the pod does not define",
+			[data.sealgate.lib.kubernetes.describe(mount.container), model_dir, mount.volume],
+		),
+		array.concat(mount.container.path, ["volumeMounts", mount.index]),
+	)
+}
