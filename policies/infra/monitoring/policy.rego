@@ -59,7 +59,7 @@ deny contains finding if {
 	count(log_groups) > 0
 	sent := [l | some l in enabled_logs; object.get(l, "categoryGroup", null) in log_groups]
 	count(sent) == 0
-	finding := data.sealgate.lib.infra.finding("SG-AZ-070", "medium", sprintf("the diagnostic setting sends no log category group (%s)", [concat(" or ", log_groups)]), ["logs"])
+	finding := data.sealgate.lib.infra.input_finding("SG-AZ-070", sprintf("the diagnostic setting sends no log category group (%s)", [concat(" or ", log_groups)]), ["logs"])
 }
 
 # METADATA
@@ -80,7 +80,7 @@ deny contains finding if {
 	group := object.get(l, "categoryGroup", null)
 	group != null
 	not group in log_groups
-	finding := data.sealgate.lib.infra.finding("SG-AZ-073", "medium", sprintf("%v has no log category group %v", [parent_type, group]), ["logs", i, "categoryGroup"])
+	finding := data.sealgate.lib.infra.input_finding("SG-AZ-073", sprintf("%v has no log category group %v", [parent_type, group]), ["logs", i, "categoryGroup"])
 }
 
 deny contains finding if {
@@ -92,7 +92,7 @@ deny contains finding if {
 	]
 	count(log_groups) == 0
 	count(sent) == 0
-	finding := data.sealgate.lib.infra.finding("SG-AZ-073", "medium", sprintf("%v has metrics only, and the setting sends none", [parent_type]), ["metrics"])
+	finding := data.sealgate.lib.infra.input_finding("SG-AZ-073", sprintf("%v has metrics only, and the setting sends none", [parent_type]), ["metrics"])
 }
 
 # METADATA
@@ -107,7 +107,7 @@ deny contains finding if {
 	data.sealgate.lib.infra.is_type(input, "azure-native:operationalinsights:Workspace")
 	days := object.get(inputs, "retentionInDays", null)
 	data.sealgate.lib.infra.below(days, settings.min_log_retention_days)
-	finding := data.sealgate.lib.infra.finding("SG-AZ-071", "medium", sprintf("logs are kept %v days; this environment requires %v", [days, settings.min_log_retention_days]), ["retentionInDays"])
+	finding := data.sealgate.lib.infra.input_finding("SG-AZ-071", sprintf("logs are kept %v days; this environment requires %v", [days, settings.min_log_retention_days]), ["retentionInDays"])
 }
 
 # METADATA
@@ -141,5 +141,5 @@ deny contains finding if {
 	data.sealgate.lib.infra.is_type(input, "azure-native:monitor:ScheduledQueryRule")
 	groups := data.sealgate.lib.infra.as_array(object.get(inputs, ["actions", "actionGroups"], []))
 	count(groups) == 0
-	finding := data.sealgate.lib.infra.finding("SG-AZ-074", "medium", "the alert rule notifies no action group", ["actions", "actionGroups"])
+	finding := data.sealgate.lib.infra.input_finding("SG-AZ-074", "the alert rule notifies no action group", ["actions", "actionGroups"])
 }

@@ -27,7 +27,7 @@ settings := data.sealgate.lib.infra.settings(input)
 deny contains finding if {
 	registry
 	object.get(inputs, ["sku", "name"], null) != "Premium"
-	finding := data.sealgate.lib.infra.finding("SG-AZ-020", "high", sprintf("registry SKU is %v, not Premium", [object.get(inputs, ["sku", "name"], null)]), ["sku", "name"])
+	finding := data.sealgate.lib.infra.input_finding("SG-AZ-020", sprintf("registry SKU is %v, not Premium", [object.get(inputs, ["sku", "name"], null)]), ["sku", "name"])
 }
 
 # METADATA
@@ -42,7 +42,7 @@ deny contains finding if {
 	registry
 	some flag in ["adminUserEnabled", "anonymousPullEnabled"]
 	object.get(inputs, flag, null) != false
-	finding := data.sealgate.lib.infra.finding("SG-AZ-021", "high", sprintf("%s is not false", [flag]), [flag])
+	finding := data.sealgate.lib.infra.input_finding("SG-AZ-021", sprintf("%s is not false", [flag]), [flag])
 }
 
 # METADATA
@@ -56,7 +56,7 @@ deny contains finding if {
 deny contains finding if {
 	registry
 	object.get(inputs, "publicNetworkAccess", null) != "Disabled"
-	finding := data.sealgate.lib.infra.finding("SG-AZ-022", "high", sprintf("public network access is %v, not Disabled", [object.get(inputs, "publicNetworkAccess", null)]), ["publicNetworkAccess"])
+	finding := data.sealgate.lib.infra.input_finding("SG-AZ-022", sprintf("public network access is %v, not Disabled", [object.get(inputs, "publicNetworkAccess", null)]), ["publicNetworkAccess"])
 }
 
 # METADATA
@@ -70,14 +70,14 @@ deny contains finding if {
 deny contains finding if {
 	registry
 	lower(sprintf("%v", [object.get(inputs, ["encryption", "status"], null)])) != "enabled"
-	finding := data.sealgate.lib.infra.finding("SG-AZ-023", "high", "the registry is not encrypted with a customer-managed key", ["encryption", "status"])
+	finding := data.sealgate.lib.infra.input_finding("SG-AZ-023", "the registry is not encrypted with a customer-managed key", ["encryption", "status"])
 }
 
 deny contains finding if {
 	registry
 	lower(sprintf("%v", [object.get(inputs, ["encryption", "status"], null)])) == "enabled"
 	not is_string(object.get(inputs, ["encryption", "keyVaultProperties", "keyIdentifier"], null))
-	finding := data.sealgate.lib.infra.finding("SG-AZ-023", "high", "the registry's customer-managed key is not named (keyVaultProperties.keyIdentifier)", ["encryption", "keyVaultProperties"])
+	finding := data.sealgate.lib.infra.input_finding("SG-AZ-023", "the registry's customer-managed key is not named (keyVaultProperties.keyIdentifier)", ["encryption", "keyVaultProperties"])
 }
 
 # METADATA
@@ -98,13 +98,13 @@ deny contains finding if {
 	registry
 	lower(sprintf("%v", [object.get(inputs, ["encryption", "status"], null)])) == "enabled"
 	object.get(inputs, ["encryption", "keyVaultProperties", "identity"], null) != "system"
-	finding := data.sealgate.lib.infra.finding("SG-AZ-027", "high", "the registry reads its key with a user-assigned identity, which cannot pass the vault firewall (keyVaultProperties.identity is not system)", ["encryption", "keyVaultProperties", "identity"])
+	finding := data.sealgate.lib.infra.input_finding("SG-AZ-027", "the registry reads its key with a user-assigned identity, which cannot pass the vault firewall (keyVaultProperties.identity is not system)", ["encryption", "keyVaultProperties", "identity"])
 }
 
 deny contains finding if {
 	registry
 	not contains(sprintf("%v", [object.get(inputs, ["identity", "type"], "")]), "SystemAssigned")
-	finding := data.sealgate.lib.infra.finding("SG-AZ-027", "high", "the registry has no system-assigned identity to read its key behind the vault firewall", ["identity", "type"])
+	finding := data.sealgate.lib.infra.input_finding("SG-AZ-027", "the registry has no system-assigned identity to read its key behind the vault firewall", ["identity", "type"])
 }
 
 # METADATA
@@ -118,7 +118,7 @@ deny contains finding if {
 deny contains finding if {
 	registry
 	lower(sprintf("%v", [object.get(inputs, ["policies", "quarantinePolicy", "status"], null)])) != "enabled"
-	finding := data.sealgate.lib.infra.finding("SG-AZ-024", "medium", "the quarantine policy is not enabled", ["policies", "quarantinePolicy", "status"])
+	finding := data.sealgate.lib.infra.input_finding("SG-AZ-024", "the quarantine policy is not enabled", ["policies", "quarantinePolicy", "status"])
 }
 
 # METADATA
@@ -132,7 +132,7 @@ deny contains finding if {
 deny contains finding if {
 	registry
 	lower(sprintf("%v", [object.get(inputs, ["policies", "retentionPolicy", "status"], null)])) != "enabled"
-	finding := data.sealgate.lib.infra.finding("SG-AZ-025", "low", "the retention policy for untagged manifests is not enabled", ["policies", "retentionPolicy", "status"])
+	finding := data.sealgate.lib.infra.input_finding("SG-AZ-025", "the retention policy for untagged manifests is not enabled", ["policies", "retentionPolicy", "status"])
 }
 
 # METADATA
@@ -147,5 +147,5 @@ deny contains finding if {
 	registry
 	settings.min_zones > 1
 	object.get(inputs, "zoneRedundancy", null) != "Enabled"
-	finding := data.sealgate.lib.infra.finding("SG-AZ-026", "medium", "the registry is not zone-redundant", ["zoneRedundancy"])
+	finding := data.sealgate.lib.infra.input_finding("SG-AZ-026", "the registry is not zone-redundant", ["zoneRedundancy"])
 }

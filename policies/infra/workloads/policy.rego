@@ -83,7 +83,7 @@ deny contains finding if {
 	template := object.get(input, ["inputs", "spec", "template"], {})
 	object.get(template, ["metadata", "labels", "sealgate.io/role"], null) == "model-server"
 	not workload_identity(template)
-	finding := data.sealgate.lib.infra.finding("SG-AZ-092", "high", "the model server does not use workload identity", ["spec", "template"])
+	finding := data.sealgate.lib.infra.input_finding("SG-AZ-092", "the model server does not use workload identity", ["spec", "template"])
 }
 
 workload_identity(template) if {
