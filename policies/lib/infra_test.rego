@@ -34,5 +34,9 @@ test_deleted_note if {
 }
 
 test_input_finding if {
-	data.sealgate.lib.infra.input_finding("SG-X-1", "m", ["a", 0]) == {"id": "SG-X-1", "msg": "m", "path": ["inputs", "a", 0]}
+	data.sealgate.lib.infra.input_finding("SG-X-1", "m", ["a", 0]) == {
+		"id": "SG-X-1",
+		"msg": "m",
+		"path": ["inputs", "a", 0],
+	}
 }

@@ -26,7 +26,9 @@ pools contains {"path": ["agentPoolProfiles", i], "pool": pool} if {
 	is_object(pool)
 }
 
-pools contains {"path": [], "pool": inputs} if data.sealgate.lib.infra.is_type(input, "azure-native:containerservice:AgentPool")
+pools contains {"path": [], "pool": inputs} if {
+	data.sealgate.lib.infra.is_type(input, "azure-native:containerservice:AgentPool")
+}
 
 sandboxed(pool) if {
 	object.get(pool, "workloadRuntime", null) == aks.sandbox_runtime
@@ -45,18 +47,28 @@ sandboxed(pool) if {
 deny contains finding if {
 	cluster
 	object.get(inputs, ["apiServerAccessProfile", "enablePrivateCluster"], null) != true
-	finding := data.sealgate.lib.infra.input_finding("SG-AZ-030", "the API server is public (enablePrivateCluster is not true)", ["apiServerAccessProfile", "enablePrivateCluster"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-030",
+		"the API server is public (enablePrivateCluster is not true)",
+		["apiServerAccessProfile", "enablePrivateCluster"],
+	)
 }
 
 deny contains finding if {
 	cluster
 	object.get(inputs, ["apiServerAccessProfile", "enablePrivateClusterPublicFQDN"], false) != false
-	finding := data.sealgate.lib.infra.input_finding("SG-AZ-030", "the private API server has a public FQDN", ["apiServerAccessProfile", "enablePrivateClusterPublicFQDN"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-030",
+		"the private API server has a public FQDN",
+		["apiServerAccessProfile", "enablePrivateClusterPublicFQDN"],
+	)
 }
 
 # METADATA
 # title: Cluster access outside Entra ID
-# description: Users authenticate with Entra ID, are authorized by Azure RBAC, and no local (certificate) accounts exist.
+# description: >-
+#   Users authenticate with Entra ID, are authorized by Azure RBAC, and no local (certificate)
+#   accounts exist.
 # custom:
 #   id: SG-AZ-031
 #   severity: high
@@ -95,7 +107,11 @@ deny contains finding if {
 	cluster
 	engine := object.get(inputs, ["networkProfile", "networkPolicy"], null)
 	not engine in aks.network_policies
-	finding := data.sealgate.lib.infra.input_finding("SG-AZ-033", sprintf("network policy engine is %v", [engine]), ["networkProfile", "networkPolicy"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-033",
+		sprintf("network policy engine is %v", [engine]),
+		["networkProfile", "networkPolicy"],
+	)
 }
 
 # METADATA
@@ -109,7 +125,11 @@ deny contains finding if {
 deny contains finding if {
 	cluster
 	object.get(inputs, ["addonProfiles", "azurepolicy", "enabled"], null) != true
-	finding := data.sealgate.lib.infra.input_finding("SG-AZ-034", "the Azure Policy add-on is not enabled", ["addonProfiles", "azurepolicy", "enabled"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-034",
+		"the Azure Policy add-on is not enabled",
+		["addonProfiles", "azurepolicy", "enabled"],
+	)
 }
 
 # METADATA
@@ -123,39 +143,60 @@ deny contains finding if {
 deny contains finding if {
 	cluster
 	object.get(inputs, ["securityProfile", "defender", "securityMonitoring", "enabled"], null) != true
-	finding := data.sealgate.lib.infra.input_finding("SG-AZ-035", "Defender security monitoring is not enabled", ["securityProfile", "defender", "securityMonitoring", "enabled"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-035",
+		"Defender security monitoring is not enabled",
+		["securityProfile", "defender", "securityMonitoring", "enabled"],
+	)
 }
 
 # METADATA
 # title: Node pool not hardened
-# description: Every node runs Azure Linux (osSKU AzureLinux, which pod sandboxing requires) with encryption at host and SSH access disabled.
+# description: >-
+#   Every node runs Azure Linux (osSKU AzureLinux, which pod sandboxing requires) with
+#   encryption at host and SSH access disabled.
 # custom:
 #   id: SG-AZ-036
 #   severity: high
 #   remediation: >-
-#     Set `osSKU: AzureLinux` (pod sandboxing requires it), `enableEncryptionAtHost: true` and `securityProfile.sshAccess: Disabled` on every pool.
+#     Set `osSKU: AzureLinux` (pod sandboxing requires it), `enableEncryptionAtHost: true` and
+#     `securityProfile.sshAccess: Disabled` on every pool.
 deny contains finding if {
 	some p in pools
 	os := object.get(p.pool, "osSKU", null)
 	not os in aks.node_os
-	finding := data.sealgate.lib.infra.input_finding("SG-AZ-036", sprintf("node pool %v runs %v, not AzureLinux", [object.get(p.pool, "name", object.get(input, "name", "?")), os]), array.concat(p.path, ["osSKU"]))
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-036",
+		sprintf("node pool %v runs %v, not AzureLinux", [object.get(p.pool, "name", object.get(input, "name", "?")), os]),
+		array.concat(p.path, ["osSKU"]),
+	)
 }
 
 deny contains finding if {
 	some p in pools
 	object.get(p.pool, "enableEncryptionAtHost", null) != true
-	finding := data.sealgate.lib.infra.input_finding("SG-AZ-036", sprintf("node pool %v does not encrypt at host", [object.get(p.pool, "name", object.get(input, "name", "?"))]), array.concat(p.path, ["enableEncryptionAtHost"]))
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-036",
+		sprintf("node pool %v does not encrypt at host", [object.get(p.pool, "name", object.get(input, "name", "?"))]),
+		array.concat(p.path, ["enableEncryptionAtHost"]),
+	)
 }
 
 deny contains finding if {
 	some p in pools
 	object.get(p.pool, ["securityProfile", "sshAccess"], null) != "Disabled"
-	finding := data.sealgate.lib.infra.input_finding("SG-AZ-036", sprintf("node pool %v allows SSH", [object.get(p.pool, "name", object.get(input, "name", "?"))]), array.concat(p.path, ["securityProfile", "sshAccess"]))
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-036",
+		sprintf("node pool %v allows SSH", [object.get(p.pool, "name", object.get(input, "name", "?"))]),
+		array.concat(p.path, ["securityProfile", "sshAccess"]),
+	)
 }
 
 # METADATA
 # title: Cluster below the environment's availability
-# description: In production every node pool spans the required availability zones and the control plane has the Standard tier (SLA).
+# description: >-
+#   In production every node pool spans the required availability zones and the control plane
+#   has the Standard tier (SLA).
 # custom:
 #   id: SG-AZ-037
 #   setting: availability_zones
@@ -166,14 +207,25 @@ deny contains finding if {
 	some p in pools
 	zones := data.sealgate.lib.infra.as_array(object.get(p.pool, "availabilityZones", []))
 	count(zones) < settings.min_zones
-	finding := data.sealgate.lib.infra.input_finding("SG-AZ-037", sprintf("node pool %v spans %d zones; this environment requires %d", [object.get(p.pool, "name", object.get(input, "name", "?")), count(zones), settings.min_zones]), array.concat(p.path, ["availabilityZones"]))
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-037",
+		sprintf(
+			"node pool %v spans %d zones; this environment requires %d",
+			[object.get(p.pool, "name", object.get(input, "name", "?")), count(zones), settings.min_zones],
+		),
+		array.concat(p.path, ["availabilityZones"]),
+	)
 }
 
 deny contains finding if {
 	cluster
 	tier := object.get(inputs, ["sku", "tier"], null)
 	not tier in settings.aks_tier
-	finding := data.sealgate.lib.infra.input_finding("SG-AZ-037", sprintf("control plane tier %v is not allowed in this environment", [tier]), ["sku", "tier"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-037",
+		sprintf("control plane tier %v is not allowed in this environment", [tier]),
+		["sku", "tier"],
+	)
 }
 
 # METADATA
@@ -191,7 +243,11 @@ deny contains finding if {
 	data.sealgate.lib.infra.is_type(input, "azure-native:containerservice:AgentPool")
 	object.get(inputs, "workloadRuntime", null) == aks.sandbox_runtime
 	not sandboxed(inputs)
-	finding := data.sealgate.lib.infra.input_finding("SG-AZ-038", "the sandboxed pool has no NoSchedule taint: other pods could land on it", ["nodeTaints"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-038",
+		"the sandboxed pool has no NoSchedule taint: other pods could land on it",
+		["nodeTaints"],
+	)
 }
 
 deny contains finding if {
@@ -201,5 +257,10 @@ deny contains finding if {
 		sandboxed(object.get(r, "inputs", {}))
 	]
 	count(sandboxed_pools) == 0
-	finding := {"id": "SG-AZ-038", "msg": "the plan has a cluster but no sandboxed (KataVmIsolation, tainted) node pool", "severity": "high", "path": ["resources"]}
+	finding := {
+		"id": "SG-AZ-038",
+		"msg": "the plan has a cluster but no sandboxed (KataVmIsolation, tainted) node pool",
+		"severity": "high",
+		"path": ["resources"],
+	}
 }

@@ -27,7 +27,10 @@ cluster(inputs) := {"type": "azure-native:containerservice:ManagedCluster", "sta
 	inputs,
 )}
 
-sandbox := object.union(node_pool, {"name": "models", "workloadRuntime": "KataVmIsolation", "nodeTaints": ["sealgate.io/sandboxed=true:NoSchedule"]})
+sandbox := object.union(
+	node_pool,
+	{"name": "models", "workloadRuntime": "KataVmIsolation", "nodeTaints": ["sealgate.io/sandboxed=true:NoSchedule"]},
+)
 
 ids(doc) := {f.id | some f in aks.deny with input as doc}
 
@@ -55,7 +58,10 @@ test_sandboxing_needs_the_azure_linux_sku if {
 }
 
 test_zones_and_tier_are_environment_aware if {
-	one_zone := cluster({"sku": {"tier": "Free"}, "agentPoolProfiles": [object.union(node_pool, {"availabilityZones": ["1"]})]})
+	one_zone := cluster({
+		"sku": {"tier": "Free"},
+		"agentPoolProfiles": [object.union(node_pool, {"availabilityZones": ["1"]})],
+	})
 	ids(one_zone) == {"SG-AZ-037"}
 	count(ids(object.union(one_zone, {"stack": "dev"}))) == 0
 }

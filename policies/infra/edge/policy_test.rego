@@ -35,5 +35,8 @@ test_device_sas_stays_on_for_tpm_devices if {
 
 test_dps_network if {
 	ids({"type": "azure-native:deviceprovisioningservices:IotDpsResource", "inputs": {"properties": {}}}) == {"SG-AZ-082"}
-	count(ids({"type": "azure-native:deviceprovisioningservices:IotDpsResource", "inputs": {"properties": {"publicNetworkAccess": "Disabled"}}})) == 0
+	count(ids({
+		"type": "azure-native:deviceprovisioningservices:IotDpsResource",
+		"inputs": {"properties": {"publicNetworkAccess": "Disabled"}},
+	})) == 0
 }

@@ -34,7 +34,9 @@ test_short_retention_is_environment_aware if {
 	count(ids(object.union(vault({"softDeleteRetentionInDays": 7}), {"stack": "dev"}))) == 0
 }
 
-test_unknown_stack_is_held_to_prod if ids(object.union(vault({"softDeleteRetentionInDays": 7}), {"stack": "sandbox"})) == {"SG-AZ-003"}
+test_unknown_stack_is_held_to_prod if {
+	ids(object.union(vault({"softDeleteRetentionInDays": 7}), {"stack": "sandbox"})) == {"SG-AZ-003"}
+}
 
 test_public_access_denied if {
 	findings := key_vault.deny with input as vault({"publicNetworkAccess": "Enabled"})
@@ -43,7 +45,11 @@ test_public_access_denied if {
 }
 
 test_managed_hsm_checked if {
-	hsm := {"type": "azure-native:keyvault:ManagedHsm", "stack": "prod", "inputs": {"properties": {"publicNetworkAccess": "Enabled"}}}
+	hsm := {
+		"type": "azure-native:keyvault:ManagedHsm",
+		"stack": "prod",
+		"inputs": {"properties": {"publicNetworkAccess": "Enabled"}},
+	}
 	ids(hsm) == {"SG-AZ-003", "SG-AZ-004", "SG-AZ-009"}
 }
 

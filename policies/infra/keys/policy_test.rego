@@ -24,21 +24,38 @@ test_software_key_denied if ids(key({"kty": "RSA"})) == {"SG-AZ-005"}
 test_missing_rotation_denied if ids(json.remove(key({}), ["inputs/properties/rotationPolicy"])) == {"SG-AZ-006"}
 
 test_rotation_period_is_environment_aware if {
-	slow := key({"rotationPolicy": {"attributes": {"expiryTime": "P400D"}, "lifetimeActions": [{"action": {"type": "Rotate"}, "trigger": {"timeAfterCreate": "P365D"}}]}})
+	slow := key({"rotationPolicy": {
+		"attributes": {"expiryTime": "P400D"},
+		"lifetimeActions": [{"action": {"type": "Rotate"}, "trigger": {"timeAfterCreate": "P365D"}}],
+	}})
 	ids(slow) == {"SG-AZ-006"}
 	count(ids(object.union(slow, {"stack": "dev"}))) == 0
 }
 
-test_rotation_without_expiry_denied if ids(json.remove(key({}), ["inputs/properties/rotationPolicy/attributes"])) == {"SG-AZ-006"}
+test_rotation_without_expiry_denied if {
+	ids(json.remove(key({}), ["inputs/properties/rotationPolicy/attributes"])) == {"SG-AZ-006"}
+}
 
 test_exportable_key_needs_release_policy if {
 	ids(key({"attributes": {"exportable": true}})) == {"SG-AZ-007"}
 	count(ids(key({"attributes": {"exportable": true}, "releasePolicy": {"data": "eyJ2ZXJzaW9uIjoiMS4wLjAifQ"}}))) == 0
 }
 
-cmk := {"type": "azure-native:keyvault:Key", "urn": "urn:k", "name": "k", "parent": "", "inputs": {"keyName": "storage-cmk"}}
+cmk := {
+	"type": "azure-native:keyvault:Key",
+	"urn": "urn:k",
+	"name": "k",
+	"parent": "",
+	"inputs": {"keyName": "storage-cmk"},
+}
 
-assignment(parent, scope) := {"type": "azure-native:authorization:RoleAssignment", "urn": "urn:ra", "name": "ra", "parent": parent, "inputs": {"scope": scope}}
+assignment(parent, scope) := {
+	"type": "azure-native:authorization:RoleAssignment",
+	"urn": "urn:ra",
+	"name": "ra",
+	"parent": parent,
+	"inputs": {"scope": scope},
+}
 
 test_cmk_needs_a_role_assignment if {
 	ids({"type": "pulumi:plan", "resources": [cmk]}) == {"SG-AZ-008"}

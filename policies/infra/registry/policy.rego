@@ -27,7 +27,11 @@ settings := data.sealgate.lib.infra.settings(input)
 deny contains finding if {
 	registry
 	object.get(inputs, ["sku", "name"], null) != "Premium"
-	finding := data.sealgate.lib.infra.input_finding("SG-AZ-020", sprintf("registry SKU is %v, not Premium", [object.get(inputs, ["sku", "name"], null)]), ["sku", "name"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-020",
+		sprintf("registry SKU is %v, not Premium", [object.get(inputs, ["sku", "name"], null)]),
+		["sku", "name"],
+	)
 }
 
 # METADATA
@@ -56,7 +60,11 @@ deny contains finding if {
 deny contains finding if {
 	registry
 	object.get(inputs, "publicNetworkAccess", null) != "Disabled"
-	finding := data.sealgate.lib.infra.input_finding("SG-AZ-022", sprintf("public network access is %v, not Disabled", [object.get(inputs, "publicNetworkAccess", null)]), ["publicNetworkAccess"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-022",
+		sprintf("public network access is %v, not Disabled", [object.get(inputs, "publicNetworkAccess", null)]),
+		["publicNetworkAccess"],
+	)
 }
 
 # METADATA
@@ -70,14 +78,22 @@ deny contains finding if {
 deny contains finding if {
 	registry
 	lower(sprintf("%v", [object.get(inputs, ["encryption", "status"], null)])) != "enabled"
-	finding := data.sealgate.lib.infra.input_finding("SG-AZ-023", "the registry is not encrypted with a customer-managed key", ["encryption", "status"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-023",
+		"the registry is not encrypted with a customer-managed key",
+		["encryption", "status"],
+	)
 }
 
 deny contains finding if {
 	registry
 	lower(sprintf("%v", [object.get(inputs, ["encryption", "status"], null)])) == "enabled"
 	not is_string(object.get(inputs, ["encryption", "keyVaultProperties", "keyIdentifier"], null))
-	finding := data.sealgate.lib.infra.input_finding("SG-AZ-023", "the registry's customer-managed key is not named (keyVaultProperties.keyIdentifier)", ["encryption", "keyVaultProperties"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-023",
+		"the registry's customer-managed key is not named (keyVaultProperties.keyIdentifier)",
+		["encryption", "keyVaultProperties"],
+	)
 }
 
 # METADATA
@@ -98,13 +114,24 @@ deny contains finding if {
 	registry
 	lower(sprintf("%v", [object.get(inputs, ["encryption", "status"], null)])) == "enabled"
 	object.get(inputs, ["encryption", "keyVaultProperties", "identity"], null) != "system"
-	finding := data.sealgate.lib.infra.input_finding("SG-AZ-027", "the registry reads its key with a user-assigned identity, which cannot pass the vault firewall (keyVaultProperties.identity is not system)", ["encryption", "keyVaultProperties", "identity"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-027",
+		concat(" ", [
+			"the registry reads its key with a user-assigned identity, which cannot pass the vault firewall",
+			"(keyVaultProperties.identity is not system)",
+		]),
+		["encryption", "keyVaultProperties", "identity"],
+	)
 }
 
 deny contains finding if {
 	registry
 	not contains(sprintf("%v", [object.get(inputs, ["identity", "type"], "")]), "SystemAssigned")
-	finding := data.sealgate.lib.infra.input_finding("SG-AZ-027", "the registry has no system-assigned identity to read its key behind the vault firewall", ["identity", "type"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-027",
+		"the registry has no system-assigned identity to read its key behind the vault firewall",
+		["identity", "type"],
+	)
 }
 
 # METADATA
@@ -118,7 +145,11 @@ deny contains finding if {
 deny contains finding if {
 	registry
 	lower(sprintf("%v", [object.get(inputs, ["policies", "quarantinePolicy", "status"], null)])) != "enabled"
-	finding := data.sealgate.lib.infra.input_finding("SG-AZ-024", "the quarantine policy is not enabled", ["policies", "quarantinePolicy", "status"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-024",
+		"the quarantine policy is not enabled",
+		["policies", "quarantinePolicy", "status"],
+	)
 }
 
 # METADATA
@@ -132,7 +163,11 @@ deny contains finding if {
 deny contains finding if {
 	registry
 	lower(sprintf("%v", [object.get(inputs, ["policies", "retentionPolicy", "status"], null)])) != "enabled"
-	finding := data.sealgate.lib.infra.input_finding("SG-AZ-025", "the retention policy for untagged manifests is not enabled", ["policies", "retentionPolicy", "status"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-025",
+		"the retention policy for untagged manifests is not enabled",
+		["policies", "retentionPolicy", "status"],
+	)
 }
 
 # METADATA

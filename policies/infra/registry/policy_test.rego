@@ -12,7 +12,10 @@ acr(inputs) := {"type": "azure-native:containerregistry:Registry", "stack": "pro
 		"publicNetworkAccess": "Disabled",
 		"zoneRedundancy": "Enabled",
 		"identity": {"type": "SystemAssigned, UserAssigned"},
-		"encryption": {"status": "enabled", "keyVaultProperties": {"keyIdentifier": "https://v.vault.azure.net/keys/registry-cmk", "identity": "system"}},
+		"encryption": {
+			"status": "enabled",
+			"keyVaultProperties": {"keyIdentifier": "https://v.vault.azure.net/keys/registry-cmk", "identity": "system"},
+		},
 		"policies": {"quarantinePolicy": {"status": "enabled"}, "retentionPolicy": {"status": "enabled", "days": 30}},
 	},
 	inputs,

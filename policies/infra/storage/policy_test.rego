@@ -13,7 +13,11 @@ account(inputs) := {"type": "azure-native:storage:StorageAccount", "stack": "pro
 		"enableHttpsTrafficOnly": true,
 		"publicNetworkAccess": "Disabled",
 		"networkRuleSet": {"defaultAction": "Deny"},
-		"encryption": {"keySource": "Microsoft.Keyvault", "keyVaultProperties": {"keyName": "storage-cmk"}, "requireInfrastructureEncryption": true},
+		"encryption": {
+			"keySource": "Microsoft.Keyvault",
+			"keyVaultProperties": {"keyName": "storage-cmk"},
+			"requireInfrastructureEncryption": true,
+		},
 	},
 	inputs,
 )}
@@ -33,7 +37,12 @@ test_public_blobs_denied if {
 
 test_public_network_denied if ids(account({"networkRuleSet": {"defaultAction": "Allow"}})) == {"SG-AZ-013"}
 
-test_platform_managed_keys_denied if ids(account({"encryption": {"keySource": "Microsoft.Storage", "requireInfrastructureEncryption": true}})) == {"SG-AZ-014"}
+test_platform_managed_keys_denied if {
+	ids(account({"encryption": {
+		"keySource": "Microsoft.Storage",
+		"requireInfrastructureEncryption": true,
+	}})) == {"SG-AZ-014"}
+}
 
 test_redundancy_is_environment_aware if {
 	ids(account({"sku": {"name": "Standard_LRS"}})) == {"SG-AZ-017", "SG-AZ-018"}
@@ -55,7 +64,11 @@ test_audit_container_is_worm if {
 	audit := {"type": "azure-native:storage:BlobContainer", "inputs": {"containerName": "audit", "publicAccess": "None"}}
 	ids(audit) == {"SG-AZ-016"}
 	count(ids(object.union(audit, {"inputs": {"immutableStorageWithVersioning": {"enabled": true}}}))) == 0
-	policy := {"type": "azure-native:storage:BlobContainerImmutabilityPolicy", "stack": "prod", "inputs": {"immutabilityPeriodSinceCreationInDays": 30}}
+	policy := {
+		"type": "azure-native:storage:BlobContainerImmutabilityPolicy",
+		"stack": "prod",
+		"inputs": {"immutabilityPeriodSinceCreationInDays": 30},
+	}
 	ids(policy) == {"SG-AZ-016"}
 	count(ids(object.union(policy, {"stack": "dev"}))) == 0
 }
@@ -67,14 +80,29 @@ test_production_storage_is_geo_redundant if {
 	count(ids(account({"sku": {"name": "Standard_RAGZRS"}}))) == 0
 }
 
-audit_container := {"type": "azure-native:storage:BlobContainer", "urn": "urn:c", "name": "c", "parent": "", "inputs": {"containerName": "audit-witness"}}
+audit_container := {
+	"type": "azure-native:storage:BlobContainer",
+	"urn": "urn:c",
+	"name": "c",
+	"parent": "",
+	"inputs": {"containerName": "audit-witness"},
+}
 
-worm := {"type": "azure-native:storage:BlobContainerImmutabilityPolicy", "urn": "urn:w", "name": "w", "parent": "urn:c", "inputs": {}}
+worm := {
+	"type": "azure-native:storage:BlobContainerImmutabilityPolicy",
+	"urn": "urn:w",
+	"name": "w",
+	"parent": "urn:c",
+	"inputs": {},
+}
 
 test_audit_containers_need_a_worm_policy if {
 	count(ids({"type": "pulumi:plan", "resources": [audit_container, worm]})) == 0
 	ids({"type": "pulumi:plan", "resources": [audit_container]}) == {"SG-AZ-016"}
-	ids({"type": "pulumi:plan", "resources": [audit_container, object.union(worm, {"parent": "urn:other"})]}) == {"SG-AZ-016"}
+	ids({
+		"type": "pulumi:plan",
+		"resources": [audit_container, object.union(worm, {"parent": "urn:other"})],
+	}) == {"SG-AZ-016"}
 	models := object.union(audit_container, {"inputs": {"containerName": "models"}})
 	count(ids({"type": "pulumi:plan", "resources": [models]})) == 0
 	findings := storage.deny with input as {"type": "pulumi:plan", "resources": [audit_container], "deleted": [worm]}

@@ -39,13 +39,21 @@ version_at_least(version, minimum) if {
 deny contains finding if {
 	waf_policy
 	object.get(settings, "mode", null) != "Prevention"
-	finding := data.sealgate.lib.infra.input_finding("SG-AZ-040", sprintf("WAF mode is %v, not Prevention", [object.get(settings, "mode", null)]), ["policySettings", "mode"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-040",
+		sprintf("WAF mode is %v, not Prevention", [object.get(settings, "mode", null)]),
+		["policySettings", "mode"],
+	)
 }
 
 deny contains finding if {
 	waf_policy
 	object.get(settings, "state", null) != "Enabled"
-	finding := data.sealgate.lib.infra.input_finding("SG-AZ-040", sprintf("WAF state is %v, not Enabled", [object.get(settings, "state", null)]), ["policySettings", "state"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-040",
+		sprintf("WAF state is %v, not Enabled", [object.get(settings, "state", null)]),
+		["policySettings", "state"],
+	)
 }
 
 # METADATA
@@ -63,7 +71,11 @@ deny contains finding if {
 		version_at_least(object.get(s, "ruleSetVersion", null), waf.min_default_rule_set_version)
 	]
 	count(current) == 0
-	finding := data.sealgate.lib.infra.input_finding("SG-AZ-041", sprintf("no %s %s or later among the managed rule sets", [waf.default_rule_set, waf.min_default_rule_set_version]), ["managedRules", "managedRuleSets"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-041",
+		sprintf("no %s %s or later among the managed rule sets", [waf.default_rule_set, waf.min_default_rule_set_version]),
+		["managedRules", "managedRuleSets"],
+	)
 }
 
 # METADATA
@@ -77,7 +89,11 @@ deny contains finding if {
 	waf_policy
 	bots := [s | some s in rule_sets; object.get(s, "ruleSetType", null) == waf.bot_rule_set]
 	count(bots) == 0
-	finding := data.sealgate.lib.infra.input_finding("SG-AZ-042", "bot protection (Microsoft_BotManagerRuleSet) is not enabled", ["managedRules", "managedRuleSets"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-042",
+		"bot protection (Microsoft_BotManagerRuleSet) is not enabled",
+		["managedRules", "managedRuleSets"],
+	)
 }
 
 # METADATA
@@ -87,12 +103,17 @@ deny contains finding if {
 #   id: SG-AZ-043
 #   severity: high
 #   remediation: >-
-#     Set `requestBodyCheck: true`, `requestBodyEnforcement: true`, `maxRequestBodySizeInKb` and `fileUploadLimitInMb` within the limits.
+#     Set `requestBodyCheck: true`, `requestBodyEnforcement: true`, `maxRequestBodySizeInKb` and
+#     `fileUploadLimitInMb` within the limits.
 deny contains finding if {
 	waf_policy
 	some flag in ["requestBodyCheck", "requestBodyEnforcement"]
 	object.get(settings, flag, null) != true
-	finding := data.sealgate.lib.infra.input_finding("SG-AZ-043", sprintf("policySettings.%s is not true", [flag]), ["policySettings", flag])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-043",
+		sprintf("policySettings.%s is not true", [flag]),
+		["policySettings", flag],
+	)
 }
 
 deny contains finding if {
@@ -100,7 +121,11 @@ deny contains finding if {
 	some limit in [["maxRequestBodySizeInKb", waf.max_request_body_kb], ["fileUploadLimitInMb", waf.max_file_upload_mb]]
 	value := object.get(settings, limit[0], null)
 	data.sealgate.lib.infra.above(value, limit[1])
-	finding := data.sealgate.lib.infra.input_finding("SG-AZ-043", sprintf("policySettings.%s is %v; at most %v", [limit[0], value, limit[1]]), ["policySettings", limit[0]])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-043",
+		sprintf("policySettings.%s is %v; at most %v", [limit[0], value, limit[1]]),
+		["policySettings", limit[0]],
+	)
 }
 
 # METADATA
@@ -114,17 +139,29 @@ deny contains finding if {
 deny contains finding if {
 	gateway
 	object.get(inputs, ["sku", "tier"], null) != "WAF_v2"
-	finding := data.sealgate.lib.infra.input_finding("SG-AZ-044", sprintf("gateway tier is %v, not WAF_v2", [object.get(inputs, ["sku", "tier"], null)]), ["sku", "tier"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-044",
+		sprintf("gateway tier is %v, not WAF_v2", [object.get(inputs, ["sku", "tier"], null)]),
+		["sku", "tier"],
+	)
 }
 
 deny contains finding if {
 	gateway
 	not is_string(object.get(inputs, ["firewallPolicy", "id"], null))
-	finding := data.sealgate.lib.infra.input_finding("SG-AZ-044", "no WAF policy is attached to the gateway", ["firewallPolicy"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-044",
+		"no WAF policy is attached to the gateway",
+		["firewallPolicy"],
+	)
 }
 
 deny contains finding if {
 	gateway
 	not object.get(inputs, ["sslPolicy", "policyName"], null) in waf.ssl_policies
-	finding := data.sealgate.lib.infra.input_finding("SG-AZ-044", sprintf("TLS policy %v is not one of %v", [object.get(inputs, ["sslPolicy", "policyName"], null), waf.ssl_policies]), ["sslPolicy"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-044",
+		sprintf("TLS policy %v is not one of %v", [object.get(inputs, ["sslPolicy", "policyName"], null), waf.ssl_policies]),
+		["sslPolicy"],
+	)
 }

@@ -8,7 +8,10 @@ ids(doc) := {f.id | some f in workloads.deny with input as doc}
 
 ns(enforce) := {"metadata": {"name": "models", "labels": {"pod-security.kubernetes.io/enforce": enforce}}}
 
-deny_all := {"metadata": {"name": "default-deny", "namespace": "models"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}
+deny_all := {
+	"metadata": {"name": "default-deny", "namespace": "models"},
+	"spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+}
 
 test_restricted_namespace_passes if {
 	count(ids({"type": "kubernetes:core/v1:Namespace", "inputs": ns("restricted")})) == 0
