@@ -17,7 +17,7 @@ inputs := data.sealgate.lib.infra.inputs(input)
 
 settings := data.sealgate.lib.infra.settings(input)
 
-aks := data.config.infra.aks
+required := data.config.infra.aks
 
 # Every node pool of this input: {path, pool}, inline profiles and AgentPool resources.
 pools contains {"path": ["agentPoolProfiles", i], "pool": pool} if {
@@ -31,7 +31,7 @@ pools contains {"path": [], "pool": inputs} if {
 }
 
 sandboxed(pool) if {
-	object.get(pool, "workloadRuntime", null) == aks.sandbox_runtime
+	object.get(pool, "workloadRuntime", null) == required.sandbox_runtime
 	some taint in data.sealgate.lib.infra.as_array(object.get(pool, "nodeTaints", []))
 	endswith(sprintf("%v", [taint]), ":NoSchedule")
 }
@@ -106,7 +106,7 @@ deny contains finding if {
 deny contains finding if {
 	cluster
 	engine := object.get(inputs, ["networkProfile", "networkPolicy"], null)
-	not engine in aks.network_policies
+	not engine in required.network_policies
 	finding := data.sealgate.lib.infra.input_finding(
 		"SG-AZ-033",
 		sprintf("network policy engine is %v", [engine]),
@@ -164,7 +164,7 @@ deny contains finding if {
 deny contains finding if {
 	some p in pools
 	os := object.get(p.pool, "osSKU", null)
-	not os in aks.node_os
+	not os in required.node_os
 	finding := data.sealgate.lib.infra.input_finding(
 		"SG-AZ-036",
 		sprintf("node pool %v runs %v, not AzureLinux", [object.get(p.pool, "name", object.get(input, "name", "?")), os]),
@@ -241,7 +241,7 @@ deny contains finding if {
 #     Add an AgentPool with `workloadRuntime: KataVmIsolation` and a `NoSchedule` taint.
 deny contains finding if {
 	data.sealgate.lib.infra.is_type(input, "azure-native:containerservice:AgentPool")
-	object.get(inputs, "workloadRuntime", null) == aks.sandbox_runtime
+	object.get(inputs, "workloadRuntime", null) == required.sandbox_runtime
 	not sandboxed(inputs)
 	finding := data.sealgate.lib.infra.input_finding(
 		"SG-AZ-038",
@@ -257,10 +257,9 @@ deny contains finding if {
 		sandboxed(object.get(r, "inputs", {}))
 	]
 	count(sandboxed_pools) == 0
-	finding := {
-		"id": "SG-AZ-038",
-		"msg": "the plan has a cluster but no sandboxed (KataVmIsolation, tainted) node pool",
-		"severity": "high",
-		"path": ["resources"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-AZ-038",
+		"the plan has a cluster but no sandboxed (KataVmIsolation, tainted) node pool",
+		["resources"],
+	)
 }

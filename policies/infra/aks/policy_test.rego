@@ -74,8 +74,8 @@ test_sandboxed_pool if {
 
 test_plan_needs_a_sandboxed_pool if {
 	c := {"type": "azure-native:containerservice:ManagedCluster", "urn": "c", "inputs": {}}
-	p := {"type": "azure-native:containerservice:AgentPool", "urn": "p", "inputs": sandbox}
 	ids({"type": "pulumi:plan", "resources": [c]}) == {"SG-AZ-038"}
+	p := {"type": "azure-native:containerservice:AgentPool", "urn": "p", "inputs": sandbox}
 	count(ids({"type": "pulumi:plan", "resources": [c, p]})) == 0
 	count(ids({"type": "pulumi:plan", "resources": []})) == 0
 }

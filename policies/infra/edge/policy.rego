@@ -14,9 +14,9 @@ hub if data.sealgate.lib.infra.is_type(input, "azure-native:iothub:IotHubResourc
 
 dps if data.sealgate.lib.infra.is_type(input, "azure-native:deviceprovisioningservices:IotDpsResource")
 
-edge_service if hub
+iot_service if hub
 
-edge_service if dps
+iot_service if dps
 
 props := object.get(data.sealgate.lib.infra.inputs(input), "properties", {})
 
@@ -96,7 +96,7 @@ deny contains finding if {
 #   remediation: >-
 #     Set `properties.publicNetworkAccess: Disabled`.
 deny contains finding if {
-	edge_service
+	iot_service
 	object.get(props, "publicNetworkAccess", null) != "Disabled"
 	finding := data.sealgate.lib.infra.input_finding(
 		"SG-AZ-082",

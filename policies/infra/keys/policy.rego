@@ -130,18 +130,17 @@ deny contains finding if {
 	name := object.get(k, ["inputs", "keyName"], null)
 	name in data.config.infra.key_vault.customer_managed_keys
 	not key_role_assigned(object.get(k, "urn", ""), name)
-	finding := {
-		"id": "SG-AZ-008",
-		"msg": sprintf(
+	finding := data.sealgate.lib.findings.finding(
+		"SG-AZ-008",
+		sprintf(
 			"customer-managed key %v has no role assignment%s",
 			[
 				name,
 				data.sealgate.lib.infra.deleted_note(input, object.get(k, "urn", ""), "azure-native:authorization:RoleAssignment"),
 			],
 		),
-		"severity": "high",
-		"path": ["resources", i],
-	}
+		["resources", i],
+	)
 }
 
 # A role assignment is on the key when it is the key's child, or scoped to it by name.

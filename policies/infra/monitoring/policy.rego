@@ -10,13 +10,33 @@ package sealgate.infra.monitoring
 
 import rego.v1
 
-monitoring := data.config.infra.monitoring
+required := data.config.infra.monitoring
 
 inputs := data.sealgate.lib.infra.inputs(input)
 
 settings := data.sealgate.lib.infra.settings(input)
 
 plan if object.get(input, "type", null) == "pulumi:plan"
+
+# The type of the resource a diagnostic setting covers: the last type of its parent's URN
+# (urn:pulumi:<stack>::<project>::<type chain, $-separated>::<name>).
+parent_type := type_token if {
+	parts := split(object.get(input, "parent", ""), "::")
+	count(parts) == 4
+	chain := split(parts[2], "$")
+	type_token := chain[count(chain) - 1]
+}
+
+# Log category groups of the parent's type (policies/data/infra.yaml monitoring.categories,
+# after Azure Monitor's supported-logs reference); a type not in the table may send either.
+default log_groups := ["allLogs", "audit"]
+
+log_groups := required.categories[parent_type].log_groups
+
+enabled_logs := [l |
+	some l in data.sealgate.lib.infra.as_array(object.get(inputs, "logs", []))
+	object.get(l, "enabled", null) == true
+]
 
 # METADATA
 # title: Resource without diagnostic settings
@@ -31,11 +51,11 @@ deny contains finding if {
 	plan
 	some i, r in data.sealgate.lib.infra.as_array(object.get(input, "resources", []))
 	is_object(r)
-	object.get(r, "type", null) in monitoring.diagnosed_types
+	object.get(r, "type", null) in required.diagnosed_types
 	not data.sealgate.lib.infra.has_child(input, object.get(r, "urn", ""), "azure-native:monitor:DiagnosticSetting")
-	finding := {
-		"id": "SG-AZ-070",
-		"msg": sprintf(
+	finding := data.sealgate.lib.findings.finding(
+		"SG-AZ-070",
+		sprintf(
 			"%s (%s) has no diagnostic setting%s",
 			[
 				object.get(r, "name", "?"),
@@ -43,30 +63,9 @@ deny contains finding if {
 				data.sealgate.lib.infra.deleted_note(input, object.get(r, "urn", ""), "azure-native:monitor:DiagnosticSetting"),
 			],
 		),
-		"severity": "medium",
-		"path": ["resources", i],
-	}
+		["resources", i],
+	)
 }
-
-# The type of the resource a diagnostic setting covers: the last type of its parent's URN
-# (urn:pulumi:<stack>::<project>::<type chain, $-separated>::<name>).
-parent_type := type_token if {
-	parts := split(object.get(input, "parent", ""), "::")
-	count(parts) == 4
-	chain := split(parts[2], "$")
-	type_token := chain[count(chain) - 1]
-}
-
-# Log category groups of the parent's type (policies/data/infra.yaml monitoring.categories,
-# after Azure Monitor's supported-logs reference); a type not in the table may send either.
-log_groups := groups if {
-	groups := monitoring.categories[parent_type].log_groups
-} else := ["allLogs", "audit"]
-
-enabled_logs := [l |
-	some l in data.sealgate.lib.infra.as_array(object.get(inputs, "logs", []))
-	object.get(l, "enabled", null) == true
-]
 
 deny contains finding if {
 	data.sealgate.lib.infra.is_type(input, "azure-native:monitor:DiagnosticSetting")
@@ -107,12 +106,12 @@ deny contains finding if {
 
 deny contains finding if {
 	data.sealgate.lib.infra.is_type(input, "azure-native:monitor:DiagnosticSetting")
-	monitoring.categories[parent_type].metrics == true
+	required.categories[parent_type].metrics == true
+	count(log_groups) == 0
 	sent := [m |
 		some m in data.sealgate.lib.infra.as_array(object.get(inputs, "metrics", []))
 		object.get(m, "enabled", null) == true
 	]
-	count(log_groups) == 0
 	count(sent) == 0
 	finding := data.sealgate.lib.infra.input_finding(
 		"SG-AZ-073",
@@ -149,7 +148,7 @@ deny contains finding if {
 #   remediation: Add the ScheduledQueryRule alerts (Monitoring.add_alerts in infra/components/monitoring.py).
 deny contains finding if {
 	plan
-	some alert, marker in monitoring.required_alerts
+	some alert, marker in required.required_alerts
 	rules := [r |
 		some r in data.sealgate.lib.infra.plan_resources(input, "azure-native:monitor:ScheduledQueryRule")
 		object.get(r, ["inputs", "enabled"], true) == true
@@ -157,12 +156,11 @@ deny contains finding if {
 		contains(sprintf("%v", [object.get(c, "query", "")]), marker)
 	]
 	count(rules) == 0
-	finding := {
-		"id": "SG-AZ-072",
-		"msg": sprintf("no enabled alert on %s", [alert]),
-		"severity": "medium",
-		"path": ["resources"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-AZ-072",
+		sprintf("no enabled alert on %s", [alert]),
+		["resources"],
+	)
 }
 
 # METADATA

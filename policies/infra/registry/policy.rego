@@ -10,7 +10,7 @@ package sealgate.infra.registry
 
 import rego.v1
 
-registry if data.sealgate.lib.infra.is_type(input, "azure-native:containerregistry:Registry")
+container_registry if data.sealgate.lib.infra.is_type(input, "azure-native:containerregistry:Registry")
 
 inputs := data.sealgate.lib.infra.inputs(input)
 
@@ -25,7 +25,7 @@ settings := data.sealgate.lib.infra.settings(input)
 #   remediation: >-
 #     Set `sku.name: Premium`.
 deny contains finding if {
-	registry
+	container_registry
 	object.get(inputs, ["sku", "name"], null) != "Premium"
 	finding := data.sealgate.lib.infra.input_finding(
 		"SG-AZ-020",
@@ -43,7 +43,7 @@ deny contains finding if {
 #   remediation: >-
 #     Set `adminUserEnabled: false` and `anonymousPullEnabled: false`.
 deny contains finding if {
-	registry
+	container_registry
 	some flag in ["adminUserEnabled", "anonymousPullEnabled"]
 	object.get(inputs, flag, null) != false
 	finding := data.sealgate.lib.infra.input_finding("SG-AZ-021", sprintf("%s is not false", [flag]), [flag])
@@ -58,7 +58,7 @@ deny contains finding if {
 #   remediation: >-
 #     Set `publicNetworkAccess: Disabled` and `networkRuleBypassOptions: None`.
 deny contains finding if {
-	registry
+	container_registry
 	object.get(inputs, "publicNetworkAccess", null) != "Disabled"
 	finding := data.sealgate.lib.infra.input_finding(
 		"SG-AZ-022",
@@ -76,7 +76,7 @@ deny contains finding if {
 #   remediation: >-
 #     Set `encryption.status: enabled` with `keyVaultProperties.keyIdentifier` and its identity.
 deny contains finding if {
-	registry
+	container_registry
 	lower(sprintf("%v", [object.get(inputs, ["encryption", "status"], null)])) != "enabled"
 	finding := data.sealgate.lib.infra.input_finding(
 		"SG-AZ-023",
@@ -86,7 +86,7 @@ deny contains finding if {
 }
 
 deny contains finding if {
-	registry
+	container_registry
 	lower(sprintf("%v", [object.get(inputs, ["encryption", "status"], null)])) == "enabled"
 	not is_string(object.get(inputs, ["encryption", "keyVaultProperties", "keyIdentifier"], null))
 	finding := data.sealgate.lib.infra.input_finding(
@@ -111,7 +111,7 @@ deny contains finding if {
 #     Enable the system-assigned identity (`identity.type` with SystemAssigned), grant it the key,
 #     and set `encryption.keyVaultProperties.identity` to `system`.
 deny contains finding if {
-	registry
+	container_registry
 	lower(sprintf("%v", [object.get(inputs, ["encryption", "status"], null)])) == "enabled"
 	object.get(inputs, ["encryption", "keyVaultProperties", "identity"], null) != "system"
 	finding := data.sealgate.lib.infra.input_finding(
@@ -125,7 +125,7 @@ deny contains finding if {
 }
 
 deny contains finding if {
-	registry
+	container_registry
 	not contains(sprintf("%v", [object.get(inputs, ["identity", "type"], "")]), "SystemAssigned")
 	finding := data.sealgate.lib.infra.input_finding(
 		"SG-AZ-027",
@@ -143,7 +143,7 @@ deny contains finding if {
 #   remediation: >-
 #     Set `policies.quarantinePolicy.status: enabled`.
 deny contains finding if {
-	registry
+	container_registry
 	lower(sprintf("%v", [object.get(inputs, ["policies", "quarantinePolicy", "status"], null)])) != "enabled"
 	finding := data.sealgate.lib.infra.input_finding(
 		"SG-AZ-024",
@@ -161,7 +161,7 @@ deny contains finding if {
 #   remediation: >-
 #     Set `policies.retentionPolicy.status: enabled` with `days`.
 deny contains finding if {
-	registry
+	container_registry
 	lower(sprintf("%v", [object.get(inputs, ["policies", "retentionPolicy", "status"], null)])) != "enabled"
 	finding := data.sealgate.lib.infra.input_finding(
 		"SG-AZ-025",
@@ -179,7 +179,7 @@ deny contains finding if {
 #   remediation: >-
 #     Set `zoneRedundancy: Enabled`.
 deny contains finding if {
-	registry
+	container_registry
 	settings.min_zones > 1
 	object.get(inputs, "zoneRedundancy", null) != "Enabled"
 	finding := data.sealgate.lib.infra.input_finding("SG-AZ-026", "the registry is not zone-redundant", ["zoneRedundancy"])

@@ -261,9 +261,9 @@ deny contains finding if {
 		object.get(c, "urn", ""),
 		"azure-native:storage:BlobContainerImmutabilityPolicy",
 	)
-	finding := {
-		"id": "SG-AZ-016",
-		"msg": sprintf(
+	finding := data.sealgate.lib.findings.finding(
+		"SG-AZ-016",
+		sprintf(
 			"container %v has no immutability (WORM) policy%s",
 			[
 				object.get(c, ["inputs", "containerName"], "?"),
@@ -274,9 +274,8 @@ deny contains finding if {
 				),
 			],
 		),
-		"severity": "critical",
-		"path": ["resources", i],
-	}
+		["resources", i],
+	)
 }
 
 # METADATA

@@ -10,13 +10,13 @@ package sealgate.infra.waf
 
 import rego.v1
 
-waf_policy if data.sealgate.lib.infra.is_type(input, "azure-native:network:WebApplicationFirewallPolicy")
+firewall_policy if data.sealgate.lib.infra.is_type(input, "azure-native:network:WebApplicationFirewallPolicy")
 
 gateway if data.sealgate.lib.infra.is_type(input, "azure-native:network:ApplicationGateway")
 
 inputs := data.sealgate.lib.infra.inputs(input)
 
-waf := data.config.infra.waf
+required := data.config.infra.waf
 
 settings := object.get(inputs, "policySettings", {})
 
@@ -37,7 +37,7 @@ version_at_least(version, minimum) if {
 #   remediation: >-
 #     Set `policySettings.mode: Prevention` and `policySettings.state: Enabled`.
 deny contains finding if {
-	waf_policy
+	firewall_policy
 	object.get(settings, "mode", null) != "Prevention"
 	finding := data.sealgate.lib.infra.input_finding(
 		"SG-AZ-040",
@@ -47,7 +47,7 @@ deny contains finding if {
 }
 
 deny contains finding if {
-	waf_policy
+	firewall_policy
 	object.get(settings, "state", null) != "Enabled"
 	finding := data.sealgate.lib.infra.input_finding(
 		"SG-AZ-040",
@@ -64,16 +64,19 @@ deny contains finding if {
 #   severity: high
 #   remediation: Add a managed rule set `Microsoft_DefaultRuleSet` version 2.1 or later.
 deny contains finding if {
-	waf_policy
+	firewall_policy
 	current := [s |
 		some s in rule_sets
-		object.get(s, "ruleSetType", null) == waf.default_rule_set
-		version_at_least(object.get(s, "ruleSetVersion", null), waf.min_default_rule_set_version)
+		object.get(s, "ruleSetType", null) == required.default_rule_set
+		version_at_least(object.get(s, "ruleSetVersion", null), required.min_default_rule_set_version)
 	]
 	count(current) == 0
 	finding := data.sealgate.lib.infra.input_finding(
 		"SG-AZ-041",
-		sprintf("no %s %s or later among the managed rule sets", [waf.default_rule_set, waf.min_default_rule_set_version]),
+		sprintf(
+			"no %s %s or later among the managed rule sets",
+			[required.default_rule_set, required.min_default_rule_set_version],
+		),
 		["managedRules", "managedRuleSets"],
 	)
 }
@@ -86,8 +89,8 @@ deny contains finding if {
 #   severity: medium
 #   remediation: Add the managed rule set `Microsoft_BotManagerRuleSet`.
 deny contains finding if {
-	waf_policy
-	bots := [s | some s in rule_sets; object.get(s, "ruleSetType", null) == waf.bot_rule_set]
+	firewall_policy
+	bots := [s | some s in rule_sets; object.get(s, "ruleSetType", null) == required.bot_rule_set]
 	count(bots) == 0
 	finding := data.sealgate.lib.infra.input_finding(
 		"SG-AZ-042",
@@ -106,7 +109,7 @@ deny contains finding if {
 #     Set `requestBodyCheck: true`, `requestBodyEnforcement: true`, `maxRequestBodySizeInKb` and
 #     `fileUploadLimitInMb` within the limits.
 deny contains finding if {
-	waf_policy
+	firewall_policy
 	some flag in ["requestBodyCheck", "requestBodyEnforcement"]
 	object.get(settings, flag, null) != true
 	finding := data.sealgate.lib.infra.input_finding(
@@ -117,8 +120,11 @@ deny contains finding if {
 }
 
 deny contains finding if {
-	waf_policy
-	some limit in [["maxRequestBodySizeInKb", waf.max_request_body_kb], ["fileUploadLimitInMb", waf.max_file_upload_mb]]
+	firewall_policy
+	some limit in [
+		["maxRequestBodySizeInKb", required.max_request_body_kb],
+		["fileUploadLimitInMb", required.max_file_upload_mb],
+	]
 	value := object.get(settings, limit[0], null)
 	data.sealgate.lib.infra.above(value, limit[1])
 	finding := data.sealgate.lib.infra.input_finding(
@@ -158,10 +164,13 @@ deny contains finding if {
 
 deny contains finding if {
 	gateway
-	not object.get(inputs, ["sslPolicy", "policyName"], null) in waf.ssl_policies
+	not object.get(inputs, ["sslPolicy", "policyName"], null) in required.ssl_policies
 	finding := data.sealgate.lib.infra.input_finding(
 		"SG-AZ-044",
-		sprintf("TLS policy %v is not one of %v", [object.get(inputs, ["sslPolicy", "policyName"], null), waf.ssl_policies]),
+		sprintf(
+			"TLS policy %v is not one of %v",
+			[object.get(inputs, ["sslPolicy", "policyName"], null), required.ssl_policies],
+		),
 		["sslPolicy"],
 	)
 }

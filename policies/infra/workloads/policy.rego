@@ -39,15 +39,14 @@ default_deny(policy) if {
 deny contains finding if {
 	labels := object.get(namespace.object, ["metadata", "labels"], {})
 	object.get(labels, psa_label, null) != "restricted"
-	finding := {
-		"id": "SG-AZ-090",
-		"msg": sprintf(
+	finding := data.sealgate.lib.findings.finding(
+		"SG-AZ-090",
+		sprintf(
 			"namespace %v does not enforce the restricted Pod Security Standard (%s is %v)",
 			[object.get(namespace.object, ["metadata", "name"], "?"), psa_label, object.get(labels, psa_label, null)],
 		),
-		"severity": "high",
-		"path": array.concat(namespace.path, ["metadata", "labels"]),
-	}
+		array.concat(namespace.path, ["metadata", "labels"]),
+	)
 }
 
 # METADATA
@@ -67,12 +66,11 @@ deny contains finding if {
 		default_deny(p)
 	]
 	count(denying) == 0
-	finding := {
-		"id": "SG-AZ-091",
-		"msg": sprintf("namespace %v has no default-deny NetworkPolicy", [name]),
-		"severity": "high",
-		"path": ["resources"],
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-AZ-091",
+		sprintf("namespace %v has no default-deny NetworkPolicy", [name]),
+		["resources"],
+	)
 }
 
 # METADATA
