@@ -55,23 +55,13 @@ element(tag) if count(controls(tag)) > 0
 deny contains finding if {
 	service
 	object.get(inputs, "publicNetworkAccess", null) != "Disabled"
-	finding := data.sealgate.lib.infra.finding(
-		"SG-AZ-050",
-		"high",
-		sprintf("public network access is %v, not Disabled", [object.get(inputs, "publicNetworkAccess", null)]),
-		["publicNetworkAccess"],
-	)
+	finding := data.sealgate.lib.infra.finding("SG-AZ-050", "high", sprintf("public network access is %v, not Disabled", [object.get(inputs, "publicNetworkAccess", null)]), ["publicNetworkAccess"])
 }
 
 deny contains finding if {
 	service
 	object.get(inputs, "virtualNetworkType", null) == "External"
-	finding := data.sealgate.lib.infra.finding(
-		"SG-AZ-050",
-		"high",
-		"the gateway is injected in External mode (public VIP)",
-		["virtualNetworkType"],
-	)
+	finding := data.sealgate.lib.infra.finding("SG-AZ-050", "high", "the gateway is injected in External mode (public VIP)", ["virtualNetworkType"])
 }
 
 # METADATA
@@ -82,31 +72,18 @@ deny contains finding if {
 # custom:
 #   id: SG-AZ-051
 #   severity: critical
-#   remediation: >-
-#     Add `<validate-jwt>` with `<openid-config
-#     url="https://login.microsoftonline.com/<tenant>/v2.0/.well-known/openid-configuration"/>`
-#     to the inbound policy.
+#   remediation: Add `<validate-jwt>` with `<openid-config url="https://login.microsoftonline.com/<tenant>/v2.0/.well-known/openid-configuration"/>` to the inbound policy.
 deny contains finding if {
 	api_policy
 	not entra_jwt
-	finding := data.sealgate.lib.infra.finding(
-		"SG-AZ-051",
-		"critical",
-		"the API policy does not validate Entra ID tokens (validate-jwt with the tenant's openid-config)",
-		["value"],
-	)
+	finding := data.sealgate.lib.infra.finding("SG-AZ-051", "critical", "the API policy does not validate Entra ID tokens (validate-jwt with the tenant's openid-config)", ["value"])
 }
 
 deny contains finding if {
 	api_policy
 	error := object.get(inputs, "_parse_error", null)
 	is_string(error)
-	finding := data.sealgate.lib.infra.finding(
-		"SG-AZ-051",
-		"critical",
-		sprintf("the API policy cannot be checked: %s", [error]),
-		["value"],
-	)
+	finding := data.sealgate.lib.infra.finding("SG-AZ-051", "critical", sprintf("the API policy cannot be checked: %s", [error]), ["value"])
 }
 
 # Every API has a policy: without one, no token is validated and nothing is limited.
@@ -116,18 +93,7 @@ deny contains finding if {
 	is_object(api)
 	object.get(api, "type", null) == "azure-native:apimanagement:Api"
 	not data.sealgate.lib.infra.has_child(input, object.get(api, "urn", ""), "azure-native:apimanagement:ApiPolicy")
-	finding := {
-		"id": "SG-AZ-051",
-		"msg": sprintf(
-			"API %s has no API policy (no token validation, rate limit, quota or body checks)%s",
-			[
-				object.get(api, "name", "?"),
-				data.sealgate.lib.infra.deleted_note(input, object.get(api, "urn", ""), "azure-native:apimanagement:ApiPolicy"),
-			],
-		),
-		"severity": "critical",
-		"path": ["resources", i],
-	}
+	finding := {"id": "SG-AZ-051", "msg": sprintf("API %s has no API policy (no token validation, rate limit, quota or body checks)%s", [object.get(api, "name", "?"), data.sealgate.lib.infra.deleted_note(input, object.get(api, "urn", ""), "azure-native:apimanagement:ApiPolicy")]), "severity": "critical", "path": ["resources", i]}
 }
 
 entra_jwt if {
@@ -174,34 +140,20 @@ deny contains finding if {
 deny contains finding if {
 	api_policy
 	not size_limited
-	finding := data.sealgate.lib.infra.finding(
-		"SG-AZ-054",
-		"high",
-		"the API policy does not refuse oversized requests (validate-content max-size with size-exceeded-action prevent)",
-		["value"],
-	)
+	finding := data.sealgate.lib.infra.finding("SG-AZ-054", "high", "the API policy does not refuse oversized requests (validate-content max-size with size-exceeded-action prevent)", ["value"])
 }
 
 # METADATA
 # title: API without request schema validation
-# description: >-
-#   Inference request bodies are validated against the JSON schema of inference requests, and
-#   refused otherwise.
+# description: Inference request bodies are validated against the JSON schema of inference requests, and refused otherwise.
 # custom:
 #   id: SG-AZ-055
 #   severity: high
-#   remediation: >-
-#     Add `<content type="application/json" validate-as="json" action="prevent"
-#     schema-id="...">` inside `<validate-content>`.
+#   remediation: Add `<content type="application/json" validate-as="json" action="prevent" schema-id="...">` inside `<validate-content>`.
 deny contains finding if {
 	api_policy
 	not schema_validated
-	finding := data.sealgate.lib.infra.finding(
-		"SG-AZ-055",
-		"high",
-		"the API policy does not validate JSON bodies against a schema (validate-content with schema-id, action prevent)",
-		["value"],
-	)
+	finding := data.sealgate.lib.infra.finding("SG-AZ-055", "high", "the API policy does not validate JSON bodies against a schema (validate-content with schema-id, action prevent)", ["value"])
 }
 
 size_limited if {
