@@ -17,7 +17,7 @@ inputs := data.sealgate.lib.infra.inputs(input)
 
 settings := data.sealgate.lib.infra.settings(input)
 
-aks := data.config.infra.aks
+required := data.config.infra.aks
 
 # Every node pool of this input: {path, pool}, inline profiles and AgentPool resources.
 pools contains {"path": ["agentPoolProfiles", i], "pool": pool} if {
@@ -26,10 +26,12 @@ pools contains {"path": ["agentPoolProfiles", i], "pool": pool} if {
 	is_object(pool)
 }
 
-pools contains {"path": [], "pool": inputs} if data.sealgate.lib.infra.is_type(input, "azure-native:containerservice:AgentPool")
+pools contains {"path": [], "pool": inputs} if {
+	data.sealgate.lib.infra.is_type(input, "azure-native:containerservice:AgentPool")
+}
 
 sandboxed(pool) if {
-	object.get(pool, "workloadRuntime", null) == aks.sandbox_runtime
+	object.get(pool, "workloadRuntime", null) == required.sandbox_runtime
 	some taint in data.sealgate.lib.infra.as_array(object.get(pool, "nodeTaints", []))
 	endswith(sprintf("%v", [taint]), ":NoSchedule")
 }
@@ -45,18 +47,28 @@ sandboxed(pool) if {
 deny contains finding if {
 	cluster
 	object.get(inputs, ["apiServerAccessProfile", "enablePrivateCluster"], null) != true
-	finding := data.sealgate.lib.infra.finding("SG-AZ-030", "high", "the API server is public (enablePrivateCluster is not true)", ["apiServerAccessProfile", "enablePrivateCluster"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-030",
+		"the API server is public (enablePrivateCluster is not true)",
+		["apiServerAccessProfile", "enablePrivateCluster"],
+	)
 }
 
 deny contains finding if {
 	cluster
 	object.get(inputs, ["apiServerAccessProfile", "enablePrivateClusterPublicFQDN"], false) != false
-	finding := data.sealgate.lib.infra.finding("SG-AZ-030", "high", "the private API server has a public FQDN", ["apiServerAccessProfile", "enablePrivateClusterPublicFQDN"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-030",
+		"the private API server has a public FQDN",
+		["apiServerAccessProfile", "enablePrivateClusterPublicFQDN"],
+	)
 }
 
 # METADATA
 # title: Cluster access outside Entra ID
-# description: Users authenticate with Entra ID, are authorized by Azure RBAC, and no local (certificate) accounts exist.
+# description: >-
+#   Users authenticate with Entra ID, are authorized by Azure RBAC, and no local (certificate)
+#   accounts exist.
 # custom:
 #   id: SG-AZ-031
 #   severity: high
@@ -66,7 +78,7 @@ deny contains finding if {
 	cluster
 	some path in [["aadProfile", "managed"], ["aadProfile", "enableAzureRBAC"], ["disableLocalAccounts"]]
 	object.get(inputs, path, null) != true
-	finding := data.sealgate.lib.infra.finding("SG-AZ-031", "high", sprintf("%s is not true", [concat(".", path)]), path)
+	finding := data.sealgate.lib.infra.input_finding("SG-AZ-031", sprintf("%s is not true", [concat(".", path)]), path)
 }
 
 # METADATA
@@ -81,7 +93,7 @@ deny contains finding if {
 	cluster
 	some path in [["oidcIssuerProfile", "enabled"], ["securityProfile", "workloadIdentity", "enabled"]]
 	object.get(inputs, path, null) != true
-	finding := data.sealgate.lib.infra.finding("SG-AZ-032", "high", sprintf("%s is not true", [concat(".", path)]), path)
+	finding := data.sealgate.lib.infra.input_finding("SG-AZ-032", sprintf("%s is not true", [concat(".", path)]), path)
 }
 
 # METADATA
@@ -94,8 +106,12 @@ deny contains finding if {
 deny contains finding if {
 	cluster
 	engine := object.get(inputs, ["networkProfile", "networkPolicy"], null)
-	not engine in aks.network_policies
-	finding := data.sealgate.lib.infra.finding("SG-AZ-033", "high", sprintf("network policy engine is %v", [engine]), ["networkProfile", "networkPolicy"])
+	not engine in required.network_policies
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-033",
+		sprintf("network policy engine is %v", [engine]),
+		["networkProfile", "networkPolicy"],
+	)
 }
 
 # METADATA
@@ -109,7 +125,11 @@ deny contains finding if {
 deny contains finding if {
 	cluster
 	object.get(inputs, ["addonProfiles", "azurepolicy", "enabled"], null) != true
-	finding := data.sealgate.lib.infra.finding("SG-AZ-034", "medium", "the Azure Policy add-on is not enabled", ["addonProfiles", "azurepolicy", "enabled"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-034",
+		"the Azure Policy add-on is not enabled",
+		["addonProfiles", "azurepolicy", "enabled"],
+	)
 }
 
 # METADATA
@@ -123,39 +143,60 @@ deny contains finding if {
 deny contains finding if {
 	cluster
 	object.get(inputs, ["securityProfile", "defender", "securityMonitoring", "enabled"], null) != true
-	finding := data.sealgate.lib.infra.finding("SG-AZ-035", "medium", "Defender security monitoring is not enabled", ["securityProfile", "defender", "securityMonitoring", "enabled"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-035",
+		"Defender security monitoring is not enabled",
+		["securityProfile", "defender", "securityMonitoring", "enabled"],
+	)
 }
 
 # METADATA
 # title: Node pool not hardened
-# description: Every node runs Azure Linux (osSKU AzureLinux, which pod sandboxing requires) with encryption at host and SSH access disabled.
+# description: >-
+#   Every node runs Azure Linux (osSKU AzureLinux, which pod sandboxing requires) with
+#   encryption at host and SSH access disabled.
 # custom:
 #   id: SG-AZ-036
 #   severity: high
 #   remediation: >-
-#     Set `osSKU: AzureLinux` (pod sandboxing requires it), `enableEncryptionAtHost: true` and `securityProfile.sshAccess: Disabled` on every pool.
+#     Set `osSKU: AzureLinux` (pod sandboxing requires it), `enableEncryptionAtHost: true` and
+#     `securityProfile.sshAccess: Disabled` on every pool.
 deny contains finding if {
 	some p in pools
 	os := object.get(p.pool, "osSKU", null)
-	not os in aks.node_os
-	finding := data.sealgate.lib.infra.finding("SG-AZ-036", "high", sprintf("node pool %v runs %v, not AzureLinux", [object.get(p.pool, "name", object.get(input, "name", "?")), os]), array.concat(p.path, ["osSKU"]))
+	not os in required.node_os
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-036",
+		sprintf("node pool %v runs %v, not AzureLinux", [object.get(p.pool, "name", object.get(input, "name", "?")), os]),
+		array.concat(p.path, ["osSKU"]),
+	)
 }
 
 deny contains finding if {
 	some p in pools
 	object.get(p.pool, "enableEncryptionAtHost", null) != true
-	finding := data.sealgate.lib.infra.finding("SG-AZ-036", "high", sprintf("node pool %v does not encrypt at host", [object.get(p.pool, "name", object.get(input, "name", "?"))]), array.concat(p.path, ["enableEncryptionAtHost"]))
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-036",
+		sprintf("node pool %v does not encrypt at host", [object.get(p.pool, "name", object.get(input, "name", "?"))]),
+		array.concat(p.path, ["enableEncryptionAtHost"]),
+	)
 }
 
 deny contains finding if {
 	some p in pools
 	object.get(p.pool, ["securityProfile", "sshAccess"], null) != "Disabled"
-	finding := data.sealgate.lib.infra.finding("SG-AZ-036", "high", sprintf("node pool %v allows SSH", [object.get(p.pool, "name", object.get(input, "name", "?"))]), array.concat(p.path, ["securityProfile", "sshAccess"]))
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-036",
+		sprintf("node pool %v allows SSH", [object.get(p.pool, "name", object.get(input, "name", "?"))]),
+		array.concat(p.path, ["securityProfile", "sshAccess"]),
+	)
 }
 
 # METADATA
 # title: Cluster below the environment's availability
-# description: In production every node pool spans the required availability zones and the control plane has the Standard tier (SLA).
+# description: >-
+#   In production every node pool spans the required availability zones and the control plane
+#   has the Standard tier (SLA).
 # custom:
 #   id: SG-AZ-037
 #   setting: availability_zones
@@ -166,14 +207,25 @@ deny contains finding if {
 	some p in pools
 	zones := data.sealgate.lib.infra.as_array(object.get(p.pool, "availabilityZones", []))
 	count(zones) < settings.min_zones
-	finding := data.sealgate.lib.infra.finding("SG-AZ-037", "medium", sprintf("node pool %v spans %d zones; this environment requires %d", [object.get(p.pool, "name", object.get(input, "name", "?")), count(zones), settings.min_zones]), array.concat(p.path, ["availabilityZones"]))
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-037",
+		sprintf(
+			"node pool %v spans %d zones; this environment requires %d",
+			[object.get(p.pool, "name", object.get(input, "name", "?")), count(zones), settings.min_zones],
+		),
+		array.concat(p.path, ["availabilityZones"]),
+	)
 }
 
 deny contains finding if {
 	cluster
 	tier := object.get(inputs, ["sku", "tier"], null)
 	not tier in settings.aks_tier
-	finding := data.sealgate.lib.infra.finding("SG-AZ-037", "medium", sprintf("control plane tier %v is not allowed in this environment", [tier]), ["sku", "tier"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-037",
+		sprintf("control plane tier %v is not allowed in this environment", [tier]),
+		["sku", "tier"],
+	)
 }
 
 # METADATA
@@ -189,9 +241,13 @@ deny contains finding if {
 #     Add an AgentPool with `workloadRuntime: KataVmIsolation` and a `NoSchedule` taint.
 deny contains finding if {
 	data.sealgate.lib.infra.is_type(input, "azure-native:containerservice:AgentPool")
-	object.get(inputs, "workloadRuntime", null) == aks.sandbox_runtime
+	object.get(inputs, "workloadRuntime", null) == required.sandbox_runtime
 	not sandboxed(inputs)
-	finding := data.sealgate.lib.infra.finding("SG-AZ-038", "high", "the sandboxed pool has no NoSchedule taint: other pods could land on it", ["nodeTaints"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-038",
+		"the sandboxed pool has no NoSchedule taint: other pods could land on it",
+		["nodeTaints"],
+	)
 }
 
 deny contains finding if {
@@ -201,5 +257,9 @@ deny contains finding if {
 		sandboxed(object.get(r, "inputs", {}))
 	]
 	count(sandboxed_pools) == 0
-	finding := {"id": "SG-AZ-038", "msg": "the plan has a cluster but no sandboxed (KataVmIsolation, tainted) node pool", "severity": "high", "path": ["resources"]}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-AZ-038",
+		"the plan has a cluster but no sandboxed (KataVmIsolation, tainted) node pool",
+		["resources"],
+	)
 }

@@ -27,20 +27,23 @@ cluster(inputs) := {"type": "azure-native:containerservice:ManagedCluster", "sta
 	inputs,
 )}
 
-sandbox := object.union(node_pool, {"name": "models", "workloadRuntime": "KataVmIsolation", "nodeTaints": ["sealgate.io/sandboxed=true:NoSchedule"]})
+sandbox := object.union(
+	node_pool,
+	{"name": "models", "workloadRuntime": "KataVmIsolation", "nodeTaints": ["sealgate.io/sandboxed=true:NoSchedule"]},
+)
 
-ids(doc) := {f.id | some f in aks.deny with input as doc}
+ids contains f.id if some f in aks.deny
 
-test_hardened_cluster_passes if count(ids(cluster({}))) == 0
+test_hardened_cluster_passes if count(ids) == 0 with input as cluster({})
 
 test_control_plane_weakenings_denied if {
-	ids(json.remove(cluster({}), ["inputs/apiServerAccessProfile"])) == {"SG-AZ-030"}
-	ids(cluster({"apiServerAccessProfile": {"enablePrivateClusterPublicFQDN": true}})) == {"SG-AZ-030"}
-	ids(cluster({"disableLocalAccounts": false})) == {"SG-AZ-031"}
-	ids(json.remove(cluster({}), ["inputs/oidcIssuerProfile"])) == {"SG-AZ-032"}
-	ids(cluster({"networkProfile": {"networkPolicy": "none"}})) == {"SG-AZ-033"}
-	ids(json.remove(cluster({}), ["inputs/addonProfiles"])) == {"SG-AZ-034"}
-	ids(json.remove(cluster({}), ["inputs/securityProfile/defender"])) == {"SG-AZ-035"}
+	ids == {"SG-AZ-030"} with input as json.remove(cluster({}), ["inputs/apiServerAccessProfile"])
+	ids == {"SG-AZ-030"} with input as cluster({"apiServerAccessProfile": {"enablePrivateClusterPublicFQDN": true}})
+	ids == {"SG-AZ-031"} with input as cluster({"disableLocalAccounts": false})
+	ids == {"SG-AZ-032"} with input as json.remove(cluster({}), ["inputs/oidcIssuerProfile"])
+	ids == {"SG-AZ-033"} with input as cluster({"networkProfile": {"networkPolicy": "none"}})
+	ids == {"SG-AZ-034"} with input as json.remove(cluster({}), ["inputs/addonProfiles"])
+	ids == {"SG-AZ-035"} with input as json.remove(cluster({}), ["inputs/securityProfile/defender"])
 }
 
 test_node_pool_hardening_points_at_the_pool if {
@@ -55,21 +58,24 @@ test_sandboxing_needs_the_azure_linux_sku if {
 }
 
 test_zones_and_tier_are_environment_aware if {
-	one_zone := cluster({"sku": {"tier": "Free"}, "agentPoolProfiles": [object.union(node_pool, {"availabilityZones": ["1"]})]})
-	ids(one_zone) == {"SG-AZ-037"}
-	count(ids(object.union(one_zone, {"stack": "dev"}))) == 0
+	one_zone := cluster({
+		"sku": {"tier": "Free"},
+		"agentPoolProfiles": [object.union(node_pool, {"availabilityZones": ["1"]})],
+	})
+	ids == {"SG-AZ-037"} with input as one_zone
+	count(ids) == 0 with input as object.union(one_zone, {"stack": "dev"})
 }
 
 test_sandboxed_pool if {
 	pool := {"type": "azure-native:containerservice:AgentPool", "name": "models", "stack": "prod", "inputs": sandbox}
-	count(ids(pool)) == 0
-	ids(json.remove(pool, ["inputs/nodeTaints"])) == {"SG-AZ-038"}
+	count(ids) == 0 with input as pool
+	ids == {"SG-AZ-038"} with input as json.remove(pool, ["inputs/nodeTaints"])
 }
 
 test_plan_needs_a_sandboxed_pool if {
 	c := {"type": "azure-native:containerservice:ManagedCluster", "urn": "c", "inputs": {}}
+	ids == {"SG-AZ-038"} with input as {"type": "pulumi:plan", "resources": [c]}
 	p := {"type": "azure-native:containerservice:AgentPool", "urn": "p", "inputs": sandbox}
-	ids({"type": "pulumi:plan", "resources": [c]}) == {"SG-AZ-038"}
-	count(ids({"type": "pulumi:plan", "resources": [c, p]})) == 0
-	count(ids({"type": "pulumi:plan", "resources": []})) == 0
+	count(ids) == 0 with input as {"type": "pulumi:plan", "resources": [c, p]}
+	count(ids) == 0 with input as {"type": "pulumi:plan", "resources": []}
 }

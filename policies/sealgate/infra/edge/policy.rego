@@ -14,9 +14,9 @@ hub if data.sealgate.lib.infra.is_type(input, "azure-native:iothub:IotHubResourc
 
 dps if data.sealgate.lib.infra.is_type(input, "azure-native:deviceprovisioningservices:IotDpsResource")
 
-edge_service if hub
+iot_service if hub
 
-edge_service if dps
+iot_service if dps
 
 props := object.get(data.sealgate.lib.infra.inputs(input), "properties", {})
 
@@ -34,7 +34,11 @@ deny contains finding if {
 	hub
 	some flag in ["disableLocalAuth", "disableModuleSAS"]
 	object.get(props, flag, null) != true
-	finding := data.sealgate.lib.infra.finding("SG-AZ-080", "high", sprintf("properties.%s is not true", [flag]), ["properties", flag])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-080",
+		sprintf("properties.%s is not true", [flag]),
+		["properties", flag],
+	)
 }
 
 # METADATA
@@ -52,7 +56,17 @@ deny contains finding if {
 deny contains finding if {
 	hub
 	object.get(props, "disableDeviceSAS", null) != false
-	finding := data.sealgate.lib.infra.finding("SG-AZ-083", "high", sprintf("properties.disableDeviceSAS is %v: TPM-attested devices cannot authenticate (they sign device SAS tokens with their TPM)", [object.get(props, "disableDeviceSAS", null)]), ["properties", "disableDeviceSAS"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-083",
+		sprintf(
+			concat(" ", [
+				"properties.disableDeviceSAS is %v: TPM-attested devices cannot authenticate",
+				"(they sign device SAS tokens with their TPM)",
+			]),
+			[object.get(props, "disableDeviceSAS", null)],
+		),
+		["properties", "disableDeviceSAS"],
+	)
 }
 
 # METADATA
@@ -66,7 +80,11 @@ deny contains finding if {
 deny contains finding if {
 	hub
 	object.get(props, "minTlsVersion", null) != "1.2"
-	finding := data.sealgate.lib.infra.finding("SG-AZ-081", "high", sprintf("minimum TLS version is %v, not 1.2", [object.get(props, "minTlsVersion", null)]), ["properties", "minTlsVersion"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-081",
+		sprintf("minimum TLS version is %v, not 1.2", [object.get(props, "minTlsVersion", null)]),
+		["properties", "minTlsVersion"],
+	)
 }
 
 # METADATA
@@ -78,7 +96,11 @@ deny contains finding if {
 #   remediation: >-
 #     Set `properties.publicNetworkAccess: Disabled`.
 deny contains finding if {
-	edge_service
+	iot_service
 	object.get(props, "publicNetworkAccess", null) != "Disabled"
-	finding := data.sealgate.lib.infra.finding("SG-AZ-082", "high", sprintf("public network access is %v, not Disabled", [object.get(props, "publicNetworkAccess", null)]), ["properties", "publicNetworkAccess"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-082",
+		sprintf("public network access is %v, not Disabled", [object.get(props, "publicNetworkAccess", null)]),
+		["properties", "publicNetworkAccess"],
+	)
 }

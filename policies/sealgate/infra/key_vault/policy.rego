@@ -34,7 +34,11 @@ deny contains finding if {
 	vault
 	sku := object.get(props, ["sku", "name"], null)
 	lower(sprintf("%v", [sku])) != "premium"
-	finding := data.sealgate.lib.infra.finding("SG-AZ-001", "high", sprintf("Key Vault SKU is %v, not premium (HSM-backed keys)", [sku]), ["properties", "sku", "name"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-001",
+		sprintf("Key Vault SKU is %v, not premium (HSM-backed keys)", [sku]),
+		["properties", "sku", "name"],
+	)
 }
 
 # METADATA
@@ -50,7 +54,11 @@ deny contains finding if {
 deny contains finding if {
 	vault
 	object.get(props, "enableRbacAuthorization", null) != true
-	finding := data.sealgate.lib.infra.finding("SG-AZ-002", "high", "Key Vault does not use Azure RBAC authorization (enableRbacAuthorization is not true)", ["properties", "enableRbacAuthorization"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-002",
+		"Key Vault does not use Azure RBAC authorization (enableRbacAuthorization is not true)",
+		["properties", "enableRbacAuthorization"],
+	)
 }
 
 # METADATA
@@ -62,18 +70,30 @@ deny contains finding if {
 #   id: SG-AZ-003
 #   severity: critical
 #   remediation: >-
-#     Set `properties.enablePurgeProtection: true` and `softDeleteRetentionInDays` to at least the environment's minimum.
+#     Set `properties.enablePurgeProtection: true` and `softDeleteRetentionInDays` to at least
+#     the environment's minimum.
 deny contains finding if {
 	store
 	object.get(props, "enablePurgeProtection", null) != true
-	finding := data.sealgate.lib.infra.finding("SG-AZ-003", "critical", "purge protection is not enabled", ["properties", "enablePurgeProtection"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-003",
+		"purge protection is not enabled",
+		["properties", "enablePurgeProtection"],
+	)
 }
 
 deny contains finding if {
 	store
 	retention := object.get(props, "softDeleteRetentionInDays", null)
 	data.sealgate.lib.infra.below(retention, settings.min_soft_delete_days)
-	finding := data.sealgate.lib.infra.finding("SG-AZ-003", "critical", sprintf("soft delete retention %v days is below the %v-day minimum of this environment", [retention, settings.min_soft_delete_days]), ["properties", "softDeleteRetentionInDays"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-003",
+		sprintf(
+			"soft delete retention %v days is below the %v-day minimum of this environment",
+			[retention, settings.min_soft_delete_days],
+		),
+		["properties", "softDeleteRetentionInDays"],
+	)
 }
 
 # METADATA
@@ -89,13 +109,21 @@ deny contains finding if {
 deny contains finding if {
 	store
 	object.get(props, "publicNetworkAccess", null) != "Disabled"
-	finding := data.sealgate.lib.infra.finding("SG-AZ-004", "high", sprintf("public network access is %v, not Disabled", [object.get(props, "publicNetworkAccess", null)]), ["properties", "publicNetworkAccess"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-004",
+		sprintf("public network access is %v, not Disabled", [object.get(props, "publicNetworkAccess", null)]),
+		["properties", "publicNetworkAccess"],
+	)
 }
 
 deny contains finding if {
 	store
 	object.get(props, ["networkAcls", "defaultAction"], null) != "Deny"
-	finding := data.sealgate.lib.infra.finding("SG-AZ-004", "high", "the network ACL does not deny by default (networkAcls.defaultAction is not Deny)", ["properties", "networkAcls", "defaultAction"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-004",
+		"the network ACL does not deny by default (networkAcls.defaultAction is not Deny)",
+		["properties", "networkAcls", "defaultAction"],
+	)
 }
 
 # METADATA
@@ -114,5 +142,12 @@ deny contains finding if {
 deny contains finding if {
 	store
 	object.get(props, ["networkAcls", "bypass"], null) != "AzureServices"
-	finding := data.sealgate.lib.infra.finding("SG-AZ-009", "high", sprintf("networkAcls.bypass is %v: storage and the registry cannot reach their customer-managed keys (AzureServices)", [object.get(props, ["networkAcls", "bypass"], null)]), ["properties", "networkAcls", "bypass"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-009",
+		sprintf(
+			"networkAcls.bypass is %v: storage and the registry cannot reach their customer-managed keys (AzureServices)",
+			[object.get(props, ["networkAcls", "bypass"], null)],
+		),
+		["properties", "networkAcls", "bypass"],
+	)
 }

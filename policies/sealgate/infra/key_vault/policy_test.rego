@@ -16,42 +16,50 @@ vault(props) := {"type": "azure-native:keyvault:Vault", "stack": "prod", "inputs
 	props,
 )}}
 
-ids(doc) := {f.id | some f in key_vault.deny with input as doc}
+ids contains f.id if some f in key_vault.deny
 
-test_hardened_vault_passes if count(ids(vault({}))) == 0
+test_hardened_vault_passes if count(ids) == 0 with input as vault({})
 
-test_standard_sku_denied if ids(vault({"sku": {"name": "standard"}})) == {"SG-AZ-001"}
+test_standard_sku_denied if ids == {"SG-AZ-001"} with input as vault({"sku": {"name": "standard"}})
 
-test_access_policies_denied if ids(vault({"enableRbacAuthorization": false})) == {"SG-AZ-002"}
+test_access_policies_denied if ids == {"SG-AZ-002"} with input as vault({"enableRbacAuthorization": false})
 
 test_unset_purge_protection_denied if {
 	doc := json.remove(vault({}), ["inputs/properties/enablePurgeProtection"])
-	ids(doc) == {"SG-AZ-003"}
+	ids == {"SG-AZ-003"} with input as doc
 }
 
 test_short_retention_is_environment_aware if {
-	ids(vault({"softDeleteRetentionInDays": 7})) == {"SG-AZ-003"}
-	count(ids(object.union(vault({"softDeleteRetentionInDays": 7}), {"stack": "dev"}))) == 0
+	ids == {"SG-AZ-003"} with input as vault({"softDeleteRetentionInDays": 7})
+	count(ids) == 0 with input as object.union(vault({"softDeleteRetentionInDays": 7}), {"stack": "dev"})
 }
 
-test_unknown_stack_is_held_to_prod if ids(object.union(vault({"softDeleteRetentionInDays": 7}), {"stack": "sandbox"})) == {"SG-AZ-003"}
+test_unknown_stack_is_held_to_prod if {
+	ids == {"SG-AZ-003"} with input as object.union(vault({"softDeleteRetentionInDays": 7}), {"stack": "sandbox"})
+}
 
 test_public_access_denied if {
 	findings := key_vault.deny with input as vault({"publicNetworkAccess": "Enabled"})
 	{f.path | some f in findings} == {["inputs", "properties", "publicNetworkAccess"]}
-	ids(vault({"networkAcls": {"defaultAction": "Allow", "bypass": "AzureServices"}})) == {"SG-AZ-004"}
+	ids == {"SG-AZ-004"} with input as vault({"networkAcls": {"defaultAction": "Allow", "bypass": "AzureServices"}})
 }
 
 test_managed_hsm_checked if {
-	hsm := {"type": "azure-native:keyvault:ManagedHsm", "stack": "prod", "inputs": {"properties": {"publicNetworkAccess": "Enabled"}}}
-	ids(hsm) == {"SG-AZ-003", "SG-AZ-004", "SG-AZ-009"}
+	hsm := {
+		"type": "azure-native:keyvault:ManagedHsm",
+		"stack": "prod",
+		"inputs": {"properties": {"publicNetworkAccess": "Enabled"}},
+	}
+	ids == {"SG-AZ-003", "SG-AZ-004", "SG-AZ-009"} with input as hsm
 }
 
-test_other_resources_ignored if count(ids({"type": "azure-native:storage:StorageAccount", "inputs": {}})) == 0
+test_other_resources_ignored if {
+	count(ids) == 0 with input as {"type": "azure-native:storage:StorageAccount", "inputs": {}}
+}
 
 # With bypass None the storage account and the registry cannot read their CMKs (issue: the
 # plan had `bypass: None` with public access off).
 test_cmk_consumers_need_the_trusted_services_bypass if {
-	ids(vault({"networkAcls": {"defaultAction": "Deny", "bypass": "None"}})) == {"SG-AZ-009"}
-	ids(json.remove(vault({}), ["inputs/properties/networkAcls/bypass"])) == {"SG-AZ-009"}
+	ids == {"SG-AZ-009"} with input as vault({"networkAcls": {"defaultAction": "Deny", "bypass": "None"}})
+	ids == {"SG-AZ-009"} with input as json.remove(vault({}), ["inputs/properties/networkAcls/bypass"])
 }

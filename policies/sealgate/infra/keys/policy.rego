@@ -36,7 +36,11 @@ deny contains finding if {
 	key
 	kty := object.get(props, "kty", null)
 	not kty in data.config.infra.key_vault.hsm_key_types
-	finding := data.sealgate.lib.infra.finding("SG-AZ-005", "high", sprintf("key type %v is not HSM-protected (RSA-HSM or EC-HSM)", [kty]), ["properties", "kty"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-005",
+		sprintf("key type %v is not HSM-protected (RSA-HSM or EC-HSM)", [kty]),
+		["properties", "kty"],
+	)
 }
 
 # METADATA
@@ -54,21 +58,36 @@ deny contains finding if {
 deny contains finding if {
 	key
 	count(rotate_days) == 0
-	finding := data.sealgate.lib.infra.finding("SG-AZ-006", "medium", "the key has no rotation policy with a rotate action after a number of days", ["properties", "rotationPolicy"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-006",
+		"the key has no rotation policy with a rotate action after a number of days",
+		["properties", "rotationPolicy"],
+	)
 }
 
 deny contains finding if {
 	key
 	some days in rotate_days
 	days > settings.max_key_rotation_days
-	finding := data.sealgate.lib.infra.finding("SG-AZ-006", "medium", sprintf("the key rotates after %v days; this environment requires at most %v", [days, settings.max_key_rotation_days]), ["properties", "rotationPolicy", "lifetimeActions"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-006",
+		sprintf(
+			"the key rotates after %v days; this environment requires at most %v",
+			[days, settings.max_key_rotation_days],
+		),
+		["properties", "rotationPolicy", "lifetimeActions"],
+	)
 }
 
 deny contains finding if {
 	key
 	count(rotate_days) > 0
 	not is_string(object.get(props, ["rotationPolicy", "attributes", "expiryTime"], null))
-	finding := data.sealgate.lib.infra.finding("SG-AZ-006", "medium", "the rotation policy sets no expiry time", ["properties", "rotationPolicy", "attributes"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-006",
+		"the rotation policy sets no expiry time",
+		["properties", "rotationPolicy", "attributes"],
+	)
 }
 
 # METADATA
@@ -85,7 +104,11 @@ deny contains finding if {
 	object.get(props, ["attributes", "exportable"], false) == true
 	policy := object.get(props, ["releasePolicy", "data"], "")
 	not regex.match(`^[A-Za-z0-9_=-]{16,}$`, sprintf("%v", [policy]))
-	finding := data.sealgate.lib.infra.finding("SG-AZ-007", "critical", "the key is exportable but has no Secure Key Release policy", ["properties", "releasePolicy"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-007",
+		"the key is exportable but has no Secure Key Release policy",
+		["properties", "releasePolicy"],
+	)
 }
 
 # METADATA
@@ -107,7 +130,17 @@ deny contains finding if {
 	name := object.get(k, ["inputs", "keyName"], null)
 	name in data.config.infra.key_vault.customer_managed_keys
 	not key_role_assigned(object.get(k, "urn", ""), name)
-	finding := {"id": "SG-AZ-008", "msg": sprintf("customer-managed key %v has no role assignment%s", [name, data.sealgate.lib.infra.deleted_note(input, object.get(k, "urn", ""), "azure-native:authorization:RoleAssignment")]), "severity": "high", "path": ["resources", i]}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-AZ-008",
+		sprintf(
+			"customer-managed key %v has no role assignment%s",
+			[
+				name,
+				data.sealgate.lib.infra.deleted_note(input, object.get(k, "urn", ""), "azure-native:authorization:RoleAssignment"),
+			],
+		),
+		["resources", i],
+	)
 }
 
 # A role assignment is on the key when it is the key's child, or scoped to it by name.

@@ -10,29 +10,13 @@ package sealgate.infra.monitoring
 
 import rego.v1
 
-monitoring := data.config.infra.monitoring
+required := data.config.infra.monitoring
 
 inputs := data.sealgate.lib.infra.inputs(input)
 
 settings := data.sealgate.lib.infra.settings(input)
 
 plan if object.get(input, "type", null) == "pulumi:plan"
-
-# METADATA
-# title: Resource without diagnostic settings
-# description: Logs of every monitored resource reach the workspace, so that key use, access and attacks are visible.
-# custom:
-#   id: SG-AZ-070
-#   severity: medium
-#   remediation: Add a DiagnosticSetting for the resource (a child of it, as `diagnose()` in infra/components/common.py does).
-deny contains finding if {
-	plan
-	some i, r in data.sealgate.lib.infra.as_array(object.get(input, "resources", []))
-	is_object(r)
-	object.get(r, "type", null) in monitoring.diagnosed_types
-	not data.sealgate.lib.infra.has_child(input, object.get(r, "urn", ""), "azure-native:monitor:DiagnosticSetting")
-	finding := {"id": "SG-AZ-070", "msg": sprintf("%s (%s) has no diagnostic setting%s", [object.get(r, "name", "?"), object.get(r, "type", "?"), data.sealgate.lib.infra.deleted_note(input, object.get(r, "urn", ""), "azure-native:monitor:DiagnosticSetting")]), "severity": "medium", "path": ["resources", i]}
-}
 
 # The type of the resource a diagnostic setting covers: the last type of its parent's URN
 # (urn:pulumi:<stack>::<project>::<type chain, $-separated>::<name>).
@@ -45,21 +29,54 @@ parent_type := type_token if {
 
 # Log category groups of the parent's type (policies/data/infra.yaml monitoring.categories,
 # after Azure Monitor's supported-logs reference); a type not in the table may send either.
-log_groups := groups if {
-	groups := monitoring.categories[parent_type].log_groups
-} else := ["allLogs", "audit"]
+default log_groups := ["allLogs", "audit"]
+
+log_groups := required.categories[parent_type].log_groups
 
 enabled_logs := [l |
 	some l in data.sealgate.lib.infra.as_array(object.get(inputs, "logs", []))
 	object.get(l, "enabled", null) == true
 ]
 
+# METADATA
+# title: Resource without diagnostic settings
+# description: Logs of every monitored resource reach the workspace, so that key use, access and attacks are visible.
+# custom:
+#   id: SG-AZ-070
+#   severity: medium
+#   remediation: >-
+#     Add a DiagnosticSetting for the resource (a child of it, as `diagnose()` in
+#     infra/components/common.py does).
+deny contains finding if {
+	plan
+	some i, r in data.sealgate.lib.infra.as_array(object.get(input, "resources", []))
+	is_object(r)
+	object.get(r, "type", null) in required.diagnosed_types
+	not data.sealgate.lib.infra.has_child(input, object.get(r, "urn", ""), "azure-native:monitor:DiagnosticSetting")
+	finding := data.sealgate.lib.findings.finding(
+		"SG-AZ-070",
+		sprintf(
+			"%s (%s) has no diagnostic setting%s",
+			[
+				object.get(r, "name", "?"),
+				object.get(r, "type", "?"),
+				data.sealgate.lib.infra.deleted_note(input, object.get(r, "urn", ""), "azure-native:monitor:DiagnosticSetting"),
+			],
+		),
+		["resources", i],
+	)
+}
+
 deny contains finding if {
 	data.sealgate.lib.infra.is_type(input, "azure-native:monitor:DiagnosticSetting")
 	count(log_groups) > 0
 	sent := [l | some l in enabled_logs; object.get(l, "categoryGroup", null) in log_groups]
 	count(sent) == 0
-	finding := data.sealgate.lib.infra.finding("SG-AZ-070", "medium", sprintf("the diagnostic setting sends no log category group (%s)", [concat(" or ", log_groups)]), ["logs"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-070",
+		sprintf("the diagnostic setting sends no log category group (%s)", [concat(" or ", log_groups)]),
+		["logs"],
+	)
 }
 
 # METADATA
@@ -80,19 +97,27 @@ deny contains finding if {
 	group := object.get(l, "categoryGroup", null)
 	group != null
 	not group in log_groups
-	finding := data.sealgate.lib.infra.finding("SG-AZ-073", "medium", sprintf("%v has no log category group %v", [parent_type, group]), ["logs", i, "categoryGroup"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-073",
+		sprintf("%v has no log category group %v", [parent_type, group]),
+		["logs", i, "categoryGroup"],
+	)
 }
 
 deny contains finding if {
 	data.sealgate.lib.infra.is_type(input, "azure-native:monitor:DiagnosticSetting")
-	monitoring.categories[parent_type].metrics == true
+	required.categories[parent_type].metrics == true
+	count(log_groups) == 0
 	sent := [m |
 		some m in data.sealgate.lib.infra.as_array(object.get(inputs, "metrics", []))
 		object.get(m, "enabled", null) == true
 	]
-	count(log_groups) == 0
 	count(sent) == 0
-	finding := data.sealgate.lib.infra.finding("SG-AZ-073", "medium", sprintf("%v has metrics only, and the setting sends none", [parent_type]), ["metrics"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-073",
+		sprintf("%v has metrics only, and the setting sends none", [parent_type]),
+		["metrics"],
+	)
 }
 
 # METADATA
@@ -107,7 +132,11 @@ deny contains finding if {
 	data.sealgate.lib.infra.is_type(input, "azure-native:operationalinsights:Workspace")
 	days := object.get(inputs, "retentionInDays", null)
 	data.sealgate.lib.infra.below(days, settings.min_log_retention_days)
-	finding := data.sealgate.lib.infra.finding("SG-AZ-071", "medium", sprintf("logs are kept %v days; this environment requires %v", [days, settings.min_log_retention_days]), ["retentionInDays"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-071",
+		sprintf("logs are kept %v days; this environment requires %v", [days, settings.min_log_retention_days]),
+		["retentionInDays"],
+	)
 }
 
 # METADATA
@@ -119,7 +148,7 @@ deny contains finding if {
 #   remediation: Add the ScheduledQueryRule alerts (Monitoring.add_alerts in infra/components/monitoring.py).
 deny contains finding if {
 	plan
-	some alert, marker in monitoring.required_alerts
+	some alert, marker in required.required_alerts
 	rules := [r |
 		some r in data.sealgate.lib.infra.plan_resources(input, "azure-native:monitor:ScheduledQueryRule")
 		object.get(r, ["inputs", "enabled"], true) == true
@@ -127,19 +156,31 @@ deny contains finding if {
 		contains(sprintf("%v", [object.get(c, "query", "")]), marker)
 	]
 	count(rules) == 0
-	finding := {"id": "SG-AZ-072", "msg": sprintf("no enabled alert on %s", [alert]), "severity": "medium", "path": ["resources"]}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-AZ-072",
+		sprintf("no enabled alert on %s", [alert]),
+		["resources"],
+	)
 }
 
 # METADATA
 # title: Alert that notifies nobody
-# description: An alert rule fires into an action group (e-mail or webhook receivers); without one it is recorded and seen by no one.
+# description: >-
+#   An alert rule fires into an action group (e-mail or webhook receivers); without one it is
+#   recorded and seen by no one.
 # custom:
 #   id: SG-AZ-074
 #   severity: medium
-#   remediation: Set `actions.actionGroups` to the stack's action group (stack settings `alert_emails` / `alert_webhooks`).
+#   remediation: >-
+#     Set `actions.actionGroups` to the stack's action group (stack settings `alert_emails` /
+#     `alert_webhooks`).
 deny contains finding if {
 	data.sealgate.lib.infra.is_type(input, "azure-native:monitor:ScheduledQueryRule")
 	groups := data.sealgate.lib.infra.as_array(object.get(inputs, ["actions", "actionGroups"], []))
 	count(groups) == 0
-	finding := data.sealgate.lib.infra.finding("SG-AZ-074", "medium", "the alert rule notifies no action group", ["actions", "actionGroups"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-074",
+		"the alert rule notifies no action group",
+		["actions", "actionGroups"],
+	)
 }

@@ -23,7 +23,9 @@ inputs := data.sealgate.lib.infra.inputs(input)
 # custom:
 #   id: SG-AZ-060
 #   severity: high
-#   remediation: Add a PrivateEndpoint for the service (a child of it, as `private_endpoint()` in infra/components/common.py does).
+#   remediation: >-
+#     Add a PrivateEndpoint for the service (a child of it, as `private_endpoint()` in
+#     infra/components/common.py does).
 deny contains finding if {
 	some type_token in net.private_endpoint_types
 	some i, r in data.sealgate.lib.infra.as_array(object.get(input, "resources", []))
@@ -31,7 +33,19 @@ deny contains finding if {
 	is_object(r)
 	object.get(r, "type", null) == type_token
 	not data.sealgate.lib.infra.has_child(input, object.get(r, "urn", ""), "azure-native:network:PrivateEndpoint")
-	finding := {"id": "SG-AZ-060", "msg": sprintf("%s (%s) has no private endpoint%s", [object.get(r, "name", "?"), type_token, data.sealgate.lib.infra.deleted_note(input, object.get(r, "urn", ""), "azure-native:network:PrivateEndpoint")]), "severity": "high", "path": ["resources", i]}
+	finding := {
+		"id": "SG-AZ-060",
+		"msg": sprintf(
+			"%s (%s) has no private endpoint%s",
+			[
+				object.get(r, "name", "?"),
+				type_token,
+				data.sealgate.lib.infra.deleted_note(input, object.get(r, "urn", ""), "azure-native:network:PrivateEndpoint"),
+			],
+		),
+		"severity": "high",
+		"path": ["resources", i],
+	}
 }
 
 # METADATA
@@ -50,7 +64,15 @@ deny contains finding if {
 	object.get(rule, "sourceAddressPrefix", null) in net.internet_sources
 	port := object.get(rule, "destinationPortRange", "*")
 	not port in net.internet_ports
-	finding := data.sealgate.lib.infra.finding("SG-AZ-061", "critical", sprintf("rule %v allows port %v from %v", [object.get(rule, "name", i), port, object.get(rule, "sourceAddressPrefix", null)]), ["securityRules", i])
+	finding := data.sealgate.lib.infra.finding(
+		"SG-AZ-061",
+		"critical",
+		sprintf(
+			"rule %v allows port %v from %v",
+			[object.get(rule, "name", i), port, object.get(rule, "sourceAddressPrefix", null)],
+		),
+		["securityRules", i],
+	)
 }
 
 # METADATA
@@ -63,7 +85,12 @@ deny contains finding if {
 deny contains finding if {
 	data.sealgate.lib.infra.is_type(input, "azure-native:network:Subnet")
 	not is_string(object.get(inputs, ["networkSecurityGroup", "id"], null))
-	finding := data.sealgate.lib.infra.finding("SG-AZ-062", "medium", "the subnet has no network security group", ["networkSecurityGroup"])
+	finding := data.sealgate.lib.infra.finding(
+		"SG-AZ-062",
+		"medium",
+		"the subnet has no network security group",
+		["networkSecurityGroup"],
+	)
 }
 
 # METADATA
@@ -74,12 +101,25 @@ deny contains finding if {
 # custom:
 #   id: SG-AZ-063
 #   severity: high
-#   remediation: Add a PrivateDnsZoneGroup for the endpoint (a child of it, as `private_endpoint()` in infra/components/common.py does).
+#   remediation: >-
+#     Add a PrivateDnsZoneGroup for the endpoint (a child of it, as `private_endpoint()` in
+#     infra/components/common.py does).
 deny contains finding if {
 	object.get(input, "type", null) == "pulumi:plan"
 	some i, r in data.sealgate.lib.infra.as_array(object.get(input, "resources", []))
 	is_object(r)
 	object.get(r, "type", null) == "azure-native:network:PrivateEndpoint"
 	not data.sealgate.lib.infra.has_child(input, object.get(r, "urn", ""), "azure-native:network:PrivateDnsZoneGroup")
-	finding := {"id": "SG-AZ-063", "msg": sprintf("private endpoint %s has no private DNS zone group%s", [object.get(r, "name", "?"), data.sealgate.lib.infra.deleted_note(input, object.get(r, "urn", ""), "azure-native:network:PrivateDnsZoneGroup")]), "severity": "high", "path": ["resources", i]}
+	finding := {
+		"id": "SG-AZ-063",
+		"msg": sprintf(
+			"private endpoint %s has no private DNS zone group%s",
+			[
+				object.get(r, "name", "?"),
+				data.sealgate.lib.infra.deleted_note(input, object.get(r, "urn", ""), "azure-native:network:PrivateDnsZoneGroup"),
+			],
+		),
+		"severity": "high",
+		"path": ["resources", i],
+	}
 }

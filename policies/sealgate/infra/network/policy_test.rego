@@ -8,14 +8,31 @@ ids(doc) := {f.id | some f in network.deny with input as doc}
 
 vault := {"type": "azure-native:keyvault:Vault", "urn": "urn:v", "name": "v", "parent": "", "inputs": {}}
 
-endpoint := {"type": "azure-native:network:PrivateEndpoint", "urn": "urn:pe", "name": "pe", "parent": "urn:v", "inputs": {}}
+endpoint := {
+	"type": "azure-native:network:PrivateEndpoint",
+	"urn": "urn:pe",
+	"name": "pe",
+	"parent": "urn:v",
+	"inputs": {},
+}
 
-zone_group := {"type": "azure-native:network:PrivateDnsZoneGroup", "urn": "urn:zg", "name": "zg", "parent": "urn:pe", "inputs": {}}
+zone_group := {
+	"type": "azure-native:network:PrivateDnsZoneGroup",
+	"urn": "urn:zg",
+	"name": "zg",
+	"parent": "urn:pe",
+	"inputs": {},
+}
 
-test_service_with_private_endpoint_passes if count(ids({"type": "pulumi:plan", "resources": [vault, endpoint, zone_group]})) == 0
+test_service_with_private_endpoint_passes if {
+	count(ids({"type": "pulumi:plan", "resources": [vault, endpoint, zone_group]})) == 0
+}
 
 test_service_without_private_endpoint_denied if {
-	findings := network.deny with input as {"type": "pulumi:plan", "resources": [vault, object.union(endpoint, {"parent": "urn:other"}), zone_group]}
+	findings := network.deny with input as {
+		"type": "pulumi:plan",
+		"resources": [vault, object.union(endpoint, {"parent": "urn:other"}), zone_group],
+	}
 	{[f.id, f.path] | some f in findings} == {["SG-AZ-060", ["resources", 0]]}
 }
 
@@ -28,7 +45,11 @@ test_injected_api_management_needs_no_private_endpoint if {
 
 test_endpoint_without_dns_zone_group_denied if {
 	findings := network.deny with input as {"type": "pulumi:plan", "resources": [vault, endpoint]}
-	{[f.id, f.path, f.msg] | some f in findings} == {["SG-AZ-063", ["resources", 1], "private endpoint pe has no private DNS zone group"]}
+	{[f.id, f.path, f.msg] | some f in findings} == {[
+		"SG-AZ-063",
+		["resources", 1],
+		"private endpoint pe has no private DNS zone group",
+	]}
 }
 
 test_deleted_dns_zone_group_is_named if {
@@ -38,7 +59,13 @@ test_deleted_dns_zone_group_is_named if {
 
 nsg(rules) := {"type": "azure-native:network:NetworkSecurityGroup", "inputs": {"securityRules": rules}}
 
-rule(source, port) := {"name": "r", "direction": "Inbound", "access": "Allow", "sourceAddressPrefix": source, "destinationPortRange": port}
+rule(source, port) := {
+	"name": "r",
+	"direction": "Inbound",
+	"access": "Allow",
+	"sourceAddressPrefix": source,
+	"destinationPortRange": port,
+}
 
 test_nsg_rules if {
 	count(ids(nsg([rule("Internet", "443"), rule("VirtualNetwork", "22")]))) == 0

@@ -10,7 +10,7 @@ package sealgate.infra.registry
 
 import rego.v1
 
-registry if data.sealgate.lib.infra.is_type(input, "azure-native:containerregistry:Registry")
+container_registry if data.sealgate.lib.infra.is_type(input, "azure-native:containerregistry:Registry")
 
 inputs := data.sealgate.lib.infra.inputs(input)
 
@@ -25,9 +25,13 @@ settings := data.sealgate.lib.infra.settings(input)
 #   remediation: >-
 #     Set `sku.name: Premium`.
 deny contains finding if {
-	registry
+	container_registry
 	object.get(inputs, ["sku", "name"], null) != "Premium"
-	finding := data.sealgate.lib.infra.finding("SG-AZ-020", "high", sprintf("registry SKU is %v, not Premium", [object.get(inputs, ["sku", "name"], null)]), ["sku", "name"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-020",
+		sprintf("registry SKU is %v, not Premium", [object.get(inputs, ["sku", "name"], null)]),
+		["sku", "name"],
+	)
 }
 
 # METADATA
@@ -39,10 +43,10 @@ deny contains finding if {
 #   remediation: >-
 #     Set `adminUserEnabled: false` and `anonymousPullEnabled: false`.
 deny contains finding if {
-	registry
+	container_registry
 	some flag in ["adminUserEnabled", "anonymousPullEnabled"]
 	object.get(inputs, flag, null) != false
-	finding := data.sealgate.lib.infra.finding("SG-AZ-021", "high", sprintf("%s is not false", [flag]), [flag])
+	finding := data.sealgate.lib.infra.input_finding("SG-AZ-021", sprintf("%s is not false", [flag]), [flag])
 }
 
 # METADATA
@@ -54,9 +58,13 @@ deny contains finding if {
 #   remediation: >-
 #     Set `publicNetworkAccess: Disabled` and `networkRuleBypassOptions: None`.
 deny contains finding if {
-	registry
+	container_registry
 	object.get(inputs, "publicNetworkAccess", null) != "Disabled"
-	finding := data.sealgate.lib.infra.finding("SG-AZ-022", "high", sprintf("public network access is %v, not Disabled", [object.get(inputs, "publicNetworkAccess", null)]), ["publicNetworkAccess"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-022",
+		sprintf("public network access is %v, not Disabled", [object.get(inputs, "publicNetworkAccess", null)]),
+		["publicNetworkAccess"],
+	)
 }
 
 # METADATA
@@ -68,16 +76,24 @@ deny contains finding if {
 #   remediation: >-
 #     Set `encryption.status: enabled` with `keyVaultProperties.keyIdentifier` and its identity.
 deny contains finding if {
-	registry
+	container_registry
 	lower(sprintf("%v", [object.get(inputs, ["encryption", "status"], null)])) != "enabled"
-	finding := data.sealgate.lib.infra.finding("SG-AZ-023", "high", "the registry is not encrypted with a customer-managed key", ["encryption", "status"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-023",
+		"the registry is not encrypted with a customer-managed key",
+		["encryption", "status"],
+	)
 }
 
 deny contains finding if {
-	registry
+	container_registry
 	lower(sprintf("%v", [object.get(inputs, ["encryption", "status"], null)])) == "enabled"
 	not is_string(object.get(inputs, ["encryption", "keyVaultProperties", "keyIdentifier"], null))
-	finding := data.sealgate.lib.infra.finding("SG-AZ-023", "high", "the registry's customer-managed key is not named (keyVaultProperties.keyIdentifier)", ["encryption", "keyVaultProperties"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-023",
+		"the registry's customer-managed key is not named (keyVaultProperties.keyIdentifier)",
+		["encryption", "keyVaultProperties"],
+	)
 }
 
 # METADATA
@@ -95,16 +111,27 @@ deny contains finding if {
 #     Enable the system-assigned identity (`identity.type` with SystemAssigned), grant it the key,
 #     and set `encryption.keyVaultProperties.identity` to `system`.
 deny contains finding if {
-	registry
+	container_registry
 	lower(sprintf("%v", [object.get(inputs, ["encryption", "status"], null)])) == "enabled"
 	object.get(inputs, ["encryption", "keyVaultProperties", "identity"], null) != "system"
-	finding := data.sealgate.lib.infra.finding("SG-AZ-027", "high", "the registry reads its key with a user-assigned identity, which cannot pass the vault firewall (keyVaultProperties.identity is not system)", ["encryption", "keyVaultProperties", "identity"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-027",
+		concat(" ", [
+			"the registry reads its key with a user-assigned identity, which cannot pass the vault firewall",
+			"(keyVaultProperties.identity is not system)",
+		]),
+		["encryption", "keyVaultProperties", "identity"],
+	)
 }
 
 deny contains finding if {
-	registry
+	container_registry
 	not contains(sprintf("%v", [object.get(inputs, ["identity", "type"], "")]), "SystemAssigned")
-	finding := data.sealgate.lib.infra.finding("SG-AZ-027", "high", "the registry has no system-assigned identity to read its key behind the vault firewall", ["identity", "type"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-027",
+		"the registry has no system-assigned identity to read its key behind the vault firewall",
+		["identity", "type"],
+	)
 }
 
 # METADATA
@@ -116,9 +143,13 @@ deny contains finding if {
 #   remediation: >-
 #     Set `policies.quarantinePolicy.status: enabled`.
 deny contains finding if {
-	registry
+	container_registry
 	lower(sprintf("%v", [object.get(inputs, ["policies", "quarantinePolicy", "status"], null)])) != "enabled"
-	finding := data.sealgate.lib.infra.finding("SG-AZ-024", "medium", "the quarantine policy is not enabled", ["policies", "quarantinePolicy", "status"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-024",
+		"the quarantine policy is not enabled",
+		["policies", "quarantinePolicy", "status"],
+	)
 }
 
 # METADATA
@@ -130,9 +161,13 @@ deny contains finding if {
 #   remediation: >-
 #     Set `policies.retentionPolicy.status: enabled` with `days`.
 deny contains finding if {
-	registry
+	container_registry
 	lower(sprintf("%v", [object.get(inputs, ["policies", "retentionPolicy", "status"], null)])) != "enabled"
-	finding := data.sealgate.lib.infra.finding("SG-AZ-025", "low", "the retention policy for untagged manifests is not enabled", ["policies", "retentionPolicy", "status"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-025",
+		"the retention policy for untagged manifests is not enabled",
+		["policies", "retentionPolicy", "status"],
+	)
 }
 
 # METADATA
@@ -144,8 +179,8 @@ deny contains finding if {
 #   remediation: >-
 #     Set `zoneRedundancy: Enabled`.
 deny contains finding if {
-	registry
+	container_registry
 	settings.min_zones > 1
 	object.get(inputs, "zoneRedundancy", null) != "Enabled"
-	finding := data.sealgate.lib.infra.finding("SG-AZ-026", "medium", "the registry is not zone-redundant", ["zoneRedundancy"])
+	finding := data.sealgate.lib.infra.input_finding("SG-AZ-026", "the registry is not zone-redundant", ["zoneRedundancy"])
 }

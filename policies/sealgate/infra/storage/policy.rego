@@ -33,7 +33,11 @@ settings := data.sealgate.lib.infra.settings(input)
 deny contains finding if {
 	account
 	object.get(inputs, "allowSharedKeyAccess", null) != false
-	finding := data.sealgate.lib.infra.finding("SG-AZ-010", "high", "shared key access is not disabled (allowSharedKeyAccess is not false)", ["allowSharedKeyAccess"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-010",
+		"shared key access is not disabled (allowSharedKeyAccess is not false)",
+		["allowSharedKeyAccess"],
+	)
 }
 
 # METADATA
@@ -48,13 +52,21 @@ deny contains finding if {
 	account
 	version := object.get(inputs, "minimumTlsVersion", null)
 	not version in data.config.infra.storage.tls_versions
-	finding := data.sealgate.lib.infra.finding("SG-AZ-011", "high", sprintf("minimum TLS version is %v, not TLS 1.2 or later", [version]), ["minimumTlsVersion"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-011",
+		sprintf("minimum TLS version is %v, not TLS 1.2 or later", [version]),
+		["minimumTlsVersion"],
+	)
 }
 
 deny contains finding if {
 	account
 	object.get(inputs, "enableHttpsTrafficOnly", null) != true
-	finding := data.sealgate.lib.infra.finding("SG-AZ-011", "high", "HTTP traffic is not refused (enableHttpsTrafficOnly is not true)", ["enableHttpsTrafficOnly"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-011",
+		"HTTP traffic is not refused (enableHttpsTrafficOnly is not true)",
+		["enableHttpsTrafficOnly"],
+	)
 }
 
 # METADATA
@@ -68,13 +80,21 @@ deny contains finding if {
 deny contains finding if {
 	account
 	object.get(inputs, "allowBlobPublicAccess", null) != false
-	finding := data.sealgate.lib.infra.finding("SG-AZ-012", "critical", "anonymous blob access is not disallowed (allowBlobPublicAccess is not false)", ["allowBlobPublicAccess"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-012",
+		"anonymous blob access is not disallowed (allowBlobPublicAccess is not false)",
+		["allowBlobPublicAccess"],
+	)
 }
 
 deny contains finding if {
 	container
 	object.get(inputs, "publicAccess", null) != "None"
-	finding := data.sealgate.lib.infra.finding("SG-AZ-012", "critical", sprintf("container public access is %v, not None", [object.get(inputs, "publicAccess", null)]), ["publicAccess"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-012",
+		sprintf("container public access is %v, not None", [object.get(inputs, "publicAccess", null)]),
+		["publicAccess"],
+	)
 }
 
 # METADATA
@@ -88,13 +108,21 @@ deny contains finding if {
 deny contains finding if {
 	account
 	object.get(inputs, "publicNetworkAccess", null) != "Disabled"
-	finding := data.sealgate.lib.infra.finding("SG-AZ-013", "high", sprintf("public network access is %v, not Disabled", [object.get(inputs, "publicNetworkAccess", null)]), ["publicNetworkAccess"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-013",
+		sprintf("public network access is %v, not Disabled", [object.get(inputs, "publicNetworkAccess", null)]),
+		["publicNetworkAccess"],
+	)
 }
 
 deny contains finding if {
 	account
 	object.get(inputs, ["networkRuleSet", "defaultAction"], null) != "Deny"
-	finding := data.sealgate.lib.infra.finding("SG-AZ-013", "high", "the network rules do not deny by default", ["networkRuleSet", "defaultAction"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-013",
+		"the network rules do not deny by default",
+		["networkRuleSet", "defaultAction"],
+	)
 }
 
 # METADATA
@@ -104,24 +132,37 @@ deny contains finding if {
 #   id: SG-AZ-014
 #   severity: high
 #   remediation: >-
-#     Set `encryption.keySource: Microsoft.Keyvault` with `keyVaultProperties` and an encryption identity, and `requireInfrastructureEncryption: true`.
+#     Set `encryption.keySource: Microsoft.Keyvault` with `keyVaultProperties` and an encryption
+#     identity, and `requireInfrastructureEncryption: true`.
 deny contains finding if {
 	account
 	object.get(inputs, ["encryption", "keySource"], null) != "Microsoft.Keyvault"
-	finding := data.sealgate.lib.infra.finding("SG-AZ-014", "high", "encryption does not use a customer-managed key (encryption.keySource is not Microsoft.Keyvault)", ["encryption", "keySource"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-014",
+		"encryption does not use a customer-managed key (encryption.keySource is not Microsoft.Keyvault)",
+		["encryption", "keySource"],
+	)
 }
 
 deny contains finding if {
 	account
 	object.get(inputs, ["encryption", "keySource"], null) == "Microsoft.Keyvault"
 	not is_string(object.get(inputs, ["encryption", "keyVaultProperties", "keyName"], null))
-	finding := data.sealgate.lib.infra.finding("SG-AZ-014", "high", "the customer-managed key is not named (encryption.keyVaultProperties.keyName)", ["encryption", "keyVaultProperties"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-014",
+		"the customer-managed key is not named (encryption.keyVaultProperties.keyName)",
+		["encryption", "keyVaultProperties"],
+	)
 }
 
 deny contains finding if {
 	account
 	object.get(inputs, ["encryption", "requireInfrastructureEncryption"], null) != true
-	finding := data.sealgate.lib.infra.finding("SG-AZ-014", "high", "infrastructure (double) encryption is not required", ["encryption", "requireInfrastructureEncryption"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-014",
+		"infrastructure (double) encryption is not required",
+		["encryption", "requireInfrastructureEncryption"],
+	)
 }
 
 # METADATA
@@ -134,18 +175,23 @@ deny contains finding if {
 #   setting: blob_soft_delete_days
 #   severity: medium
 #   remediation: >-
-#     Set `isVersioningEnabled: true` and enabled `deleteRetentionPolicy` and `containerDeleteRetentionPolicy` with enough days.
+#     Set `isVersioningEnabled: true` and enabled `deleteRetentionPolicy` and
+#     `containerDeleteRetentionPolicy` with enough days.
 deny contains finding if {
 	blob_service
 	object.get(inputs, "isVersioningEnabled", null) != true
-	finding := data.sealgate.lib.infra.finding("SG-AZ-015", "medium", "blob versioning is not enabled", ["isVersioningEnabled"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-015",
+		"blob versioning is not enabled",
+		["isVersioningEnabled"],
+	)
 }
 
 deny contains finding if {
 	blob_service
 	some policy in ["deleteRetentionPolicy", "containerDeleteRetentionPolicy"]
 	object.get(inputs, [policy, "enabled"], null) != true
-	finding := data.sealgate.lib.infra.finding("SG-AZ-015", "medium", sprintf("%s is not enabled", [policy]), [policy])
+	finding := data.sealgate.lib.infra.input_finding("SG-AZ-015", sprintf("%s is not enabled", [policy]), [policy])
 }
 
 deny contains finding if {
@@ -154,7 +200,14 @@ deny contains finding if {
 	object.get(inputs, [policy, "enabled"], null) == true
 	days := object.get(inputs, [policy, "days"], null)
 	data.sealgate.lib.infra.below(days, settings.min_blob_soft_delete_days)
-	finding := data.sealgate.lib.infra.finding("SG-AZ-015", "medium", sprintf("%s keeps deleted data %v days; this environment requires %v", [policy, days, settings.min_blob_soft_delete_days]), [policy, "days"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-015",
+		sprintf(
+			"%s keeps deleted data %v days; this environment requires %v",
+			[policy, days, settings.min_blob_soft_delete_days],
+		),
+		[policy, "days"],
+	)
 }
 
 # METADATA
@@ -168,19 +221,31 @@ deny contains finding if {
 #   setting: audit_retention_days
 #   severity: critical
 #   remediation: >-
-#     Set `immutableStorageWithVersioning.enabled: true` on the audit container and a BlobContainerImmutabilityPolicy with enough days.
+#     Set `immutableStorageWithVersioning.enabled: true` on the audit container and a
+#     BlobContainerImmutabilityPolicy with enough days.
 deny contains finding if {
 	container
 	object.get(inputs, "containerName", null) == "audit"
 	object.get(inputs, ["immutableStorageWithVersioning", "enabled"], null) != true
-	finding := data.sealgate.lib.infra.finding("SG-AZ-016", "critical", "the audit container is not immutable (immutableStorageWithVersioning.enabled is not true)", ["immutableStorageWithVersioning", "enabled"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-016",
+		"the audit container is not immutable (immutableStorageWithVersioning.enabled is not true)",
+		["immutableStorageWithVersioning", "enabled"],
+	)
 }
 
 deny contains finding if {
 	worm_policy
 	days := object.get(inputs, "immutabilityPeriodSinceCreationInDays", null)
 	data.sealgate.lib.infra.below(days, settings.min_audit_retention_days)
-	finding := data.sealgate.lib.infra.finding("SG-AZ-016", "critical", sprintf("the audit trail is immutable for %v days; this environment requires %v", [days, settings.min_audit_retention_days]), ["immutabilityPeriodSinceCreationInDays"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-016",
+		sprintf(
+			"the audit trail is immutable for %v days; this environment requires %v",
+			[days, settings.min_audit_retention_days],
+		),
+		["immutabilityPeriodSinceCreationInDays"],
+	)
 }
 
 # Each write-once container has its time-based retention policy (a child of the container):
@@ -191,8 +256,26 @@ deny contains finding if {
 	is_object(c)
 	object.get(c, "type", null) == "azure-native:storage:BlobContainer"
 	object.get(c, ["inputs", "containerName"], null) in data.config.infra.storage.worm_containers
-	not data.sealgate.lib.infra.has_child(input, object.get(c, "urn", ""), "azure-native:storage:BlobContainerImmutabilityPolicy")
-	finding := {"id": "SG-AZ-016", "msg": sprintf("container %v has no immutability (WORM) policy%s", [object.get(c, ["inputs", "containerName"], "?"), data.sealgate.lib.infra.deleted_note(input, object.get(c, "urn", ""), "azure-native:storage:BlobContainerImmutabilityPolicy")]), "severity": "critical", "path": ["resources", i]}
+	not data.sealgate.lib.infra.has_child(
+		input,
+		object.get(c, "urn", ""),
+		"azure-native:storage:BlobContainerImmutabilityPolicy",
+	)
+	finding := data.sealgate.lib.findings.finding(
+		"SG-AZ-016",
+		sprintf(
+			"container %v has no immutability (WORM) policy%s",
+			[
+				object.get(c, ["inputs", "containerName"], "?"),
+				data.sealgate.lib.infra.deleted_note(
+					input,
+					object.get(c, "urn", ""),
+					"azure-native:storage:BlobContainerImmutabilityPolicy",
+				),
+			],
+		),
+		["resources", i],
+	)
 }
 
 # METADATA
@@ -207,7 +290,11 @@ deny contains finding if {
 	settings.redundant_storage
 	sku := object.get(inputs, ["sku", "name"], null)
 	not sku in data.config.infra.storage.redundant_skus
-	finding := data.sealgate.lib.infra.finding("SG-AZ-017", "medium", sprintf("storage SKU %v is not zone-redundant", [sku]), ["sku", "name"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-017",
+		sprintf("storage SKU %v is not zone-redundant", [sku]),
+		["sku", "name"],
+	)
 }
 
 # METADATA
@@ -226,5 +313,9 @@ deny contains finding if {
 	settings.geo_redundant_storage
 	sku := object.get(inputs, ["sku", "name"], null)
 	not sku in data.config.infra.storage.geo_redundant_skus
-	finding := data.sealgate.lib.infra.finding("SG-AZ-018", "medium", sprintf("storage SKU %v does not replicate to another region", [sku]), ["sku", "name"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-018",
+		sprintf("storage SKU %v does not replicate to another region", [sku]),
+		["sku", "name"],
+	)
 }

@@ -10,13 +10,13 @@ package sealgate.infra.waf
 
 import rego.v1
 
-waf_policy if data.sealgate.lib.infra.is_type(input, "azure-native:network:WebApplicationFirewallPolicy")
+firewall_policy if data.sealgate.lib.infra.is_type(input, "azure-native:network:WebApplicationFirewallPolicy")
 
 gateway if data.sealgate.lib.infra.is_type(input, "azure-native:network:ApplicationGateway")
 
 inputs := data.sealgate.lib.infra.inputs(input)
 
-waf := data.config.infra.waf
+required := data.config.infra.waf
 
 settings := object.get(inputs, "policySettings", {})
 
@@ -37,15 +37,23 @@ version_at_least(version, minimum) if {
 #   remediation: >-
 #     Set `policySettings.mode: Prevention` and `policySettings.state: Enabled`.
 deny contains finding if {
-	waf_policy
+	firewall_policy
 	object.get(settings, "mode", null) != "Prevention"
-	finding := data.sealgate.lib.infra.finding("SG-AZ-040", "critical", sprintf("WAF mode is %v, not Prevention", [object.get(settings, "mode", null)]), ["policySettings", "mode"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-040",
+		sprintf("WAF mode is %v, not Prevention", [object.get(settings, "mode", null)]),
+		["policySettings", "mode"],
+	)
 }
 
 deny contains finding if {
-	waf_policy
+	firewall_policy
 	object.get(settings, "state", null) != "Enabled"
-	finding := data.sealgate.lib.infra.finding("SG-AZ-040", "critical", sprintf("WAF state is %v, not Enabled", [object.get(settings, "state", null)]), ["policySettings", "state"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-040",
+		sprintf("WAF state is %v, not Enabled", [object.get(settings, "state", null)]),
+		["policySettings", "state"],
+	)
 }
 
 # METADATA
@@ -56,14 +64,21 @@ deny contains finding if {
 #   severity: high
 #   remediation: Add a managed rule set `Microsoft_DefaultRuleSet` version 2.1 or later.
 deny contains finding if {
-	waf_policy
+	firewall_policy
 	current := [s |
 		some s in rule_sets
-		object.get(s, "ruleSetType", null) == waf.default_rule_set
-		version_at_least(object.get(s, "ruleSetVersion", null), waf.min_default_rule_set_version)
+		object.get(s, "ruleSetType", null) == required.default_rule_set
+		version_at_least(object.get(s, "ruleSetVersion", null), required.min_default_rule_set_version)
 	]
 	count(current) == 0
-	finding := data.sealgate.lib.infra.finding("SG-AZ-041", "high", sprintf("no %s %s or later among the managed rule sets", [waf.default_rule_set, waf.min_default_rule_set_version]), ["managedRules", "managedRuleSets"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-041",
+		sprintf(
+			"no %s %s or later among the managed rule sets",
+			[required.default_rule_set, required.min_default_rule_set_version],
+		),
+		["managedRules", "managedRuleSets"],
+	)
 }
 
 # METADATA
@@ -74,10 +89,14 @@ deny contains finding if {
 #   severity: medium
 #   remediation: Add the managed rule set `Microsoft_BotManagerRuleSet`.
 deny contains finding if {
-	waf_policy
-	bots := [s | some s in rule_sets; object.get(s, "ruleSetType", null) == waf.bot_rule_set]
+	firewall_policy
+	bots := [s | some s in rule_sets; object.get(s, "ruleSetType", null) == required.bot_rule_set]
 	count(bots) == 0
-	finding := data.sealgate.lib.infra.finding("SG-AZ-042", "medium", "bot protection (Microsoft_BotManagerRuleSet) is not enabled", ["managedRules", "managedRuleSets"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-042",
+		"bot protection (Microsoft_BotManagerRuleSet) is not enabled",
+		["managedRules", "managedRuleSets"],
+	)
 }
 
 # METADATA
@@ -87,20 +106,32 @@ deny contains finding if {
 #   id: SG-AZ-043
 #   severity: high
 #   remediation: >-
-#     Set `requestBodyCheck: true`, `requestBodyEnforcement: true`, `maxRequestBodySizeInKb` and `fileUploadLimitInMb` within the limits.
+#     Set `requestBodyCheck: true`, `requestBodyEnforcement: true`, `maxRequestBodySizeInKb` and
+#     `fileUploadLimitInMb` within the limits.
 deny contains finding if {
-	waf_policy
+	firewall_policy
 	some flag in ["requestBodyCheck", "requestBodyEnforcement"]
 	object.get(settings, flag, null) != true
-	finding := data.sealgate.lib.infra.finding("SG-AZ-043", "high", sprintf("policySettings.%s is not true", [flag]), ["policySettings", flag])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-043",
+		sprintf("policySettings.%s is not true", [flag]),
+		["policySettings", flag],
+	)
 }
 
 deny contains finding if {
-	waf_policy
-	some limit in [["maxRequestBodySizeInKb", waf.max_request_body_kb], ["fileUploadLimitInMb", waf.max_file_upload_mb]]
+	firewall_policy
+	some limit in [
+		["maxRequestBodySizeInKb", required.max_request_body_kb],
+		["fileUploadLimitInMb", required.max_file_upload_mb],
+	]
 	value := object.get(settings, limit[0], null)
 	data.sealgate.lib.infra.above(value, limit[1])
-	finding := data.sealgate.lib.infra.finding("SG-AZ-043", "high", sprintf("policySettings.%s is %v; at most %v", [limit[0], value, limit[1]]), ["policySettings", limit[0]])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-043",
+		sprintf("policySettings.%s is %v; at most %v", [limit[0], value, limit[1]]),
+		["policySettings", limit[0]],
+	)
 }
 
 # METADATA
@@ -114,17 +145,32 @@ deny contains finding if {
 deny contains finding if {
 	gateway
 	object.get(inputs, ["sku", "tier"], null) != "WAF_v2"
-	finding := data.sealgate.lib.infra.finding("SG-AZ-044", "critical", sprintf("gateway tier is %v, not WAF_v2", [object.get(inputs, ["sku", "tier"], null)]), ["sku", "tier"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-044",
+		sprintf("gateway tier is %v, not WAF_v2", [object.get(inputs, ["sku", "tier"], null)]),
+		["sku", "tier"],
+	)
 }
 
 deny contains finding if {
 	gateway
 	not is_string(object.get(inputs, ["firewallPolicy", "id"], null))
-	finding := data.sealgate.lib.infra.finding("SG-AZ-044", "critical", "no WAF policy is attached to the gateway", ["firewallPolicy"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-044",
+		"no WAF policy is attached to the gateway",
+		["firewallPolicy"],
+	)
 }
 
 deny contains finding if {
 	gateway
-	not object.get(inputs, ["sslPolicy", "policyName"], null) in waf.ssl_policies
-	finding := data.sealgate.lib.infra.finding("SG-AZ-044", "critical", sprintf("TLS policy %v is not one of %v", [object.get(inputs, ["sslPolicy", "policyName"], null), waf.ssl_policies]), ["sslPolicy"])
+	not object.get(inputs, ["sslPolicy", "policyName"], null) in required.ssl_policies
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-044",
+		sprintf(
+			"TLS policy %v is not one of %v",
+			[object.get(inputs, ["sslPolicy", "policyName"], null), required.ssl_policies],
+		),
+		["sslPolicy"],
+	)
 }

@@ -24,24 +24,27 @@ current := [
 	{"ruleSetType": "Microsoft_BotManagerRuleSet", "ruleSetVersion": "1.1"},
 ]
 
-ids(doc) := {f.id | some f in waf.deny with input as doc}
+ids contains f.id if some f in waf.deny
 
-test_prevention_policy_passes if count(ids(policy({}, current))) == 0
+test_prevention_policy_passes if count(ids) == 0 with input as policy({}, current)
 
-test_detection_mode_denied if ids(policy({"mode": "Detection"}, current)) == {"SG-AZ-040"}
+test_detection_mode_denied if ids == {"SG-AZ-040"} with input as policy({"mode": "Detection"}, current)
 
-test_disabled_denied if ids(policy({"state": "Disabled"}, current)) == {"SG-AZ-040"}
+test_disabled_denied if ids == {"SG-AZ-040"} with input as policy({"state": "Disabled"}, current)
 
 test_rule_sets if {
-	ids(policy({}, [{"ruleSetType": "Microsoft_DefaultRuleSet", "ruleSetVersion": "2.0"}, current[1]])) == {"SG-AZ-041"}
-	ids(policy({}, [{"ruleSetType": "Microsoft_DefaultRuleSet", "ruleSetVersion": "2.2"}])) == {"SG-AZ-042"}
-	ids(policy({}, [])) == {"SG-AZ-041", "SG-AZ-042"}
+	ids == {"SG-AZ-041"} with input as policy(
+		{},
+		[{"ruleSetType": "Microsoft_DefaultRuleSet", "ruleSetVersion": "2.0"}, current[1]],
+	)
+	ids == {"SG-AZ-042"} with input as policy({}, [{"ruleSetType": "Microsoft_DefaultRuleSet", "ruleSetVersion": "2.2"}])
+	ids == {"SG-AZ-041", "SG-AZ-042"} with input as policy({}, [])
 }
 
 test_body_limits if {
-	ids(policy({"requestBodyCheck": false}, current)) == {"SG-AZ-043"}
-	ids(policy({"maxRequestBodySizeInKb": 4000}, current)) == {"SG-AZ-043"}
-	ids(json.remove(policy({}, current), ["inputs/policySettings/fileUploadLimitInMb"])) == {"SG-AZ-043"}
+	ids == {"SG-AZ-043"} with input as policy({"requestBodyCheck": false}, current)
+	ids == {"SG-AZ-043"} with input as policy({"maxRequestBodySizeInKb": 4000}, current)
+	ids == {"SG-AZ-043"} with input as json.remove(policy({}, current), ["inputs/policySettings/fileUploadLimitInMb"])
 }
 
 test_gateway if {
@@ -50,7 +53,7 @@ test_gateway if {
 		"firewallPolicy": {"id": "/subscriptions/x/waf"},
 		"sslPolicy": {"policyType": "Predefined", "policyName": "AppGwSslPolicy20220101S"},
 	}}
-	count(ids(gateway)) == 0
-	ids(object.union(gateway, {"inputs": {"sku": {"tier": "Standard_v2"}}})) == {"SG-AZ-044"}
-	ids(json.remove(gateway, ["inputs/sslPolicy"])) == {"SG-AZ-044"}
+	count(ids) == 0 with input as gateway
+	ids == {"SG-AZ-044"} with input as object.union(gateway, {"inputs": {"sku": {"tier": "Standard_v2"}}})
+	ids == {"SG-AZ-044"} with input as json.remove(gateway, ["inputs/sslPolicy"])
 }

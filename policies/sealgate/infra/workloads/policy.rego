@@ -17,7 +17,10 @@ namespace := {"object": object.get(input, "inputs", {}), "path": ["inputs"]} if 
 	data.sealgate.lib.infra.is_type(input, "kubernetes:core/v1:Namespace")
 }
 
-plan_objects(type_token) := [object.get(r, "inputs", {}) | some r in data.sealgate.lib.infra.plan_resources(input, type_token)]
+plan_objects(type_token) := [object.get(r, "inputs", {}) | some r in data.sealgate.lib.infra.plan_resources(
+	input,
+	type_token,
+)]
 
 default_deny(policy) if {
 	object.get(policy, ["spec", "podSelector"], null) == {}
@@ -36,12 +39,14 @@ default_deny(policy) if {
 deny contains finding if {
 	labels := object.get(namespace.object, ["metadata", "labels"], {})
 	object.get(labels, psa_label, null) != "restricted"
-	finding := {
-		"id": "SG-AZ-090",
-		"msg": sprintf("namespace %v does not enforce the restricted Pod Security Standard (%s is %v)", [object.get(namespace.object, ["metadata", "name"], "?"), psa_label, object.get(labels, psa_label, null)]),
-		"severity": "high",
-		"path": array.concat(namespace.path, ["metadata", "labels"]),
-	}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-AZ-090",
+		sprintf(
+			"namespace %v does not enforce the restricted Pod Security Standard (%s is %v)",
+			[object.get(namespace.object, ["metadata", "name"], "?"), psa_label, object.get(labels, psa_label, null)],
+		),
+		array.concat(namespace.path, ["metadata", "labels"]),
+	)
 }
 
 # METADATA
@@ -61,7 +66,11 @@ deny contains finding if {
 		default_deny(p)
 	]
 	count(denying) == 0
-	finding := {"id": "SG-AZ-091", "msg": sprintf("namespace %v has no default-deny NetworkPolicy", [name]), "severity": "high", "path": ["resources"]}
+	finding := data.sealgate.lib.findings.finding(
+		"SG-AZ-091",
+		sprintf("namespace %v has no default-deny NetworkPolicy", [name]),
+		["resources"],
+	)
 }
 
 # METADATA
@@ -83,7 +92,11 @@ deny contains finding if {
 	template := object.get(input, ["inputs", "spec", "template"], {})
 	object.get(template, ["metadata", "labels", "sealgate.io/role"], null) == "model-server"
 	not workload_identity(template)
-	finding := data.sealgate.lib.infra.finding("SG-AZ-092", "high", "the model server does not use workload identity", ["spec", "template"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-092",
+		"the model server does not use workload identity",
+		["spec", "template"],
+	)
 }
 
 workload_identity(template) if {

@@ -27,12 +27,13 @@ as_array(value) := value if is_array(value)
 
 else := []
 
-finding(id, severity, msg, path) := {
-	"id": id,
-	"msg": msg,
-	"severity": severity,
-	"path": array.concat(["inputs"], path),
-}
+# A finding of rule `id` at `path` within the resource's inputs (lib.findings.finding, the
+# severity left to the rule's METADATA).
+input_finding(id, msg, path) := data.sealgate.lib.findings.finding(id, msg, array.concat(["inputs"], path))
+
+# The older builder, still called by the apim and network policies: it restates the severity,
+# which the gate checks against METADATA. Prefer input_finding.
+finding(id, severity, msg, path) := object.union(input_finding(id, msg, path), {"severity": severity})
 
 # The plan summary (type pulumi:plan): its resources of a type, and the children of a URN.
 plan_resources(doc, type_token) := [r |

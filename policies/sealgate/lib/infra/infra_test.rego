@@ -32,3 +32,11 @@ test_deleted_note if {
 	data.sealgate.lib.infra.deleted_note(doc, "q", "t") == ""
 	data.sealgate.lib.infra.deleted_note({}, "p", "t") == ""
 }
+
+test_input_finding if {
+	data.sealgate.lib.infra.input_finding("SG-X-1", "m", ["a", 0]) == {
+		"id": "SG-X-1",
+		"msg": "m",
+		"path": ["inputs", "a", 0],
+	}
+}
