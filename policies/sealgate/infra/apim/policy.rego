@@ -2,9 +2,9 @@
 # title: API Management
 # description: >-
 #   Inference requests reach model servers through an API Management service injected in the
-#   VNet (Internal mode) whose API policy validates Entra ID tokens, limits the rate and quota per caller, bounds the
-#   request size and validates the body against the inference request JSON schema. The
-#   rules read the policy XML as the gate parsed it, never as text.
+#   VNet (Internal mode) whose API policy validates Entra ID tokens, limits the rate and quota
+#   per caller, bounds the request size and validates the body against the inference request
+#   JSON schema. The rules read the policy XML as the gate parsed it, never as text.
 # custom:
 #   input: pulumi-plan
 package sealgate.infra.apim
@@ -56,13 +56,24 @@ element(tag) if count(controls(tag)) > 0
 deny contains finding if {
 	service
 	object.get(inputs, "virtualNetworkType", null) != "Internal"
-	finding := data.sealgate.lib.infra.finding("SG-AZ-050", "high", sprintf("the gateway's virtual network type is %v, not Internal (no private path to the backend, or a public VIP)", [object.get(inputs, "virtualNetworkType", null)]), ["virtualNetworkType"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-050",
+		sprintf(
+			"the gateway's virtual network type is %v, not Internal (no private path to the backend, or a public VIP)",
+			[object.get(inputs, "virtualNetworkType", null)],
+		),
+		["virtualNetworkType"],
+	)
 }
 
 deny contains finding if {
 	service
 	not is_string(object.get(inputs, ["virtualNetworkConfiguration", "subnetResourceId"], null))
-	finding := data.sealgate.lib.infra.finding("SG-AZ-050", "high", "the gateway names no subnet (virtualNetworkConfiguration.subnetResourceId)", ["virtualNetworkConfiguration"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-050",
+		"the gateway names no subnet (virtualNetworkConfiguration.subnetResourceId)",
+		["virtualNetworkConfiguration"],
+	)
 }
 
 # METADATA
@@ -73,18 +84,29 @@ deny contains finding if {
 # custom:
 #   id: SG-AZ-051
 #   severity: critical
-#   remediation: Add `<validate-jwt>` with `<openid-config url="https://login.microsoftonline.com/<tenant>/v2.0/.well-known/openid-configuration"/>` to the inbound policy.
+#   remediation: >-
+#     Add `<validate-jwt>` with
+#     `<openid-config url="https://login.microsoftonline.com/<tenant>/v2.0/.well-known/openid-configuration"/>`
+#     to the inbound policy.
 deny contains finding if {
 	api_policy
 	not entra_jwt
-	finding := data.sealgate.lib.infra.finding("SG-AZ-051", "critical", "the API policy does not validate Entra ID tokens (validate-jwt with the tenant's openid-config)", ["value"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-051",
+		"the API policy does not validate Entra ID tokens (validate-jwt with the tenant's openid-config)",
+		["value"],
+	)
 }
 
 deny contains finding if {
 	api_policy
 	error := object.get(inputs, "_parse_error", null)
 	is_string(error)
-	finding := data.sealgate.lib.infra.finding("SG-AZ-051", "critical", sprintf("the API policy cannot be checked: %s", [error]), ["value"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-051",
+		sprintf("the API policy cannot be checked: %s", [error]),
+		["value"],
+	)
 }
 
 # Every API has a policy: without one, no token is validated and nothing is limited.
@@ -94,27 +116,38 @@ deny contains finding if {
 	is_object(api)
 	object.get(api, "type", null) == "azure-native:apimanagement:Api"
 	not data.sealgate.lib.infra.has_child(input, object.get(api, "urn", ""), "azure-native:apimanagement:ApiPolicy")
-	finding := {"id": "SG-AZ-051", "msg": sprintf("API %s has no API policy (no token validation, rate limit, quota or body checks)%s", [object.get(api, "name", "?"), data.sealgate.lib.infra.deleted_note(input, object.get(api, "urn", ""), "azure-native:apimanagement:ApiPolicy")]), "severity": "critical", "path": ["resources", i]}
-}
-
-entra_jwt if {
-	some jwt in controls("validate-jwt")
-	some config in jwt.children
-	config.tag == "openid-config"
-	startswith(sprintf("%v", [attribute(config, "url")]), "https://login.microsoftonline.com/")
+	finding := data.sealgate.lib.findings.finding(
+		"SG-AZ-051",
+		sprintf(
+			"API %s has no API policy (no token validation, rate limit, quota or body checks)%s",
+			[
+				object.get(api, "name", "?"),
+				data.sealgate.lib.infra.deleted_note(
+					input,
+					object.get(api, "urn", ""),
+					"azure-native:apimanagement:ApiPolicy",
+				),
+			],
+		),
+		["resources", i],
+	)
 }
 
 # METADATA
 # title: API without a per-caller rate limit
-# description: A rate limit per caller (rate-limit-by-key) keeps one client from exhausting the model servers.
+# description: >-
+#   A rate limit per caller (rate-limit-by-key) keeps one client from exhausting the model
+#   servers.
 # custom:
 #   id: SG-AZ-052
 #   severity: high
-#   remediation: Add `<rate-limit-by-key calls="..." renewal-period="..." counter-key="...">` to the inbound policy.
+#   remediation: >-
+#     Add `<rate-limit-by-key calls="..." renewal-period="..." counter-key="...">` to the
+#     inbound policy.
 deny contains finding if {
 	api_policy
 	not element("rate-limit-by-key")
-	finding := data.sealgate.lib.infra.finding("SG-AZ-052", "high", "the API policy has no rate-limit-by-key", ["value"])
+	finding := data.sealgate.lib.infra.input_finding("SG-AZ-052", "the API policy has no rate-limit-by-key", ["value"])
 }
 
 # METADATA
@@ -128,7 +161,7 @@ deny contains finding if {
 	api_policy
 	not element("quota-by-key")
 	not element("quota")
-	finding := data.sealgate.lib.infra.finding("SG-AZ-053", "medium", "the API policy has no quota", ["value"])
+	finding := data.sealgate.lib.infra.input_finding("SG-AZ-053", "the API policy has no quota", ["value"])
 }
 
 # METADATA
@@ -141,20 +174,39 @@ deny contains finding if {
 deny contains finding if {
 	api_policy
 	not size_limited
-	finding := data.sealgate.lib.infra.finding("SG-AZ-054", "high", "the API policy does not refuse oversized requests (validate-content max-size with size-exceeded-action prevent)", ["value"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-054",
+		"the API policy does not refuse oversized requests (validate-content max-size with size-exceeded-action prevent)",
+		["value"],
+	)
 }
 
 # METADATA
 # title: API without request schema validation
-# description: Inference request bodies are validated against the JSON schema of inference requests, and refused otherwise.
+# description: >-
+#   Inference request bodies are validated against the JSON schema of inference requests, and
+#   refused otherwise.
 # custom:
 #   id: SG-AZ-055
 #   severity: high
-#   remediation: Add `<content type="application/json" validate-as="json" action="prevent" schema-id="...">` inside `<validate-content>`.
+#   remediation: >-
+#     Add `<content type="application/json" validate-as="json" action="prevent" schema-id="...">`
+#     inside `<validate-content>`.
 deny contains finding if {
 	api_policy
 	not schema_validated
-	finding := data.sealgate.lib.infra.finding("SG-AZ-055", "high", "the API policy does not validate JSON bodies against a schema (validate-content with schema-id, action prevent)", ["value"])
+	finding := data.sealgate.lib.infra.input_finding(
+		"SG-AZ-055",
+		"the API policy does not validate JSON bodies against a schema (validate-content with schema-id, action prevent)",
+		["value"],
+	)
+}
+
+entra_jwt if {
+	some jwt in controls("validate-jwt")
+	some config in jwt.children
+	config.tag == "openid-config"
+	startswith(sprintf("%v", [attribute(config, "url")]), "https://login.microsoftonline.com/")
 }
 
 size_limited if {

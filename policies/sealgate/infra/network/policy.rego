@@ -3,15 +3,15 @@
 # description: >-
 #   Every data-plane service (Key Vault or Managed HSM, Storage, the registry, IoT Hub, DPS)
 #   has a private endpoint in the plan, each with a private DNS zone group (API Management is
-#   injected in the VNet instead, SG-AZ-050); NSGs open nothing to the Internet except HTTPS to the WAF; every subnet has
-#   an NSG.
+#   injected in the VNet instead, SG-AZ-050); NSGs open nothing to the Internet except HTTPS to
+#   the WAF; every subnet has an NSG.
 # custom:
 #   input: pulumi-plan
 package sealgate.infra.network
 
 import rego.v1
 
-net := data.config.infra.network
+config := data.config.infra.network
 
 inputs := data.sealgate.lib.infra.inputs(input)
 
@@ -27,15 +27,15 @@ inputs := data.sealgate.lib.infra.inputs(input)
 #     Add a PrivateEndpoint for the service (a child of it, as `private_endpoint()` in
 #     infra/components/common.py does).
 deny contains finding if {
-	some type_token in net.private_endpoint_types
-	some i, r in data.sealgate.lib.infra.as_array(object.get(input, "resources", []))
 	object.get(input, "type", null) == "pulumi:plan"
+	some type_token in config.private_endpoint_types
+	some i, r in data.sealgate.lib.infra.as_array(object.get(input, "resources", []))
 	is_object(r)
 	object.get(r, "type", null) == type_token
 	not data.sealgate.lib.infra.has_child(input, object.get(r, "urn", ""), "azure-native:network:PrivateEndpoint")
-	finding := {
-		"id": "SG-AZ-060",
-		"msg": sprintf(
+	finding := data.sealgate.lib.findings.finding(
+		"SG-AZ-060",
+		sprintf(
 			"%s (%s) has no private endpoint%s",
 			[
 				object.get(r, "name", "?"),
@@ -43,9 +43,8 @@ deny contains finding if {
 				data.sealgate.lib.infra.deleted_note(input, object.get(r, "urn", ""), "azure-native:network:PrivateEndpoint"),
 			],
 		),
-		"severity": "high",
-		"path": ["resources", i],
-	}
+		["resources", i],
+	)
 }
 
 # METADATA
@@ -61,12 +60,11 @@ deny contains finding if {
 	is_object(rule)
 	object.get(rule, "direction", null) == "Inbound"
 	object.get(rule, "access", null) == "Allow"
-	object.get(rule, "sourceAddressPrefix", null) in net.internet_sources
+	object.get(rule, "sourceAddressPrefix", null) in config.internet_sources
 	port := object.get(rule, "destinationPortRange", "*")
-	not port in net.internet_ports
-	finding := data.sealgate.lib.infra.finding(
+	not port in config.internet_ports
+	finding := data.sealgate.lib.infra.input_finding(
 		"SG-AZ-061",
-		"critical",
 		sprintf(
 			"rule %v allows port %v from %v",
 			[object.get(rule, "name", i), port, object.get(rule, "sourceAddressPrefix", null)],
@@ -85,9 +83,8 @@ deny contains finding if {
 deny contains finding if {
 	data.sealgate.lib.infra.is_type(input, "azure-native:network:Subnet")
 	not is_string(object.get(inputs, ["networkSecurityGroup", "id"], null))
-	finding := data.sealgate.lib.infra.finding(
+	finding := data.sealgate.lib.infra.input_finding(
 		"SG-AZ-062",
-		"medium",
 		"the subnet has no network security group",
 		["networkSecurityGroup"],
 	)
@@ -110,16 +107,15 @@ deny contains finding if {
 	is_object(r)
 	object.get(r, "type", null) == "azure-native:network:PrivateEndpoint"
 	not data.sealgate.lib.infra.has_child(input, object.get(r, "urn", ""), "azure-native:network:PrivateDnsZoneGroup")
-	finding := {
-		"id": "SG-AZ-063",
-		"msg": sprintf(
+	finding := data.sealgate.lib.findings.finding(
+		"SG-AZ-063",
+		sprintf(
 			"private endpoint %s has no private DNS zone group%s",
 			[
 				object.get(r, "name", "?"),
 				data.sealgate.lib.infra.deleted_note(input, object.get(r, "urn", ""), "azure-native:network:PrivateDnsZoneGroup"),
 			],
 		),
-		"severity": "high",
-		"path": ["resources", i],
-	}
+		["resources", i],
+	)
 }

@@ -4,7 +4,7 @@ import rego.v1
 
 import data.sealgate.infra.network
 
-ids(doc) := {f.id | some f in network.deny with input as doc}
+ids contains f.id if some f in network.deny
 
 vault := {"type": "azure-native:keyvault:Vault", "urn": "urn:v", "name": "v", "parent": "", "inputs": {}}
 
@@ -25,7 +25,7 @@ zone_group := {
 }
 
 test_service_with_private_endpoint_passes if {
-	count(ids({"type": "pulumi:plan", "resources": [vault, endpoint, zone_group]})) == 0
+	count(ids) == 0 with input as {"type": "pulumi:plan", "resources": [vault, endpoint, zone_group]}
 }
 
 test_service_without_private_endpoint_denied if {
@@ -39,8 +39,13 @@ test_service_without_private_endpoint_denied if {
 # API Management is injected in the VNet (Internal mode) instead: Azure refuses a private
 # endpoint on an injected service, so none is required of it (SG-AZ-050 holds its VNet mode).
 test_injected_api_management_needs_no_private_endpoint if {
-	apim := {"type": "azure-native:apimanagement:ApiManagementService", "urn": "urn:apim", "name": "apim", "inputs": {"virtualNetworkType": "Internal"}}
-	count(ids({"type": "pulumi:plan", "resources": [apim]})) == 0
+	apim := {
+		"type": "azure-native:apimanagement:ApiManagementService",
+		"urn": "urn:apim",
+		"name": "apim",
+		"inputs": {"virtualNetworkType": "Internal"},
+	}
+	count(ids) == 0 with input as {"type": "pulumi:plan", "resources": [apim]}
 }
 
 test_endpoint_without_dns_zone_group_denied if {
@@ -68,13 +73,16 @@ rule(source, port) := {
 }
 
 test_nsg_rules if {
-	count(ids(nsg([rule("Internet", "443"), rule("VirtualNetwork", "22")]))) == 0
-	ids(nsg([rule("*", "22")])) == {"SG-AZ-061"}
-	ids(nsg([rule("Internet", "*")])) == {"SG-AZ-061"}
-	count(ids(nsg([object.union(rule("Internet", "22"), {"access": "Deny"})]))) == 0
+	count(ids) == 0 with input as nsg([rule("Internet", "443"), rule("VirtualNetwork", "22")])
+	ids == {"SG-AZ-061"} with input as nsg([rule("*", "22")])
+	ids == {"SG-AZ-061"} with input as nsg([rule("Internet", "*")])
+	count(ids) == 0 with input as nsg([object.union(rule("Internet", "22"), {"access": "Deny"})])
 }
 
 test_subnet_needs_nsg if {
-	ids({"type": "azure-native:network:Subnet", "inputs": {}}) == {"SG-AZ-062"}
-	count(ids({"type": "azure-native:network:Subnet", "inputs": {"networkSecurityGroup": {"id": "/nsg"}}})) == 0
+	ids == {"SG-AZ-062"} with input as {"type": "azure-native:network:Subnet", "inputs": {}}
+	count(ids) == 0 with input as {
+		"type": "azure-native:network:Subnet",
+		"inputs": {"networkSecurityGroup": {"id": "/nsg"}},
+	}
 }
