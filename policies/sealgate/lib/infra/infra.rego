@@ -31,10 +31,6 @@ else := []
 # severity left to the rule's METADATA).
 input_finding(id, msg, path) := data.sealgate.lib.findings.finding(id, msg, array.concat(["inputs"], path))
 
-# The older builder, still called by the apim and network policies: it restates the severity,
-# which the gate checks against METADATA. Prefer input_finding.
-finding(id, severity, msg, path) := object.union(input_finding(id, msg, path), {"severity": severity})
-
 # The plan summary (type pulumi:plan): its resources of a type, and the children of a URN.
 plan_resources(doc, type_token) := [r |
 	object.get(doc, "type", null) == "pulumi:plan"
