@@ -377,7 +377,8 @@ test_unpinned_installs_are_denied if {
 }
 
 test_unpinned_message_names_the_packages if {
-	some f in dockerfile.deny with input as hardened([run("apt-get install -y --no-install-recommends curl jq=1.6-2.1 git")])
+	subject := hardened([run("apt-get install -y --no-install-recommends curl jq=1.6-2.1 git")])
+	some f in dockerfile.deny with input as subject
 		with data.config.registries.allowed as allowed_registries
 	f.id == "SG-DOCKER-007"
 	contains(f.msg, "curl, git")

@@ -54,9 +54,11 @@ test_hardened_module_passes if {
 
 test_other_inputs_yield_nothing_but_fail_closed if {
 	# A document that is not a module is judged as an empty one: every requirement fails.
-	ids(edge_module.deny) == {"SG-EDGE-002", "SG-EDGE-003", "SG-EDGE-004", "SG-EDGE-005", "SG-EDGE-006"} with input as {"stages": []}
+	subject := {"stages": []}
+	got := ids(edge_module.deny) with input as subject
 		with data.config.edge as edge_data
 		with data.config.registries.allowed as registries
+	got == {"SG-EDGE-002", "SG-EDGE-003", "SG-EDGE-004", "SG-EDGE-005", "SG-EDGE-006"}
 }
 
 test_privileged_is_denied if {
@@ -82,7 +84,8 @@ test_writable_root_filesystem_is_denied if {
 	ids(edge_module.deny) == {"SG-EDGE-002"} with input as module(with_host({"ReadonlyRootfs": "true"}))
 		with data.config.edge as edge_data
 		with data.config.registries.allowed as registries
-	paths(edge_module.deny, "SG-EDGE-002") == {["createOptions", "HostConfig", "ReadonlyRootfs"]} with input as module(without_host("ReadonlyRootfs"))
+	subject := module(without_host("ReadonlyRootfs"))
+	paths(edge_module.deny, "SG-EDGE-002") == {["createOptions", "HostConfig", "ReadonlyRootfs"]} with input as subject
 		with data.config.edge as edge_data
 		with data.config.registries.allowed as registries
 }
@@ -154,7 +157,8 @@ test_model_dir_tmpfs_forms if {
 	count(edge_module.deny) == 0 with input as module(without_tmpfs_with({"Tmpfs": {"/models/": "rw,size=4g"}}))
 		with data.config.edge as edge_data
 		with data.config.registries.allowed as registries
-	count(edge_module.deny) == 0 with input as module(without_tmpfs_with({"Mounts": [{"Type": "tmpfs", "Target": "/models"}]}))
+	subject := module(without_tmpfs_with({"Mounts": [{"Type": "tmpfs", "Target": "/models"}]}))
+	count(edge_module.deny) == 0 with input as subject
 		with data.config.edge as edge_data
 		with data.config.registries.allowed as registries
 	bind := {"Mounts": [{"Type": "bind", "Source": "/data/models", "Target": "/models"}]}

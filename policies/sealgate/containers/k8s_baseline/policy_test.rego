@@ -61,7 +61,8 @@ test_privileged_false_passes if {
 
 test_host_namespaces if {
 	obj := pod({"hostNetwork": true, "hostPID": true, "hostIPC": true, "containers": [app]})
-	paths(k8s_baseline.deny, "SG-K8S-002") == {["spec", "hostNetwork"], ["spec", "hostPID"], ["spec", "hostIPC"]} with input as obj
+	got := paths(k8s_baseline.deny, "SG-K8S-002") with input as obj
+	got == {["spec", "hostNetwork"], ["spec", "hostPID"], ["spec", "hostIPC"]}
 	count(k8s_baseline.deny) == 0 with input as pod({"hostNetwork": false, "hostIPC": null, "containers": [app]})
 }
 
@@ -71,7 +72,8 @@ test_host_namespaces_in_a_cronjob if {
 		"metadata": {"name": "c"},
 		"spec": {"jobTemplate": {"spec": {"template": {"spec": {"hostPID": true, "containers": [app]}}}}},
 	}
-	paths(k8s_baseline.deny, "SG-K8S-002") == {["spec", "jobTemplate", "spec", "template", "spec", "hostPID"]} with input as obj
+	got := paths(k8s_baseline.deny, "SG-K8S-002") with input as obj
+	got == {["spec", "jobTemplate", "spec", "template", "spec", "hostPID"]}
 }
 
 test_host_process_pod_and_container if {
@@ -93,7 +95,8 @@ test_capabilities_beyond_baseline if {
 		app,
 		{"capabilities": {"add": ["CHOWN", "SYS_ADMIN", "NET_BIND_SERVICE"], "drop": ["ALL"]}},
 	)]})
-	paths(k8s_baseline.deny, "SG-K8S-004") == {["spec", "containers", 0, "securityContext", "capabilities", "add", 1]} with input as obj
+	got := paths(k8s_baseline.deny, "SG-K8S-004") with input as obj
+	got == {["spec", "containers", 0, "securityContext", "capabilities", "add", 1]}
 }
 
 test_baseline_capabilities_pass if {

@@ -39,7 +39,8 @@ test_hardened_deployment_passes if {
 }
 
 test_non_workloads_pass if {
-	count(k8s_hardening.deny) == 0 with input as {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {}}
+	subject := {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {}}
+	count(k8s_hardening.deny) == 0 with input as subject
 		with data.config.registries.allowed as registries
 }
 
@@ -64,7 +65,8 @@ test_run_to_completion_pods_need_no_probes if {
 	}}}}}}
 	count(k8s_hardening.deny) == 0 with input as cronjob
 		with data.config.registries.allowed as registries
-	ids(k8s_hardening.deny) == {"SG-K8S-012", "SG-K8S-013"} with input as deployment({"restartPolicy": "Always", "containers": [init]})
+	subject := deployment({"restartPolicy": "Always", "containers": [init]})
+	ids(k8s_hardening.deny) == {"SG-K8S-012", "SG-K8S-013"} with input as subject
 		with data.config.registries.allowed as registries
 }
 
@@ -149,7 +151,8 @@ test_missing_image_is_denied_at_the_container if {
 		with data.config.registries.allowed as registries
 	paths(k8s_hardening.deny, "SG-K8S-016") == {array.concat(base, ["containers", 0])} with input as obj
 		with data.config.registries.allowed as registries
-	ids(k8s_hardening.deny) == {"SG-K8S-016", "SG-K8S-017"} with input as deployment({"containers": [object.union(good, {"image": 42})]})
+	subject := deployment({"containers": [object.union(good, {"image": 42})]})
+	ids(k8s_hardening.deny) == {"SG-K8S-016", "SG-K8S-017"} with input as subject
 		with data.config.registries.allowed as registries
 }
 
@@ -181,7 +184,8 @@ test_service_account_token_annotation if {
 		with data.config.registries.allowed as registries
 	count(k8s_hardening.deny) == 0 with input as annotated_deployment({"sealgate.io/needs-service-account-token": "true"})
 		with data.config.registries.allowed as registries
-	ids(k8s_hardening.deny) == {"SG-K8S-018"} with input as annotated_deployment({"sealgate.io/needs-service-account-token": "yes"})
+	subject := annotated_deployment({"sealgate.io/needs-service-account-token": "yes"})
+	ids(k8s_hardening.deny) == {"SG-K8S-018"} with input as subject
 		with data.config.registries.allowed as registries
 	ids(k8s_hardening.deny) == {"SG-K8S-018"} with input as annotated_deployment(null)
 		with data.config.registries.allowed as registries

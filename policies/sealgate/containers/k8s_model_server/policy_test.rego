@@ -23,7 +23,8 @@ model_server(pod_spec) := {
 base := ["spec", "template", "spec"]
 
 test_sandboxed_model_server_in_memory_passes if {
-	count(k8s_model_server.deny) == 0 with input as model_server({"containers": [server([models_mount])], "volumes": [memory]})
+	subject := model_server({"containers": [server([models_mount])], "volumes": [memory]})
+	count(k8s_model_server.deny) == 0 with input as subject
 }
 
 test_other_workloads_are_not_model_servers if {
@@ -72,7 +73,8 @@ test_model_dir_on_disk if {
 		"containers": [server([models_mount])],
 		"volumes": [{"name": "models", "emptyDir": {"medium": ""}}],
 	})
-	paths(k8s_model_server.deny, "SG-K8S-031") == {array.concat(base, ["volumes", 0, "emptyDir", "medium"])} with input as medium
+	got := paths(k8s_model_server.deny, "SG-K8S-031") with input as medium
+	got == {array.concat(base, ["volumes", 0, "emptyDir", "medium"])}
 }
 
 test_model_dir_not_mounted if {
@@ -88,7 +90,8 @@ test_model_dir_not_mounted if {
 
 test_mount_of_an_undefined_volume if {
 	obj := model_server({"containers": [server([{"name": "weights", "mountPath": "/models"}])], "volumes": [memory]})
-	paths(k8s_model_server.deny, "SG-K8S-031") == {array.concat(base, ["containers", 0, "volumeMounts", 0])} with input as obj
+	got := paths(k8s_model_server.deny, "SG-K8S-031") with input as obj
+	got == {array.concat(base, ["containers", 0, "volumeMounts", 0])}
 }
 
 test_every_mount_of_the_model_dir_is_checked if {

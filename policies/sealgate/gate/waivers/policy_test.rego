@@ -79,7 +79,8 @@ test_waiver_longer_than_90_days_is_denied if {
 }
 
 test_duplicate_waiver_is_denied if {
-	findings := waivers.deny with input as waiver_input([good, good], [{"valid": true, "days_left": 5}, {"valid": true, "days_left": 5}])
+	subject := waiver_input([good, good], [{"valid": true, "days_left": 5}, {"valid": true, "days_left": 5}])
+	findings := waivers.deny with input as subject
 		with data.config.gate.waivers.max_days as 90
 	ids(findings) == {"SG-WAIVER-006"}
 	some f in findings
