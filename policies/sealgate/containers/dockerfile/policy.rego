@@ -55,54 +55,6 @@ unresolved_note(from) := sprintf(" (no value for %s)", [concat(", ", from.unreso
 	count(from.unresolved) > 0
 } else := ""
 
-# METADATA
-# title: Base image is not pinned by digest
-# description: >-
-#   Every FROM that names an image (not an earlier stage, not scratch) must pin it by an
-#   immutable sha256 digest; a tag can be moved to different content at any time. ARGs are
-#   substituted with their defaults first, so `FROM ${BASE}` is judged by what it builds.
-# custom:
-#   id: SG-DOCKER-001
-#   severity: high
-#   remediation: >-
-#     Pin the image by digest, e.g. `FROM mcr.microsoft.com/azurelinux/base/python:3.12@sha256:<digest>`
-#     (`docker buildx imagetools inspect IMAGE` prints it); let a bot such as Dependabot or
-#     Renovate move the digest.
-deny contains finding if {
-	some [i, image, from] in base_images
-	not data.sealgate.lib.images.pinned(image)
-	finding := data.sealgate.lib.findings.finding(
-		"SG-DOCKER-001",
-		sprintf("stage %d: base image \"%s\"%s is not pinned by a sha256 digest", [i, image, unresolved_note(from)]),
-		["stages", i, "from"],
-	)
-}
-
-# METADATA
-# title: Base image comes from a registry that is not allowed
-# description: >-
-#   Base images are pulled only from the registries listed in policies/data/registries.yaml
-#   (the platform's own registry and Microsoft's); Docker Hub is the registry of an image
-#   reference that names none.
-# custom:
-#   id: SG-DOCKER-002
-#   severity: high
-#   remediation: >-
-#     Import the image into the platform registry (`az acr import`) and build FROM it there, or
-#     use the equivalent image from mcr.microsoft.com.
-deny contains finding if {
-	some [i, image, from] in base_images
-	not data.sealgate.lib.images.allowed_registry(image)
-	finding := data.sealgate.lib.findings.finding(
-		"SG-DOCKER-002",
-		sprintf(
-			"stage %d: base image \"%s\"%s comes from %s, which is not an allowed registry",
-			[i, image, unresolved_note(from), data.sealgate.lib.images.registry(image)],
-		),
-		["stages", i, "from"],
-	)
-}
-
 # ---------------------------------------------------------------------------------------------
 # The user of the final stage
 
@@ -114,39 +66,6 @@ root_user(user) if regex.match(`^0+$`, user_part(user))
 root_user(user) if user_part(user) == ""
 
 user_part(user) := trim_space(split(user, ":")[0])
-
-# METADATA
-# title: Final stage runs as root
-# description: >-
-#   The image that ships must run as a non-root user: the final stage needs a USER (its own or
-#   one inherited from the stage it builds on) whose user is neither `root` nor uid 0. Earlier
-#   build stages may run as root. A USER given by a variable (`USER $APP_UID`) is accepted;
-#   its value is set where the variable is defined.
-# custom:
-#   id: SG-DOCKER-003
-#   severity: high
-#   remediation: >-
-#     Create an unprivileged user and end the final stage with `USER <uid>:<gid>` (a numeric id
-#     such as 10001 also works where the image has no passwd entry).
-deny contains finding if {
-	object.get(final_stage, "user", null) == null
-	finding := data.sealgate.lib.findings.finding(
-		"SG-DOCKER-003",
-		sprintf("final stage %d sets no USER, so the container runs as root", [final_index]),
-		final_from,
-	)
-}
-
-deny contains finding if {
-	user := final_stage.user
-	is_string(user)
-	root_user(user)
-	finding := data.sealgate.lib.findings.finding(
-		"SG-DOCKER-003",
-		sprintf("final stage %d runs as USER \"%s\", which is root", [final_index, user]),
-		["stages", final_index, "user"],
-	)
-}
 
 # ---------------------------------------------------------------------------------------------
 # ADD from remote sources
@@ -168,32 +87,6 @@ verified_download(ins, src) if {
 	not git_source(src)
 	some checksum in object.get(object.get(ins, "flags", {}), "checksum", [])
 	regex.match(`^sha256:[a-f0-9]{64}$`, checksum)
-}
-
-# METADATA
-# title: ADD fetches a remote source without verification
-# description: >-
-#   `ADD <url>` and `ADD <git repository>` put whatever the server returns into the image. An
-#   HTTP(S) download is accepted only with `--checksum=sha256:<digest>`, which BuildKit
-#   verifies; git sources are refused (they move).
-# custom:
-#   id: SG-DOCKER-004
-#   severity: high
-#   remediation: >-
-#     COPY the file from the build context, or `ADD --checksum=sha256:<digest> <url> <dest>`,
-#     or download it in a RUN step that checks a pinned sha256 (`sha256sum -c`).
-deny contains finding if {
-	some [i, j, ins] in instructions
-	ins.cmd == "ADD"
-	some src in add_sources(ins)
-	is_string(src)
-	remote_source(src)
-	not verified_download(ins, src)
-	finding := data.sealgate.lib.findings.finding(
-		"SG-DOCKER-004",
-		sprintf("ADD fetches \"%s\" without a verified checksum", [src]),
-		["stages", i, "instructions", j],
-	)
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -321,48 +214,6 @@ secret_values(value) := sort([kind |
 	regex.match(pattern, value)
 ])
 
-# METADATA
-# title: Secret in ENV or ARG
-# description: >-
-#   ENV values are stored in the image and ARG values in its history and build provenance, so
-#   neither may carry a secret. A variable is flagged when its name says it holds one
-#   (password, secret, token, credential, API/private/access/storage key, connection string;
-#   whole words only, and not names that end in _FILE, _PATH, _URL, _ID, _NAME and similar
-#   pointers), or when its value looks like one (private key, well-known token formats,
-#   account keys, SAS signatures, JWTs, a password inside a URL). The value is never repeated
-#   in the report.
-# custom:
-#   id: SG-DOCKER-005
-#   severity: critical
-#   remediation: >-
-#     Pass build-time secrets with `RUN --mount=type=secret,id=NAME` (`docker build --secret`),
-#     and runtime secrets through the orchestrator (Key Vault, a mounted secret file); rotate
-#     any secret that was committed.
-deny contains finding if {
-	some [path, cmd, name, _] in assignments
-	is_string(name)
-	secret_name(name)
-	finding := data.sealgate.lib.findings.finding(
-		"SG-DOCKER-005",
-		sprintf("%s %s: the name says it holds a secret; secrets must not be set in ENV or ARG", [cmd, name]),
-		path,
-	)
-}
-
-deny contains finding if {
-	some [path, cmd, name, value] in assignments
-	is_string(name)
-	not secret_name(name)
-	kinds := secret_values(value)
-	count(kinds) > 0
-	kind := kinds[0]
-	finding := data.sealgate.lib.findings.finding(
-		"SG-DOCKER-005",
-		sprintf("%s %s: the value looks like %s", [cmd, name, kind]),
-		path,
-	)
-}
-
 # ---------------------------------------------------------------------------------------------
 # RUN scripts: shell commands as words
 
@@ -392,34 +243,6 @@ run_commands contains [i, j, n, words] if {
 }
 
 basename(word) := parts[count(parts) - 1] if parts := split(word, "/")
-
-# METADATA
-# title: sudo in a RUN instruction
-# description: >-
-#   Build steps already run as the stage's user; sudo in an image adds a setuid root path that
-#   a compromised process can use to escalate. Neither running sudo nor installing it is
-#   allowed.
-# custom:
-#   id: SG-DOCKER-006
-#   severity: medium
-#   remediation: >-
-#     Run privileged build steps as root before the final USER instruction (`USER root`,
-#     the step, then `USER app`) and do not install sudo.
-deny contains finding if {
-	some [i, j, _, words] in run_commands
-	some word in words
-	basename(word) == "sudo"
-	finding := sudo_finding(i, j)
-}
-
-# Installing it, pinned or not: sudo, sudo=1.9.13p3-1, sudo-1.9.15p5-3.azl3.
-deny contains finding if {
-	some [i, j, _, words] in run_commands
-	[manager, verb] := install_command(words)
-	some word in package_words(manager, words, verb)
-	regex.match(`^sudo([=~:-][0-9].*)?$`, word)
-	finding := sudo_finding(i, j)
-}
 
 sudo_finding(i, j) := data.sealgate.lib.findings.finding(
 	"SG-DOCKER-006",
@@ -553,6 +376,240 @@ install_examples := {
 
 manager_names := {"apt": "apt", "apk": "apk", "rpm": "dnf/tdnf/yum", "pip": "pip"}
 
+recommends_disabled(words) if {
+	some word in words
+	regex.match(`(?i)^APT::Install-Recommends=("?)(false|0|no)("?)$`, word)
+}
+
+words_manager(words) := [word | some word in words; manager_of(word) == "apt"][0]
+
+# ---------------------------------------------------------------------------------------------
+# HEALTHCHECK
+
+# The stages whose instructions the final image inherits: the final stage and, through
+# `FROM <stage>`, the stages it builds on.
+parents[i] := [from_stage] if {
+	some i, stage in stages
+	from_stage := stage.from.stage
+	is_number(from_stage)
+}
+
+parents[i] := [] if {
+	some i, stage in stages
+	not is_number(object.get(object.get(stage, "from", {}), "stage", null))
+}
+
+final_chain := graph.reachable(parents, {final_index})
+
+# The HEALTHCHECK in effect for the final image: the last one of the latest stage in the chain.
+healthchecks := sort([[i, j] |
+	some i in final_chain
+	some j, ins in stages[i].instructions
+	ins.cmd == "HEALTHCHECK"
+])
+
+effective_healthcheck := healthchecks[count(healthchecks) - 1]
+
+disabled_healthcheck(ins) if upper(trim_space(ins.value)) == "NONE"
+
+# =============================================================================================
+# The deny rules, grouped here (one place for every definition of deny); each section's helpers are above.
+
+# ---------------------------------------------------------------------------------------------
+# Rules: Base images
+
+# METADATA
+# title: Base image is not pinned by digest
+# description: >-
+#   Every FROM that names an image (not an earlier stage, not scratch) must pin it by an
+#   immutable sha256 digest; a tag can be moved to different content at any time. ARGs are
+#   substituted with their defaults first, so `FROM ${BASE}` is judged by what it builds.
+# custom:
+#   id: SG-DOCKER-001
+#   severity: high
+#   remediation: >-
+#     Pin the image by digest, e.g. `FROM mcr.microsoft.com/azurelinux/base/python:3.12@sha256:<digest>`
+#     (`docker buildx imagetools inspect IMAGE` prints it); let a bot such as Dependabot or
+#     Renovate move the digest.
+deny contains finding if {
+	some [i, image, from] in base_images
+	not data.sealgate.lib.images.pinned(image)
+	finding := data.sealgate.lib.findings.finding(
+		"SG-DOCKER-001",
+		sprintf("stage %d: base image \"%s\"%s is not pinned by a sha256 digest", [i, image, unresolved_note(from)]),
+		["stages", i, "from"],
+	)
+}
+
+# METADATA
+# title: Base image comes from a registry that is not allowed
+# description: >-
+#   Base images are pulled only from the registries listed in policies/data/registries.yaml
+#   (the platform's own registry and Microsoft's); Docker Hub is the registry of an image
+#   reference that names none.
+# custom:
+#   id: SG-DOCKER-002
+#   severity: high
+#   remediation: >-
+#     Import the image into the platform registry (`az acr import`) and build FROM it there, or
+#     use the equivalent image from mcr.microsoft.com.
+deny contains finding if {
+	some [i, image, from] in base_images
+	not data.sealgate.lib.images.allowed_registry(image)
+	finding := data.sealgate.lib.findings.finding(
+		"SG-DOCKER-002",
+		sprintf(
+			"stage %d: base image \"%s\"%s comes from %s, which is not an allowed registry",
+			[i, image, unresolved_note(from), data.sealgate.lib.images.registry(image)],
+		),
+		["stages", i, "from"],
+	)
+}
+
+# ---------------------------------------------------------------------------------------------
+# Rules: The user of the final stage
+
+# METADATA
+# title: Final stage runs as root
+# description: >-
+#   The image that ships must run as a non-root user: the final stage needs a USER (its own or
+#   one inherited from the stage it builds on) whose user is neither `root` nor uid 0. Earlier
+#   build stages may run as root. A USER given by a variable (`USER $APP_UID`) is accepted;
+#   its value is set where the variable is defined.
+# custom:
+#   id: SG-DOCKER-003
+#   severity: high
+#   remediation: >-
+#     Create an unprivileged user and end the final stage with `USER <uid>:<gid>` (a numeric id
+#     such as 10001 also works where the image has no passwd entry).
+deny contains finding if {
+	object.get(final_stage, "user", null) == null
+	finding := data.sealgate.lib.findings.finding(
+		"SG-DOCKER-003",
+		sprintf("final stage %d sets no USER, so the container runs as root", [final_index]),
+		final_from,
+	)
+}
+
+deny contains finding if {
+	user := final_stage.user
+	is_string(user)
+	root_user(user)
+	finding := data.sealgate.lib.findings.finding(
+		"SG-DOCKER-003",
+		sprintf("final stage %d runs as USER \"%s\", which is root", [final_index, user]),
+		["stages", final_index, "user"],
+	)
+}
+
+# ---------------------------------------------------------------------------------------------
+# Rules: ADD from remote sources
+
+# METADATA
+# title: ADD fetches a remote source without verification
+# description: >-
+#   `ADD <url>` and `ADD <git repository>` put whatever the server returns into the image. An
+#   HTTP(S) download is accepted only with `--checksum=sha256:<digest>`, which BuildKit
+#   verifies; git sources are refused (they move).
+# custom:
+#   id: SG-DOCKER-004
+#   severity: high
+#   remediation: >-
+#     COPY the file from the build context, or `ADD --checksum=sha256:<digest> <url> <dest>`,
+#     or download it in a RUN step that checks a pinned sha256 (`sha256sum -c`).
+deny contains finding if {
+	some [i, j, ins] in instructions
+	ins.cmd == "ADD"
+	some src in add_sources(ins)
+	is_string(src)
+	remote_source(src)
+	not verified_download(ins, src)
+	finding := data.sealgate.lib.findings.finding(
+		"SG-DOCKER-004",
+		sprintf("ADD fetches \"%s\" without a verified checksum", [src]),
+		["stages", i, "instructions", j],
+	)
+}
+
+# ---------------------------------------------------------------------------------------------
+# Rules: Secrets in ENV and ARG
+
+# METADATA
+# title: Secret in ENV or ARG
+# description: >-
+#   ENV values are stored in the image and ARG values in its history and build provenance, so
+#   neither may carry a secret. A variable is flagged when its name says it holds one
+#   (password, secret, token, credential, API/private/access/storage key, connection string;
+#   whole words only, and not names that end in _FILE, _PATH, _URL, _ID, _NAME and similar
+#   pointers), or when its value looks like one (private key, well-known token formats,
+#   account keys, SAS signatures, JWTs, a password inside a URL). The value is never repeated
+#   in the report.
+# custom:
+#   id: SG-DOCKER-005
+#   severity: critical
+#   remediation: >-
+#     Pass build-time secrets with `RUN --mount=type=secret,id=NAME` (`docker build --secret`),
+#     and runtime secrets through the orchestrator (Key Vault, a mounted secret file); rotate
+#     any secret that was committed.
+deny contains finding if {
+	some [path, cmd, name, _] in assignments
+	is_string(name)
+	secret_name(name)
+	finding := data.sealgate.lib.findings.finding(
+		"SG-DOCKER-005",
+		sprintf("%s %s: the name says it holds a secret; secrets must not be set in ENV or ARG", [cmd, name]),
+		path,
+	)
+}
+
+deny contains finding if {
+	some [path, cmd, name, value] in assignments
+	is_string(name)
+	not secret_name(name)
+	kinds := secret_values(value)
+	count(kinds) > 0
+	kind := kinds[0]
+	finding := data.sealgate.lib.findings.finding(
+		"SG-DOCKER-005",
+		sprintf("%s %s: the value looks like %s", [cmd, name, kind]),
+		path,
+	)
+}
+
+# ---------------------------------------------------------------------------------------------
+# Rules: RUN scripts: shell commands as words
+
+# METADATA
+# title: sudo in a RUN instruction
+# description: >-
+#   Build steps already run as the stage's user; sudo in an image adds a setuid root path that
+#   a compromised process can use to escalate. Neither running sudo nor installing it is
+#   allowed.
+# custom:
+#   id: SG-DOCKER-006
+#   severity: medium
+#   remediation: >-
+#     Run privileged build steps as root before the final USER instruction (`USER root`,
+#     the step, then `USER app`) and do not install sudo.
+deny contains finding if {
+	some [i, j, _, words] in run_commands
+	some word in words
+	basename(word) == "sudo"
+	finding := sudo_finding(i, j)
+}
+
+# Installing it, pinned or not: sudo, sudo=1.9.13p3-1, sudo-1.9.15p5-3.azl3.
+deny contains finding if {
+	some [i, j, _, words] in run_commands
+	[manager, verb] := install_command(words)
+	some word in package_words(manager, words, verb)
+	regex.match(`^sudo([=~:-][0-9].*)?$`, word)
+	finding := sudo_finding(i, j)
+}
+
+# ---------------------------------------------------------------------------------------------
+# Rules: Package managers
+
 # METADATA
 # title: Package installed without a pinned version
 # description: >-
@@ -624,41 +681,8 @@ deny contains finding if {
 	)
 }
 
-recommends_disabled(words) if {
-	some word in words
-	regex.match(`(?i)^APT::Install-Recommends=("?)(false|0|no)("?)$`, word)
-}
-
-words_manager(words) := [word | some word in words; manager_of(word) == "apt"][0]
-
 # ---------------------------------------------------------------------------------------------
-# HEALTHCHECK
-
-# The stages whose instructions the final image inherits: the final stage and, through
-# `FROM <stage>`, the stages it builds on.
-parents[i] := [from_stage] if {
-	some i, stage in stages
-	from_stage := stage.from.stage
-	is_number(from_stage)
-}
-
-parents[i] := [] if {
-	some i, stage in stages
-	not is_number(object.get(object.get(stage, "from", {}), "stage", null))
-}
-
-final_chain := graph.reachable(parents, {final_index})
-
-# The HEALTHCHECK in effect for the final image: the last one of the latest stage in the chain.
-healthchecks := sort([[i, j] |
-	some i in final_chain
-	some j, ins in stages[i].instructions
-	ins.cmd == "HEALTHCHECK"
-])
-
-effective_healthcheck := healthchecks[count(healthchecks) - 1]
-
-disabled_healthcheck(ins) if upper(trim_space(ins.value)) == "NONE"
+# Rules: HEALTHCHECK
 
 # METADATA
 # title: Final stage has no HEALTHCHECK

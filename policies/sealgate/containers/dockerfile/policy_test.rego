@@ -44,21 +44,19 @@ hardened(instructions) := document([stage(
 	"10001",
 )])
 
-findings(doc) := result if {
-	result := dockerfile.deny with input as doc with data.config.registries.allowed as allowed_registries
-}
+ids(findings) := {f.id | some f in findings}
 
-ids(doc) := {f.id | some f in findings(doc)}
-
-paths(doc, id) := {f.path | some f in findings(doc); f.id == id}
-
+paths(findings, id) := {f.path | some f in findings; f.id == id}
 test_hardened_dockerfile_passes if {
-	count(findings(hardened([]))) == 0
+	count(dockerfile.deny) == 0 with input as hardened([])
+		with data.config.registries.allowed as allowed_registries
 }
 
 test_other_inputs_yield_nothing if {
-	count(findings({"waivers": []})) == 0
-	count(findings({"name": "model", "createOptions": {}})) == 0
+	count(dockerfile.deny) == 0 with input as {"waivers": []}
+		with data.config.registries.allowed as allowed_registries
+	count(dockerfile.deny) == 0 with input as {"name": "model", "createOptions": {}}
+		with data.config.registries.allowed as allowed_registries
 }
 
 # SG-DOCKER-001 / SG-DOCKER-002: base images
@@ -70,14 +68,18 @@ test_tagged_base_image_is_denied if {
 		[user_10001, healthcheck],
 		"10001",
 	)])
-	ids(doc) == {"SG-DOCKER-001"}
-	paths(doc, "SG-DOCKER-001") == {["stages", 0, "from"]}
+	ids(dockerfile.deny) == {"SG-DOCKER-001"} with input as doc
+		with data.config.registries.allowed as allowed_registries
+	paths(dockerfile.deny, "SG-DOCKER-001") == {["stages", 0, "from"]} with input as doc
+		with data.config.registries.allowed as allowed_registries
 }
 
 test_docker_hub_base_image_is_denied if {
 	doc := document([stage(0, from_image(sprintf("python@%s", [digest])), [user_10001, healthcheck], "10001")])
-	ids(doc) == {"SG-DOCKER-002"}
-	some f in findings(doc)
+	ids(dockerfile.deny) == {"SG-DOCKER-002"} with input as doc
+		with data.config.registries.allowed as allowed_registries
+	some f in dockerfile.deny with input as doc
+		with data.config.registries.allowed as allowed_registries
 	contains(f.msg, "docker.io")
 }
 
@@ -88,7 +90,8 @@ test_scratch_and_stage_references_need_no_digest if {
 		stage(1, scratch, [user_10001, healthcheck], "10001"),
 		stage(2, from_stage(1), [], "10001"),
 	])
-	count(findings(doc)) == 0
+	count(dockerfile.deny) == 0 with input as doc
+		with data.config.registries.allowed as allowed_registries
 }
 
 test_every_external_stage_is_checked if {
@@ -96,13 +99,16 @@ test_every_external_stage_is_checked if {
 		stage(0, from_image("golang:1.23"), [], null),
 		stage(1, from_image(base), [user_10001, healthcheck], "10001"),
 	])
-	ids(doc) == {"SG-DOCKER-001", "SG-DOCKER-002"}
-	paths(doc, "SG-DOCKER-001") == {["stages", 0, "from"]}
+	ids(dockerfile.deny) == {"SG-DOCKER-001", "SG-DOCKER-002"} with input as doc
+		with data.config.registries.allowed as allowed_registries
+	paths(dockerfile.deny, "SG-DOCKER-001") == {["stages", 0, "from"]} with input as doc
+		with data.config.registries.allowed as allowed_registries
 }
 
 test_arg_substituted_base_image_is_judged_by_its_value if {
 	resolved := object.union(from_image(base), {"raw": "${BASE}"})
-	count(findings(document([stage(0, resolved, [user_10001, healthcheck], "10001")]))) == 0
+	count(dockerfile.deny) == 0 with input as document([stage(0, resolved, [user_10001, healthcheck], "10001")])
+		with data.config.registries.allowed as allowed_registries
 
 	# ARG REGISTRY with no default: FROM ${REGISTRY}/model@sha256:... resolves to "/model@..."
 	unresolved := object.union(
@@ -110,8 +116,10 @@ test_arg_substituted_base_image_is_judged_by_its_value if {
 		{"raw": "${REGISTRY}/model@sha256:...", "unresolved": ["REGISTRY"]},
 	)
 	doc := document([stage(0, unresolved, [user_10001, healthcheck], "10001")])
-	ids(doc) == {"SG-DOCKER-002"}
-	some f in findings(doc)
+	ids(dockerfile.deny) == {"SG-DOCKER-002"} with input as doc
+		with data.config.registries.allowed as allowed_registries
+	some f in dockerfile.deny with input as doc
+		with data.config.registries.allowed as allowed_registries
 	contains(f.msg, "no value for REGISTRY")
 }
 
@@ -119,21 +127,26 @@ test_arg_substituted_base_image_is_judged_by_its_value if {
 
 test_missing_user_is_denied_at_the_final_from if {
 	doc := document([stage(0, from_image(base), [healthcheck], null)])
-	ids(doc) == {"SG-DOCKER-003"}
-	paths(doc, "SG-DOCKER-003") == {["stages", 0, "from"]}
+	ids(dockerfile.deny) == {"SG-DOCKER-003"} with input as doc
+		with data.config.registries.allowed as allowed_registries
+	paths(dockerfile.deny, "SG-DOCKER-003") == {["stages", 0, "from"]} with input as doc
+		with data.config.registries.allowed as allowed_registries
 }
 
 test_root_users_are_denied if {
 	every user in ["root", "0", "0:0", "000", "root:app", "0:10001"] {
 		doc := document([stage(0, from_image(base), [healthcheck], user)])
-		ids(doc) == {"SG-DOCKER-003"}
-		paths(doc, "SG-DOCKER-003") == {["stages", 0, "user"]}
+		ids(dockerfile.deny) == {"SG-DOCKER-003"} with input as doc
+			with data.config.registries.allowed as allowed_registries
+		paths(dockerfile.deny, "SG-DOCKER-003") == {["stages", 0, "user"]} with input as doc
+			with data.config.registries.allowed as allowed_registries
 	}
 }
 
 test_non_root_users_pass if {
 	every user in ["10001", "10001:10001", "app", "app:root", "$APP_UID", "rootless", "100"] {
-		count(findings(document([stage(0, from_image(base), [healthcheck], user)]))) == 0
+		count(dockerfile.deny) == 0 with input as document([stage(0, from_image(base), [healthcheck], user)])
+			with data.config.registries.allowed as allowed_registries
 	}
 }
 
@@ -142,13 +155,15 @@ test_only_the_final_stage_must_be_non_root if {
 		stage(0, from_image(base), [instruction("USER", "root", ["root"])], "root"),
 		stage(1, from_image(base), [user_10001, healthcheck], "10001"),
 	])
-	count(findings(doc)) == 0
+	count(dockerfile.deny) == 0 with input as doc
+		with data.config.registries.allowed as allowed_registries
 
 	reversed := document([
 		stage(0, from_image(base), [user_10001], "10001"),
 		stage(1, from_image(base), [healthcheck], "root"),
 	])
-	paths(reversed, "SG-DOCKER-003") == {["stages", 1, "user"]}
+	paths(dockerfile.deny, "SG-DOCKER-003") == {["stages", 1, "user"]} with input as reversed
+		with data.config.registries.allowed as allowed_registries
 }
 
 # SG-DOCKER-004: ADD from remote sources
@@ -156,8 +171,10 @@ test_only_the_final_stage_must_be_non_root if {
 test_add_from_url_is_denied if {
 	add := instruction("ADD", "https://example.com/model.onnx /models/", ["https://example.com/model.onnx", "/models/"])
 	doc := hardened([add])
-	ids(doc) == {"SG-DOCKER-004"}
-	paths(doc, "SG-DOCKER-004") == {["stages", 0, "instructions", 0]}
+	ids(dockerfile.deny) == {"SG-DOCKER-004"} with input as doc
+		with data.config.registries.allowed as allowed_registries
+	paths(dockerfile.deny, "SG-DOCKER-004") == {["stages", 0, "instructions", 0]} with input as doc
+		with data.config.registries.allowed as allowed_registries
 }
 
 test_add_from_url_in_exec_form_is_denied if {
@@ -165,7 +182,8 @@ test_add_from_url_in_exec_form_is_denied if {
 		instruction("ADD", "[\"ftp://mirror/x.tgz\", \"/opt/\"]", ["ftp://mirror/x.tgz", "/opt/"]),
 		{"json_form": true},
 	)
-	ids(hardened([add])) == {"SG-DOCKER-004"}
+	ids(dockerfile.deny) == {"SG-DOCKER-004"} with input as hardened([add])
+		with data.config.registries.allowed as allowed_registries
 }
 
 test_add_with_verified_checksum_passes if {
@@ -173,7 +191,8 @@ test_add_with_verified_checksum_passes if {
 		instruction("ADD", "https://example.com/ort.tgz /tmp/", ["https://example.com/ort.tgz", "/tmp/"]),
 		{"flags": {"checksum": [concat("", ["sha256:", substring(digest, 7, 64)])]}},
 	)
-	count(findings(hardened([add]))) == 0
+	count(dockerfile.deny) == 0 with input as hardened([add])
+		with data.config.registries.allowed as allowed_registries
 }
 
 test_add_with_a_weak_checksum_is_denied if {
@@ -181,7 +200,8 @@ test_add_with_a_weak_checksum_is_denied if {
 		instruction("ADD", "https://example.com/ort.tgz /tmp/", ["https://example.com/ort.tgz", "/tmp/"]),
 		{"flags": {"checksum": ["md5:0123"]}},
 	)
-	ids(hardened([add])) == {"SG-DOCKER-004"}
+	ids(dockerfile.deny) == {"SG-DOCKER-004"} with input as hardened([add])
+		with data.config.registries.allowed as allowed_registries
 }
 
 test_add_from_git_is_denied_even_with_a_checksum if {
@@ -190,12 +210,14 @@ test_add_from_git_is_denied_even_with_a_checksum if {
 			instruction("ADD", concat(" ", [source, "/src"]), [source, "/src"]),
 			{"flags": {"checksum": [concat("", ["sha256:", substring(digest, 7, 64)])]}},
 		)
-		ids(hardened([add])) == {"SG-DOCKER-004"}
+		ids(dockerfile.deny) == {"SG-DOCKER-004"} with input as hardened([add])
+			with data.config.registries.allowed as allowed_registries
 	}
 }
 
 test_local_add_passes if {
-	count(findings(hardened([instruction("ADD", "app.tar.gz /opt/", ["app.tar.gz", "/opt/"])]))) == 0
+	count(dockerfile.deny) == 0 with input as hardened([instruction("ADD", "app.tar.gz /opt/", ["app.tar.gz", "/opt/"])])
+		with data.config.registries.allowed as allowed_registries
 }
 
 # SG-DOCKER-005: secrets in ENV and ARG
@@ -207,8 +229,10 @@ test_secret_names_are_denied if {
 		"REGISTRY_CREDENTIALS", "SSH_PRIVATE_KEY", "ADO_PAT", "SIGNING_KEY",
 	] {
 		doc := hardened([env([concat("=", [name, "x"])])])
-		ids(doc) == {"SG-DOCKER-005"}
-		paths(doc, "SG-DOCKER-005") == {["stages", 0, "instructions", 0]}
+		ids(dockerfile.deny) == {"SG-DOCKER-005"} with input as doc
+			with data.config.registries.allowed as allowed_registries
+		paths(dockerfile.deny, "SG-DOCKER-005") == {["stages", 0, "instructions", 0]} with input as doc
+			with data.config.registries.allowed as allowed_registries
 	}
 }
 
@@ -220,23 +244,28 @@ test_ordinary_names_are_not_secrets if {
 		"KEY_VAULT_NAME=kv-models", "KEYRING=/usr/share/keyrings/x.gpg", "PWD=/app",
 		"SECRET_NAME=model-key", "ACCESS_KEY_ID=AKIDEXAMPLE", "BYPASS=1", "PASSTHROUGH=1",
 	]
-	count(findings(hardened([env(words)]))) == 0
+	count(dockerfile.deny) == 0 with input as hardened([env(words)])
+		with data.config.registries.allowed as allowed_registries
 }
 
 test_arg_without_default_still_leaks_into_history if {
 	doc := hardened([arg(["NPM_TOKEN"])])
-	ids(doc) == {"SG-DOCKER-005"}
+	ids(dockerfile.deny) == {"SG-DOCKER-005"} with input as doc
+		with data.config.registries.allowed as allowed_registries
 }
 
 test_global_arg_is_located_at_its_line if {
 	doc := object.union(hardened([]), {"args": {"HF_TOKEN": null, "BASE": base}})
-	paths(doc, "SG-DOCKER-005") == {["args", "HF_TOKEN"]}
+	paths(dockerfile.deny, "SG-DOCKER-005") == {["args", "HF_TOKEN"]} with input as doc
+		with data.config.registries.allowed as allowed_registries
 }
 
 test_legacy_env_form if {
 	doc := hardened([env(["DB_PASSWORD", "hunter2", "again"])])
-	ids(doc) == {"SG-DOCKER-005"}
-	count(findings(hardened([env(["GREETING", "hello", "world"])]))) == 0
+	ids(dockerfile.deny) == {"SG-DOCKER-005"} with input as doc
+		with data.config.registries.allowed as allowed_registries
+	count(dockerfile.deny) == 0 with input as hardened([env(["GREETING", "hello", "world"])])
+		with data.config.registries.allowed as allowed_registries
 }
 
 test_secret_looking_values_are_denied if {
@@ -252,8 +281,10 @@ test_secret_looking_values_are_denied if {
 		"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
 	] {
 		doc := hardened([env([concat("=", ["SETTING", value])])])
-		ids(doc) == {"SG-DOCKER-005"}
-		some f in findings(doc)
+		ids(dockerfile.deny) == {"SG-DOCKER-005"} with input as doc
+			with data.config.registries.allowed as allowed_registries
+		some f in dockerfile.deny with input as doc
+			with data.config.registries.allowed as allowed_registries
 		not contains(f.msg, value)
 	}
 }
@@ -264,15 +295,18 @@ test_references_and_plain_values_are_not_secrets if {
 		"MODEL_URL=https://models.example.com/phi-2/model.onnx",
 		"DATABASE_HOST=db.internal:5432", "SEED=12345",
 	]
-	count(findings(hardened([env(words)]))) == 0
+	count(dockerfile.deny) == 0 with input as hardened([env(words)])
+		with data.config.registries.allowed as allowed_registries
 }
 
 # SG-DOCKER-006: sudo
 
 test_running_sudo_is_denied if {
 	doc := hardened([run("apt-get update && sudo mkdir -p /models")])
-	ids(doc) == {"SG-DOCKER-006"}
-	ids(hardened([run("/usr/bin/sudo -u app true")])) == {"SG-DOCKER-006"}
+	ids(dockerfile.deny) == {"SG-DOCKER-006"} with input as doc
+		with data.config.registries.allowed as allowed_registries
+	ids(dockerfile.deny) == {"SG-DOCKER-006"} with input as hardened([run("/usr/bin/sudo -u app true")])
+		with data.config.registries.allowed as allowed_registries
 }
 
 test_installing_sudo_is_denied if {
@@ -281,12 +315,14 @@ test_installing_sudo_is_denied if {
 		"tdnf install -y sudo-1.9.15p5-3.azl3",
 		"apk add --no-cache sudo=1.9.15_p5-r0",
 	] {
-		ids(hardened([run(script)])) == {"SG-DOCKER-006"}
+		ids(dockerfile.deny) == {"SG-DOCKER-006"} with input as hardened([run(script)])
+			with data.config.registries.allowed as allowed_registries
 	}
 }
 
 test_sudo_lookalikes_pass if {
-	count(findings(hardened([run("echo pseudo && chmod 0440 /etc/sudoers.d/app")]))) == 0
+	count(dockerfile.deny) == 0 with input as hardened([run("echo pseudo && chmod 0440 /etc/sudoers.d/app")])
+		with data.config.registries.allowed as allowed_registries
 }
 
 # SG-DOCKER-007 / SG-DOCKER-008: package managers
@@ -311,7 +347,8 @@ test_pinned_installs_pass if {
 		"apt-get update",
 		"pip --version",
 	] {
-		count(findings(hardened([run(script)]))) == 0
+		count(dockerfile.deny) == 0 with input as hardened([run(script)])
+			with data.config.registries.allowed as allowed_registries
 	}
 }
 
@@ -332,13 +369,17 @@ test_unpinned_installs_are_denied if {
 		"DEBIAN_FRONTEND=noninteractive apt-get -y install --no-install-recommends curl 2>/dev/null",
 	] {
 		doc := hardened([run(script)])
-		ids(doc) == {"SG-DOCKER-007"}
-		paths(doc, "SG-DOCKER-007") == {["stages", 0, "instructions", 0]}
+		ids(dockerfile.deny) == {"SG-DOCKER-007"} with input as doc
+			with data.config.registries.allowed as allowed_registries
+		paths(dockerfile.deny, "SG-DOCKER-007") == {["stages", 0, "instructions", 0]} with input as doc
+			with data.config.registries.allowed as allowed_registries
 	}
 }
 
 test_unpinned_message_names_the_packages if {
-	some f in findings(hardened([run("apt-get install -y --no-install-recommends curl jq=1.6-2.1 git")]))
+	subject := hardened([run("apt-get install -y --no-install-recommends curl jq=1.6-2.1 git")])
+	some f in dockerfile.deny with input as subject
+		with data.config.registries.allowed as allowed_registries
 	f.id == "SG-DOCKER-007"
 	contains(f.msg, "curl, git")
 	not contains(f.msg, "jq")
@@ -350,14 +391,17 @@ test_requirements_without_hashes_are_denied if {
 		"pip install -rrequirements.txt",
 		"pip install --requirement=requirements.txt",
 	] {
-		ids(hardened([run(script)])) == {"SG-DOCKER-007"}
+		ids(dockerfile.deny) == {"SG-DOCKER-007"} with input as hardened([run(script)])
+			with data.config.registries.allowed as allowed_registries
 	}
 }
 
 test_apt_without_no_install_recommends_is_denied if {
 	doc := hardened([run("apt-get update && apt-get install -y curl=7.88.1-10+deb12u8")])
-	ids(doc) == {"SG-DOCKER-008"}
-	paths(doc, "SG-DOCKER-008") == {["stages", 0, "instructions", 0]}
+	ids(dockerfile.deny) == {"SG-DOCKER-008"} with input as doc
+		with data.config.registries.allowed as allowed_registries
+	paths(dockerfile.deny, "SG-DOCKER-008") == {["stages", 0, "instructions", 0]} with input as doc
+		with data.config.registries.allowed as allowed_registries
 }
 
 test_heredoc_run_is_checked if {
@@ -374,8 +418,10 @@ test_heredoc_run_is_checked if {
 		{"heredocs": [{"name": "EOF", "content": script, "strip_tabs": false, "line": 2}]},
 	)
 	doc := hardened([heredoc_run])
-	ids(doc) == {"SG-DOCKER-007", "SG-DOCKER-008"}
-	some f in findings(doc)
+	ids(dockerfile.deny) == {"SG-DOCKER-007", "SG-DOCKER-008"} with input as doc
+		with data.config.registries.allowed as allowed_registries
+	some f in dockerfile.deny with input as doc
+		with data.config.registries.allowed as allowed_registries
 	f.id == "SG-DOCKER-007"
 	contains(f.msg, "curl, python3")
 	not contains(f.msg, "ignored")
@@ -386,22 +432,27 @@ test_every_stage_is_checked_for_installs if {
 		stage(0, from_image(base), [run("pip install flask")], null),
 		stage(1, from_image(base), [user_10001, healthcheck], "10001"),
 	])
-	paths(doc, "SG-DOCKER-007") == {["stages", 0, "instructions", 0]}
+	paths(dockerfile.deny, "SG-DOCKER-007") == {["stages", 0, "instructions", 0]} with input as doc
+		with data.config.registries.allowed as allowed_registries
 }
 
 # SG-DOCKER-009: HEALTHCHECK
 
 test_missing_healthcheck_is_denied_at_the_final_from if {
 	doc := document([stage(0, from_image(base), [user_10001], "10001")])
-	ids(doc) == {"SG-DOCKER-009"}
-	paths(doc, "SG-DOCKER-009") == {["stages", 0, "from"]}
+	ids(dockerfile.deny) == {"SG-DOCKER-009"} with input as doc
+		with data.config.registries.allowed as allowed_registries
+	paths(dockerfile.deny, "SG-DOCKER-009") == {["stages", 0, "from"]} with input as doc
+		with data.config.registries.allowed as allowed_registries
 }
 
 test_healthcheck_none_is_denied if {
 	none := instruction("HEALTHCHECK", "NONE", ["NONE"])
 	doc := document([stage(0, from_image(base), [healthcheck, user_10001, none], "10001")])
-	ids(doc) == {"SG-DOCKER-009"}
-	paths(doc, "SG-DOCKER-009") == {["stages", 0, "instructions", 2]}
+	ids(dockerfile.deny) == {"SG-DOCKER-009"} with input as doc
+		with data.config.registries.allowed as allowed_registries
+	paths(dockerfile.deny, "SG-DOCKER-009") == {["stages", 0, "instructions", 2]} with input as doc
+		with data.config.registries.allowed as allowed_registries
 }
 
 test_healthcheck_in_an_earlier_unrelated_stage_does_not_count if {
@@ -409,7 +460,8 @@ test_healthcheck_in_an_earlier_unrelated_stage_does_not_count if {
 		stage(0, from_image(base), [healthcheck], null),
 		stage(1, from_image(base), [user_10001], "10001"),
 	])
-	ids(doc) == {"SG-DOCKER-009"}
+	ids(dockerfile.deny) == {"SG-DOCKER-009"} with input as doc
+		with data.config.registries.allowed as allowed_registries
 }
 
 test_healthcheck_is_inherited_from_the_parent_stage if {
@@ -417,7 +469,8 @@ test_healthcheck_is_inherited_from_the_parent_stage if {
 		stage(0, from_image(base), [user_10001, healthcheck], "10001"),
 		stage(1, from_stage(0), [instruction("COPY", "app /app", ["app", "/app"])], "10001"),
 	])
-	count(findings(doc)) == 0
+	count(dockerfile.deny) == 0 with input as doc
+		with data.config.registries.allowed as allowed_registries
 }
 
 test_child_stage_can_disable_or_restore_the_healthcheck if {
@@ -426,10 +479,12 @@ test_child_stage_can_disable_or_restore_the_healthcheck if {
 		stage(0, from_image(base), [user_10001, healthcheck], "10001"),
 		stage(1, from_stage(0), [none], "10001"),
 	])
-	paths(disabled, "SG-DOCKER-009") == {["stages", 1, "instructions", 0]}
+	paths(dockerfile.deny, "SG-DOCKER-009") == {["stages", 1, "instructions", 0]} with input as disabled
+		with data.config.registries.allowed as allowed_registries
 	restored := document([
 		stage(0, from_image(base), [user_10001, none], "10001"),
 		stage(1, from_stage(0), [healthcheck], "10001"),
 	])
-	count(findings(restored)) == 0
+	count(dockerfile.deny) == 0 with input as restored
+		with data.config.registries.allowed as allowed_registries
 }

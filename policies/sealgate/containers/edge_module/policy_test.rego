@@ -41,80 +41,133 @@ without_tmpfs_with(fields) := {
 	"HostConfig": object.union(object.remove(hardened_options.HostConfig, ["Tmpfs"]), fields),
 }
 
-findings(doc) := result if {
-	result := edge_module.deny with input as doc
-		with data.config.edge as edge_data
-		with data.config.registries.allowed as ["mcr.microsoft.com", "sealgate.azurecr.io"]
-}
+registries := ["mcr.microsoft.com", "sealgate.azurecr.io"]
 
-ids(doc) := {f.id | some f in findings(doc)}
+ids(findings) := {f.id | some f in findings}
 
-paths(doc, id) := {f.path | some f in findings(doc); f.id == id}
-
+paths(findings, id) := {f.path | some f in findings; f.id == id}
 test_hardened_module_passes if {
-	count(findings(module(hardened_options))) == 0
+	count(edge_module.deny) == 0 with input as module(hardened_options)
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
 }
 
 test_other_inputs_yield_nothing_but_fail_closed if {
 	# A document that is not a module is judged as an empty one: every requirement fails.
-	ids({"stages": []}) == {"SG-EDGE-002", "SG-EDGE-003", "SG-EDGE-004", "SG-EDGE-005", "SG-EDGE-006"}
+	subject := {"stages": []}
+	got := ids(edge_module.deny) with input as subject
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+	got == {"SG-EDGE-002", "SG-EDGE-003", "SG-EDGE-004", "SG-EDGE-005", "SG-EDGE-006"}
 }
 
 test_privileged_is_denied if {
 	doc := module(with_host({"Privileged": true}))
-	ids(doc) == {"SG-EDGE-001"}
-	paths(doc, "SG-EDGE-001") == {["createOptions", "HostConfig", "Privileged"]}
-	count(findings(module(with_host({"Privileged": false})))) == 0
+	ids(edge_module.deny) == {"SG-EDGE-001"} with input as doc
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+	paths(edge_module.deny, "SG-EDGE-001") == {["createOptions", "HostConfig", "Privileged"]} with input as doc
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+	count(edge_module.deny) == 0 with input as module(with_host({"Privileged": false}))
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
 }
 
 test_writable_root_filesystem_is_denied if {
-	ids(module(without_host("ReadonlyRootfs"))) == {"SG-EDGE-002"}
-	ids(module(with_host({"ReadonlyRootfs": false}))) == {"SG-EDGE-002"}
-	ids(module(with_host({"ReadonlyRootfs": "true"}))) == {"SG-EDGE-002"}
-	paths(module(without_host("ReadonlyRootfs")), "SG-EDGE-002") == {["createOptions", "HostConfig", "ReadonlyRootfs"]}
+	ids(edge_module.deny) == {"SG-EDGE-002"} with input as module(without_host("ReadonlyRootfs"))
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+	ids(edge_module.deny) == {"SG-EDGE-002"} with input as module(with_host({"ReadonlyRootfs": false}))
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+	ids(edge_module.deny) == {"SG-EDGE-002"} with input as module(with_host({"ReadonlyRootfs": "true"}))
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+	subject := module(without_host("ReadonlyRootfs"))
+	paths(edge_module.deny, "SG-EDGE-002") == {["createOptions", "HostConfig", "ReadonlyRootfs"]} with input as subject
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
 }
 
 test_capabilities_must_all_be_dropped if {
-	ids(module(without_host("CapDrop"))) == {"SG-EDGE-003"}
-	ids(module(with_host({"CapDrop": ["NET_RAW", "SYS_ADMIN"]}))) == {"SG-EDGE-003"}
-	ids(module(with_host({"CapDrop": "ALL"}))) == {"SG-EDGE-003"}
-	count(findings(module(with_host({"CapDrop": ["all"], "CapAdd": ["NET_BIND_SERVICE"]})))) == 0
+	ids(edge_module.deny) == {"SG-EDGE-003"} with input as module(without_host("CapDrop"))
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+	ids(edge_module.deny) == {"SG-EDGE-003"} with input as module(with_host({"CapDrop": ["NET_RAW", "SYS_ADMIN"]}))
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+	ids(edge_module.deny) == {"SG-EDGE-003"} with input as module(with_host({"CapDrop": "ALL"}))
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+	count(edge_module.deny) == 0 with input as module(with_host({"CapDrop": ["all"], "CapAdd": ["NET_BIND_SERVICE"]}))
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
 }
 
 test_root_users_are_denied if {
 	every user in ["root", "0", "0:0", "root:root", "00", ""] {
 		doc := module(object.union(hardened_options, {"User": user}))
-		ids(doc) == {"SG-EDGE-004"}
-		paths(doc, "SG-EDGE-004") == {["createOptions", "User"]}
+		ids(edge_module.deny) == {"SG-EDGE-004"} with input as doc
+			with data.config.edge as edge_data
+			with data.config.registries.allowed as registries
+		paths(edge_module.deny, "SG-EDGE-004") == {["createOptions", "User"]} with input as doc
+			with data.config.edge as edge_data
+			with data.config.registries.allowed as registries
 	}
 }
 
 test_missing_or_malformed_user_is_denied if {
-	ids(module(object.remove(hardened_options, ["User"]))) == {"SG-EDGE-004"}
-	ids(module(object.union(hardened_options, {"User": null}))) == {"SG-EDGE-004"}
-	ids(module(object.union(hardened_options, {"User": 0}))) == {"SG-EDGE-004"}
+	ids(edge_module.deny) == {"SG-EDGE-004"} with input as module(object.remove(hardened_options, ["User"]))
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+	ids(edge_module.deny) == {"SG-EDGE-004"} with input as module(object.union(hardened_options, {"User": null}))
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+	ids(edge_module.deny) == {"SG-EDGE-004"} with input as module(object.union(hardened_options, {"User": 0}))
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
 }
 
 test_non_root_users_pass if {
 	every user in ["10001", "10001:10001", "edgehubuser", "app:0"] {
-		count(findings(module(object.union(hardened_options, {"User": user})))) == 0
+		count(edge_module.deny) == 0 with input as module(object.union(hardened_options, {"User": user}))
+			with data.config.edge as edge_data
+			with data.config.registries.allowed as registries
 	}
 }
 
 test_model_dir_must_be_tmpfs if {
 	doc := module(without_host("Tmpfs"))
-	ids(doc) == {"SG-EDGE-005"}
-	paths(doc, "SG-EDGE-005") == {["createOptions", "HostConfig", "Tmpfs"]}
-	ids(module(without_tmpfs_with({"Tmpfs": {"/tmp": "rw"}}))) == {"SG-EDGE-005"}
-	ids(module(without_tmpfs_with({"Tmpfs": {"/models/llm": "rw"}}))) == {"SG-EDGE-005"}
+	ids(edge_module.deny) == {"SG-EDGE-005"} with input as doc
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+	paths(edge_module.deny, "SG-EDGE-005") == {["createOptions", "HostConfig", "Tmpfs"]} with input as doc
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+	ids(edge_module.deny) == {"SG-EDGE-005"} with input as module(without_tmpfs_with({"Tmpfs": {"/tmp": "rw"}}))
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+	ids(edge_module.deny) == {"SG-EDGE-005"} with input as module(without_tmpfs_with({"Tmpfs": {"/models/llm": "rw"}}))
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
 }
 
 test_model_dir_tmpfs_forms if {
-	count(findings(module(without_tmpfs_with({"Tmpfs": {"/models/": "rw,size=4g"}})))) == 0
-	count(findings(module(without_tmpfs_with({"Mounts": [{"Type": "tmpfs", "Target": "/models"}]})))) == 0
+	count(edge_module.deny) == 0 with input as module(without_tmpfs_with({"Tmpfs": {"/models/": "rw,size=4g"}}))
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+	subject := module(without_tmpfs_with({"Mounts": [{"Type": "tmpfs", "Target": "/models"}]}))
+	count(edge_module.deny) == 0 with input as subject
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
 	bind := {"Mounts": [{"Type": "bind", "Source": "/data/models", "Target": "/models"}]}
-	ids(module(without_tmpfs_with(bind))) == {"SG-EDGE-005"}
-	ids(module(without_tmpfs_with({"Tmpfs": ["/models"]}))) == {"SG-EDGE-005"}
+	ids(edge_module.deny) == {"SG-EDGE-005"} with input as module(without_tmpfs_with(bind))
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+	ids(edge_module.deny) == {"SG-EDGE-005"} with input as module(without_tmpfs_with({"Tmpfs": ["/models"]}))
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
 }
 
 test_model_dir_must_be_configured if {
@@ -127,29 +180,43 @@ test_model_dir_must_be_configured if {
 
 test_system_modules_use_exemptions_from_data if {
 	hub := object.union(module(without_host("Tmpfs")), {"name": "edgeHub", "system": true})
-	count(findings(hub)) == 0
+	count(edge_module.deny) == 0 with input as hub
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
 
 	# Only the exempted rule: everything else still applies to a system module.
 	writable_hub := object.union(
 		module(without_tmpfs_with({"ReadonlyRootfs": false})),
 		{"name": "edgeHub", "system": true},
 	)
-	ids(writable_hub) == {"SG-EDGE-002"}
+	ids(edge_module.deny) == {"SG-EDGE-002"} with input as writable_hub
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
 
 	# A user module named like a system module gets no exemption.
 	impostor := object.union(module(without_host("Tmpfs")), {"name": "edgeHub", "system": false})
-	ids(impostor) == {"SG-EDGE-005"}
+	ids(edge_module.deny) == {"SG-EDGE-005"} with input as impostor
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
 }
 
 test_unpinned_image_is_denied if {
 	doc := object.union(module(hardened_options), {"image": "sealgate.azurecr.io/models/onnx-server:2.1"})
-	ids(doc) == {"SG-EDGE-006"}
-	paths(doc, "SG-EDGE-006") == {["image"]}
+	ids(edge_module.deny) == {"SG-EDGE-006"} with input as doc
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+	paths(edge_module.deny, "SG-EDGE-006") == {["image"]} with input as doc
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
 }
 
 test_missing_image_is_denied if {
-	ids(object.union(module(hardened_options), {"image": null})) == {"SG-EDGE-006"}
-	ids(object.remove(module(hardened_options), ["image"])) == {"SG-EDGE-006"}
+	ids(edge_module.deny) == {"SG-EDGE-006"} with input as object.union(module(hardened_options), {"image": null})
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+	ids(edge_module.deny) == {"SG-EDGE-006"} with input as object.remove(module(hardened_options), ["image"])
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
 }
 
 test_registry_must_be_allowed if {
@@ -157,22 +224,36 @@ test_registry_must_be_allowed if {
 		module(hardened_options),
 		{"image": "docker.io/contoso/server@sha256:d92c6a81b2ff50096bcda80885427d1f59a25b5f483f7055523504925d16ab23"},
 	)
-	ids(doc) == {"SG-EDGE-007"}
-	some f in findings(doc)
+	ids(edge_module.deny) == {"SG-EDGE-007"} with input as doc
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+	some f in edge_module.deny with input as doc
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
 	contains(f.msg, "docker.io")
 }
 
 test_host_network_is_denied if {
 	doc := module(with_host({"NetworkMode": "host"}))
-	ids(doc) == {"SG-EDGE-008"}
-	paths(doc, "SG-EDGE-008") == {["createOptions", "HostConfig", "NetworkMode"]}
-	count(findings(module(with_host({"NetworkMode": "bridge"})))) == 0
+	ids(edge_module.deny) == {"SG-EDGE-008"} with input as doc
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+	paths(edge_module.deny, "SG-EDGE-008") == {["createOptions", "HostConfig", "NetworkMode"]} with input as doc
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+	count(edge_module.deny) == 0 with input as module(with_host({"NetworkMode": "bridge"}))
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
 }
 
 test_host_pid_is_denied if {
 	doc := module(with_host({"PidMode": "host"}))
-	ids(doc) == {"SG-EDGE-009"}
-	paths(doc, "SG-EDGE-009") == {["createOptions", "HostConfig", "PidMode"]}
+	ids(edge_module.deny) == {"SG-EDGE-009"} with input as doc
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+	paths(edge_module.deny, "SG-EDGE-009") == {["createOptions", "HostConfig", "PidMode"]} with input as doc
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
 }
 
 test_docker_socket_binds_are_denied if {
@@ -184,8 +265,12 @@ test_docker_socket_binds_are_denied if {
 		"/run/containerd/containerd.sock:/c.sock",
 	] {
 		doc := module(with_host({"Binds": ["/var/lib/model:/state", bind]}))
-		ids(doc) == {"SG-EDGE-010"}
-		paths(doc, "SG-EDGE-010") == {["createOptions", "HostConfig", "Binds", 1]}
+		ids(edge_module.deny) == {"SG-EDGE-010"} with input as doc
+			with data.config.edge as edge_data
+			with data.config.registries.allowed as registries
+		paths(edge_module.deny, "SG-EDGE-010") == {["createOptions", "HostConfig", "Binds", 1]} with input as doc
+			with data.config.edge as edge_data
+			with data.config.registries.allowed as registries
 	}
 }
 
@@ -195,15 +280,25 @@ test_docker_socket_mounts_are_denied if {
 		{"Type": "bind", "Source": "/var/run/docker.sock", "Target": "/var/run/docker.sock"},
 	]
 	doc := module(with_host({"Mounts": mounts}))
-	ids(doc) == {"SG-EDGE-010"}
-	paths(doc, "SG-EDGE-010") == {["createOptions", "HostConfig", "Mounts", 1]}
+	ids(edge_module.deny) == {"SG-EDGE-010"} with input as doc
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+	paths(edge_module.deny, "SG-EDGE-010") == {["createOptions", "HostConfig", "Mounts", 1]} with input as doc
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
 	pipe := [{"Type": "npipe", "Source": "\\\\.\\pipe\\docker_engine", "Target": "\\\\.\\pipe\\docker_engine"}]
-	ids(module(with_host({"Mounts": pipe}))) == {"SG-EDGE-010"}
+	ids(edge_module.deny) == {"SG-EDGE-010"} with input as module(with_host({"Mounts": pipe}))
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
 }
 
 test_ordinary_binds_pass if {
 	binds := ["/var/lib/iotedge/edgehub:/iotedge/storage:rw", "/var/run/iotedge/model:/run/model"]
-	count(findings(module(with_host({"Binds": binds})))) == 0
+	count(edge_module.deny) == 0 with input as module(with_host({"Binds": binds}))
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
 	volume := [{"Type": "volume", "Source": "docker.sock", "Target": "/data"}]
-	count(findings(module(with_host({"Mounts": volume})))) == 0
+	count(edge_module.deny) == 0 with input as module(with_host({"Mounts": volume}))
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
 }

@@ -13,36 +13,33 @@ deployment(pod_spec) := {
 
 pod(pod_spec) := {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "app"}, "spec": pod_spec}
 
-findings(obj) := result if {
-	result := k8s_baseline.deny with input as obj
-}
+ids(findings) := {f.id | some f in findings}
 
-ids(obj) := {f.id | some f in findings(obj)}
-
-paths(obj, id) := {f.path | some f in findings(obj); f.id == id}
-
+paths(findings, id) := {f.path | some f in findings; f.id == id}
 app := {"name": "app", "image": "sealgate.azurecr.io/app:1"}
 
 with_sc(container, sc) := object.union(container, {"securityContext": sc})
 
 test_plain_workload_passes if {
-	count(findings(deployment({"containers": [app]}))) == 0
-	count(findings(pod({"containers": [app]}))) == 0
+	count(k8s_baseline.deny) == 0 with input as deployment({"containers": [app]})
+	count(k8s_baseline.deny) == 0 with input as pod({"containers": [app]})
 }
 
 test_non_workloads_pass if {
-	count(findings({
+	service := {
 		"apiVersion": "v1",
 		"kind": "Service",
 		"metadata": {"name": "s"},
 		"spec": {"ports": [{"port": 80}]},
-	})) == 0
-	count(findings({
+	}
+	count(k8s_baseline.deny) == 0 with input as service
+	config_map := {
 		"apiVersion": "v1",
 		"kind": "ConfigMap",
 		"metadata": {"name": "c"},
 		"data": {"hostNetwork": "true"},
-	})) == 0
+	}
+	count(k8s_baseline.deny) == 0 with input as config_map
 }
 
 test_privileged_in_every_container_type if {
@@ -51,21 +48,22 @@ test_privileged_in_every_container_type if {
 		"initContainers": [with_sc(app, {"privileged": true})],
 		"ephemeralContainers": [with_sc(app, {"privileged": true})],
 	}
-	paths(deployment(spec), "SG-K8S-001") == {
+	paths(k8s_baseline.deny, "SG-K8S-001") == {
 		["spec", "template", "spec", "containers", 1, "securityContext", "privileged"],
 		["spec", "template", "spec", "initContainers", 0, "securityContext", "privileged"],
 		["spec", "template", "spec", "ephemeralContainers", 0, "securityContext", "privileged"],
-	}
+	} with input as deployment(spec)
 }
 
 test_privileged_false_passes if {
-	count(findings(pod({"containers": [with_sc(app, {"privileged": false})]}))) == 0
+	count(k8s_baseline.deny) == 0 with input as pod({"containers": [with_sc(app, {"privileged": false})]})
 }
 
 test_host_namespaces if {
 	obj := pod({"hostNetwork": true, "hostPID": true, "hostIPC": true, "containers": [app]})
-	paths(obj, "SG-K8S-002") == {["spec", "hostNetwork"], ["spec", "hostPID"], ["spec", "hostIPC"]}
-	count(findings(pod({"hostNetwork": false, "hostIPC": null, "containers": [app]}))) == 0
+	got := paths(k8s_baseline.deny, "SG-K8S-002") with input as obj
+	got == {["spec", "hostNetwork"], ["spec", "hostPID"], ["spec", "hostIPC"]}
+	count(k8s_baseline.deny) == 0 with input as pod({"hostNetwork": false, "hostIPC": null, "containers": [app]})
 }
 
 test_host_namespaces_in_a_cronjob if {
@@ -74,7 +72,8 @@ test_host_namespaces_in_a_cronjob if {
 		"metadata": {"name": "c"},
 		"spec": {"jobTemplate": {"spec": {"template": {"spec": {"hostPID": true, "containers": [app]}}}}},
 	}
-	paths(obj, "SG-K8S-002") == {["spec", "jobTemplate", "spec", "template", "spec", "hostPID"]}
+	got := paths(k8s_baseline.deny, "SG-K8S-002") with input as obj
+	got == {["spec", "jobTemplate", "spec", "template", "spec", "hostPID"]}
 }
 
 test_host_process_pod_and_container if {
@@ -85,10 +84,10 @@ test_host_process_pod_and_container if {
 			with_sc(app, {"windowsOptions": {"hostProcess": false}}),
 		],
 	})
-	paths(obj, "SG-K8S-003") == {
+	paths(k8s_baseline.deny, "SG-K8S-003") == {
 		["spec", "securityContext", "windowsOptions", "hostProcess"],
 		["spec", "containers", 0, "securityContext", "windowsOptions", "hostProcess"],
-	}
+	} with input as obj
 }
 
 test_capabilities_beyond_baseline if {
@@ -96,18 +95,19 @@ test_capabilities_beyond_baseline if {
 		app,
 		{"capabilities": {"add": ["CHOWN", "SYS_ADMIN", "NET_BIND_SERVICE"], "drop": ["ALL"]}},
 	)]})
-	paths(obj, "SG-K8S-004") == {["spec", "containers", 0, "securityContext", "capabilities", "add", 1]}
+	got := paths(k8s_baseline.deny, "SG-K8S-004") with input as obj
+	got == {["spec", "containers", 0, "securityContext", "capabilities", "add", 1]}
 }
 
 test_baseline_capabilities_pass if {
 	obj := pod({"containers": [with_sc(app, {"capabilities": {"add": ["AUDIT_WRITE", "KILL", "SYS_CHROOT"]}})]})
-	count(findings(obj)) == 0
-	count(findings(pod({"containers": [with_sc(app, {"capabilities": {"add": null}})]}))) == 0
+	count(k8s_baseline.deny) == 0 with input as obj
+	count(k8s_baseline.deny) == 0 with input as pod({"containers": [with_sc(app, {"capabilities": {"add": null}})]})
 }
 
 test_capability_prefix_is_not_the_same_capability if {
 	obj := pod({"containers": [with_sc(app, {"capabilities": {"add": ["CAP_CHOWN"]}})]})
-	ids(obj) == {"SG-K8S-004"}
+	ids(k8s_baseline.deny) == {"SG-K8S-004"} with input as obj
 }
 
 test_host_path_volume if {
@@ -115,7 +115,7 @@ test_host_path_volume if {
 		"containers": [app],
 		"volumes": [{"name": "cache", "emptyDir": {}}, {"name": "docker", "hostPath": {"path": "/var/run/docker.sock"}}],
 	})
-	paths(obj, "SG-K8S-005") == {["spec", "template", "spec", "volumes", 1, "hostPath"]}
+	paths(k8s_baseline.deny, "SG-K8S-005") == {["spec", "template", "spec", "volumes", 1, "hostPath"]} with input as obj
 }
 
 test_host_ports if {
@@ -123,7 +123,7 @@ test_host_ports if {
 		app,
 		{"ports": [{"containerPort": 8080}, {"containerPort": 9090, "hostPort": 9090}, {"containerPort": 80, "hostPort": 0}]},
 	)]})
-	paths(obj, "SG-K8S-006") == {["spec", "containers", 0, "ports", 1, "hostPort"]}
+	paths(k8s_baseline.deny, "SG-K8S-006") == {["spec", "containers", 0, "ports", 1, "hostPort"]} with input as obj
 }
 
 test_apparmor_fields if {
@@ -134,10 +134,10 @@ test_apparmor_fields if {
 			with_sc(app, {"appArmorProfile": {"type": "Unconfined"}}),
 		],
 	})
-	paths(obj, "SG-K8S-007") == {
+	paths(k8s_baseline.deny, "SG-K8S-007") == {
 		["spec", "securityContext", "appArmorProfile", "type"],
 		["spec", "containers", 1, "securityContext", "appArmorProfile", "type"],
-	}
+	} with input as obj
 }
 
 test_apparmor_annotations_on_the_pod_template if {
@@ -152,13 +152,13 @@ test_apparmor_annotations_on_the_pod_template if {
 		"metadata": {"name": "d"},
 		"spec": {"template": {"metadata": {"annotations": annotations}, "spec": {"containers": [app]}}},
 	}
-	paths(obj, "SG-K8S-007") == {[
+	paths(k8s_baseline.deny, "SG-K8S-007") == {[
 		"spec",
 		"template",
 		"metadata",
 		"annotations",
 		"container.apparmor.security.beta.kubernetes.io/c",
-	]}
+	]} with input as obj
 }
 
 test_selinux_type_user_role if {
@@ -169,11 +169,11 @@ test_selinux_type_user_role if {
 			with_sc(app, {"seLinuxOptions": {"role": "sysadm_r", "type": ""}}),
 		],
 	})
-	paths(obj, "SG-K8S-008") == {
+	paths(k8s_baseline.deny, "SG-K8S-008") == {
 		["spec", "securityContext", "seLinuxOptions", "user"],
 		["spec", "containers", 0, "securityContext", "seLinuxOptions", "type"],
 		["spec", "containers", 1, "securityContext", "seLinuxOptions", "role"],
-	}
+	} with input as obj
 }
 
 test_selinux_allowed_types_and_level_pass if {
@@ -182,12 +182,12 @@ test_selinux_allowed_types_and_level_pass if {
 		with_sc(app, {"seLinuxOptions": {"type": "container_kvm_t", "user": "", "role": null}}),
 		with_sc(app, {"seLinuxOptions": {"type": "container_engine_t"}}),
 	]})
-	count(findings(obj)) == 0
+	count(k8s_baseline.deny) == 0 with input as obj
 }
 
 test_proc_mount if {
 	obj := pod({"containers": [with_sc(app, {"procMount": "Default"}), with_sc(app, {"procMount": "Unmasked"})]})
-	paths(obj, "SG-K8S-009") == {["spec", "containers", 1, "securityContext", "procMount"]}
+	paths(k8s_baseline.deny, "SG-K8S-009") == {["spec", "containers", 1, "securityContext", "procMount"]} with input as obj
 }
 
 test_seccomp_unconfined_pod_and_container if {
@@ -196,14 +196,14 @@ test_seccomp_unconfined_pod_and_container if {
 		"initContainers": [with_sc(app, {"seccompProfile": {"type": "Unconfined"}})],
 		"containers": [with_sc(app, {"seccompProfile": {"type": "Localhost", "localhostProfile": "p.json"}})],
 	})
-	paths(obj, "SG-K8S-010") == {
+	paths(k8s_baseline.deny, "SG-K8S-010") == {
 		["spec", "securityContext", "seccompProfile", "type"],
 		["spec", "initContainers", 0, "securityContext", "seccompProfile", "type"],
-	}
+	} with input as obj
 }
 
 test_missing_seccomp_is_baseline if {
-	count(findings(pod({"securityContext": {"seccompProfile": null}, "containers": [app]}))) == 0
+	count(k8s_baseline.deny) == 0 with input as pod({"securityContext": {"seccompProfile": null}, "containers": [app]})
 }
 
 test_unsafe_sysctls if {
@@ -214,7 +214,7 @@ test_unsafe_sysctls if {
 		]},
 		"containers": [app],
 	})
-	paths(obj, "SG-K8S-011") == {["spec", "securityContext", "sysctls", 1, "name"]}
+	paths(k8s_baseline.deny, "SG-K8S-011") == {["spec", "securityContext", "sysctls", 1, "name"]} with input as obj
 }
 
 test_malformed_fields_do_not_fail if {
@@ -226,13 +226,14 @@ test_malformed_fields_do_not_fail if {
 		],
 		"volumes": ["junk", {"name": "v", "hostPath": null}],
 	})
-	count(findings(obj)) == 0
+	count(k8s_baseline.deny) == 0 with input as obj
 }
 
 test_findings_are_well_formed if {
 	obj := deployment({"hostIPC": true, "containers": [with_sc(app, {"privileged": true})]})
-	count(findings(obj)) == 2
-	every f in findings(obj) {
+	findings := k8s_baseline.deny with input as obj
+	count(findings) == 2
+	every f in findings {
 		is_string(f.msg)
 		object.keys(f) == {"id", "msg", "path"}
 		f.path[0] == "spec"

@@ -26,33 +26,35 @@ deployment(pod_spec) := {
 	"spec": {"template": {"metadata": {}, "spec": object.union({"automountServiceAccountToken": false}, pod_spec)}},
 }
 
-findings(obj) := result if {
-	result := k8s_hardening.deny with input as obj
-		with data.config.registries.allowed as ["sealgate.azurecr.io", "mcr.microsoft.com"]
-}
+registries := ["sealgate.azurecr.io", "mcr.microsoft.com"]
 
-ids(obj) := {f.id | some f in findings(obj)}
+ids(findings) := {f.id | some f in findings}
 
-paths(obj, id) := {f.path | some f in findings(obj); f.id == id}
-
+paths(findings, id) := {f.path | some f in findings; f.id == id}
 base := ["spec", "template", "spec"]
 
 test_hardened_deployment_passes if {
-	count(findings(deployment({"containers": [good], "initContainers": [init]}))) == 0
+	count(k8s_hardening.deny) == 0 with input as deployment({"containers": [good], "initContainers": [init]})
+		with data.config.registries.allowed as registries
 }
 
 test_non_workloads_pass if {
-	count(findings({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {}})) == 0
+	subject := {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {}}
+	count(k8s_hardening.deny) == 0 with input as subject
+		with data.config.registries.allowed as registries
 }
 
 test_probes_required_on_regular_containers if {
 	obj := deployment({"containers": [object.remove(good, ["livenessProbe"]), object.remove(good, ["readinessProbe"])]})
-	paths(obj, "SG-K8S-012") == {array.concat(base, ["containers", 0])}
-	paths(obj, "SG-K8S-013") == {array.concat(base, ["containers", 1])}
+	paths(k8s_hardening.deny, "SG-K8S-012") == {array.concat(base, ["containers", 0])} with input as obj
+		with data.config.registries.allowed as registries
+	paths(k8s_hardening.deny, "SG-K8S-013") == {array.concat(base, ["containers", 1])} with input as obj
+		with data.config.registries.allowed as registries
 }
 
 test_init_containers_need_no_probes if {
-	count(findings(deployment({"containers": [good], "initContainers": [init]}))) == 0
+	count(k8s_hardening.deny) == 0 with input as deployment({"containers": [good], "initContainers": [init]})
+		with data.config.registries.allowed as registries
 }
 
 test_run_to_completion_pods_need_no_probes if {
@@ -61,8 +63,11 @@ test_run_to_completion_pods_need_no_probes if {
 		"automountServiceAccountToken": false,
 		"containers": [init],
 	}}}}}}
-	count(findings(cronjob)) == 0
-	ids(deployment({"restartPolicy": "Always", "containers": [init]})) == {"SG-K8S-012", "SG-K8S-013"}
+	count(k8s_hardening.deny) == 0 with input as cronjob
+		with data.config.registries.allowed as registries
+	subject := deployment({"restartPolicy": "Always", "containers": [init]})
+	ids(k8s_hardening.deny) == {"SG-K8S-012", "SG-K8S-013"} with input as subject
+		with data.config.registries.allowed as registries
 }
 
 test_read_only_root_file_system if {
@@ -71,11 +76,12 @@ test_read_only_root_file_system if {
 		"initContainers": [object.remove(init, ["securityContext"])],
 		"ephemeralContainers": [{"name": "debug", "image": pinned, "securityContext": {"privileged": false}}],
 	})
-	paths(obj, "SG-K8S-014") == {
+	paths(k8s_hardening.deny, "SG-K8S-014") == {
 		array.concat(base, ["containers", 0, "securityContext", "readOnlyRootFilesystem"]),
 		array.concat(base, ["initContainers", 0]),
 		array.concat(base, ["ephemeralContainers", 0, "securityContext"]),
-	}
+	} with input as obj
+		with data.config.registries.allowed as registries
 }
 
 test_limits_cpu_and_memory if {
@@ -83,17 +89,20 @@ test_limits_cpu_and_memory if {
 		"containers": [object.union(good, {"resources": {"limits": {"cpu": "1", "memory": null}}})],
 		"initContainers": [object.remove(init, ["resources"])],
 	})
-	paths(obj, "SG-K8S-015") == {
+	paths(k8s_hardening.deny, "SG-K8S-015") == {
 		array.concat(base, ["containers", 0, "resources", "limits"]),
 		array.concat(base, ["initContainers", 0]),
-	}
-	count([f | some f in findings(obj); f.id == "SG-K8S-015"]) == 3
+	} with input as obj
+		with data.config.registries.allowed as registries
+	count([f | some f in k8s_hardening.deny; f.id == "SG-K8S-015"]) == 3 with input as obj
+		with data.config.registries.allowed as registries
 }
 
 test_ephemeral_containers_need_no_limits if {
 	debug := object.remove(init, ["resources"])
 	obj := deployment({"containers": [good], "ephemeralContainers": [debug]})
-	count(findings(obj)) == 0
+	count(k8s_hardening.deny) == 0 with input as obj
+		with data.config.registries.allowed as registries
 }
 
 test_requests_are_not_limits if {
@@ -101,13 +110,16 @@ test_requests_are_not_limits if {
 		good,
 		{"resources": {"limits": null, "requests": {"cpu": "1", "memory": "1Gi"}}},
 	)]})
-	paths(obj, "SG-K8S-015") == {array.concat(base, ["containers", 0, "resources"])}
+	paths(k8s_hardening.deny, "SG-K8S-015") == {array.concat(base, ["containers", 0, "resources"])} with input as obj
+		with data.config.registries.allowed as registries
 }
 
 test_image_must_be_pinned if {
 	obj := deployment({"containers": [object.union(good, {"image": "sealgate.azurecr.io/server:1.0"})]})
-	ids(obj) == {"SG-K8S-016"}
-	paths(obj, "SG-K8S-016") == {array.concat(base, ["containers", 0, "image"])}
+	ids(k8s_hardening.deny) == {"SG-K8S-016"} with input as obj
+		with data.config.registries.allowed as registries
+	paths(k8s_hardening.deny, "SG-K8S-016") == {array.concat(base, ["containers", 0, "image"])} with input as obj
+		with data.config.registries.allowed as registries
 }
 
 test_tag_and_digest_is_pinned if {
@@ -115,7 +127,8 @@ test_tag_and_digest_is_pinned if {
 		good,
 		{"image": sprintf("sealgate.azurecr.io/server:1.0@%s", [digest])},
 	)]})
-	count(findings(obj)) == 0
+	count(k8s_hardening.deny) == 0 with input as obj
+		with data.config.registries.allowed as registries
 }
 
 test_image_must_come_from_an_allowed_registry if {
@@ -123,24 +136,33 @@ test_image_must_come_from_an_allowed_registry if {
 		"initContainers": [object.union(init, {"image": sprintf("ghcr.io/someone/tool@%s", [digest])})],
 		"containers": [good],
 	})
-	ids(obj) == {"SG-K8S-017"}
-	paths(obj, "SG-K8S-017") == {array.concat(base, ["initContainers", 0, "image"])}
+	ids(k8s_hardening.deny) == {"SG-K8S-017"} with input as obj
+		with data.config.registries.allowed as registries
+	paths(k8s_hardening.deny, "SG-K8S-017") == {array.concat(base, ["initContainers", 0, "image"])} with input as obj
+		with data.config.registries.allowed as registries
 	hub := deployment({"containers": [object.union(good, {"image": sprintf("python@%s", [digest])})]})
-	ids(hub) == {"SG-K8S-017"}
+	ids(k8s_hardening.deny) == {"SG-K8S-017"} with input as hub
+		with data.config.registries.allowed as registries
 }
 
 test_missing_image_is_denied_at_the_container if {
 	obj := deployment({"containers": [object.remove(good, ["image"])]})
-	ids(obj) == {"SG-K8S-016", "SG-K8S-017"}
-	paths(obj, "SG-K8S-016") == {array.concat(base, ["containers", 0])}
-	ids(deployment({"containers": [object.union(good, {"image": 42})]})) == {"SG-K8S-016", "SG-K8S-017"}
+	ids(k8s_hardening.deny) == {"SG-K8S-016", "SG-K8S-017"} with input as obj
+		with data.config.registries.allowed as registries
+	paths(k8s_hardening.deny, "SG-K8S-016") == {array.concat(base, ["containers", 0])} with input as obj
+		with data.config.registries.allowed as registries
+	subject := deployment({"containers": [object.union(good, {"image": 42})]})
+	ids(k8s_hardening.deny) == {"SG-K8S-016", "SG-K8S-017"} with input as subject
+		with data.config.registries.allowed as registries
 }
 
 test_service_account_token if {
 	obj := deployment({"automountServiceAccountToken": true, "containers": [good]})
-	paths(obj, "SG-K8S-018") == {array.concat(base, ["automountServiceAccountToken"])}
+	paths(k8s_hardening.deny, "SG-K8S-018") == {array.concat(base, ["automountServiceAccountToken"])} with input as obj
+		with data.config.registries.allowed as registries
 	unset := {"kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [good]}}
-	paths(unset, "SG-K8S-018") == {["spec"]}
+	paths(k8s_hardening.deny, "SG-K8S-018") == {["spec"]} with input as unset
+		with data.config.registries.allowed as registries
 }
 
 annotated_deployment(annotations) := {
@@ -158,8 +180,13 @@ test_service_account_token_annotation if {
 		"metadata": {"name": "p", "annotations": {"sealgate.io/needs-service-account-token": "true"}},
 		"spec": {"containers": [good]},
 	}
-	count(findings(annotated)) == 0
-	count(findings(annotated_deployment({"sealgate.io/needs-service-account-token": "true"}))) == 0
-	ids(annotated_deployment({"sealgate.io/needs-service-account-token": "yes"})) == {"SG-K8S-018"}
-	ids(annotated_deployment(null)) == {"SG-K8S-018"}
+	count(k8s_hardening.deny) == 0 with input as annotated
+		with data.config.registries.allowed as registries
+	count(k8s_hardening.deny) == 0 with input as annotated_deployment({"sealgate.io/needs-service-account-token": "true"})
+		with data.config.registries.allowed as registries
+	subject := annotated_deployment({"sealgate.io/needs-service-account-token": "yes"})
+	ids(k8s_hardening.deny) == {"SG-K8S-018"} with input as subject
+		with data.config.registries.allowed as registries
+	ids(k8s_hardening.deny) == {"SG-K8S-018"} with input as annotated_deployment(null)
+		with data.config.registries.allowed as registries
 }

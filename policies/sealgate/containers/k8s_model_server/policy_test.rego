@@ -4,14 +4,9 @@ import rego.v1
 
 import data.sealgate.containers.k8s_model_server
 
-findings(obj) := result if {
-	result := k8s_model_server.deny with input as obj
-}
+ids(findings) := {f.id | some f in findings}
 
-ids(obj) := {f.id | some f in findings(obj)}
-
-paths(obj, id) := {f.path | some f in findings(obj); f.id == id}
-
+paths(findings, id) := {f.path | some f in findings; f.id == id}
 server(mounts) := {"name": "server", "image": "sealgate.azurecr.io/server:1", "volumeMounts": mounts}
 
 memory := {"name": "models", "emptyDir": {"medium": "Memory", "sizeLimit": "4Gi"}}
@@ -28,7 +23,8 @@ model_server(pod_spec) := {
 base := ["spec", "template", "spec"]
 
 test_sandboxed_model_server_in_memory_passes if {
-	count(findings(model_server({"containers": [server([models_mount])], "volumes": [memory]}))) == 0
+	subject := model_server({"containers": [server([models_mount])], "volumes": [memory]})
+	count(k8s_model_server.deny) == 0 with input as subject
 }
 
 test_other_workloads_are_not_model_servers if {
@@ -37,23 +33,24 @@ test_other_workloads_are_not_model_servers if {
 		"metadata": {"name": "web", "labels": {"sealgate.io/role": "frontend"}},
 		"spec": {"template": {"spec": {"containers": [server([])]}}},
 	}
-	count(findings(obj)) == 0
-	count(findings({
+	count(k8s_model_server.deny) == 0 with input as obj
+	service := {
 		"kind": "Service",
 		"metadata": {"name": "s", "labels": {"sealgate.io/role": "model-server"}},
 		"spec": {},
-	})) == 0
+	}
+	count(k8s_model_server.deny) == 0 with input as service
 }
 
 test_runtime_class_required if {
 	obj := model_server({"runtimeClassName": "runc", "containers": [server([models_mount])], "volumes": [memory]})
-	paths(obj, "SG-K8S-030") == {array.concat(base, ["runtimeClassName"])}
+	paths(k8s_model_server.deny, "SG-K8S-030") == {array.concat(base, ["runtimeClassName"])} with input as obj
 	unset := {
 		"kind": "Pod",
 		"metadata": {"name": "p", "labels": {"sealgate.io/role": "model-server"}},
 		"spec": {"containers": [server([models_mount])], "volumes": [memory]},
 	}
-	paths(unset, "SG-K8S-030") == {["spec"]}
+	paths(k8s_model_server.deny, "SG-K8S-030") == {["spec"]} with input as unset
 }
 
 test_label_on_the_pod_template_counts if {
@@ -61,38 +58,40 @@ test_label_on_the_pod_template_counts if {
 		"metadata": {"labels": {"sealgate.io/role": "model-server"}},
 		"spec": {"containers": [server([models_mount])], "volumes": [memory]},
 	}}}
-	ids(obj) == {"SG-K8S-030"}
+	ids(k8s_model_server.deny) == {"SG-K8S-030"} with input as obj
 }
 
 test_model_dir_on_disk if {
 	obj := model_server({"containers": [server([models_mount])], "volumes": [{"name": "models", "emptyDir": {}}]})
-	paths(obj, "SG-K8S-031") == {array.concat(base, ["volumes", 0, "emptyDir"])}
+	paths(k8s_model_server.deny, "SG-K8S-031") == {array.concat(base, ["volumes", 0, "emptyDir"])} with input as obj
 	pvc := model_server({
 		"containers": [server([models_mount])],
 		"volumes": [{"name": "models", "persistentVolumeClaim": {"claimName": "c"}}],
 	})
-	paths(pvc, "SG-K8S-031") == {array.concat(base, ["volumes", 0])}
+	paths(k8s_model_server.deny, "SG-K8S-031") == {array.concat(base, ["volumes", 0])} with input as pvc
 	medium := model_server({
 		"containers": [server([models_mount])],
 		"volumes": [{"name": "models", "emptyDir": {"medium": ""}}],
 	})
-	paths(medium, "SG-K8S-031") == {array.concat(base, ["volumes", 0, "emptyDir", "medium"])}
+	got := paths(k8s_model_server.deny, "SG-K8S-031") with input as medium
+	got == {array.concat(base, ["volumes", 0, "emptyDir", "medium"])}
 }
 
 test_model_dir_not_mounted if {
 	obj := model_server({"containers": [server([{"name": "tmp", "mountPath": "/tmp"}])], "volumes": [memory]})
-	paths(obj, "SG-K8S-031") == {array.concat(base, ["containers"])}
+	paths(k8s_model_server.deny, "SG-K8S-031") == {array.concat(base, ["containers"])} with input as obj
 	bare := {
 		"kind": "Pod",
 		"metadata": {"name": "p", "labels": {"sealgate.io/role": "model-server"}},
 		"spec": {"runtimeClassName": "kata-vm-isolation"},
 	}
-	paths(bare, "SG-K8S-031") == {["spec"]}
+	paths(k8s_model_server.deny, "SG-K8S-031") == {["spec"]} with input as bare
 }
 
 test_mount_of_an_undefined_volume if {
 	obj := model_server({"containers": [server([{"name": "weights", "mountPath": "/models"}])], "volumes": [memory]})
-	paths(obj, "SG-K8S-031") == {array.concat(base, ["containers", 0, "volumeMounts", 0])}
+	got := paths(k8s_model_server.deny, "SG-K8S-031") with input as obj
+	got == {array.concat(base, ["containers", 0, "volumeMounts", 0])}
 }
 
 test_every_mount_of_the_model_dir_is_checked if {
@@ -102,7 +101,7 @@ test_every_mount_of_the_model_dir_is_checked if {
 		"containers": [server([models_mount])],
 		"volumes": [memory, {"name": "staging", "emptyDir": {}}],
 	})
-	paths(obj, "SG-K8S-031") == {array.concat(base, ["volumes", 1, "emptyDir"])}
+	paths(k8s_model_server.deny, "SG-K8S-031") == {array.concat(base, ["volumes", 1, "emptyDir"])} with input as obj
 }
 
 test_model_dir_from_the_annotation if {
@@ -111,9 +110,9 @@ test_model_dir_from_the_annotation if {
 		memory,
 	]}
 	plain := model_server(spec)
-	count(findings(plain)) == 0
+	count(k8s_model_server.deny) == 0 with input as plain
 	annotated := object.union(plain, {"metadata": {"annotations": {"sealgate.io/model-dir": "/srv/weights/"}}})
-	paths(annotated, "SG-K8S-031") == {array.concat(base, ["volumes", 0])}
+	paths(k8s_model_server.deny, "SG-K8S-031") == {array.concat(base, ["volumes", 0])} with input as annotated
 }
 
 test_blank_annotation_falls_back_to_the_default if {
@@ -121,7 +120,7 @@ test_blank_annotation_falls_back_to_the_default if {
 		model_server({"containers": [server([models_mount])], "volumes": [memory]}),
 		{"metadata": {"annotations": {"sealgate.io/model-dir": ""}}},
 	)
-	count(findings(obj)) == 0
+	count(k8s_model_server.deny) == 0 with input as obj
 }
 
 test_root_model_dir if {
@@ -129,7 +128,7 @@ test_root_model_dir if {
 		model_server({"containers": [server([{"name": "models", "mountPath": "/"}])], "volumes": [memory]}),
 		{"metadata": {"annotations": {"sealgate.io/model-dir": "/"}}},
 	)
-	count(findings(obj)) == 0
+	count(k8s_model_server.deny) == 0 with input as obj
 }
 
 test_malformed_mounts_are_ignored if {
@@ -137,5 +136,5 @@ test_malformed_mounts_are_ignored if {
 		"containers": [server(["junk", {"name": "models", "mountPath": 7}, models_mount])],
 		"volumes": ["junk", memory],
 	})
-	count(findings(obj)) == 0
+	count(k8s_model_server.deny) == 0 with input as obj
 }

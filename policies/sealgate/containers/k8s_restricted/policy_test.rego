@@ -13,14 +13,9 @@ job(pod_spec) := {
 	"spec": {"template": {"spec": pod_spec}},
 }
 
-findings(obj) := result if {
-	result := k8s_restricted.deny with input as obj
-}
+ids(findings) := {f.id | some f in findings}
 
-ids(obj) := {f.id | some f in findings(obj)}
-
-paths(obj, id) := {f.path | some f in findings(obj); f.id == id}
-
+paths(findings, id) := {f.path | some f in findings; f.id == id}
 hardened_sc := {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}}
 
 hardened_pod_sc := {"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}}
@@ -34,11 +29,12 @@ container(name, sc) := {
 hardened(extra) := pod(object.union({"securityContext": hardened_pod_sc, "containers": [container("app", {})]}, extra))
 
 test_hardened_pod_passes if {
-	count(findings(hardened({}))) == 0
+	count(k8s_restricted.deny) == 0 with input as hardened({})
 }
 
 test_non_workloads_pass if {
-	count(findings({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": {}})) == 0
+	subject := {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": {}}
+	count(k8s_restricted.deny) == 0 with input as subject
 }
 
 test_allowed_volume_types_pass if {
@@ -53,7 +49,7 @@ test_allowed_volume_types_pass if {
 		{"name": "h", "downwardAPI": {}},
 		{"name": "i", "image": {"reference": "sealgate.azurecr.io/weights:1"}},
 	]
-	count(findings(hardened({"volumes": volumes}))) == 0
+	count(k8s_restricted.deny) == 0 with input as hardened({"volumes": volumes})
 }
 
 test_other_volume_types_are_denied if {
@@ -62,7 +58,8 @@ test_other_volume_types_are_denied if {
 		{"name": "host", "hostPath": {"path": "/"}},
 		{"name": "repo", "gitRepo": {"repository": "r"}},
 	]})
-	paths(obj, "SG-K8S-020") == {["spec", "volumes", 1, "hostPath"], ["spec", "volumes", 2, "gitRepo"]}
+	got := paths(k8s_restricted.deny, "SG-K8S-020") with input as obj
+	got == {["spec", "volumes", 1, "hostPath"], ["spec", "volumes", 2, "gitRepo"]}
 }
 
 test_privilege_escalation_must_be_false if {
@@ -77,21 +74,21 @@ test_privilege_escalation_must_be_false if {
 			"securityContext": {"capabilities": {"drop": ["ALL"]}},
 		}],
 	})
-	paths(obj, "SG-K8S-021") == {
+	paths(k8s_restricted.deny, "SG-K8S-021") == {
 		["spec", "containers", 0, "securityContext", "allowPrivilegeEscalation"],
 		["spec", "containers", 1, "securityContext"],
 		["spec", "ephemeralContainers", 0, "securityContext"],
-	}
+	} with input as obj
 }
 
 test_missing_security_context_points_at_the_container if {
 	obj := hardened({"initContainers": [{"name": "init", "image": "i"}]})
-	paths(obj, "SG-K8S-021") == {["spec", "initContainers", 0]}
-	paths(obj, "SG-K8S-025") == {["spec", "initContainers", 0]}
+	paths(k8s_restricted.deny, "SG-K8S-021") == {["spec", "initContainers", 0]} with input as obj
+	paths(k8s_restricted.deny, "SG-K8S-025") == {["spec", "initContainers", 0]} with input as obj
 }
 
 test_run_as_non_root_on_the_pod_covers_containers if {
-	count(findings(hardened({"initContainers": [container("init", {})]}))) == 0
+	count(k8s_restricted.deny) == 0 with input as hardened({"initContainers": [container("init", {})]})
 }
 
 test_run_as_non_root_on_every_container_suffices if {
@@ -99,12 +96,13 @@ test_run_as_non_root_on_every_container_suffices if {
 		"securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
 		"containers": [container("a", {"runAsNonRoot": true}), container("b", {"runAsNonRoot": true})],
 	})
-	count(findings(obj)) == 0
+	count(k8s_restricted.deny) == 0 with input as obj
 }
 
 test_container_overriding_to_false_is_denied if {
 	obj := hardened({"containers": [container("ok", {}), container("root", {"runAsNonRoot": false})]})
-	paths(obj, "SG-K8S-022") == {["spec", "containers", 1, "securityContext", "runAsNonRoot"]}
+	got := paths(k8s_restricted.deny, "SG-K8S-022") with input as obj
+	got == {["spec", "containers", 1, "securityContext", "runAsNonRoot"]}
 }
 
 test_container_without_pod_setting_is_denied if {
@@ -112,7 +110,7 @@ test_container_without_pod_setting_is_denied if {
 		"securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
 		"containers": [container("a", {"runAsNonRoot": true}), container("b", {})],
 	})
-	paths(obj, "SG-K8S-022") == {["spec", "containers", 1, "securityContext"]}
+	paths(k8s_restricted.deny, "SG-K8S-022") == {["spec", "containers", 1, "securityContext"]} with input as obj
 }
 
 test_pod_false_is_denied_even_if_containers_are_true if {
@@ -120,7 +118,7 @@ test_pod_false_is_denied_even_if_containers_are_true if {
 		"securityContext": {"runAsNonRoot": false, "seccompProfile": {"type": "RuntimeDefault"}},
 		"containers": [container("a", {"runAsNonRoot": true}), container("b", {})],
 	})
-	paths(obj, "SG-K8S-022") == {["spec", "securityContext", "runAsNonRoot"]}
+	paths(k8s_restricted.deny, "SG-K8S-022") == {["spec", "securityContext", "runAsNonRoot"]} with input as obj
 }
 
 test_run_as_user_zero if {
@@ -128,10 +126,10 @@ test_run_as_user_zero if {
 		"securityContext": object.union(hardened_pod_sc, {"runAsUser": 0}),
 		"containers": [container("a", {"runAsUser": 1000}), container("b", {"runAsUser": 0})],
 	})
-	paths(obj, "SG-K8S-023") == {
+	paths(k8s_restricted.deny, "SG-K8S-023") == {
 		["spec", "securityContext", "runAsUser"],
 		["spec", "containers", 1, "securityContext", "runAsUser"],
-	}
+	} with input as obj
 }
 
 test_non_zero_user_overriding_pod_root_is_still_denied_at_the_pod if {
@@ -139,11 +137,11 @@ test_non_zero_user_overriding_pod_root_is_still_denied_at_the_pod if {
 		"securityContext": object.union(hardened_pod_sc, {"runAsUser": 0}),
 		"containers": [container("a", {"runAsUser": 1000})],
 	})
-	ids(obj) == {"SG-K8S-023"}
+	ids(k8s_restricted.deny) == {"SG-K8S-023"} with input as obj
 }
 
 test_seccomp_on_the_pod_covers_containers if {
-	count(findings(hardened({"ephemeralContainers": [container("debug", {})]}))) == 0
+	count(k8s_restricted.deny) == 0 with input as hardened({"ephemeralContainers": [container("debug", {})]})
 }
 
 test_seccomp_on_each_container_suffices if {
@@ -151,7 +149,7 @@ test_seccomp_on_each_container_suffices if {
 		container("a", {"seccompProfile": {"type": "RuntimeDefault"}}),
 		container("b", {"seccompProfile": {"type": "Localhost", "localhostProfile": "profiles/b.json"}}),
 	]})
-	count(findings(obj)) == 0
+	count(k8s_restricted.deny) == 0 with input as obj
 }
 
 test_seccomp_missing_on_a_container_without_pod_profile if {
@@ -159,12 +157,13 @@ test_seccomp_missing_on_a_container_without_pod_profile if {
 		container("a", {"seccompProfile": {"type": "RuntimeDefault"}}),
 		container("b", {}),
 	]})
-	paths(obj, "SG-K8S-024") == {["spec", "containers", 1, "securityContext"]}
+	paths(k8s_restricted.deny, "SG-K8S-024") == {["spec", "containers", 1, "securityContext"]} with input as obj
 }
 
 test_container_unconfined_overrides_pod_default if {
 	obj := hardened({"containers": [container("a", {"seccompProfile": {"type": "Unconfined"}})]})
-	paths(obj, "SG-K8S-024") == {["spec", "containers", 0, "securityContext", "seccompProfile", "type"]}
+	got := paths(k8s_restricted.deny, "SG-K8S-024") with input as obj
+	got == {["spec", "containers", 0, "securityContext", "seccompProfile", "type"]}
 }
 
 test_pod_unconfined_is_denied if {
@@ -172,7 +171,7 @@ test_pod_unconfined_is_denied if {
 		"securityContext": {"runAsNonRoot": true, "seccompProfile": {"type": "Unconfined"}},
 		"containers": [container("a", {})],
 	})
-	paths(obj, "SG-K8S-024") == {["spec", "securityContext", "seccompProfile", "type"]}
+	paths(k8s_restricted.deny, "SG-K8S-024") == {["spec", "securityContext", "seccompProfile", "type"]} with input as obj
 }
 
 test_capabilities_must_drop_all if {
@@ -185,11 +184,11 @@ test_capabilities_must_drop_all if {
 		},
 		container("null", {"capabilities": {"drop": null}}),
 	]})
-	paths(obj, "SG-K8S-025") == {
+	paths(k8s_restricted.deny, "SG-K8S-025") == {
 		["spec", "containers", 0, "securityContext", "capabilities", "drop"],
 		["spec", "containers", 1, "securityContext", "capabilities"],
 		["spec", "containers", 2, "securityContext", "capabilities"],
-	}
+	} with input as obj
 }
 
 test_only_net_bind_service_may_be_added if {
@@ -197,7 +196,8 @@ test_only_net_bind_service_may_be_added if {
 		"a",
 		{"capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE", "CHOWN"]}},
 	)]})
-	paths(obj, "SG-K8S-025") == {["spec", "containers", 0, "securityContext", "capabilities", "add", 1]}
+	got := paths(k8s_restricted.deny, "SG-K8S-025") with input as obj
+	got == {["spec", "containers", 0, "securityContext", "capabilities", "add", 1]}
 }
 
 test_windows_pods_are_exempt_from_linux_controls if {
@@ -206,16 +206,16 @@ test_windows_pods_are_exempt_from_linux_controls if {
 		"securityContext": {"runAsNonRoot": true},
 		"containers": [{"name": "w", "image": "w"}],
 	})
-	count(findings(obj)) == 0
+	count(k8s_restricted.deny) == 0 with input as obj
 	linux := pod({
 		"os": {"name": "linux"},
 		"securityContext": {"runAsNonRoot": true},
 		"containers": [{"name": "l", "image": "l"}],
 	})
-	ids(linux) == {"SG-K8S-021", "SG-K8S-024", "SG-K8S-025"}
+	ids(k8s_restricted.deny) == {"SG-K8S-021", "SG-K8S-024", "SG-K8S-025"} with input as linux
 }
 
 test_job_paths if {
 	obj := job({"containers": [{"name": "j", "image": "j"}]})
-	paths(obj, "SG-K8S-022") == {["spec", "template", "spec", "containers", 0]}
+	paths(k8s_restricted.deny, "SG-K8S-022") == {["spec", "template", "spec", "containers", 0]} with input as obj
 }

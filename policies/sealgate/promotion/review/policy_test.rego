@@ -33,18 +33,22 @@ clean := {"critical": 0, "high": 0, "medium": 0, "low": 0}
 
 requester := {"verified": true, "method": "key", "identity": alice, "name": "alice", "label": null, "problem": null}
 
-facts(to, approvals, evidence) := {
-	"request": {"name": "m", "version": "2.0.0", "digest": d1, "from": "x", "to": to, "requester": alice},
+# The request alice makes, to any stage: facts(by_alice, to, approvals, evidence) completes it.
+by_alice := {
+	"request": {"name": "m", "version": "2.0.0", "digest": d1, "from": "x", "requester": alice},
 	"requester": requester,
-	"approvals": approvals,
-	"evidence": evidence,
 }
+
+facts(base, to, approvals, evidence) := object.union(
+	base,
+	{"request": {"to": to}, "approvals": approvals, "evidence": evidence},
+)
 
 ids(findings) := {f.id | some f in findings}
 
 all_evidence := {"metrics": metrics({"accuracy": 0.95, "latency_p99_ms": 100}), "scan": scan(clean), "sbom": sbom}
 
-good_prod := facts("prod", [approval("bob"), approval("carol")], all_evidence)
+good_prod := facts(by_alice, "prod", [approval("bob"), approval("carol")], all_evidence)
 
 # object.union merges objects recursively: replace the evidence (or one entry) outright.
 evidence_of(doc, ev) := object.union(object.remove(doc, ["evidence"]), {"evidence": ev})
@@ -56,7 +60,7 @@ test_prod_with_two_approvers_and_all_evidence_is_allowed if {
 }
 
 test_dev_needs_nothing_not_even_an_authenticated_requester if {
-	doc1 := object.union(facts("dev", [], {}), {"requester": {"verified": false, "identity": "unverified:ci"}})
+	doc1 := object.union(facts(by_alice, "dev", [], {}), {"requester": {"verified": false, "identity": "unverified:ci"}})
 	ids(review.deny) == set() with input as doc1
 }
 
@@ -69,7 +73,7 @@ test_unauthenticated_requester_is_denied if {
 test_unlisted_stage_requires_an_authenticated_requester_by_default if {
 	stages := [{"name": "qa", "approvals": 0}]
 	found := {f.id | some f in review.deny with input as object.union(
-		facts("qa", [], {}),
+		facts(by_alice, "qa", [], {}),
 		{"requester": {"verified": false}},
 	)
 		with data.config.promotion.stages as stages}
@@ -77,7 +81,7 @@ test_unlisted_stage_requires_an_authenticated_requester_by_default if {
 }
 
 test_approval_count_is_per_stage if {
-	doc1 := facts("staging", [], {"metrics": metrics({"accuracy": 0.9}), "scan": scan(clean)})
+	doc1 := facts(by_alice, "staging", [], {"metrics": metrics({"accuracy": 0.9}), "scan": scan(clean)})
 	ids(review.deny) == {"SG-PROMO-020"} with input as doc1
 	ids(review.deny) == {"SG-PROMO-020"} with input as object.union(good_prod, {"approvals": [approval("bob")]})
 }
@@ -196,6 +200,7 @@ test_metric_thresholds if {
 test_scan_limits if {
 	ids(review.deny) == {"SG-PROMO-034"} with input as with_evidence("scan", scan(object.union(clean, {"critical": 1})))
 	doc1 := facts(
+		by_alice,
 		"staging",
 		[approval("bob")],
 		{"metrics": metrics({"accuracy": 0.81}), "scan": scan(object.union(clean, {"high": 3}))},
@@ -205,5 +210,5 @@ test_scan_limits if {
 
 test_unknown_stage_requires_nothing_here if {
 	# the provenance policy denies unknown stages (SG-PROMO-005)
-	ids(review.deny) == set() with input as facts("qa", [], {})
+	ids(review.deny) == set() with input as facts(by_alice, "qa", [], {})
 }
