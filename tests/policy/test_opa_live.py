@@ -94,9 +94,11 @@ def test_decision_log_records_each_decision_with_the_bundle_revision(
 
     def logged() -> list[dict[str, Any]]:
         return live_opa.collector.events_where(
-            lambda e: isinstance(e.get("input"), dict)
-            and isinstance(e["input"].get("document"), dict)
-            and e["input"]["document"].get("probe") == marker
+            lambda e: (
+                isinstance(e.get("input"), dict)
+                and isinstance(e["input"].get("document"), dict)
+                and e["input"]["document"].get("probe") == marker
+            )
         )
 
     live_opa.collector.wait_until(lambda: len(logged()) >= 1, 20, "the batched decision's event")
