@@ -121,7 +121,7 @@ def plan_inputs(
         inputs.append(
             PolicyInput(kind, f"{shown}#{resource['urn']}", shown, resource, own_lines, where)
         )
-        manifest = _manifest(resource)
+        manifest = resource_manifest(resource)
         if manifest is not None:
             inputs.append(
                 PolicyInput(
@@ -231,7 +231,8 @@ def normalize_inputs(type_token: str, inputs: Mapping[str, Any]) -> dict[str, An
     return normalized
 
 
-def _manifest(resource: dict[str, Any]) -> dict[str, Any] | None:
+def resource_manifest(resource: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The Kubernetes manifest a plan resource declares, or None (not a Kubernetes object)."""
     type_token = resource["type"]
     if not type_token.startswith(KUBERNETES_TYPE_PREFIX) or type_token.startswith(
         "kubernetes:providers"

@@ -31,11 +31,10 @@ from typing import Any, TypeVar
 from sealgate.inputs._kubernetes import KUBERNETES_KIND
 from sealgate.inputs._model import FieldPath, PolicyInput
 from sealgate.inputs._pulumi_plan import (
-    KUBERNETES_TYPE_PREFIX,
-    PLAN_TYPE,
     PULUMI_PLAN_KIND,
-    kubernetes_manifest,
     normalize_inputs,
+    plan_document,
+    resource_manifest,
 )
 from sealgate.policy import builtin_policy_root
 from sealgate.policy._decision import Finding
@@ -191,16 +190,8 @@ def _stack(urn: str) -> str:
 
 
 def stack_document(documents: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    stack = documents[0]["stack"] if documents else ""
-    return {
-        "type": PLAN_TYPE,
-        "urn": f"{stack}#plan",
-        "stack": stack,
-        "resources": [
-            {k: d[k] for k in ("type", "urn", "name", "parent", "inputs")} for d in documents
-        ],
-        "deleted": [],  # the analyzer sees the desired stack only; presence rules catch gaps
-    }
+    # The analyzer sees the desired stack only (nothing deleted); presence rules catch gaps.
+    return plan_document(documents[0]["stack"] if documents else "", documents)
 
 
 InputOf = Callable[[dict[str, Any]], PolicyInput]
@@ -219,14 +210,10 @@ def _resource_inputs(document: dict[str, Any]) -> list[InputOf]:
 
     def manifest(raw: dict[str, Any]) -> PolicyInput:
         normalized = _normalized(raw)
-        built = kubernetes_manifest(normalized["type"], normalized["inputs"])
+        built = resource_manifest(normalized)
         return PolicyInput(KUBERNETES_KIND, target, target, built or {})
 
-    type_token = document["type"]
-    kubernetes = type_token.startswith(KUBERNETES_TYPE_PREFIX) and not type_token.startswith(
-        "kubernetes:providers"
-    )
-    if kubernetes and kubernetes_manifest(type_token, document["inputs"]) is not None:
+    if resource_manifest(document) is not None:
         return [resource, manifest]
     return [resource]
 
