@@ -4,7 +4,7 @@
 of docs/policies.md, changed only where a test machine must differ: the bundle service is a
 local ``BundleService`` (no managed identity), decision logs and status reports go to a local
 ``DecisionLogCollector``, and the polling and reporting delays are short. The binaries come
-from ``make deps-go`` (``.venv/bin``) or PATH; ``require_binary`` skips a test without them.
+from ``make deps-go`` (``.venv/bin``) or PATH; ``tests.rego_tools.tool`` skips a test without them.
 """
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ import copy
 import gzip
 import hashlib
 import json
-import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -28,7 +26,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 import yaml
 
@@ -37,28 +34,6 @@ DOCUMENTED_CONFIG = REPO / "docs" / "policies.md"
 BUNDLE_NAME = "sealgate"
 BUNDLE_RESOURCE = "sealgate.tar.gz"
 START_TIMEOUT = 30.0
-
-
-def find_binary(name: str) -> str | None:
-    """``name`` on PATH, else in the virtualenv's bin folder (where ``make deps-go`` puts it)."""
-    found = shutil.which(name)
-    if found:
-        return found
-    for folder in (Path(sys.executable).parent, REPO / ".venv" / "bin"):
-        candidate = folder / name
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    return None
-
-
-def require_binary(name: str) -> str:
-    found = find_binary(name)
-    if found is None:
-        pytest.skip(
-            f"no `{name}` binary on PATH or in .venv/bin "
-            "(`make deps-go` builds it where a Go toolchain exists)"
-        )
-    return found
 
 
 def free_port() -> int:

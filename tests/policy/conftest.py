@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, run_sealgate
-from tests.opa_server import LiveOpa, live_opa_server, require_binary
+from tests.opa_server import LiveOpa, live_opa_server
+from tests.rego_tools import tool
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def build_bundle(keys: PolicyKeys, out: Path, *extra: str, key: Path | None = No
 
 @pytest.fixture(scope="session")
 def opa_binary() -> str:
-    return require_binary("opa")
+    return tool("opa")
 
 
 @pytest.fixture(scope="session")

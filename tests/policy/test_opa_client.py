@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import socket
 import subprocess
 import sys
@@ -51,6 +50,7 @@ from sealgate.sealing import (
 )
 
 from tests.conftest import REPO
+from tests.rego_tools import tool
 from tests.sealing.conftest import write_model
 
 Behaviour = Callable[[BaseHTTPRequestHandler], None]
@@ -357,9 +357,7 @@ def test_a_bundle_fed_opa_server_answers_each_input_in_one_request(
 ) -> None:
     """The batch module ships in the signed bundle: a real OPA that loads only the bundle
     decides like the embedded engine, one request per input."""
-    opa = shutil.which("opa")
-    if opa is None:
-        pytest.skip("no `opa` binary on PATH: the bundle-fed batch path was not run")
+    opa = tool("opa")
     key = ec.generate_private_key(ec.SECP256R1())
     build_bundle(repo_policies, tmp_path / "bundle.tar.gz", key, key_id="test")
     (tmp_path / "key.pem").write_bytes(
