@@ -1,0 +1,89 @@
+"""Search the host's file systems for secrets written since a moment (a stamp file).
+
+Every mounted file system that holds files is walked on its own device (``find -xdev``),
+except the kernel's views (/proc, /sys and the pseudo file systems); a regular file whose
+content or inode changed after the stamp is read in full and searched for each needle.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from sealgate.runtime._mounts import parse_mountinfo
+
+# Pseudo file systems: no file written by a process lands there as data.
+NOT_STORAGE = frozenset(
+    {
+        "proc",
+        "sysfs",
+        "cgroup",
+        "cgroup2",
+        "devpts",
+        "mqueue",
+        "debugfs",
+        "tracefs",
+        "securityfs",
+        "pstore",
+        "bpf",
+        "configfs",
+        "fusectl",
+        "binfmt_misc",
+        "autofs",
+        "nsfs",
+    }
+)
+KERNEL_VIEWS = ("/proc", "/sys")
+CHUNK = 1 << 20
+
+
+def storage_mount_points(mountinfo: Path = Path("/proc/self/mountinfo")) -> list[str]:
+    points = {
+        mount.mount_point
+        for mount in parse_mountinfo(mountinfo.read_text())
+        if mount.fs_type not in NOT_STORAGE
+        and not any(
+            mount.mount_point == view or mount.mount_point.startswith(view + "/")
+            for view in KERNEL_VIEWS
+        )
+    }
+    return sorted(points)
+
+
+def changed_since(stamp: Path, mount_points: Iterable[str]) -> set[Path]:
+    """Regular files modified (content or inode) after ``stamp``, on each mount's own device."""
+    found: set[Path] = set()
+    for point in mount_points:
+        listing = subprocess.run(
+            ["find", point, "-xdev", "-type", "f", "(", "-newer", str(stamp), "-o", "-cnewer",
+             str(stamp), ")", "-print0"],
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )  # fmt: skip
+        found.update(Path(p.decode()) for p in listing.stdout.split(b"\0") if p)
+    return found
+
+
+def _chunks(path: Path, overlap: int) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        tail = b""
+        while block := handle.read(CHUNK):
+            yield tail + block
+            tail = block[-overlap:] if overlap else b""
+
+
+def holders(paths: Iterable[Path], needles: Iterable[bytes]) -> dict[bytes, list[Path]]:
+    """For each needle, the files that contain it (files that vanished are skipped)."""
+    wanted = list(needles)
+    overlap = max(len(n) for n in wanted) - 1
+    result: dict[bytes, list[Path]] = {needle: [] for needle in wanted}
+    for path in sorted(paths):
+        try:
+            seen = {n for chunk in _chunks(path, overlap) for n in wanted if n in chunk}
+        except OSError:
+            continue
+        for needle in seen:
+            result[needle].append(path)
+    return result

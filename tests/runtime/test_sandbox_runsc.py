@@ -1,0 +1,231 @@
+"""The model server's entrypoint run for real inside gVisor (``runsc``, ptrace platform).
+
+``sealgate unseal /sealed/model ... --into /models/current --exec SERVER`` runs in an OCI
+bundle with no network, a read-only root, the interpreter, the virtual environment and the
+package bind-mounted read-only, the sealed model read-only and ``/models`` a sandbox tmpfs.
+A random 32-byte marker sits inside the model. While the sandboxed server holds the model
+(it reports the SHA-256 of every unsealed file), every host file changed since the sandbox
+started is searched for the marker: none may hold it. Two canaries written to the host in
+the same window must be found, so the search is shown to reach them.
+
+What this does NOT show: that the model is safe from host root. The last test reads it back
+through ``runsc exec``; the sentry's memory file, ``/proc/<pid>/mem``, ``runsc checkpoint``
+and strace-level debug logs are other ways. Only a trusted execution environment (a
+confidential VM) keeps a model from the node's administrator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sealgate.sealing import (
+    SealOptions,
+    generate_recipient_key,
+    generate_signing_key,
+    load_signing_private_key,
+    parse_recipient,
+    seal_model,
+)
+
+from tests.conftest import REPO
+from tests.runtime import host_scan
+from tests.runtime.oci_bundle import Bind, BundleSpec, Runsc, write_bundle
+
+pytestmark = [
+    pytest.mark.skipif(Runsc.available() is None, reason="runsc (gVisor) is not installed"),
+    pytest.mark.skipif(os.geteuid() != 0, reason="runsc needs root to create its sandbox"),
+]
+
+SERVER_UID = 65532
+MARKER_FILE = "weights/model.safetensors"
+STARTUP_SECONDS = 45.0
+
+
+@dataclass
+class Served:
+    runsc: Runsc
+    container_id: str
+    report: dict[str, object]
+    expected: dict[str, str]
+    marker: bytes
+    found: dict[bytes, list[Path]]
+    canaries: list[bytes]
+    stderr: bytes = b""
+
+
+def _model(marker: bytes) -> dict[str, bytes]:
+    return {
+        "config.json": b'{"architecture": "demo"}\n',
+        MARKER_FILE: secrets.token_bytes(4096) + marker + secrets.token_bytes(4096),
+        "tokenizer/vocab.txt": b"alpha\nbeta\n",
+    }
+
+
+def _seal(workdir: Path, files: dict[str, bytes]) -> tuple[Path, Path, Path]:
+    """Seal from a private tmpfs directory and remove the plaintext: the host keeps only
+    ciphertext and keys before the sandbox starts."""
+    generate_signing_key(workdir / "signer")
+    identity = workdir / "identity"
+    identity.mkdir()
+    generate_recipient_key(identity / "recipient")
+    plaintext = Path("/dev/shm") / f"sealgate-sandbox-{secrets.token_hex(6)}"
+    plaintext.mkdir(mode=0o700)
+    try:
+        for relative, content in files.items():
+            (plaintext / relative).parent.mkdir(parents=True, exist_ok=True)
+            (plaintext / relative).write_bytes(content)
+        seal_model(
+            plaintext,
+            workdir / "sealed",
+            name="demo",
+            version="1.0",
+            signing_key=load_signing_private_key(workdir / "signer.key"),
+            recipients=[parse_recipient(f"local:{identity / 'recipient.pub'}")],
+            options=SealOptions(workers=1),
+        )
+    finally:
+        shutil.rmtree(plaintext)
+    os.chown(identity / "recipient.key", SERVER_UID, SERVER_UID)
+    return workdir / "sealed", identity, workdir / "signer.pub"
+
+
+def _spec(sealed: Path, identity: Path, signer: Path) -> BundleSpec:
+    python = f"{sys.prefix}/bin/python"
+    return BundleSpec(
+        args=[
+            python,
+            "-m",
+            "sealgate",
+            "unseal",
+            "/sealed/model",
+            "--identity",
+            "local:/run/sealgate/identity/recipient.key",
+            "--trust",
+            "/run/sealgate/trust/signer.pub",
+            "--into",
+            "/models/current",
+            "--exec",
+            python,
+            "/opt/model-server/sandboxed_server.py",
+            "--model-dir",
+            "/models/current",
+        ],  # fmt: skip
+        binds=[
+            Bind(Path("/usr"), "/usr"),
+            Bind(Path(sys.base_prefix), sys.base_prefix),
+            Bind(Path(sys.prefix), sys.prefix),
+            Bind(REPO / "pipeline", "/src/pipeline"),
+            Bind(REPO / "policies", "/src/policies"),
+            Bind(
+                Path(__file__).with_name("sandboxed_server.py"),
+                "/opt/model-server/sandboxed_server.py",
+            ),
+            Bind(sealed, "/sealed/model"),
+            Bind(identity, "/run/sealgate/identity"),
+            Bind(signer, "/run/sealgate/trust/signer.pub"),
+        ],
+        tmpfs={"/models": "64m", "/tmp": "16m"},
+        env={
+            "PATH": f"{sys.prefix}/bin:/usr/bin:/bin",
+            "PYTHONPATH": "/src/pipeline",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONUNBUFFERED": "1",
+            "HOME": "/tmp",
+        },
+        uid=SERVER_UID,
+        gid=SERVER_UID,
+    )
+
+
+def _read_report(process, deadline: float) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    assert process.stdout is not None
+    os.set_blocking(process.stdout.fileno(), False)
+    buffered = b""
+    while time.monotonic() < deadline:
+        chunk = process.stdout.read()
+        if chunk:
+            buffered += chunk
+            if b"\n" in buffered:
+                report: dict[str, object] = json.loads(buffered.split(b"\n", 1)[0])
+                return report
+        elif process.poll() is not None:
+            break
+        time.sleep(0.1)
+    stderr = process.stderr.read() if process.stderr else b""
+    pytest.fail(f"the sandboxed server did not report (exit {process.poll()}): {stderr!r}")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    workdir = tmp_path_factory.mktemp("sandbox")
+    marker = secrets.token_bytes(32)
+    files = _model(marker)
+    expected = {name: hashlib.sha256(content).hexdigest() for name, content in files.items()}
+    sealed, identity, signer = _seal(workdir, files)
+    del files
+
+    stamp = workdir / "stamp"
+    stamp.touch()
+    time.sleep(0.01)
+    runsc = Runsc(root=workdir / "runsc-root", log_dir=workdir / "runsc-log")
+    runsc.root.mkdir()
+    runsc.log_dir.mkdir()
+    bundle = write_bundle(workdir / "bundle", _spec(sealed, identity, signer))
+    container_id = f"sealgate-sandbox-{secrets.token_hex(4)}"
+    process = runsc.run(container_id, bundle)
+    shm_canary = Path("/dev/shm") / f"sealgate-canary-{secrets.token_hex(6)}"
+    try:
+        report = _read_report(process, time.monotonic() + STARTUP_SECONDS)
+        # Canaries written in the same window, on two host file systems, must be found.
+        canaries = [secrets.token_bytes(32), secrets.token_bytes(32)]
+        (workdir / "canary").write_bytes(b"x" * 100 + canaries[0])
+        shm_canary.write_bytes(canaries[1])
+        changed = host_scan.changed_since(stamp, host_scan.storage_mount_points())
+        found = host_scan.holders(changed, [marker, marker.hex().encode(), *canaries])
+        yield Served(runsc, container_id, report, expected, marker, found, canaries)
+    finally:
+        runsc.destroy(container_id)
+        process.wait(timeout=30)
+        shm_canary.unlink(missing_ok=True)
+
+
+def test_the_sandboxed_server_holds_the_unsealed_model_on_a_sandbox_tmpfs(served: Served) -> None:
+    # unseal ran without --allow-disk: its fstatfs check accepted /models inside gVisor.
+    assert served.report["fs_type"] == "tmpfs"
+    assert served.report["files"] == served.expected
+    assert served.report["uid"] == SERVER_UID
+
+
+def test_no_host_file_holds_the_plaintext_marker_while_the_server_holds_it(
+    served: Served,
+) -> None:
+    assert all(served.found[canary] for canary in served.canaries), served.found
+    assert served.found[served.marker] == []
+    assert served.found[served.marker.hex().encode()] == []
+
+
+def test_host_root_still_reads_the_model_through_the_runtime(served: Served) -> None:
+    """The boundary, documented: gVisor protects the node from the workload, not the reverse."""
+    state = served.runsc.state(served.container_id)
+    assert state["status"] == "running"
+    # Unlike runc, the sandbox's root is not the container's file system...
+    assert not Path(f"/proc/{state['pid']}/root/models/current").exists()
+    # ...but the runtime hands host root a process inside it, as any user it names.
+    read = served.runsc.exec(
+        served.container_id,
+        "/usr/bin/cat",
+        f"/models/current/{MARKER_FILE}",
+        user=f"{SERVER_UID}:{SERVER_UID}",
+    )
+    assert read.returncode == 0, read.stderr
+    assert served.marker in read.stdout
