@@ -101,25 +101,16 @@ def _seal(workdir: Path, files: dict[str, bytes]) -> tuple[Path, Path, Path]:
 
 def _spec(sealed: Path, identity: Path, signer: Path) -> BundleSpec:
     python = f"{sys.prefix}/bin/python"
+    # The image's entrypoint and CMD (images/model-server/Dockerfile), with a local key.
+    entrypoint = [
+        python, "-m", "sealgate", "unseal", "/sealed/model",
+        "--identity", "local:/run/sealgate/identity/recipient.key",
+        "--trust", "/run/sealgate/trust/signer.pub",
+        "--into", "/models/current",
+        "--exec", python, "/opt/model-server/sandboxed_server.py", "--model-dir", "/models/current",
+    ]  # fmt: skip
     return BundleSpec(
-        args=[
-            python,
-            "-m",
-            "sealgate",
-            "unseal",
-            "/sealed/model",
-            "--identity",
-            "local:/run/sealgate/identity/recipient.key",
-            "--trust",
-            "/run/sealgate/trust/signer.pub",
-            "--into",
-            "/models/current",
-            "--exec",
-            python,
-            "/opt/model-server/sandboxed_server.py",
-            "--model-dir",
-            "/models/current",
-        ],  # fmt: skip
+        args=entrypoint,
         binds=[
             Bind(Path("/usr"), "/usr"),
             Bind(Path(sys.base_prefix), sys.base_prefix),
