@@ -1,8 +1,9 @@
 """Search the host's file systems for secrets written since a moment (a stamp file).
 
-Every mounted file system that holds files is walked on its own device (``find -xdev``),
-except the kernel's views (/proc, /sys and the pseudo file systems); a regular file whose
-content or inode changed after the stamp is read in full and searched for each needle.
+Every writable mounted file system that holds files is walked on its own device
+(``find -xdev``), except the kernel's views (/proc, /sys and the pseudo file systems); a
+regular file whose content or inode changed after the stamp is read in full and searched
+for each needle.
 """
 
 from __future__ import annotations
@@ -38,16 +39,24 @@ KERNEL_VIEWS = ("/proc", "/sys")
 CHUNK = 1 << 20
 
 
+def _read_only(line: str) -> bool:
+    fields = line.split(" ")
+    return len(fields) > 5 and "ro" in fields[5].split(",")
+
+
 def storage_mount_points(mountinfo: Path = Path("/proc/self/mountinfo")) -> list[str]:
-    points = {
-        mount.mount_point
-        for mount in parse_mountinfo(mountinfo.read_text())
-        if mount.fs_type not in NOT_STORAGE
-        and not any(
-            mount.mount_point == view or mount.mount_point.startswith(view + "/")
-            for view in KERNEL_VIEWS
-        )
-    }
+    """Writable mounts that hold files (a read-only mount cannot receive a new file)."""
+    points = set()
+    for line in mountinfo.read_text().splitlines():
+        if _read_only(line):
+            continue
+        for mount in parse_mountinfo(line):
+            in_kernel_view = any(
+                mount.mount_point == view or mount.mount_point.startswith(view + "/")
+                for view in KERNEL_VIEWS
+            )
+            if mount.fs_type not in NOT_STORAGE and not in_kernel_view:
+                points.add(mount.mount_point)
     return sorted(points)
 
 
