@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # Debian packages the tests need (system services the integration tests start themselves).
-APT_PACKAGES := swtpm swtpm-tools libtss2-dev pkg-config
+APT_PACKAGES := swtpm swtpm-tools libtss2-dev pkg-config runsc
 # npm packages the tests need (Azurite, the Blob Storage emulator), from package.json.
 NPM_PACKAGES := $(wildcard package.json)
 

@@ -3,7 +3,7 @@
 # description: >-
 #   Workloads labelled as model servers (`sealgate.io/role: model-server` on the object or
 #   its pod template; data.config.containers.kubernetes) hold decrypted models in memory.
-#   They run in a Kata VM sandbox (AKS pod sandboxing, runtime class kata-vm-isolation), and
+#   They run under an accepted sandbox runtime class (Kata on AKS by default), and
 #   the model directory (the annotation `sealgate.io/model-dir`, else /models) is an
 #   emptyDir with medium Memory, so that the unsealed model never reaches a node disk.
 # entrypoint: true
@@ -20,6 +20,20 @@ pod := data.sealgate.lib.kubernetes.pod(input)
 containers := data.sealgate.lib.kubernetes.containers(pod)
 
 model_server if object.get(pod.labels, settings.model_server_label, null) == settings.model_server_label_value
+
+# The runtime classes SG-K8S-030 accepts; only a list of strings counts (malformed data
+# accepts nothing).
+accepted_runtime_classes contains runtime_class if {
+	some runtime_class in configured_runtime_classes
+	is_string(runtime_class)
+}
+
+default configured_runtime_classes := []
+
+configured_runtime_classes := classes if {
+	classes := object.get(settings, "model_server_runtime_classes", [])
+	is_array(classes)
+}
 
 model_dir := normalized(dir) if {
 	dir := object.get(pod.annotations, settings.model_dir_annotation, null)
@@ -47,24 +61,32 @@ model_mounts contains mount if {
 # METADATA
 # title: Model server not sandboxed
 # description: >-
-#   A model server runs in its own Kata VM (runtimeClassName kata-vm-isolation, AKS pod
-#   sandboxing): the decrypted model and the keys in its memory are separated from the
-#   node's kernel and from the other pods by a hypervisor boundary.
+#   A model server runs under a sandboxing runtime class listed in
+#   data.config.containers.kubernetes.model_server_runtime_classes (default
+#   kata-vm-isolation, AKS pod sandboxing; gVisor's class where a cluster offers it). The
+#   sandbox protects the node and the other pods from a compromised model server (a Kata VM
+#   has its own guest kernel; gVisor's sentry answers the system calls): it limits what
+#   malicious model code or a server exploit reaches. It does not protect the model from the
+#   node: host root still reads the sandbox's memory and files (through the hypervisor or
+#   the sentry's process, `runsc exec`, checkpoints). Only a trusted execution environment
+#   (a confidential VM node pool) keeps the model from the node's administrator.
 # custom:
 #   id: SG-K8S-030
 #   severity: high
 #   remediation: >-
-#     Set `runtimeClassName: kata-vm-isolation` in the pod spec and schedule the workload on
-#     a node pool created with `--workload-runtime KataVmIsolation`.
+#     Set `runtimeClassName` to an accepted class: `kata-vm-isolation` on AKS, with the
+#     workload scheduled on a node pool created with `--workload-runtime KataVmIsolation`;
+#     or list your cluster's own sandbox class (e.g. `gvisor`) in
+#     `kubernetes.model_server_runtime_classes` of a data file of your own.
 deny contains finding if {
 	model_server
 	runtime_class := object.get(pod.spec, "runtimeClassName", null)
-	runtime_class != settings.model_server_runtime_class
+	not runtime_class in accepted_runtime_classes
 	finding := data.sealgate.lib.findings.finding(
 		"SG-K8S-030",
 		sprintf(
-			"model server does not run in the %s sandbox (runtimeClassName: %v)",
-			[settings.model_server_runtime_class, runtime_class],
+			"model server does not run in an accepted sandbox runtime class %v (runtimeClassName: %v)",
+			[sort(accepted_runtime_classes), runtime_class],
 		),
 		data.sealgate.lib.kubernetes.nearest_path(pod.spec, pod.path, ["runtimeClassName"]),
 	)

@@ -138,3 +138,46 @@ test_malformed_mounts_are_ignored if {
 	})
 	count(k8s_model_server.deny) == 0 with input as obj
 }
+
+test_only_kata_is_accepted_by_default if {
+	kata := model_server({"containers": [server([models_mount])], "volumes": [memory]})
+	count(k8s_model_server.deny) == 0 with input as kata
+	gvisor := model_server({"runtimeClassName": "gvisor", "containers": [server([models_mount])], "volumes": [memory]})
+	ids(k8s_model_server.deny) == {"SG-K8S-030"} with input as gvisor
+}
+
+test_gvisor_is_accepted_where_the_data_lists_it if {
+	gvisor := model_server({"runtimeClassName": "gvisor", "containers": [server([models_mount])], "volumes": [memory]})
+	count(k8s_model_server.deny) == 0 with input as gvisor
+		with data.config.containers.kubernetes.model_server_runtime_classes as ["kata-vm-isolation", "gvisor"]
+	kata := model_server({"containers": [server([models_mount])], "volumes": [memory]})
+	count(k8s_model_server.deny) == 0 with input as kata
+		with data.config.containers.kubernetes.model_server_runtime_classes as ["kata-vm-isolation", "gvisor"]
+}
+
+test_a_class_outside_the_configured_set_is_denied if {
+	kata := model_server({"containers": [server([models_mount])], "volumes": [memory]})
+	got := paths(k8s_model_server.deny, "SG-K8S-030") with input as kata
+		with data.config.containers.kubernetes.model_server_runtime_classes as ["gvisor"]
+	got == {array.concat(base, ["runtimeClassName"])}
+	runc := model_server({"runtimeClassName": "runc", "containers": [server([models_mount])], "volumes": [memory]})
+	ids(k8s_model_server.deny) == {"SG-K8S-030"} with input as runc
+		with data.config.containers.kubernetes.model_server_runtime_classes as ["kata-vm-isolation", "gvisor"]
+}
+
+test_malformed_runtime_class_data_accepts_nothing if {
+	kata := model_server({"containers": [server([models_mount])], "volumes": [memory]})
+	ids(k8s_model_server.deny) == {"SG-K8S-030"} with input as kata
+		with data.config.containers.kubernetes.model_server_runtime_classes as "kata-vm-isolation"
+	nothing := model_server({"runtimeClassName": null, "containers": [server([models_mount])], "volumes": [memory]})
+	ids(k8s_model_server.deny) == {"SG-K8S-030"} with input as nothing
+		with data.config.containers.kubernetes.model_server_runtime_classes as [null, 7]
+}
+
+test_the_message_names_the_accepted_classes if {
+	runc := model_server({"runtimeClassName": "runc", "containers": [server([models_mount])], "volumes": [memory]})
+	some f in k8s_model_server.deny with input as runc
+		with data.config.containers.kubernetes.model_server_runtime_classes as ["kata-vm-isolation", "gvisor"]
+	startswith(f.msg, `model server does not run in an accepted sandbox runtime class`)
+	endswith(f.msg, ` ["gvisor", "kata-vm-isolation"] (runtimeClassName: runc)`)
+}
