@@ -99,7 +99,10 @@ def _seal(workdir: Path, files: dict[str, bytes]) -> tuple[Path, Path, Path]:
     return workdir / "sealed", identity, workdir / "signer.pub"
 
 
-def _spec(sealed: Path, identity: Path, signer: Path) -> BundleSpec:
+def _spec(
+    sealed: Path, identity: Path, signer: Path, host_models: Path | None = None
+) -> BundleSpec:
+    """``/models`` is the sandbox's own tmpfs, or ``host_models`` bind-mounted read-write."""
     python = f"{sys.prefix}/bin/python"
     # The image's entrypoint and CMD (images/model-server/Dockerfile), with a local key.
     entrypoint = [
@@ -124,8 +127,9 @@ def _spec(sealed: Path, identity: Path, signer: Path) -> BundleSpec:
             Bind(sealed, "/sealed/model"),
             Bind(identity, "/run/sealgate/identity"),
             Bind(signer, "/run/sealgate/trust/signer.pub"),
+            *([Bind(host_models, "/models", readonly=False)] if host_models else []),
         ],
-        tmpfs={"/models": "64m", "/tmp": "16m"},
+        tmpfs={"/tmp": "16m"} if host_models else {"/models": "64m", "/tmp": "16m"},
         env={
             "PATH": f"{sys.prefix}/bin:/usr/bin:/bin",
             "PYTHONPATH": "/src/pipeline",
@@ -220,3 +224,33 @@ def test_host_root_still_reads_the_model_through_the_runtime(served: Served) -> 
     )
     assert read.returncode == 0, read.stderr
     assert served.marker in read.stdout
+
+
+def test_a_host_tmpfs_bind_mounted_into_gvisor_is_refused_by_unseal(
+    tmp_path: Path,
+) -> None:
+    """A memory emptyDir without gVisor's mount annotations is the node's tmpfs, bind-mounted
+    through the gofer: the sandbox sees a 9p file system (not tmpfs), and the plaintext would
+    live in the node's memory where host root lists it. unseal fails closed."""
+    host_models = Path("/dev/shm") / f"sealgate-emptydir-{secrets.token_hex(6)}"
+    host_models.mkdir(mode=0o777)
+    host_models.chmod(0o777)
+    try:
+        sealed, identity, signer = _seal(tmp_path, _model(secrets.token_bytes(32)))
+        runsc = Runsc(root=tmp_path / "runsc-root", log_dir=tmp_path / "runsc-log")
+        runsc.root.mkdir()
+        runsc.log_dir.mkdir()
+        bundle = write_bundle(tmp_path / "bundle", _spec(sealed, identity, signer, host_models))
+        container_id = f"sealgate-emptydir-{secrets.token_hex(4)}"
+        process = runsc.run(container_id, bundle)
+        try:
+            stdout, stderr = process.communicate(timeout=STARTUP_SECONDS)
+        finally:
+            runsc.destroy(container_id)
+        assert process.returncode == 2, stderr
+        assert b"not memory-backed" in stderr
+        assert b"0x1021997" in stderr  # V9FS_MAGIC: gVisor's gofer, not tmpfs
+        assert stdout == b""
+        assert list(host_models.iterdir()) == []
+    finally:
+        shutil.rmtree(host_models)
