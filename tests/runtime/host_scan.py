@@ -8,6 +8,7 @@ for each needle.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -96,3 +97,42 @@ def holders(paths: Iterable[Path], needles: Iterable[bytes]) -> dict[bytes, list
         for needle in seen:
             result[needle].append(path)
     return result
+
+
+def sentry_memory_holds(pid: int, needle: bytes, memfd_name: str = "runsc-memory") -> bool:
+    """Whether the sandbox process ``pid``'s memory file (gVisor's memfd backing all the
+    sandbox's memory, tmpfs included) holds ``needle``; only its data extents are read."""
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = str(fd.readlink())
+        except OSError:
+            continue
+        if target.startswith(f"/memfd:{memfd_name}"):
+            return _extents_hold(fd, needle)
+    raise FileNotFoundError(f"process {pid} has no /memfd:{memfd_name}")
+
+
+def _extents_hold(path: Path, needle: bytes) -> bool:
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(handle).st_size
+        offset = 0
+        while offset < size:
+            try:
+                start = os.lseek(handle, offset, os.SEEK_DATA)
+            except OSError:  # ENXIO: no data after offset
+                return False
+            end = os.lseek(handle, start, os.SEEK_HOLE)
+            position, tail = start, b""
+            while position < end:
+                block = os.pread(handle, min(CHUNK, end - position), position)
+                if not block:
+                    break
+                if needle in tail + block:
+                    return True
+                tail = block[-(len(needle) - 1) :]
+                position += len(block)
+            offset = end
+        return False
+    finally:
+        os.close(handle)

@@ -8,9 +8,9 @@ A random 32-byte marker sits inside the model. While the sandboxed server holds 
 started is searched for the marker: none may hold it. Two canaries written to the host in
 the same window must be found, so the search is shown to reach them.
 
-What this does NOT show: that the model is safe from host root. The last test reads it back
-through ``runsc exec``; the sentry's memory file, ``/proc/<pid>/mem``, ``runsc checkpoint``
-and strace-level debug logs are other ways. Only a trusted execution environment (a
+What this does NOT show: that the model is safe from host root. One test reads it back from
+the sentry's memory file (the memfd behind the sandbox's tmpfs) and through ``runsc exec``;
+``/proc/<pid>/mem``, ``runsc checkpoint`` and strace-level debug logs are other ways. Only a trusted execution environment (a
 confidential VM) keeps a model from the node's administrator.
 """
 
@@ -215,7 +215,9 @@ def test_host_root_still_reads_the_model_through_the_runtime(served: Served) -> 
     assert state["status"] == "running"
     # Unlike runc, the sandbox's root is not the container's file system...
     assert not Path(f"/proc/{state['pid']}/root/models/current").exists()
-    # ...but the runtime hands host root a process inside it, as any user it names.
+    # ...but the sandbox's tmpfs is the sentry's memory, a memfd host root reads...
+    assert host_scan.sentry_memory_holds(state["pid"], served.marker)
+    # ...and the runtime hands host root a process inside it, as any user it names.
     read = served.runsc.exec(
         served.container_id,
         "/usr/bin/cat",
