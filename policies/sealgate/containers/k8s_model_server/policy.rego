@@ -69,7 +69,8 @@ model_mounts contains mount if {
 #   malicious model code or a server exploit reaches. It does not protect the model from the
 #   node: host root still reads the sandbox's memory and files (through the hypervisor or
 #   the sentry's process, `runsc exec`, checkpoints). Only a trusted execution environment
-#   (a confidential VM node pool) keeps the model from the node's administrator.
+#   with the key released against its attestation (a confidential container keeps the model
+#   from the node; a confidential VM node pool from the cloud host beneath it) does that.
 # custom:
 #   id: SG-K8S-030
 #   severity: high
