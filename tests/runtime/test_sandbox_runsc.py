@@ -6,12 +6,13 @@ package bind-mounted read-only, the sealed model read-only and ``/models`` a san
 A random 32-byte marker sits inside the model. While the sandboxed server holds the model
 (it reports the SHA-256 of every unsealed file), every host file changed since the sandbox
 started is searched for the marker: none may hold it. Two canaries written to the host in
-the same window must be found, so the search is shown to reach them.
+the same window must be found, so the search is shown to reach them. (A file written and
+deleted again before the search is not seen.)
 
 What this does NOT show: that the model is safe from host root. One test reads it back from
 the sentry's memory file (the memfd behind the sandbox's tmpfs) and through ``runsc exec``;
-``/proc/<pid>/mem``, ``runsc checkpoint`` and strace-level debug logs are other ways. Only a trusted execution environment (a
-confidential VM) keeps a model from the node's administrator.
+``/proc/<pid>/mem``, ``runsc checkpoint`` and strace-level debug logs are other ways. Only
+a trusted execution environment keeps a model from the node's administrator.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import json
 import os
 import secrets
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -60,7 +62,9 @@ class Served:
     marker: bytes
     found: dict[bytes, list[Path]]
     canaries: list[bytes]
-    stderr: bytes = b""
+    changed: set[Path]
+    mount_points: list[str]
+    stderr: bytes
 
 
 def _model(marker: bytes) -> dict[str, bytes]:
@@ -142,21 +146,25 @@ def _spec(
     )
 
 
-def _read_report(process, deadline: float) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    assert process.stdout is not None
-    os.set_blocking(process.stdout.fileno(), False)
-    buffered = b""
+def _read_report(
+    process: subprocess.Popen[bytes], deadline: float
+) -> tuple[dict[str, object], bytes]:
+    """The server's report line, and what the container wrote to standard error so far."""
+    assert process.stdout is not None and process.stderr is not None
+    for stream in (process.stdout, process.stderr):
+        os.set_blocking(stream.fileno(), False)
+    buffered, stderr = b"", b""
     while time.monotonic() < deadline:
+        stderr += process.stderr.read() or b""
         chunk = process.stdout.read()
         if chunk:
             buffered += chunk
             if b"\n" in buffered:
                 report: dict[str, object] = json.loads(buffered.split(b"\n", 1)[0])
-                return report
+                return report, stderr
         elif process.poll() is not None:
             break
         time.sleep(0.1)
-    stderr = process.stderr.read() if process.stderr else b""
     pytest.fail(f"the sandboxed server did not report (exit {process.poll()}): {stderr!r}")
 
 
@@ -171,7 +179,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
     stamp = workdir / "stamp"
     stamp.touch()
-    time.sleep(0.01)
+    time.sleep(0.05)  # past the file system's timestamp granularity
     runsc = Runsc(root=workdir / "runsc-root", log_dir=workdir / "runsc-log")
     runsc.root.mkdir()
     runsc.log_dir.mkdir()
@@ -180,14 +188,18 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     process = runsc.run(container_id, bundle)
     shm_canary = Path("/dev/shm") / f"sealgate-canary-{secrets.token_hex(6)}"
     try:
-        report = _read_report(process, time.monotonic() + STARTUP_SECONDS)
+        report, stderr = _read_report(process, time.monotonic() + STARTUP_SECONDS)
         # Canaries written in the same window, on two host file systems, must be found.
         canaries = [secrets.token_bytes(32), secrets.token_bytes(32)]
         (workdir / "canary").write_bytes(b"x" * 100 + canaries[0])
         shm_canary.write_bytes(canaries[1])
-        changed = host_scan.changed_since(stamp, host_scan.storage_mount_points())
+        mount_points = host_scan.storage_mount_points()
+        changed = host_scan.changed_since(stamp, mount_points)
         found = host_scan.holders(changed, [marker, marker.hex().encode(), *canaries])
-        yield Served(runsc, container_id, report, expected, marker, found, canaries)
+        yield Served(
+            runsc, container_id, report, expected, marker, found, canaries, changed,
+            mount_points, stderr,
+        )  # fmt: skip
     finally:
         runsc.destroy(container_id)
         process.wait(timeout=30)
@@ -199,12 +211,18 @@ def test_the_sandboxed_server_holds_the_unsealed_model_on_a_sandbox_tmpfs(served
     assert served.report["fs_type"] == "tmpfs"
     assert served.report["files"] == served.expected
     assert served.report["uid"] == SERVER_UID
+    assert b"unsealed demo 1.0: 3 files" in served.stderr
+    assert b"-> /models/current" in served.stderr
 
 
 def test_no_host_file_holds_the_plaintext_marker_while_the_server_holds_it(
     served: Served,
 ) -> None:
     assert all(served.found[canary] for canary in served.canaries), served.found
+    assert {"/", "/dev/shm"} <= set(served.mount_points)
+    # The runtime's own files were among those searched: its state and debug logs.
+    assert any(served.runsc.log_dir in path.parents for path in served.changed)
+    assert any(served.runsc.root in path.parents for path in served.changed)
     assert served.found[served.marker] == []
     assert served.found[served.marker.hex().encode()] == []
 
