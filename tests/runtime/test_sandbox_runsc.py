@@ -44,6 +44,7 @@ from tests.runtime import host_scan
 from tests.runtime.oci_bundle import Bind, BundleSpec, Runsc, write_bundle
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.skipif(Runsc.available() is None, reason="runsc (gVisor) is not installed"),
     pytest.mark.skipif(os.geteuid() != 0, reason="runsc needs root to create its sandbox"),
 ]
