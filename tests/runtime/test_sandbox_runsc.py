@@ -117,11 +117,14 @@ def _spec(
         "--into", "/models/current",
         "--exec", python, "/opt/model-server/sandboxed_server.py", "--model-dir", "/models/current",
     ]  # fmt: skip
+    # The interpreter the virtual environment points at, unless /usr already holds it.
+    base = Path(sys.base_prefix)
+    interpreter = [] if Path("/usr") in (base, *base.parents) else [Bind(base, str(base))]
     return BundleSpec(
         args=entrypoint,
         binds=[
             Bind(Path("/usr"), "/usr"),
-            Bind(Path(sys.base_prefix), sys.base_prefix),
+            *interpreter,
             Bind(Path(sys.prefix), sys.prefix),
             Bind(REPO / "pipeline", "/src/pipeline"),
             Bind(REPO / "policies", "/src/policies"),
