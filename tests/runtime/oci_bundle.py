@@ -31,6 +31,9 @@ class BundleSpec:
     binds: list[Bind]
     tmpfs: dict[str, str]  # mount point -> size, e.g. {"/models": "64m"}
     env: dict[str, str] = field(default_factory=dict)
+    # mount point -> host source of a tmpfs that a pod's mount hint shares (see pod_hints)
+    shared_tmpfs: dict[str, Path] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
     uid: int = 65532
     gid: int = 65532
     cwd: str = "/"
@@ -59,6 +62,10 @@ def config_for(spec: BundleSpec) -> dict[str, Any]:
         }
         for target, size in spec.tmpfs.items()
     ]
+    mounts += [
+        {"destination": target, "type": "tmpfs", "source": str(source), "options": ["rw"]}
+        for target, source in spec.shared_tmpfs.items()
+    ]
     return {
         "ociVersion": "1.0.2",
         "process": {
@@ -71,8 +78,27 @@ def config_for(spec: BundleSpec) -> dict[str, Any]:
         },
         "root": {"path": "rootfs", "readonly": True},
         "hostname": "model-server",
+        "annotations": spec.annotations,
         "mounts": mounts,
         "linux": {"namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount", "network")]},
+    }
+
+
+def pod_annotations(role: str, sandbox_id: str) -> dict[str, str]:
+    """What containerd's CRI plugin sets: the pod's sandbox (pause) container, or a container
+    of that pod (runsc then runs it inside the sandbox's sentry)."""
+    return {"io.kubernetes.cri.container-type": role, "io.kubernetes.cri.sandbox-id": sandbox_id}
+
+
+def pod_mount_hint(volume: str, source: Path, share: str = "pod") -> dict[str, str]:
+    """gVisor's mount hint for a pod volume (on the sandbox container): runsc mounts one
+    tmpfs of its own for it, shared by the pod's containers, instead of the host ``source``."""
+    prefix = f"dev.gvisor.spec.mount.{volume}."
+    return {
+        prefix + "source": str(source),
+        prefix + "type": "tmpfs",
+        prefix + "share": share,
+        prefix + "options": "rw",
     }
 
 
@@ -116,6 +142,26 @@ class Runsc:
             stdin=subprocess.DEVNULL,
         )
 
+    def create(self, container_id: str, bundle: Path) -> None:
+        subprocess.run(
+            [*self._global(), "create", "--bundle", str(bundle), container_id],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=60,
+            check=True,
+        )
+
+    def start(self, container_id: str) -> subprocess.Popen[bytes]:
+        """Start a created container. A container of a pod takes these pipes as its standard
+        streams: they stay open after ``start`` returns, as long as the container runs."""
+        return subprocess.Popen(
+            [*self._global(), "start", container_id],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+        )
+
     def exec(
         self, container_id: str, *argv: str, user: str = "0:0"
     ) -> subprocess.CompletedProcess[bytes]:
@@ -131,8 +177,10 @@ class Runsc:
             [RUNSC, "--root", str(self.root), "state", container_id],
             capture_output=True,
             timeout=30,
-            check=True,
+            check=False,
         )
+        if done.returncode != 0:
+            raise RuntimeError(f"runsc state {container_id}: {done.stderr.decode().strip()}")
         state: dict[str, Any] = json.loads(done.stdout)
         return state
 

@@ -41,7 +41,14 @@ from sealgate.sealing import (
 
 from tests.conftest import REPO
 from tests.runtime import host_scan
-from tests.runtime.oci_bundle import Bind, BundleSpec, Runsc, write_bundle
+from tests.runtime.oci_bundle import (
+    Bind,
+    BundleSpec,
+    Runsc,
+    pod_annotations,
+    pod_mount_hint,
+    write_bundle,
+)
 
 pytestmark = [
     pytest.mark.slow,
@@ -105,9 +112,15 @@ def _seal(workdir: Path, files: dict[str, bytes]) -> tuple[Path, Path, Path]:
 
 
 def _spec(
-    sealed: Path, identity: Path, signer: Path, host_models: Path | None = None
+    sealed: Path,
+    identity: Path,
+    signer: Path,
+    host_models: Path | None = None,
+    pod: str | None = None,
 ) -> BundleSpec:
-    """``/models`` is the sandbox's own tmpfs, or ``host_models`` bind-mounted read-write."""
+    """``/models`` is the sandbox's own tmpfs, or ``host_models`` bind-mounted read-write, or,
+    in the pod ``pod``, the pod's shared tmpfs for the volume whose node path is
+    ``host_models`` (as gVisor's containerd shim rewrites an annotated volume's mount)."""
     python = f"{sys.prefix}/bin/python"
     # The image's entrypoint and CMD (images/model-server/Dockerfile), with a local key.
     entrypoint = [
@@ -135,9 +148,11 @@ def _spec(
             Bind(sealed, "/sealed/model"),
             Bind(identity, "/run/sealgate/identity"),
             Bind(signer, "/run/sealgate/trust/signer.pub"),
-            *([Bind(host_models, "/models", readonly=False)] if host_models else []),
+            *([Bind(host_models, "/models", readonly=False)] if host_models and not pod else []),
         ],
         tmpfs={"/tmp": "16m"} if host_models else {"/models": "64m", "/tmp": "16m"},
+        shared_tmpfs={"/models": host_models} if host_models and pod else {},
+        annotations=pod_annotations("container", pod) if pod else {},
         env={
             "PATH": f"{sys.prefix}/bin:/usr/bin:/bin",
             "PYTHONPATH": "/src/pipeline",
@@ -151,9 +166,10 @@ def _spec(
 
 
 def _read_report(
-    process: subprocess.Popen[bytes], deadline: float
+    process: subprocess.Popen[bytes], deadline: float, *, runs_attached: bool = True
 ) -> tuple[dict[str, object], bytes]:
-    """The server's report line, and what the container wrote to standard error so far."""
+    """The server's report line, and what the container wrote to standard error so far.
+    ``runs_attached``: the process lives as long as the container (``run``, not ``create``)."""
     assert process.stdout is not None and process.stderr is not None
     for stream in (process.stdout, process.stderr):
         os.set_blocking(stream.fileno(), False)
@@ -166,7 +182,7 @@ def _read_report(
             if b"\n" in buffered:
                 report: dict[str, object] = json.loads(buffered.split(b"\n", 1)[0])
                 return report, stderr
-        elif process.poll() is not None:
+        elif runs_attached and process.poll() is not None:
             break
         time.sleep(0.1)
     pytest.fail(f"the sandboxed server did not report (exit {process.poll()}): {stderr!r}")
@@ -278,3 +294,58 @@ def test_a_host_tmpfs_bind_mounted_into_gvisor_is_refused_by_unseal(
         assert list(host_models.iterdir()) == []
     finally:
         shutil.rmtree(host_models)
+
+
+def test_in_a_pod_the_annotated_memory_volume_is_the_sandbox_tmpfs_not_the_node_tmpfs(
+    tmp_path: Path,
+) -> None:
+    """The pod path: a sandbox (pause) container carries gVisor's mount hint for the
+    `models` volume, and the model server is a container of that pod whose mount of the
+    volume is a tmpfs (what gVisor's containerd shim makes of it). The server unseals into
+    the pod's sentry tmpfs; the node's directory for the volume stays empty."""
+    node_volume = Path("/dev/shm") / f"sealgate-pod-volume-{secrets.token_hex(6)}"
+    node_volume.mkdir(mode=0o777)
+    node_volume.chmod(0o777)
+    runsc = Runsc(root=tmp_path / "runsc-root", log_dir=tmp_path / "runsc-log")
+    runsc.root.mkdir()
+    runsc.log_dir.mkdir()
+    pod_id = f"sealgate-pod-{secrets.token_hex(4)}"
+    server_id = f"sealgate-server-{secrets.token_hex(4)}"  # no id may prefix another
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        marker = secrets.token_bytes(32)
+        files = _model(marker)
+        expected = {name: hashlib.sha256(content).hexdigest() for name, content in files.items()}
+        sealed, identity, signer = _seal(tmp_path, files)
+        pause = BundleSpec(
+            args=["/usr/bin/sleep", "120"],
+            binds=[Bind(Path("/usr"), "/usr")],
+            tmpfs={},
+            annotations={
+                **pod_annotations("sandbox", pod_id),
+                **pod_mount_hint("models", node_volume),
+            },
+        )
+        runsc.create(pod_id, write_bundle(tmp_path / "pause", pause))
+        processes.append(runsc.start(pod_id))
+        server = _spec(sealed, identity, signer, host_models=node_volume, pod=pod_id)
+        runsc.create(server_id, write_bundle(tmp_path / "server", server))
+        processes.append(runsc.start(server_id))
+        report, stderr = _read_report(
+            processes[-1], time.monotonic() + STARTUP_SECONDS, runs_attached=False
+        )
+        assert report["fs_type"] == "tmpfs"
+        assert report["files"] == expected
+        assert b"unsealed demo 1.0: 3 files" in stderr
+        assert list(node_volume.iterdir()) == []
+        state = runsc.state(pod_id)
+        assert host_scan.sentry_memory_holds(state["pid"], marker)
+    finally:
+        runsc.destroy(server_id)
+        runsc.destroy(pod_id)
+        for process in processes:
+            process.wait(timeout=30)
+            for stream in (process.stdout, process.stderr):
+                if stream is not None:
+                    stream.close()
+        shutil.rmtree(node_volume)
