@@ -31,7 +31,7 @@ class BundleSpec:
     binds: list[Bind]
     tmpfs: dict[str, str]  # mount point -> size, e.g. {"/models": "64m"}
     env: dict[str, str] = field(default_factory=dict)
-    # mount point -> host source of a tmpfs that a pod's mount hint shares (see pod_hints)
+    # mount point -> host source of a tmpfs that a pod's mount hint shares (pod_mount_hint)
     shared_tmpfs: dict[str, Path] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
     uid: int = 65532
