@@ -2,7 +2,8 @@
 
 Public surface: ``scan_model(model_dir)`` -> ``ModelScan``; ``scan_files(model_dir,
 model_files)`` -> ``ScannedModel`` (the scan plus each file's identity, for ``seal``);
-``parse_model_scan(raw, paths)`` for the signed header; ``detect_format(path, head)``.
+``parse_model_scan(raw, paths)`` for the signed header; ``scan_facts(scan | None)`` for the
+promotion policy (``input.model.scan``); ``detect_format(path, head)``.
 
 ``ModelScan``: ``scanner``/``scanner_version`` (picklescan), ``rules`` (sealgate's own
 checks), ``files``: ``FileScan(path, format, findings, sha256)``; a ``ScanFinding`` is
@@ -17,6 +18,7 @@ from sealgate.scanning._results import (
     ScanFinding,
     ScanFormatError,
     parse_model_scan,
+    scan_facts,
 )
 from sealgate.scanning._scan import RULES, ScannedModel, detect_format, scan_files, scan_model
 
@@ -30,6 +32,7 @@ __all__ = [
     "ScannedModel",
     "detect_format",
     "parse_model_scan",
+    "scan_facts",
     "scan_files",
     "scan_model",
 ]

@@ -152,3 +152,25 @@ def parse_model_scan(raw: Any, paths: list[str]) -> ModelScan:
         rules=_str(top["rules"], "scan.rules", 64),
         files=parsed,
     )
+
+
+def scan_facts(scan: ModelScan | None) -> dict[str, Any]:
+    """The scan as promotion facts (``input.model.scan``): ``present`` false for a seal made
+    before scanning."""
+    if scan is None:
+        return {"present": False, "files": [], "counts": dict.fromkeys(SEVERITIES, 0)}
+    return {
+        "present": True,
+        "scanner": {"name": scan.scanner, "version": scan.scanner_version},
+        "rules": scan.rules,
+        "counts": scan.counts(),
+        "unsafe": scan.unsafe,
+        "files": [
+            {
+                "path": f.path,
+                "format": f.format,
+                "findings": [item.to_json() for item in f.findings],
+            }
+            for f in scan.files
+        ],
+    }

@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from sealgate.errors import VerificationError
+from sealgate.scanning._results import ModelScan, ScanFormatError, parse_model_scan
 from sealgate.sealing import _stream as stream
 from sealgate.sealing._canonical import JSONValue, canonical_json
 from sealgate.sealing._paths import check_header_path, check_no_prefix_conflicts
@@ -67,6 +68,7 @@ class SealHeader:
     signature_sha256: str
     files: tuple[SealedFile, ...]
     recipients: tuple[WrappedKey, ...]
+    scan: ModelScan | None = None  # None: sealed before scanning (the promotion gate says so)
 
     @property
     def total_size(self) -> int:
@@ -118,6 +120,8 @@ class SealHeader:
                 for r in self.recipients
             ],
         }
+        if self.scan is not None:
+            document["scan"] = self.scan.to_json()
         return canonical_json(document)
 
 
@@ -187,6 +191,19 @@ def _parse_recipient(raw: Any, position: int) -> WrappedKey:
     )
 
 
+def _optional_fields(document: Any) -> set[str]:
+    return {"scan"} & set(document) if isinstance(document, dict) else set()
+
+
+def _parse_scan(raw: Any, paths: list[str]) -> ModelScan | None:
+    if raw is None:
+        return None
+    try:
+        return parse_model_scan(raw, paths)
+    except ScanFormatError as exc:
+        raise VerificationError(f"seal header: {exc}") from None
+
+
 def parse_header(payload: bytes) -> SealHeader:
     """Parse an authenticated header payload; it must be in canonical form."""
     try:
@@ -204,7 +221,8 @@ def parse_header(payload: bytes) -> SealHeader:
             "signature",
             "files",
             "recipients",
-        },
+        }
+        | _optional_fields(document),
         "the header",
     )
     _expect(top["format"], FORMAT, "format")
@@ -247,6 +265,7 @@ def parse_header(payload: bytes) -> SealHeader:
         signature_sha256=_hex64(signature["sha256"], "signature.sha256"),
         files=files,
         recipients=tuple(_parse_recipient(raw, i) for i, raw in enumerate(raw_recipients)),
+        scan=_parse_scan(top.get("scan"), paths),
     )
     if header.to_payload() != payload:
         raise VerificationError("seal header: payload is not in canonical form")
