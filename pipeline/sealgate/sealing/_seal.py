@@ -14,7 +14,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sealgate.errors import InputError
-from sealgate.scanning import scan_files
+from sealgate.scanning import ModelScan, scan_files
 from sealgate.sealing import _envelope as envelope
 from sealgate.sealing import _oms as oms
 from sealgate.sealing import _stream as stream
@@ -69,6 +69,7 @@ class SealSummary:
     plaintext_bytes: int
     ciphertext_bytes: int
     recipients: tuple[str, ...]
+    scan: ModelScan | None = None
 
 
 @dataclass(frozen=True)
@@ -235,4 +236,5 @@ def seal_model(
         plaintext_bytes=header.total_size,
         ciphertext_bytes=header.total_ciphertext_size,
         recipients=tuple(f"{r.type_name}:{r.key_id}" for r in recipients),
+        scan=header.scan,
     )
