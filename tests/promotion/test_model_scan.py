@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
 
 import yaml
@@ -69,7 +68,9 @@ def _through(
     context = open_gate(gate_options(workspace, target.url, policies=policies))
     digest = sealed_model_digest(sealed)
     results = {"dev": push(context, sealed, "release-ci")}
-    evidence = [workspace.path(p) for p in write_evidence(workspace, digest, f"scan-{digest[7:15]}")]
+    evidence = [
+        workspace.path(p) for p in write_evidence(workspace, digest, f"scan-{digest[7:15]}")
+    ]
     for source, stage, approvers in (("dev", "staging", 1), ("staging", "prod", 2)):
         if not results[source].allowed:
             break
@@ -145,7 +146,7 @@ def test_a_model_sealed_before_scanning_is_refused_by_prod_with_a_clear_finding(
     header = dataclasses.replace(_header(sealed), scan=None)
     assert b'"scan"' not in header.to_payload()
     key = load_signing_private_key(workspace.path("release.key"))
-    os.chmod(sealed / HEADER_FILE, 0o644)
+    (sealed / HEADER_FILE).chmod(0o644)
     (sealed / HEADER_FILE).write_bytes(
         envelope.sign_envelope(PAYLOAD_TYPE, header.to_payload(), key)
     )

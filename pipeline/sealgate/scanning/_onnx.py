@@ -118,15 +118,20 @@ def location_problem(model_path: str, location: str) -> str | None:
 
 def scan_onnx(data: IO[bytes], model_path: str, model_files: frozenset[str]) -> list[ScanFinding]:
     found: list[ScanFinding] = []
+    problem: str | None = None
+    locations: list[str] = []
     try:
         with mmap.mmap(data.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
             view = memoryview(mapped)
             try:
                 locations = sorted(set(external_locations(view)))
-            finally:
-                view.release()
-    except (WireError, ValueError, OSError) as exc:
-        return [finding("onnx-malformed", "high", f"not a readable ONNX protobuf: {exc}")]
+            except WireError as exc:
+                problem = str(exc)  # leaving the handler drops the views the parser held
+            view.release()
+    except (ValueError, OSError) as exc:  # an empty file cannot be mapped
+        problem = str(exc)
+    if problem is not None:
+        return [finding("onnx-malformed", "high", f"not a readable ONNX protobuf: {problem}")]
     for location in locations[:MAX_REPORTED]:
         problem = location_problem(model_path, location)
         if problem:

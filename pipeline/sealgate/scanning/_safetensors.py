@@ -91,6 +91,10 @@ def scan_safetensors(data: IO[bytes]) -> list[ScanFinding]:
         position = end
     if position != buffer:
         return [
-            finding("safetensors-bad-offsets", "medium", f"{buffer - position} bytes after the last tensor")
+            finding(
+                "safetensors-bad-offsets",
+                "medium",
+                f"{buffer - position} bytes after the last tensor",
+            )
         ]
     return []

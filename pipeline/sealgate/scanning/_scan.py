@@ -21,8 +21,12 @@ from sealgate.scanning._keras import scan_h5, scan_keras
 from sealgate.scanning._numpy import MAGIC as NUMPY_MAGIC
 from sealgate.scanning._numpy import scan_npy
 from sealgate.scanning._onnx import scan_onnx
-from sealgate.scanning._pickles import SCANNER, SCANNER_VERSION, scan_legacy_torch
-from sealgate.scanning._pickles import scan_pickle_stream
+from sealgate.scanning._pickles import (
+    SCANNER,
+    SCANNER_VERSION,
+    scan_legacy_torch,
+    scan_pickle_stream,
+)
 from sealgate.scanning._results import (
     MAX_FINDINGS_PER_FILE,
     FileScan,

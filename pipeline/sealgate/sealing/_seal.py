@@ -213,7 +213,10 @@ def seal_model(
             ),
             recipients=(),
             scan=scanned.scan.bind(
-                {f.path: r.plaintext_sha256.hex() for f, r in zip(model_files, results, strict=True)}
+                {
+                    f.path: r.plaintext_sha256.hex()
+                    for f, r in zip(model_files, results, strict=True)
+                }
             ),
         )
         scanned.check_unchanged()  # the bytes sealed are the bytes scanned
