@@ -210,3 +210,13 @@ def test_a_model_directory_with_a_symlink_is_an_input_error(tmp_path: Path) -> N
     (root / "link.pkl").symlink_to(root / "a.pkl")
     with pytest.raises(InputError):
         scan_model(root)
+
+
+def test_a_pickle_over_the_scan_limit_is_not_read_and_is_unsafe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sealgate.scanning import _scan
+
+    monkeypatch.setattr(_scan, "MAX_PICKLE_FILE", 64)
+    [found] = scan_one(tmp_path, "model.pkl", b.benign_pickle() + bytes(100)).findings
+    assert (found.id, found.severity, found.unsafe) == ("pickle-too-large", "high", True)

@@ -41,6 +41,13 @@ RULES: dict[str, ScanRule] = {
             "Rebuild the file from its source; do not ship a damaged pickle.",
         ),
         ScanRule(
+            "pickle-too-large",
+            "Pickle stream over the scan limit",
+            "A pickle (raw, joblib or a pre-zip PyTorch checkpoint) is larger than the scan reads "
+            "(1 GiB), so it was not shown to be safe.",
+            _SAFE_FORMAT,
+        ),
+        ScanRule(
             "numpy-object-array",
             "NumPy object array",
             "An .npy array (or an .npz member) of Python objects is a pickle that "

@@ -7,6 +7,8 @@ An array whose dtype holds Python objects is stored as a pickle after the header
 from __future__ import annotations
 
 import ast
+import io
+import os
 import struct
 from typing import IO, Any
 
@@ -15,6 +17,7 @@ from sealgate.scanning._results import ScanFinding, finding
 
 MAGIC = b"\x93NUMPY"
 MAX_HEADER = 64 * 1024
+MAX_OBJECT_PICKLE = 1024 * 1024 * 1024
 
 
 def _has_objects(descr: Any) -> bool:
@@ -26,6 +29,13 @@ def _has_objects(descr: Any) -> bool:
             for field in descr
         )
     return False
+
+
+def _size_left(data: IO[bytes]) -> int | None:
+    try:
+        return os.fstat(data.fileno()).st_size - data.tell()
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return None  # a zip entry: its size was checked against the archive limit
 
 
 def scan_npy(data: IO[bytes], where: str = "") -> list[ScanFinding]:
@@ -50,12 +60,13 @@ def scan_npy(data: IO[bytes], where: str = "") -> list[ScanFinding]:
         return [finding("numpy-malformed", "medium", f"{where}.npy header has no descr")]
     if not _has_objects(header["descr"]):
         return []
-    return [
-        finding(
-            "numpy-object-array",
-            "high",
-            f"{where}object array: loading it unpickles its contents (allow_pickle)",
-            unsafe=True,
-        ),
-        *scan_pickle_stream(data, where),
-    ]
+    size_left = _size_left(data)
+    objects = finding(
+        "numpy-object-array",
+        "high",
+        f"{where}object array: loading it unpickles its contents (allow_pickle)",
+        unsafe=True,
+    )
+    if size_left is not None and size_left > MAX_OBJECT_PICKLE:
+        return [objects]  # its pickle is not read: the finding already refuses it
+    return [objects, *scan_pickle_stream(data, where)]

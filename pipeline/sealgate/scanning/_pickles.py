@@ -12,7 +12,7 @@ import logging
 from importlib.metadata import version
 from typing import IO
 
-from picklescan import scanner as picklescan  # type: ignore[import-untyped]
+from picklescan import scanner as picklescan
 
 from sealgate.scanning._results import ScanFinding, finding
 

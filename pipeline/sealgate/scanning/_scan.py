@@ -41,6 +41,10 @@ RULES = "sealgate.scan/v1"
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
 H5_SUFFIXES = (".h5", ".hdf5")
+# picklescan keeps every opcode and its argument in memory: a stream larger than this is not
+# read, and reported as not shown to be safe.
+MAX_PICKLE_FILE = 1024 * 1024 * 1024
+PICKLE_FORMATS = frozenset({"pickle", "joblib", "pytorch-legacy"})
 
 
 def _is_pickle(head: bytes) -> bool:
@@ -92,6 +96,15 @@ def _scanner(
     }.get(fmt)
 
 
+def _too_large(fmt: str, size: int) -> ScanFinding:
+    return finding(
+        "pickle-too-large",
+        "high",
+        f"{fmt} stream of {size} bytes is over the scan limit of {MAX_PICKLE_FILE}: not read",
+        unsafe=True,
+    )
+
+
 @dataclass(frozen=True)
 class _Identity:
     inode: int
@@ -118,7 +131,10 @@ def _scan_one(root: Path, path: str, files: frozenset[str]) -> tuple[FileScan, _
         fmt = detect_format(path, head)
         scan = _scanner(fmt, path, files)
         try:
-            found = scan(data) if scan else []
+            if fmt in PICKLE_FORMATS and identity.size > MAX_PICKLE_FILE:
+                found = [_too_large(fmt, identity.size)]
+            else:
+                found = scan(data) if scan else []
         except (zipfile.BadZipFile, EOFError, MemoryError) as exc:
             found = [finding("scan-failed", "high", f"{fmt} file could not be read: {exc}")]
     if len(found) > MAX_FINDINGS_PER_FILE:
