@@ -151,10 +151,11 @@ def seal(
     emit_summary(
         data,
         json_output,
+        f"{scan_summary(summary.scan)}\n"  # the digest stays the last word printed
         f"sealed {summary.model_name} {summary.model_version}: {summary.files} files, "
         f"{human_bytes(summary.plaintext_bytes)} -> {summary.sealed_dir} "
         f"(signer {summary.signer_key_id[:16]}, {len(summary.recipients)} recipient(s)); "
-        f"digest {digest}\n{scan_summary(summary.scan)}",
+        f"digest {digest}",
     )
 
 
@@ -201,9 +202,10 @@ def verify(
             "scan": scan_facts(header.scan),
         },
         json_output,
+        f"{scan_lines(header.scan)}\n"  # the digest stays the last word printed
         f"verified {header.model_name} {header.model_version}: {len(header.files)} files, "
         f"signed by {verified.signer.name!r} ({verified.signer.key_id[:16]}); "
-        f"digest {verified.digest}\n{scan_lines(header.scan)}",
+        f"digest {verified.digest}",
     )
 
 

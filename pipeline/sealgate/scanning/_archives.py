@@ -71,7 +71,7 @@ def scan_pickles_in_zip(data: IO[bytes], *, numpy_entries: bool) -> list[ScanFin
                 try:
                     with archive.open(info) as entry:
                         scan = scan_npy if name.endswith(".npy") else scan_pickle_stream
-                        found.extend(scan(entry, f"{name}: "))  # type: ignore[operator]
+                        found.extend(scan(entry, f"{name}: "))
                 except (zipfile.BadZipFile, OSError, RuntimeError, EOFError) as exc:
                     found.append(finding("archive-malformed", "high", f"{name}: {exc}"))
     except ArchiveError as exc:
