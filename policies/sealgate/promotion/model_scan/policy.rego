@@ -41,8 +41,9 @@ scan_findings contains [i, j, item] if {
 # METADATA
 # title: Model has no signed scan
 # description: >-
-#   The seal header carries no scan of the model's files (the model was sealed before sealgate
-#   scanned, or it did not verify), so nothing shows that loading it runs no code.
+#   The verified seal header carries no scan of the model's files (the model was sealed before
+#   sealgate scanned), so nothing shows that loading it runs no code. A model that does not
+#   verify is refused by the provenance policy (SG-PROMO-001), which says why.
 # custom:
 #   id: SG-PROMO-060
 #   severity: critical
@@ -50,6 +51,7 @@ scan_findings contains [i, j, item] if {
 #   remediation: Seal the model again with this sealgate (`sealgate seal` scans every file) and promote the new seal.
 deny contains finding if {
 	settings.required == true
+	object.get(input, "model", {}).verified == true
 	object.get(scan, "present", false) != true
 	finding := data.sealgate.lib.findings.finding(
 		"SG-PROMO-060",

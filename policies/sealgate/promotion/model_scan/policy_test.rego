@@ -100,7 +100,7 @@ test_a_seal_without_a_scan_is_refused_where_required if {
 	ids(old) == {"SG-PROMO-060"}
 	unverified := {"request": {"name": "m", "version": "1.0.0", "to": "prod"}, "model": {"verified": false}}
 	none := model_scan.deny with input as unverified with data.config.promotion.stages as stages
-	ids(none) == {"SG-PROMO-060"}
+	ids(none) == set() # the provenance policy refuses it (SG-PROMO-001) and says why
 	dev := model_scan.deny with input as old_seal("dev") with data.config.promotion.stages as stages
 	ids(dev) == set()
 }
