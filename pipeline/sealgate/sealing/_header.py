@@ -2,8 +2,9 @@
 
 The header binds the format version, model name and version, every file (relative path,
 plaintext size, ciphertext size and digest), the cipher parameters, every recipient's
-wrapped data key and the SHA-256 of the plaintext signature ``model.sig``. Parsing is strict:
-unknown fields, wrong types and unsafe paths are rejected as tampering.
+wrapped data key and the SHA-256 of the plaintext signature ``model.sig``; and, optionally
+(absent from seals made before scanning), the scan of every file (``sealgate.scanning``).
+Parsing is strict: unknown fields, wrong types and unsafe paths are rejected as tampering.
 """
 
 from __future__ import annotations
