@@ -18,6 +18,7 @@ from sealgate.cli import (  # noqa: F401 (commands)
     _platform,
     _policy,
     _promotion,
+    _scan,
     _sealing,
     _trust,
 )

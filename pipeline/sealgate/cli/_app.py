@@ -19,6 +19,7 @@ _COMPONENTS = {
     "embedded engine (regorus)": ("celine-regorus", "gate"),
     "OPA client (urllib3)": ("urllib3", None),
     "model signing (OMS)": ("model-signing", None),
+    "model scanning (picklescan)": ("picklescan", None),
     "Pulumi SDK": ("pulumi", "infra"),
     "TPM (tpm2-pytss)": ("tpm2-pytss", "tpm"),
 }

@@ -25,6 +25,14 @@ if TYPE_CHECKING:
     from sealgate.promotion._gate import GateContext, PromotionResult
 
 
+def _report_scan(result: PromotionResult) -> None:
+    """Findings of the signed scan that the target stage allows are still reported."""
+    scan = result.facts.get("model", {}).get("scan") or {}
+    for file in scan.get("files", []):
+        for item in file.get("findings", []):
+            click.echo(f"  scan (allowed here): {file['path']} [{item['severity']}] {item['id']}")
+
+
 def _decision_exit(result: PromotionResult, json_output: bool) -> None:
     import json
 
@@ -43,6 +51,7 @@ def _decision_exit(result: PromotionResult, json_output: bool) -> None:
             f"allowed: {request.name} {request.version} ({request.digest}) {route}; "
             f"audit record {result.record}"
         )
+        _report_scan(result)
     else:
         click.echo(f"denied: {request.name} {request.version} ({request.digest}) {route}")
         for reason in result.reasons:

@@ -143,10 +143,15 @@ def seal(
     from sealgate.promotion import sealed_model_digest
 
     digest = sealed_model_digest(summary.sealed_dir)
+    from sealgate.cli._scan import scan_summary
+    from sealgate.scanning import scan_facts
+
     data = {**asdict(summary), "sealed_dir": str(summary.sealed_dir), "digest": digest}
+    data["scan"] = scan_facts(summary.scan)
     emit_summary(
         data,
         json_output,
+        f"{scan_summary(summary.scan)}\n"  # the digest stays the last word printed
         f"sealed {summary.model_name} {summary.model_version}: {summary.files} files, "
         f"{human_bytes(summary.plaintext_bytes)} -> {summary.sealed_dir} "
         f"(signer {summary.signer_key_id[:16]}, {len(summary.recipients)} recipient(s)); "
@@ -178,6 +183,9 @@ def verify(
             progress=bars,
         )
     header = verified.header
+    from sealgate.cli._scan import scan_lines
+    from sealgate.scanning import scan_facts
+
     emit_summary(
         {
             "sealed_dir": str(sealed_dir),
@@ -191,8 +199,10 @@ def verify(
             "files": len(header.files),
             "plaintext_bytes": header.total_size,
             "recipients": [f"{r.type}:{r.key_id}" for r in header.recipients],
+            "scan": scan_facts(header.scan),
         },
         json_output,
+        f"{scan_lines(header.scan)}\n"  # the digest stays the last word printed
         f"verified {header.model_name} {header.model_version}: {len(header.files)} files, "
         f"signed by {verified.signer.name!r} ({verified.signer.key_id[:16]}); "
         f"digest {verified.digest}",

@@ -9,7 +9,10 @@ Shape (every value established by Python; nothing the requester wrote is taken a
                verified, error,   # header signature, model.sig and every ciphertext digest
                name, version,     # from the signed header
                signer: null | {name, key_id, known, revoked, expired, not_yet_valid},
-               recipients: [{type, key_id}]}   # who can unwrap the data key (signed header)
+               recipients: [{type, key_id}],   # who can unwrap the data key (signed header)
+               scan: {present, scanner: {name, version}, rules, counts: {<severity>: n},
+                      unsafe, files: [{path, format, findings: [{id, severity, unsafe,
+                      message}]}]}}   # signed in the header, bound to model.sig's digests
     version:  {valid,             # the requested version is semver (minor/patch optional)
                against_target}    # "none" | "newer" | "same" | "older" (vs the target's)
     source:   {stage, current: null | {version, digest}}
@@ -35,6 +38,7 @@ from sealgate.promotion._approvals import trusted_without_window
 from sealgate.promotion._digest import digest_of_bytes
 from sealgate.promotion._dsse import key_state
 from sealgate.promotion._registry import StagePointer
+from sealgate.scanning import scan_facts
 from sealgate.sealing import _envelope as envelope
 from sealgate.sealing._header import HEADER_FILE, PAYLOAD_TYPE
 from sealgate.sealing._trust import TrustPolicy
@@ -65,6 +69,8 @@ class ModelFacts(TypedDict):
     signer: SignerFacts | None
     # Only once verified: every recipient the data key is wrapped to.
     recipients: NotRequired[list[RecipientFacts]]
+    # Only once verified: the scan signed into the header (sealgate.scanning.scan_facts).
+    scan: NotRequired[dict[str, Any]]
 
 
 def model_facts(sealed_dir: Path, trust: TrustPolicy, now: datetime | None = None) -> ModelFacts:
@@ -112,6 +118,7 @@ def model_facts(sealed_dir: Path, trust: TrustPolicy, now: datetime | None = Non
             "recipients": [
                 {"type": r.type, "key_id": r.key_id} for r in verified.header.recipients
             ],
+            "scan": scan_facts(verified.header.scan),
         }
     )
     return facts

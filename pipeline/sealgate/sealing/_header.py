@@ -2,8 +2,9 @@
 
 The header binds the format version, model name and version, every file (relative path,
 plaintext size, ciphertext size and digest), the cipher parameters, every recipient's
-wrapped data key and the SHA-256 of the plaintext signature ``model.sig``. Parsing is strict:
-unknown fields, wrong types and unsafe paths are rejected as tampering.
+wrapped data key and the SHA-256 of the plaintext signature ``model.sig``; and, optionally
+(absent from seals made before scanning), the scan of every file (``sealgate.scanning``).
+Parsing is strict: unknown fields, wrong types and unsafe paths are rejected as tampering.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from sealgate.errors import VerificationError
+from sealgate.scanning._results import ModelScan, ScanFormatError, parse_model_scan
 from sealgate.sealing import _stream as stream
 from sealgate.sealing._canonical import JSONValue, canonical_json
 from sealgate.sealing._paths import check_header_path, check_no_prefix_conflicts
@@ -67,6 +69,7 @@ class SealHeader:
     signature_sha256: str
     files: tuple[SealedFile, ...]
     recipients: tuple[WrappedKey, ...]
+    scan: ModelScan | None = None  # None: sealed before scanning (the promotion gate says so)
 
     @property
     def total_size(self) -> int:
@@ -118,6 +121,8 @@ class SealHeader:
                 for r in self.recipients
             ],
         }
+        if self.scan is not None:
+            document["scan"] = self.scan.to_json()
         return canonical_json(document)
 
 
@@ -187,6 +192,19 @@ def _parse_recipient(raw: Any, position: int) -> WrappedKey:
     )
 
 
+def _optional_fields(document: Any) -> set[str]:
+    return {"scan"} & set(document) if isinstance(document, dict) else set()
+
+
+def _parse_scan(raw: Any, paths: list[str]) -> ModelScan | None:
+    if raw is None:
+        return None
+    try:
+        return parse_model_scan(raw, paths)
+    except ScanFormatError as exc:
+        raise VerificationError(f"seal header: {exc}") from None
+
+
 def parse_header(payload: bytes) -> SealHeader:
     """Parse an authenticated header payload; it must be in canonical form."""
     try:
@@ -204,7 +222,8 @@ def parse_header(payload: bytes) -> SealHeader:
             "signature",
             "files",
             "recipients",
-        },
+        }
+        | _optional_fields(document),
         "the header",
     )
     _expect(top["format"], FORMAT, "format")
@@ -247,6 +266,7 @@ def parse_header(payload: bytes) -> SealHeader:
         signature_sha256=_hex64(signature["sha256"], "signature.sha256"),
         files=files,
         recipients=tuple(_parse_recipient(raw, i) for i, raw in enumerate(raw_recipients)),
+        scan=_parse_scan(top.get("scan"), paths),
     )
     if header.to_payload() != payload:
         raise VerificationError("seal header: payload is not in canonical form")

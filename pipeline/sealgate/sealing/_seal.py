@@ -14,6 +14,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sealgate.errors import InputError
+from sealgate.scanning import ModelScan, scan_files
 from sealgate.sealing import _envelope as envelope
 from sealgate.sealing import _oms as oms
 from sealgate.sealing import _stream as stream
@@ -68,6 +69,7 @@ class SealSummary:
     plaintext_bytes: int
     ciphertext_bytes: int
     recipients: tuple[str, ...]
+    scan: ModelScan | None = None
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,7 @@ def seal_model(
     _check_options(name, version, recipients, options)
     check_destination(out_dir)
     model_files = walk_model(model_dir)
+    scanned = scan_files(model_dir, model_files)  # before any byte is sealed
     data_key = secrets.token_bytes(stream.DATA_KEY_BYTES)
     seal_id = secrets.token_bytes(SEAL_ID_BYTES)
     meter = ProgressMeter(progress, "seal", sum(f.size for f in model_files))
@@ -209,7 +212,14 @@ def seal_model(
                 for i, (f, r) in enumerate(zip(model_files, results, strict=True))
             ),
             recipients=(),
+            scan=scanned.scan.bind(
+                {
+                    f.path: r.plaintext_sha256.hex()
+                    for f, r in zip(model_files, results, strict=True)
+                }
+            ),
         )
+        scanned.check_unchanged()  # the bytes sealed are the bytes scanned
         context = header.data_key_context()
         header = dataclasses.replace(
             header, recipients=tuple(r.wrap(data_key, context) for r in recipients)
@@ -229,4 +239,5 @@ def seal_model(
         plaintext_bytes=header.total_size,
         ciphertext_bytes=header.total_ciphertext_size,
         recipients=tuple(f"{r.type_name}:{r.key_id}" for r in recipients),
+        scan=header.scan,
     )

@@ -157,6 +157,10 @@ def verify_sealed(
     plaintext_sha256 = oms.signed_digests(signature, signer.public_key)
     if set(plaintext_sha256) != {f.path for f in header.files}:
         raise VerificationError(f"{SIGNATURE_FILE}: signs a different file list than the seal")
+    if header.scan is not None and any(
+        f.sha256 != plaintext_sha256[f.path].hex() for f in header.scan.files
+    ):
+        raise VerificationError(f"seal header: the scan names other digests than {SIGNATURE_FILE}")
 
     meter = ProgressMeter(progress, "verify", header.total_ciphertext_size)
 
