@@ -52,9 +52,13 @@ def parse_iot_edge(kind: str, path: Path, context: object = None) -> list[Policy
             f"{path}:1: a deployment manifest is one document, this file has {len(documents)}"
         )
     [manifest] = documents
+    modules = _module_paths(manifest, path)
+    module_lines = _lines_by_module(manifest.lines, [module_path for _, _, module_path in modules])
     inputs = []
-    for name, system, module_path in _module_paths(manifest, path):
-        document, lines = _module_document(name, system, module_path, manifest, path)
+    for name, system, module_path in modules:
+        document, lines = _module_document(
+            name, system, module_path, manifest, module_lines[module_path], path
+        )
         inputs.append(
             PolicyInput(
                 kind=kind,
@@ -111,7 +115,12 @@ def _mapping_at(manifest: StructuredDocument, where: FieldPath, path: Path) -> d
 
 
 def _module_document(
-    name: str, system: bool, module_path: FieldPath, manifest: StructuredDocument, path: Path
+    name: str,
+    system: bool,
+    module_path: FieldPath,
+    manifest: StructuredDocument,
+    module_lines: dict[FieldPath, int],
+    path: Path,
 ) -> tuple[dict[str, Any], dict[FieldPath, int]]:
     module = _mapping_at(manifest, module_path, path)
     settings = module.get("settings")
@@ -130,22 +139,38 @@ def _module_document(
         "env": module.get("env"),
         "settings": settings,
     }
-    lines = _relocated(manifest.lines, module_path)
+    lines = dict(module_lines)
     lines[("name",)] = lines[("image",)] = manifest.lines.get(module_path, manifest.line)
     if ("settings", "image") in lines:
         lines[("image",)] = lines[("settings", "image")]
-    options_lines = _relocated(manifest.lines, (*settings_path, "createOptions"))
     if isinstance(settings.get("createOptions"), dict):
-        lines.update({("createOptions", *key): line for key, line in options_lines.items()})
+        options_prefix = ("settings", "createOptions")
+        lines.update(
+            {
+                ("createOptions", *key[2:]): line
+                for key, line in module_lines.items()
+                if key[:2] == options_prefix
+            }
+        )
     elif options_line is not None:
         lines[("createOptions",)] = options_line
     return document, lines
 
 
-def _relocated(lines: dict[FieldPath, int], prefix: FieldPath) -> dict[FieldPath, int]:
-    """The lines under ``prefix``, with paths relative to it."""
-    size = len(prefix)
-    return {key[size:]: line for key, line in lines.items() if key[:size] == prefix}
+def _lines_by_module(
+    lines: dict[FieldPath, int], module_paths: list[FieldPath]
+) -> dict[FieldPath, dict[FieldPath, int]]:
+    """The lines under each module path, relative to it, in one pass over the manifest's
+    lines (relocating per module would cost modules x lines)."""
+    by_module: dict[FieldPath, dict[FieldPath, int]] = {where: {} for where in module_paths}
+    sizes = sorted({len(where) for where in module_paths})
+    for key, line in lines.items():
+        for size in sizes:
+            module = by_module.get(key[:size])
+            if module is not None:
+                module[key[size:]] = line
+                break
+    return by_module
 
 
 def _create_options(
