@@ -282,3 +282,19 @@ def test_a_placeholder_outside_every_module_is_reported_on_the_first(tmp_path: P
 def test_field_names_differing_only_in_case_are_refused(tmp_path: Path, options: str) -> None:
     message = parse_error(tmp_path, manifest_text({"image": "m:1", "createOptions": options}))
     assert "module model" in message and "reads as one field" in message
+
+
+def test_many_modules_each_keep_their_own_lines(tmp_path: Path) -> None:
+    # The lines are grouped by module in one pass; every module still gets exactly its own.
+    manifest = json.loads(manifest_text({"image": "acr.io/model:1.0"}))
+    modules = manifest["modulesContent"]["$edgeAgent"]["properties.desired"]["modules"]
+    for n in range(300):
+        modules[f"m{n}"] = {"settings": {"image": f"acr.io/m{n}:1", "createOptions": "{}"}}
+    text = json.dumps(manifest, indent=2)
+    inputs = parse(tmp_path, text)
+    assert len(inputs) == 303
+    for n in (0, 150, 299):
+        module = inputs[f"m{n}"]
+        assert module.locate(["image"]) == line_containing(text, f'"acr.io/m{n}:1"')
+        assert module.locate(["createOptions"]) == module.locate(["image"]) + 1
+        assert ("settings", "image") in module.lines and len(module.lines) < 10

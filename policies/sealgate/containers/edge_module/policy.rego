@@ -127,6 +127,10 @@ model_server if {
 
 image := input.image if is_string(input.image)
 
+placeholder_word(1) := "placeholder"
+
+placeholder_word(n) := "placeholders" if n != 1
+
 # settings.image is a template placeholder (reported once per manifest by SG-EDGE-011).
 unresolved_image if {
 	some placeholder in input.placeholders
@@ -429,11 +433,13 @@ deny contains f if {
 deny contains f if {
 	template := input.template
 	is_object(template)
-	f := finding(
+
+	# The manifest's finding, not the module's: no module prefix.
+	f := data.sealgate.lib.findings.finding(
 		"SG-EDGE-011",
 		sprintf(
-			"deployment template with %d unresolved placeholder(s), the first %s at %s: render it before gating",
-			[template.placeholders, template.first, template.field],
+			"deployment template with %d unresolved %s, the first %s at %s: render it before gating",
+			[template.placeholders, placeholder_word(template.placeholders), template.first, template.field],
 		),
 		["template"],
 	)

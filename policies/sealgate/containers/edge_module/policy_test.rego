@@ -377,7 +377,10 @@ test_template_is_reported_once_and_its_images_are_not_judged if {
 	some f in edge_module.deny with input as doc
 		with data.config.edge as edge_data
 		with data.config.registries.allowed as registries
-	contains(f.msg, "2 unresolved placeholder(s), the first ${MODULES.model} at modulesContent.x.settings.image")
+	f.msg == concat(" ", [
+		"deployment template with 2 unresolved placeholders, the first ${MODULES.model}",
+		"at modulesContent.x.settings.image: render it before gating",
+	])
 
 	# The other modules of the template: image placeholders are not judged, nothing reported.
 	other := object.union(doc, {"template": null})
