@@ -89,6 +89,8 @@ def test_one_input_per_module_with_parsed_create_options(tmp_path: Path) -> None
         "createOptions": {"HostConfig": {"Privileged": True, "Binds": ["/models:/models:ro"]}},
         "env": {"MODEL_PATH": {"value": "/models"}},
         "settings": {"image": "acr.io/model:1.0", "createOptions": PRIVILEGED_OPTIONS},
+        "placeholders": [],
+        "template": None,
     }
     assert inputs["edgeHub"].document["system"] is True
     assert inputs["edgeAgent"].document["createOptions"] == {}
@@ -210,3 +212,89 @@ def test_hostile_files_are_refused(tmp_path: Path) -> None:
     path.write_text('{"modulesContent": "' + "x" * (50 * 1024 * 1024) + '"}')
     with pytest.raises(InputError, match="larger than the"):
         parse_iot_edge(IOT_EDGE_KIND, path)
+
+
+def test_a_template_is_reported_once_at_its_first_placeholder(tmp_path: Path) -> None:
+    options = '{"HostConfig":{"Binds":["${APPDATA}:/data"]}}'
+    text = manifest_text({"image": "${MODULES.model}", "createOptions": options})
+    text = text.replace("mcr.microsoft.com/azureiotedge-hub:1.5", "$CONTAINER_REGISTRY/hub:1.5")
+    inputs = parse(tmp_path, text, "deployment.template.json")
+    hub, model = inputs["edgeHub"], inputs["model"]
+    assert hub.document["template"] == {
+        "placeholders": 3,
+        "first": "$CONTAINER_REGISTRY",
+        "field": "modulesContent.$edgeAgent.properties.desired.systemModules.edgeHub.settings.image",
+    }
+    assert hub.locate(["template"]) == line_containing(text, "$CONTAINER_REGISTRY/hub")
+    assert inputs["edgeAgent"].document["template"] is None
+    assert model.document["template"] is None
+    assert model.document["placeholders"] == [
+        {"value": "${MODULES.model}", "path": ["settings", "image"]},
+        {"value": "${APPDATA}", "path": ["settings", "createOptions"]},
+    ]
+    assert model.locate(model.document["placeholders"][0]["path"]) == line_containing(
+        text, "${MODULES.model}"
+    )
+
+
+@pytest.mark.parametrize(
+    "value", ["<Container_Registry>/model:1.0", "${env:REGISTRY}/model:1.0", "$ACR_NAME/m:1"]
+)
+def test_placeholder_forms(tmp_path: Path, value: str) -> None:
+    model = parse(tmp_path, manifest_text({"image": value}))["model"]
+    assert model.document["template"]["field"].endswith("modules.model.settings.image")
+    assert [p["path"] for p in model.document["placeholders"]] == [["settings", "image"]]
+
+
+def test_edge_keywords_and_registry_credentials_are_not_placeholders(tmp_path: Path) -> None:
+    manifest = json.loads(manifest_text({"image": "acr.io/model:1.0"}))
+    desired = manifest["modulesContent"]["$edgeAgent"]["properties.desired"]
+    desired["runtime"]["settings"]["registryCredentials"] = {
+        "acr": {"username": "$CONTAINER_REGISTRY_USERNAME", "password": "${PASSWORD}"}
+    }
+    manifest["modulesContent"]["$edgeHub"] = {
+        "properties.desired": {"routes": {"up": "FROM /messages/* WHERE a < 3 INTO $upstream"}}
+    }
+    inputs = parse(tmp_path, json.dumps(manifest, indent=2))
+    assert all(i.document["template"] is None for i in inputs.values())
+    assert all(i.document["placeholders"] == [] for i in inputs.values())
+
+
+def test_a_placeholder_outside_every_module_is_reported_on_the_first(tmp_path: Path) -> None:
+    manifest = json.loads(manifest_text({"image": "acr.io/model:1.0"}))
+    desired = manifest["modulesContent"]["$edgeAgent"]["properties.desired"]
+    desired["runtime"]["settings"]["loggingOptions"] = "${LOGGING}"
+    text = json.dumps(manifest, indent=2)
+    inputs = parse(tmp_path, text)
+    agent = inputs["edgeAgent"]
+    assert agent.document["template"]["first"] == "${LOGGING}"
+    assert agent.locate(["template"]) == line_containing(text, "${LOGGING}")
+    assert [i.document["template"] for i in inputs.values()][1:] == [None, None]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        '{"HostConfig":{"Privileged":false,"privileged":true}}',
+        '{"HostConfig":{},"hostConfig":{"Privileged":true}}',
+    ],
+)
+def test_field_names_differing_only_in_case_are_refused(tmp_path: Path, options: str) -> None:
+    message = parse_error(tmp_path, manifest_text({"image": "m:1", "createOptions": options}))
+    assert "module model" in message and "reads as one field" in message
+
+
+def test_many_modules_each_keep_their_own_lines(tmp_path: Path) -> None:
+    # The lines are grouped by module in one pass; every module still gets exactly its own.
+    manifest = json.loads(manifest_text({"image": "acr.io/model:1.0"}))
+    modules = manifest["modulesContent"]["$edgeAgent"]["properties.desired"]["modules"]
+    for n in range(300):
+        modules[f"m{n}"] = {"settings": {"image": f"acr.io/m{n}:1", "createOptions": "{}"}}
+    text = json.dumps(manifest, indent=2)
+    inputs = parse(tmp_path, text)
+    assert len(inputs) == 303
+    for n in (0, 150, 299):
+        module = inputs[f"m{n}"]
+        assert module.locate(["image"]) == line_containing(text, f'"acr.io/m{n}:1"')
+        assert module.locate(["createOptions"]) == module.locate(["image"]) + 1
+        assert ("settings", "image") in module.lines and len(module.lines) < 10

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sealgate.errors import InputError
 from sealgate.inputs._kubernetes import KUBERNETES_KIND, WORKLOAD_POD_SPEC_PATHS, parse_kubernetes
-from sealgate.inputs._model import PolicyInput
+from sealgate.inputs._model import InputProblem, PolicyInput
 
 DEPLOYMENT_AND_SERVICE = """\
 apiVersion: apps/v1
@@ -39,13 +39,25 @@ spec:
 """
 
 
-def parse(tmp_path: Path, content: str | bytes, name: str = "deploy.yaml") -> list[PolicyInput]:
+def parse_all(
+    tmp_path: Path, content: str | bytes, name: str = "deploy.yaml"
+) -> list[PolicyInput | InputProblem]:
     path = tmp_path / name
     if isinstance(content, bytes):
         path.write_bytes(content)
     else:
         path.write_text(content)
     return parse_kubernetes(KUBERNETES_KIND, path)
+
+
+def parse(tmp_path: Path, content: str | bytes, name: str = "deploy.yaml") -> list[PolicyInput]:
+    parsed = parse_all(tmp_path, content, name)
+    assert all(isinstance(item, PolicyInput) for item in parsed), parsed
+    return [item for item in parsed if isinstance(item, PolicyInput)]
+
+
+def problems(tmp_path: Path, content: str) -> list[InputProblem]:
+    return [item for item in parse_all(tmp_path, content) if isinstance(item, InputProblem)]
 
 
 def parse_error(tmp_path: Path, content: str | bytes) -> str:
@@ -177,11 +189,84 @@ def test_generate_name_and_empty_documents(tmp_path: Path) -> None:
         ("apiVersion: v1\nkind: Pod\n---\n- a\n- b\n", "deploy.yaml:4: a list where"),
         ("apiVersion: v1\nkind: Pod\n---\nmetadata: {name: x}\n", "deploy.yaml:4: a Kubernetes"),
         ("apiVersion: v1\nkind: List\nitems: {a: 1}\n", "deploy.yaml:3: List items must be"),
-        ("apiVersion: v1\nkind: List\nitems:\n  - 42\n", "deploy.yaml:4: a int where"),
+        ("apiVersion: v1\nkind: List\nitems:\n  - 42\n", "deploy.yaml:4: items[0]: a number where"),
     ],
 )
 def test_malformed_objects_name_the_line(tmp_path: Path, content: str, expected: str) -> None:
-    assert expected in parse_error(tmp_path, content)
+    [problem] = problems(tmp_path, content)
+    assert expected in problem.message and "\n" not in problem.message
+    assert problem.line == int(expected.split(":")[1])
+
+
+def test_a_null_list_item_is_reported_and_the_others_are_gated(tmp_path: Path) -> None:
+    content = (
+        "apiVersion: v1\nkind: List\nitems:\n"
+        "  - {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n"
+        "  - {apiVersion: v1, kind: ConfigMap, metadata: {name: b}}\n"
+        "  - {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}\n"
+        "  - null\n"
+        "  - {apiVersion: v1, kind: Pod, metadata: {name: d}}\n"
+    )
+    parsed = parse_all(tmp_path, content)
+    assert [getattr(i, "target", "").rpartition("#")[2] for i in parsed] == [
+        "ConfigMap/default/a",
+        "ConfigMap/default/b",
+        "ConfigMap/default/c",
+        "",
+        "Pod/default/d",
+    ]
+    problem = parsed[3]
+    assert isinstance(problem, InputProblem)
+    assert problem.line == 7 and problem.file.endswith("deploy.yaml")
+    assert problem.message.endswith(
+        "deploy.yaml:7: items[3]: null where a Kubernetes object was expected"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  - containers: []\n",
+            ":4: Pod/default/p: spec is a list, not a mapping",
+        ),
+        (
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  template:\n"
+            "    spec:\n      containers:\n        app: {image: x, securityContext: {privileged: true}}\n",
+            ":7: Deployment/default/d: spec.template.spec.containers is a mapping, not a list",
+        ),
+        (
+            "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\nspec:\n  jobTemplate: [x]\n",
+            ":5: CronJob/default/c: spec.jobTemplate is a list, not a mapping",
+        ),
+        (
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  initContainers:\n    - busybox\n",
+            ":6: Pod/default/p: spec.initContainers[0] is a string, not a mapping",
+        ),
+        (
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: []\n"
+            "  volumes: {host: {hostPath: {path: /}}}\n",
+            ":6: Pod/default/p: spec.volumes is a mapping, not a list",
+        ),
+    ],
+)
+def test_malformed_workloads_are_reported_not_passed(
+    tmp_path: Path, content: str, expected: str
+) -> None:
+    [problem] = problems(
+        tmp_path, content + "---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\n"
+    )
+    assert expected in problem.message
+    assert len(parse_all(tmp_path, content + "---\napiVersion: v1\nkind: Service\n")) == 2
+
+
+def test_absent_and_null_pod_spec_parts_are_not_malformed(tmp_path: Path) -> None:
+    content = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  template:\n"
+        "    spec:\n      containers: null\n---\napiVersion: v1\nkind: Pod\nspec: null\n"
+        "---\napiVersion: v1\nkind: ConfigMap\nspec: [not, a, pod]\n"
+    )
+    assert len(parse(tmp_path, content)) == 3
 
 
 def test_unrendered_helm_template_is_an_input_error(tmp_path: Path) -> None:

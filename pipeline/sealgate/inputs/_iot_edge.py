@@ -15,7 +15,19 @@ The document of each module::
       "createOptions": {"HostConfig": {"Privileged": true}},  # parsed; {} when absent
       "env": {"MODEL_PATH": {"value": "/models"}} | null,
       "settings": {...},                  # the module's settings exactly as written
+      "placeholders": [                   # unresolved template placeholders in this module
+        {"value": "${MODULES.model}", "path": ["settings", "image"]},
+      ],
+      "template": null | {                # on ONE module of a templated manifest only
+        "placeholders": 3,                # string values with a placeholder, whole manifest
+        "first": "${MODULES.model}",
+        "field": "modulesContent.$edgeAgent.properties.desired.modules.model.settings.image",
+      },
     }
+
+``template`` is set on the module holding the manifest's first placeholder (on the first
+module when it lies outside every module) and located at that placeholder's line, so that a
+template is reported once, not once per module (see ``_edge_placeholders``).
 
 ``createOptions`` is Docker's container create body as a JSON string, sometimes split into
 ``createOptions01``, ``createOptions02``... chunks that are concatenated in order; a
@@ -32,6 +44,7 @@ from typing import Any
 
 from sealgate._paths import display_path
 from sealgate.errors import InputError
+from sealgate.inputs._edge_placeholders import Placeholder, dotted, find_placeholders
 from sealgate.inputs._model import FieldPath, PolicyInput
 from sealgate.inputs._structured import StructuredDocument, load_structured_documents
 
@@ -52,9 +65,26 @@ def parse_iot_edge(kind: str, path: Path, context: object = None) -> list[Policy
             f"{path}:1: a deployment manifest is one document, this file has {len(documents)}"
         )
     [manifest] = documents
+    modules = _module_paths(manifest, path)
+    module_lines = _lines_by_module(manifest.lines, [module_path for _, _, module_path in modules])
+    placeholders = find_placeholders(manifest.value)
+    reporter = _template_reporter(placeholders, [where for _, _, where in modules])
+    placeholders_by_module = _placeholders_by_module(placeholders, module_lines)
     inputs = []
-    for name, system, module_path in _module_paths(manifest, path):
-        document, lines = _module_document(name, system, module_path, manifest, path)
+    for name, system, module_path in modules:
+        document, lines = _module_document(
+            name, system, module_path, manifest, module_lines[module_path], path
+        )
+        document["placeholders"] = placeholders_by_module.get(module_path, [])
+        document["template"] = None
+        if module_path == reporter:
+            first = placeholders[0]
+            document["template"] = {
+                "placeholders": len(placeholders),
+                "first": first.value,
+                "field": dotted(first.path),
+            }
+            lines[("template",)] = manifest.lines.get(first.path, manifest.line)
         inputs.append(
             PolicyInput(
                 kind=kind,
@@ -66,6 +96,32 @@ def parse_iot_edge(kind: str, path: Path, context: object = None) -> list[Policy
             )
         )
     return inputs
+
+
+def _placeholders_by_module(
+    placeholders: list[Placeholder], modules: dict[FieldPath, Any]
+) -> dict[FieldPath, list[dict[str, Any]]]:
+    """Each module's placeholders, paths relative to the module (one lookup per placeholder)."""
+    sizes = sorted({len(where) for where in modules})
+    grouped: dict[FieldPath, list[dict[str, Any]]] = {}
+    for found in placeholders:
+        for size in sizes:
+            if found.path[:size] in modules:
+                grouped.setdefault(found.path[:size], []).append(
+                    {"value": found.value, "path": list(found.path[size:])}
+                )
+                break
+    return grouped
+
+
+def _template_reporter(
+    placeholders: list[Placeholder], module_paths: list[FieldPath]
+) -> FieldPath | None:
+    """The module that reports the template: the one holding its first placeholder."""
+    if not placeholders or not module_paths:
+        return None
+    first = placeholders[0].path
+    return next((where for where in module_paths if first[: len(where)] == where), module_paths[0])
 
 
 def _module_paths(manifest: StructuredDocument, path: Path) -> list[tuple[str, bool, FieldPath]]:
@@ -111,7 +167,12 @@ def _mapping_at(manifest: StructuredDocument, where: FieldPath, path: Path) -> d
 
 
 def _module_document(
-    name: str, system: bool, module_path: FieldPath, manifest: StructuredDocument, path: Path
+    name: str,
+    system: bool,
+    module_path: FieldPath,
+    manifest: StructuredDocument,
+    module_lines: dict[FieldPath, int],
+    path: Path,
 ) -> tuple[dict[str, Any], dict[FieldPath, int]]:
     module = _mapping_at(manifest, module_path, path)
     settings = module.get("settings")
@@ -130,22 +191,38 @@ def _module_document(
         "env": module.get("env"),
         "settings": settings,
     }
-    lines = _relocated(manifest.lines, module_path)
+    lines = dict(module_lines)
     lines[("name",)] = lines[("image",)] = manifest.lines.get(module_path, manifest.line)
     if ("settings", "image") in lines:
         lines[("image",)] = lines[("settings", "image")]
-    options_lines = _relocated(manifest.lines, (*settings_path, "createOptions"))
     if isinstance(settings.get("createOptions"), dict):
-        lines.update({("createOptions", *key): line for key, line in options_lines.items()})
+        options_prefix = ("settings", "createOptions")
+        lines.update(
+            {
+                ("createOptions", *key[2:]): line
+                for key, line in module_lines.items()
+                if key[:2] == options_prefix
+            }
+        )
     elif options_line is not None:
         lines[("createOptions",)] = options_line
     return document, lines
 
 
-def _relocated(lines: dict[FieldPath, int], prefix: FieldPath) -> dict[FieldPath, int]:
-    """The lines under ``prefix``, with paths relative to it."""
-    size = len(prefix)
-    return {key[size:]: line for key, line in lines.items() if key[:size] == prefix}
+def _lines_by_module(
+    lines: dict[FieldPath, int], module_paths: list[FieldPath]
+) -> dict[FieldPath, dict[FieldPath, int]]:
+    """The lines under each module path, relative to it, in one pass over the manifest's
+    lines (relocating per module would cost modules x lines)."""
+    by_module: dict[FieldPath, dict[FieldPath, int]] = {where: {} for where in module_paths}
+    sizes = sorted({len(where) for where in module_paths})
+    for key, line in lines.items():
+        for size in sizes:
+            module = by_module.get(key[:size])
+            if module is not None:
+                module[key[size:]] = line
+                break
+    return by_module
 
 
 def _create_options(
@@ -175,6 +252,7 @@ def _create_options(
     if options is None:
         return {}, None
     if isinstance(options, dict) and not chunks:
+        _refuse_case_twins(options, f"{path}:{line}: module {name}")
         return options, line
     parts = [options, *(settings[key] for _, key in chunks)]
     if not all(isinstance(part, str) for part in parts):
@@ -196,7 +274,28 @@ def _create_options(
             f"{path}:{line}: module {name}: createOptions must be a JSON object, "
             f"not {type(parsed).__name__}"
         )
+    _refuse_case_twins(parsed, f"{path}:{line}: module {name}")
     return parsed, line
+
+
+def _refuse_case_twins(options: dict[str, Any], where: str) -> None:
+    """edgeAgent (Newtonsoft.Json) binds a field name ignoring case, so "Privileged" and
+    "privileged" are one field whose value depends on their order: refuse both."""
+    levels = [("createOptions", options)]
+    levels += [
+        (f"createOptions.{key}", value)
+        for key, value in options.items()
+        if key.lower() == "hostconfig" and isinstance(value, dict)
+    ]
+    for level, fields in levels:
+        seen: dict[str, str] = {}
+        for key in fields:
+            twin = seen.setdefault(key.lower(), key)
+            if twin != key:
+                raise InputError(
+                    f"{where}: {level} has both {twin!r} and {key!r}, which the IoT Edge "
+                    "runtime reads as one field"
+                )
 
 
 def _without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

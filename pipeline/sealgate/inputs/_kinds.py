@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -11,7 +11,7 @@ from sealgate._paths import display_path
 from sealgate.inputs._dockerfile import DOCKERFILE_KIND, parse_dockerfile
 from sealgate.inputs._iot_edge import IOT_EDGE_KIND, parse_iot_edge
 from sealgate.inputs._kubernetes import KUBERNETES_KIND, parse_kubernetes
-from sealgate.inputs._model import PolicyInput
+from sealgate.inputs._model import InputProblem, PolicyInput
 from sealgate.inputs._pulumi_plan import (
     PULUMI_PLAN_KIND,
     PULUMI_STACK_KIND,
@@ -32,7 +32,8 @@ class ParseContext:
     stack_planner: StackPlanner | None = None
 
 
-Parser = Callable[[str, Path, ParseContext], list[PolicyInput]]
+# A parser may report one object of a file as an InputProblem and still yield the others.
+Parser = Callable[[str, Path, ParseContext], Sequence[PolicyInput | InputProblem]]
 
 
 def parse_documents(kind: str, path: Path, context: ParseContext) -> list[PolicyInput]:
@@ -66,6 +67,8 @@ PARSERS: dict[str, Parser] = {
 }
 
 
-def parse_file(kind: str, path: Path, context: ParseContext | None = None) -> list[PolicyInput]:
+def parse_file(
+    kind: str, path: Path, context: ParseContext | None = None
+) -> list[PolicyInput | InputProblem]:
     parser = PARSERS.get(kind, parse_documents)
-    return parser(kind, path, context or ParseContext())
+    return list(parser(kind, path, context or ParseContext()))

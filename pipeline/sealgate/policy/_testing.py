@@ -16,10 +16,10 @@ from typing import Any
 from sealgate._paths import display_path
 from sealgate.errors import EngineError, InputError
 from sealgate.inputs._kinds import ParseContext, parse_file
-from sealgate.inputs._model import PolicyInput
+from sealgate.inputs._model import InputProblem, PolicyInput
 from sealgate.inputs._structured import load_structured_documents
 from sealgate.policy._engine import EmbeddedDecisions, is_undefined
-from sealgate.policy._evaluate import evaluate_input
+from sealgate.policy._evaluate import evaluate_input, problem_finding
 from sealgate.policy._loader import PolicyModule, PolicyPackage, PolicySet
 
 TEST_PREFIX = "test_"
@@ -180,6 +180,10 @@ class SampleCase:
 
     def inputs(self) -> list[PolicyInput]:
         """The sample parsed exactly as the gate parses files of the policy's input kind."""
+        return [item for item in self.parsed() if isinstance(item, PolicyInput)]
+
+    def parsed(self) -> list[PolicyInput | InputProblem]:
+        """The inputs and the objects that could not be read (the gate's SG-GATE-004)."""
         return parse_file(self.package.kinds[0], self.file, self.context)
 
 
@@ -228,7 +232,7 @@ def _run_samples(
     outcomes = []
     for case in cases:
         try:
-            inputs = case.inputs()
+            parsed = case.parsed()
         except InputError as exc:
             outcomes.append(TestOutcome(case.name, display_path(case.file), 1, False, str(exc)))
             continue
@@ -236,10 +240,10 @@ def _run_samples(
         # which the container policies read); only the package's own kinds are its business.
         found = {
             f.rule_id
-            for i in inputs
-            if i.kind in package.kinds
+            for i in parsed
+            if isinstance(i, PolicyInput) and i.kind in package.kinds
             for f in evaluate_input(single, decisions, i)
-        }
+        } | {problem_finding(i).rule_id for i in parsed if isinstance(i, InputProblem)}
         passed = found == case.expect
         reason = (
             ""

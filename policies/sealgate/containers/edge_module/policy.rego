@@ -14,13 +14,50 @@ package sealgate.containers.edge_module
 
 import rego.v1
 
+# edgeAgent reads createOptions with Newtonsoft.Json, which binds a field whose name matches
+# only when case is ignored ("hostconfig", "privileged"): the fields the rules read are
+# looked up the same way (the parser refuses two names that differ only in case).
+docker_fields[lower(name)] := name if {
+	some name in {
+		"HostConfig", "User", "Labels", "Privileged", "ReadonlyRootfs", "CapDrop", "Tmpfs",
+		"Mounts", "Binds", "NetworkMode", "PidMode", "IpcMode", "UTSMode",
+	}
+}
+
+mount_fields[lower(name)] := name if some name in {"Type", "Source", "Target"}
+
+canonical(fields, names) := {object.get(names, lower(key), key): value | some key, value in fields}
+
 default options := {}
 
-options := input.createOptions if is_object(input.createOptions)
+options := canonical(input.createOptions, docker_fields) if is_object(input.createOptions)
 
 default host_config := {}
 
-host_config := options.HostConfig if is_object(options.HostConfig)
+host_config := canonical(options.HostConfig, docker_fields) if is_object(options.HostConfig)
+
+# A boolean as edgeAgent's JSON reader (Newtonsoft ReadAsBoolean) turns it into one: true, a
+# string that .NET's bool.TryParse reads as true ("true", "True", " TRUE "), or a non-zero
+# number. Microsoft's own end-to-end manifests write "Privileged": "true".
+runtime_true(true) := true
+
+runtime_true(value) if {
+	is_string(value)
+	lower(trim_space(value)) == "true"
+}
+
+runtime_true(value) if {
+	is_number(value)
+	value != 0
+}
+
+# Docker mounts as edgeAgent reads them (field names ignoring case).
+mounts contains [i, canonical(mount, mount_fields)] if {
+	all_mounts := object.get(host_config, "Mounts", [])
+	is_array(all_mounts)
+	some i, mount in all_mounts
+	is_object(mount)
+}
 
 host_path := ["createOptions", "HostConfig"]
 
@@ -73,18 +110,32 @@ tmpfs_targets contains normalized(target) if {
 }
 
 tmpfs_targets contains normalized(mount.Target) if {
-	not exempt("SG-EDGE-010")
-	mounts := object.get(host_config, "Mounts", [])
-	is_array(mounts)
-	some mount in mounts
-	is_object(mount)
+	some [_, mount] in mounts
 	mount.Type == "tmpfs"
 	is_string(mount.Target)
 }
 
 configured_model_dir if is_string(data.config.edge.model_dir)
 
+# Model servers are the modules labelled as in Kubernetes (sealgate.io/role: model-server), a
+# Docker label in createOptions.Labels, which edgeAgent passes to the container.
+model_server if {
+	labels := object.get(options, "Labels", {})
+	is_object(labels)
+	labels[data.config.edge.model_server_label] == data.config.edge.model_server_label_value
+}
+
 image := input.image if is_string(input.image)
+
+placeholder_word(1) := "placeholder"
+
+placeholder_word(n) := "placeholders" if n != 1
+
+# settings.image is a template placeholder (reported once per manifest by SG-EDGE-011).
+unresolved_image if {
+	some placeholder in input.placeholders
+	placeholder.path == ["settings", "image"]
+}
 
 # Host paths that expose a container runtime socket: the sockets themselves and the
 # directories that contain them.
@@ -111,7 +162,7 @@ runtime_socket(source) if contains(lower(source), "docker_engine")
 #     Remove "Privileged": true from HostConfig; grant a single device with HostConfig.Devices
 #     or a single capability with CapAdd if the module really needs one.
 deny contains f if {
-	host_config.Privileged == true
+	runtime_true(host_config.Privileged)
 	not exempt("SG-EDGE-001")
 	f := finding("SG-EDGE-001", "runs privileged (HostConfig.Privileged)", array.concat(host_path, ["Privileged"]))
 }
@@ -128,7 +179,7 @@ deny contains f if {
 #     Set "ReadonlyRootfs": true in HostConfig and mount what the module writes (tmpfs for
 #     scratch, a volume for state).
 deny contains f if {
-	object.get(host_config, "ReadonlyRootfs", false) != true
+	not runtime_true(object.get(host_config, "ReadonlyRootfs", false))
 	not exempt("SG-EDGE-002")
 	f := finding(
 		"SG-EDGE-002",
@@ -201,9 +252,11 @@ deny contains f if {
 # title: Model directory is not on tmpfs
 # description: >-
 #   The model is unsealed only into memory-backed storage, so the model directory
-#   (data.config.edge.model_dir, /models) must be a tmpfs mount of the module: HostConfig.Tmpfs
-#   or a HostConfig.Mounts entry of Type tmpfs with that Target. Without a configured model
-#   directory every module fails this check.
+#   (data.config.edge.model_dir, /models) of a model server must be a tmpfs mount of the
+#   module: HostConfig.Tmpfs or a HostConfig.Mounts entry of Type tmpfs with that Target.
+#   Model servers are the modules labelled as in Kubernetes, createOptions.Labels
+#   {"sealgate.io/role": "model-server"} (data.config.edge.model_server_label and
+#   model_server_label_value). Without a configured model directory every model server fails.
 # custom:
 #   id: SG-EDGE-005
 #   severity: high
@@ -211,6 +264,7 @@ deny contains f if {
 #     Add "Tmpfs": {"/models": "rw,noexec,nosuid,size=4g"} to HostConfig (size it to the
 #     model), or a Mounts entry {"Type": "tmpfs", "Target": "/models"}.
 deny contains f if {
+	model_server
 	not normalized(model_dir) in tmpfs_targets
 	not exempt("SG-EDGE-005")
 	f := finding(
@@ -221,6 +275,7 @@ deny contains f if {
 }
 
 deny contains f if {
+	model_server
 	not configured_model_dir
 	not exempt("SG-EDGE-005")
 	f := finding(
@@ -243,12 +298,14 @@ deny contains f if {
 #     tag it tested to its digest).
 deny contains f if {
 	not image
+	not unresolved_image
 	not exempt("SG-EDGE-006")
 	f := finding("SG-EDGE-006", "names no image (settings.image)", ["image"])
 }
 
 deny contains f if {
 	not data.sealgate.lib.images.pinned(image)
+	not unresolved_image
 	not exempt("SG-EDGE-006")
 	f := finding("SG-EDGE-006", sprintf("image \"%s\" is not pinned by a sha256 digest", [image]), ["image"])
 }
@@ -265,6 +322,7 @@ deny contains f if {
 #     Import the image into the platform registry (`az acr import`) and reference it there.
 deny contains f if {
 	not data.sealgate.lib.images.allowed_registry(image)
+	not unresolved_image
 	not exempt("SG-EDGE-007")
 	f := finding(
 		"SG-EDGE-007",
@@ -345,10 +403,7 @@ deny contains f if {
 
 deny contains f if {
 	not exempt("SG-EDGE-010")
-	mounts := object.get(host_config, "Mounts", [])
-	is_array(mounts)
-	some i, mount in mounts
-	is_object(mount)
+	some [i, mount] in mounts
 	object.get(mount, "Type", "volume") in {"bind", "npipe"}
 	source := mount.Source
 	is_string(source)
@@ -357,5 +412,77 @@ deny contains f if {
 		"SG-EDGE-010",
 		sprintf("mounts the container runtime socket (%s)", [source]),
 		array.concat(host_path, ["Mounts", i]),
+	)
+}
+
+# METADATA
+# title: Deployment template with unresolved placeholders
+# description: >-
+#   A deployment template (deployment.template.json of the IoT Edge tooling) names images and
+#   settings by placeholders (${MODULES.name}, ${env:NAME}, $CONTAINER_REGISTRY,
+#   <Container_Registry>) that are substituted when it is rendered; what the device will run is
+#   unknown until then. The template is reported once, at its first placeholder, and the
+#   placeholder images are not judged as images. Values under registryCredentials are not
+#   counted.
+# custom:
+#   id: SG-EDGE-011
+#   severity: high
+#   remediation: >-
+#     Render the template before gating (`iotedgedev genconfig`, or the release pipeline's
+#     substitution step) and gate the generated config/deployment.*.json.
+deny contains f if {
+	template := input.template
+	is_object(template)
+
+	# The manifest's finding, not the module's: no module prefix.
+	f := data.sealgate.lib.findings.finding(
+		"SG-EDGE-011",
+		sprintf(
+			"deployment template with %d unresolved %s, the first %s at %s: render it before gating",
+			[template.placeholders, placeholder_word(template.placeholders), template.first, template.field],
+		),
+		["template"],
+	)
+}
+
+# METADATA
+# title: Module shares the host IPC namespace
+# description: >-
+#   With IpcMode "host" a module shares the device's System V IPC and POSIX shared memory
+#   (/dev/shm) with every host process: it can read and change another process's shared
+#   memory segments, those of a model server included.
+# custom:
+#   id: SG-EDGE-012
+#   severity: high
+#   remediation: >-
+#     Remove "IpcMode": "host" from HostConfig (the default, "private" or "shareable", keeps
+#     the module's IPC to itself).
+deny contains f if {
+	host_config.IpcMode == "host"
+	not exempt("SG-EDGE-012")
+	f := finding(
+		"SG-EDGE-012",
+		"shares the host IPC namespace (HostConfig.IpcMode \"host\")",
+		array.concat(host_path, ["IpcMode"]),
+	)
+}
+
+# METADATA
+# title: Module shares the host UTS namespace
+# description: >-
+#   With UTSMode "host" a module shares the device's hostname and domain name; with
+#   CAP_SYS_ADMIN it can change them for every process of the device.
+# custom:
+#   id: SG-EDGE-013
+#   severity: medium
+#   remediation: >-
+#     Remove "UTSMode": "host" from HostConfig; set the module's own name with "Hostname".
+deny contains f if {
+	host_config.UTSMode == "host"
+	not exempt("SG-EDGE-013")
+	f := finding(
+		"SG-EDGE-013",
+		"shares the host UTS namespace (HostConfig.UTSMode \"host\")",
+		array.concat(host_path, ["UTSMode"]),
 	)
 }

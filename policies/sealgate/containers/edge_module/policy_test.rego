@@ -10,14 +10,19 @@ image := sprintf("sealgate.azurecr.io/models/onnx-server@%s", [digest])
 
 edge_data := {
 	"model_dir": "/models",
+	"model_server_label": "sealgate.io/role",
+	"model_server_label_value": "model-server",
 	"exemptions": [
 		{"module": "edgeAgent", "rules": ["SG-EDGE-005"], "reason": "holds no model"},
 		{"module": "edgeHub", "rules": ["SG-EDGE-005"], "reason": "holds no model"},
 	],
 }
 
+model_server_labels := {"sealgate.io/role": "model-server"}
+
 hardened_options := {
 	"User": "10001:10001",
+	"Labels": model_server_labels,
 	"HostConfig": {
 		"ReadonlyRootfs": true,
 		"CapDrop": ["ALL"],
@@ -33,11 +38,13 @@ with_host(fields) := object.union(hardened_options, {"HostConfig": fields})
 
 without_host(field) := {
 	"User": hardened_options.User,
+	"Labels": model_server_labels,
 	"HostConfig": object.remove(hardened_options.HostConfig, [field]),
 }
 
 without_tmpfs_with(fields) := {
 	"User": hardened_options.User,
+	"Labels": model_server_labels,
 	"HostConfig": object.union(object.remove(hardened_options.HostConfig, ["Tmpfs"]), fields),
 }
 
@@ -58,7 +65,7 @@ test_other_inputs_yield_nothing_but_fail_closed if {
 	got := ids(edge_module.deny) with input as subject
 		with data.config.edge as edge_data
 		with data.config.registries.allowed as registries
-	got == {"SG-EDGE-002", "SG-EDGE-003", "SG-EDGE-004", "SG-EDGE-005", "SG-EDGE-006"}
+	got == {"SG-EDGE-002", "SG-EDGE-003", "SG-EDGE-004", "SG-EDGE-006"}
 }
 
 test_privileged_is_denied if {
@@ -74,6 +81,33 @@ test_privileged_is_denied if {
 		with data.config.registries.allowed as registries
 }
 
+test_privileged_as_the_runtime_reads_booleans if {
+	every value in ["true", "True", " true ", 1, -1, 0.5] {
+		ids(edge_module.deny) == {"SG-EDGE-001"} with input as module(with_host({"Privileged": value}))
+			with data.config.edge as edge_data
+			with data.config.registries.allowed as registries
+	}
+	every value in ["false", "", 0, null, "yes"] {
+		count(edge_module.deny) == 0 with input as module(with_host({"Privileged": value}))
+			with data.config.edge as edge_data
+			with data.config.registries.allowed as registries
+	}
+}
+
+test_field_names_are_read_ignoring_case if {
+	doc := module({
+		"user": "10001:10001",
+		"labels": model_server_labels,
+		"hostconfig": {"readonlyrootfs": true, "capdrop": ["ALL"], "privileged": "true", "ipcmode": "host", "mounts": [{
+			"type": "tmpfs",
+			"target": "/models",
+		}]},
+	})
+	ids(edge_module.deny) == {"SG-EDGE-001", "SG-EDGE-012"} with input as doc
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+}
+
 test_writable_root_filesystem_is_denied if {
 	ids(edge_module.deny) == {"SG-EDGE-002"} with input as module(without_host("ReadonlyRootfs"))
 		with data.config.edge as edge_data
@@ -81,9 +115,18 @@ test_writable_root_filesystem_is_denied if {
 	ids(edge_module.deny) == {"SG-EDGE-002"} with input as module(with_host({"ReadonlyRootfs": false}))
 		with data.config.edge as edge_data
 		with data.config.registries.allowed as registries
-	ids(edge_module.deny) == {"SG-EDGE-002"} with input as module(with_host({"ReadonlyRootfs": "true"}))
-		with data.config.edge as edge_data
-		with data.config.registries.allowed as registries
+	every value in ["false", "yes", "1", 0, null] {
+		ids(edge_module.deny) == {"SG-EDGE-002"} with input as module(with_host({"ReadonlyRootfs": value}))
+			with data.config.edge as edge_data
+			with data.config.registries.allowed as registries
+	}
+
+	# What edgeAgent's JSON reader (Newtonsoft) reads as true is true.
+	every value in ["true", " True ", "TRUE", 1] {
+		count(edge_module.deny) == 0 with input as module(with_host({"ReadonlyRootfs": value}))
+			with data.config.edge as edge_data
+			with data.config.registries.allowed as registries
+	}
 	subject := module(without_host("ReadonlyRootfs"))
 	paths(edge_module.deny, "SG-EDGE-002") == {["createOptions", "HostConfig", "ReadonlyRootfs"]} with input as subject
 		with data.config.edge as edge_data
@@ -173,7 +216,7 @@ test_model_dir_tmpfs_forms if {
 test_model_dir_must_be_configured if {
 	doc := module(hardened_options)
 	result := edge_module.deny with input as doc
-		with data.config.edge as {"exemptions": []}
+		with data.config.edge as object.remove(edge_data, ["model_dir"])
 		with data.config.registries.allowed as ["sealgate.azurecr.io"]
 	{f.id | some f in result} == {"SG-EDGE-005"}
 }
@@ -299,6 +342,74 @@ test_ordinary_binds_pass if {
 		with data.config.registries.allowed as registries
 	volume := [{"Type": "volume", "Source": "docker.sock", "Target": "/data"}]
 	count(edge_module.deny) == 0 with input as module(with_host({"Mounts": volume}))
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+}
+
+test_model_dir_applies_to_labelled_model_servers_only if {
+	unlabelled := {"User": "10001:10001", "HostConfig": object.remove(hardened_options.HostConfig, ["Tmpfs"])}
+	count(edge_module.deny) == 0 with input as module(unlabelled)
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+	other_role := object.union(unlabelled, {"Labels": {"sealgate.io/role": "telemetry"}})
+	count(edge_module.deny) == 0 with input as module(other_role)
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+	labelled := object.union(unlabelled, {"Labels": model_server_labels})
+	ids(edge_module.deny) == {"SG-EDGE-005"} with input as module(labelled)
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+}
+
+test_template_is_reported_once_and_its_images_are_not_judged if {
+	template := {"placeholders": 2, "first": "${MODULES.model}", "field": "modulesContent.x.settings.image"}
+	doc := object.union(module(hardened_options), {
+		"image": "${MODULES.model}",
+		"placeholders": [{"value": "${MODULES.model}", "path": ["settings", "image"]}],
+		"template": template,
+	})
+	ids(edge_module.deny) == {"SG-EDGE-011"} with input as doc
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+	paths(edge_module.deny, "SG-EDGE-011") == {["template"]} with input as doc
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+	some f in edge_module.deny with input as doc
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+	f.msg == concat(" ", [
+		"deployment template with 2 unresolved placeholders, the first ${MODULES.model}",
+		"at modulesContent.x.settings.image: render it before gating",
+	])
+
+	# The other modules of the template: image placeholders are not judged, nothing reported.
+	other := object.union(doc, {"template": null})
+	count(edge_module.deny) == 0 with input as other
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+
+	# A placeholder elsewhere does not excuse an image.
+	elsewhere := object.union(module(hardened_options), {
+		"image": "docker.io/contoso/server:1",
+		"placeholders": [{"value": "${X}", "path": ["env", "A", "value"]}],
+	})
+	ids(edge_module.deny) == {"SG-EDGE-006", "SG-EDGE-007"} with input as elsewhere
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+}
+
+test_host_ipc_and_uts_are_denied if {
+	doc := module(with_host({"IpcMode": "host", "UTSMode": "host"}))
+	ids(edge_module.deny) == {"SG-EDGE-012", "SG-EDGE-013"} with input as doc
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+	paths(edge_module.deny, "SG-EDGE-012") == {["createOptions", "HostConfig", "IpcMode"]} with input as doc
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+	paths(edge_module.deny, "SG-EDGE-013") == {["createOptions", "HostConfig", "UTSMode"]} with input as doc
+		with data.config.edge as edge_data
+		with data.config.registries.allowed as registries
+	count(edge_module.deny) == 0 with input as module(with_host({"IpcMode": "shareable", "UTSMode": ""}))
 		with data.config.edge as edge_data
 		with data.config.registries.allowed as registries
 }

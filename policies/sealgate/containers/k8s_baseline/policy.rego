@@ -27,6 +27,18 @@ allowed_apparmor_annotation(value) if {
 	startswith(value, "localhost/")
 }
 
+# Where a container names a host for the kubelet to reach: its probes and lifecycle handlers.
+host_handlers := [
+	["livenessProbe"],
+	["readinessProbe"],
+	["startupProbe"],
+	["lifecycle", "postStart"],
+	["lifecycle", "preStop"],
+]
+
+# The container itself (Kubernetes allows these two loopback addresses since 1.34's control).
+loopback_hosts := {"", "127.0.0.1", "::1"}
+
 # METADATA
 # title: Privileged container
 # description: >-
@@ -271,5 +283,38 @@ deny contains finding if {
 		"SG-K8S-011",
 		sprintf("the pod sets unsafe sysctl %v", [name]),
 		array.concat(pod.path, ["securityContext", "sysctls", k, "name"]),
+	)
+}
+
+# METADATA
+# title: Probe or lifecycle handler names a host
+# description: >-
+#   The baseline Pod Security Standard (Kubernetes 1.34 and later) forbids `host` in the
+#   httpGet and tcpSocket actions of probes (liveness, readiness, startup) and lifecycle
+#   handlers (postStart, preStop): the kubelet connects to that host from the node, so a pod
+#   can make the node reach node-local and internal endpoints that network policy does not
+#   cover. Only 127.0.0.1 and ::1 are allowed.
+# custom:
+#   id: SG-K8S-019
+#   severity: high
+#   remediation: >-
+#     Remove `host` (the kubelet then probes the pod's own IP) or set it to 127.0.0.1 or ::1.
+deny contains finding if {
+	some c in containers
+	some handler_path in host_handlers
+	handler := object.get(c.container, handler_path, null)
+	is_object(handler)
+	some action in ["httpGet", "tcpSocket"]
+	host := object.get(handler, [action, "host"], null)
+	host != null
+	not host in loopback_hosts
+	field := concat(".", array.concat(handler_path, [action, "host"]))
+	finding := data.sealgate.lib.findings.finding(
+		"SG-K8S-019",
+		sprintf(
+			"%s sets %s %v; only 127.0.0.1 and ::1 are allowed",
+			[data.sealgate.lib.kubernetes.describe(c), field, host],
+		),
+		array.concat(array.concat(c.path, handler_path), [action, "host"]),
 	)
 }

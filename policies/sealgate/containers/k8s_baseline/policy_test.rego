@@ -239,3 +239,46 @@ test_findings_are_well_formed if {
 		f.path[0] == "spec"
 	}
 }
+
+with_handler([probe], handler) := object.union(app, {probe: handler})
+
+with_handler(["lifecycle", hook], handler) := object.union(app, {"lifecycle": {hook: handler}})
+
+test_probe_and_lifecycle_hosts if {
+	every handler_path in k8s_baseline.host_handlers {
+		every action in ["httpGet", "tcpSocket"] {
+			container := with_handler(handler_path, {action: {"host": "bad.host", "port": 80}})
+			expected := array.concat(
+				array.concat(["spec", "template", "spec", "containers", 0], handler_path),
+				[action, "host"],
+			)
+			paths(k8s_baseline.deny, "SG-K8S-019") == {expected} with input as deployment({"containers": [container]})
+		}
+	}
+}
+
+test_probe_hosts_in_init_containers_and_messages if {
+	readiness := {"readinessProbe": {"tcpSocket": {"host": "8.8.8.8", "port": 80}}}
+	init := object.union(object.union(app, {"name": "init"}), readiness)
+	findings := k8s_baseline.deny with input as pod({"containers": [app], "initContainers": [init]})
+	[found] := [f | some f in findings; f.id == "SG-K8S-019"]
+	found.path == ["spec", "initContainers", 0, "readinessProbe", "tcpSocket", "host"]
+	found.msg == "init container init sets readinessProbe.tcpSocket.host 8.8.8.8; only 127.0.0.1 and ::1 are allowed"
+}
+
+test_loopback_and_absent_probe_hosts_pass if {
+	every host in ["127.0.0.1", "::1", "", null] {
+		probe := {"livenessProbe": {"httpGet": {"host": host, "path": "/", "port": 80}}}
+		count(k8s_baseline.deny) == 0 with input as pod({"containers": [object.union(app, probe)]})
+	}
+	plain := {
+		"livenessProbe": {"httpGet": {"path": "/", "port": 80}},
+		"lifecycle": {"preStop": {"exec": {"command": ["sleep", "5"]}}},
+	}
+	count(k8s_baseline.deny) == 0 with input as pod({"containers": [object.union(app, plain)]})
+}
+
+test_malformed_probes_do_not_fail if {
+	odd := {"livenessProbe": "yes", "lifecycle": ["postStart"], "readinessProbe": {"httpGet": "x"}}
+	count(k8s_baseline.deny) == 0 with input as pod({"containers": [object.union(app, odd)]})
+}
