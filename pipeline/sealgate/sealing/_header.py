@@ -12,13 +12,14 @@ import base64
 import binascii
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from sealgate.errors import VerificationError
 from sealgate.sealing import _stream as stream
 from sealgate.sealing._canonical import JSONValue, canonical_json
+from sealgate.sealing._oms import SHA256_SHARDS, Hashing
 from sealgate.sealing._paths import check_header_path, check_no_prefix_conflicts
 from sealgate.sealing.recipients import WrappedKey
 
@@ -67,6 +68,7 @@ class SealHeader:
     signature_sha256: str
     files: tuple[SealedFile, ...]
     recipients: tuple[WrappedKey, ...]
+    hashing: Hashing = field(default_factory=Hashing)  # the OMS serialization of model.sig
 
     @property
     def total_size(self) -> int:
@@ -93,6 +95,7 @@ class SealHeader:
                 "tag_size": stream.TAG_BYTES,
             },
             "ciphertext_digest": self.ciphertext_digest_algorithm,
+            "hashing": _hashing_document(self.hashing),
             "signature": {"path": SIGNATURE_FILE, "sha256": self.signature_sha256},
             "files": [
                 {
@@ -119,6 +122,26 @@ class SealHeader:
             ],
         }
         return canonical_json(document)
+
+
+def _hashing_document(hashing: Hashing) -> dict[str, JSONValue]:
+    document: dict[str, JSONValue] = {"method": hashing.method}
+    if hashing.shard_size is not None:
+        document["shard_size"] = hashing.shard_size
+    return document
+
+
+def _parse_hashing(raw: Any) -> Hashing:
+    method = raw.get("method") if isinstance(raw, dict) else None
+    keys = {"method", "shard_size"} if method == SHA256_SHARDS else {"method"}
+    entry = _fields(raw, keys, "hashing")
+    hashing = Hashing(_str(entry["method"], "hashing.method"), entry.get("shard_size"))
+    if hashing.shard_size is not None:
+        _int(hashing.shard_size, "hashing.shard_size", 1, 1 << 62)
+    problem = hashing.problem()
+    if problem:
+        raise VerificationError(f"seal header: unsupported hashing ({problem})")
+    return hashing
 
 
 def _fields(value: Any, keys: set[str], where: str) -> dict[str, Any]:
@@ -201,6 +224,7 @@ def parse_header(payload: bytes) -> SealHeader:
             "seal_id",
             "cipher",
             "ciphertext_digest",
+            "hashing",
             "signature",
             "files",
             "recipients",
@@ -247,6 +271,7 @@ def parse_header(payload: bytes) -> SealHeader:
         signature_sha256=_hex64(signature["sha256"], "signature.sha256"),
         files=files,
         recipients=tuple(_parse_recipient(raw, i) for i, raw in enumerate(raw_recipients)),
+        hashing=_parse_hashing(top["hashing"]),
     )
     if header.to_payload() != payload:
         raise VerificationError("seal header: payload is not in canonical form")

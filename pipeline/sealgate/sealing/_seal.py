@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from sealgate._cores import usable_cores
 from sealgate.errors import InputError
 from sealgate.sealing import _envelope as envelope
 from sealgate.sealing import _oms as oms
@@ -34,8 +35,10 @@ from sealgate.sealing._header import (
     ciphertext_name,
     name_problem,
 )
+from sealgate.sealing._oms import Hashing
 from sealgate.sealing._paths import ModelFile, open_regular_nofollow, walk_model
 from sealgate.sealing._progress import ProgressCallback, ProgressMeter
+from sealgate.sealing._range_digests import RangeDigests, WholeDigest
 from sealgate.sealing._signing_keys import signing_key_id
 from sealgate.sealing._workers import (
     BackgroundHasher,
@@ -43,6 +46,7 @@ from sealgate.sealing._workers import (
     default_workers,
     read_into_exact,
     run_jobs,
+    sequential_source,
     write_all,
 )
 from sealgate.sealing.recipients import Recipient
@@ -55,6 +59,7 @@ class SealOptions:
     chunk_size: int = DEFAULT_CHUNK_SIZE
     ciphertext_digest: str = DEFAULT_CIPHERTEXT_DIGEST
     workers: int = field(default_factory=default_workers)
+    hashing: Hashing = field(default_factory=Hashing)
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,7 @@ class SealSummary:
 
 @dataclass(frozen=True)
 class _SealedFileResult:
-    plaintext_sha256: bytes
+    plaintext_digests: tuple[bytes, ...]
     ciphertext_digest: str
 
 
@@ -84,6 +89,7 @@ def _seal_file(
     options: SealOptions,
     meter: ProgressMeter,
     stop: threading.Event,
+    hash_threads: int,
 ) -> _SealedFileResult:
     try:
         source_fd = open_regular_nofollow(source_path)
@@ -91,14 +97,21 @@ def _seal_file(
         raise InputError(
             f"{source_path}: cannot open: {exc.strerror or 'not a regular file'}"
         ) from None
-    plaintext_hash = BackgroundHasher(hashlib.sha256(), options.chunk_size)
-    ciphertext_hash = new_ciphertext_hash(options.ciphertext_digest)
-    ciphertext_buffer = memoryview(bytearray(options.chunk_size + stream.TAG_BYTES))
+    # Plaintext and ciphertext are each hashed on a thread of their own, so reading, AES-GCM
+    # and writing (this thread) overlap with both digests.
+    plaintext_hash = BackgroundHasher(
+        RangeDigests(options.hashing, threads=hash_threads), options.chunk_size
+    )
+    ciphertext_hash = BackgroundHasher(
+        WholeDigest(new_ciphertext_hash(options.ciphertext_digest)),
+        options.chunk_size + stream.TAG_BYTES,
+    )
     try:
         with (
             os.fdopen(source_fd, "rb", buffering=0) as source,
             target_path.open("xb", buffering=0) as target,
         ):
+            sequential_source(source.fileno())
             chunks = stream.chunk_count(model_file.size, options.chunk_size)
             remaining = model_file.size
             for counter in range(chunks):
@@ -111,17 +124,19 @@ def _seal_file(
                     raise InputError(f"{source_path}: file shrank while sealing")
                 remaining -= wanted
                 plaintext_hash.submit(buffer, wanted)  # hashed on its thread, read-only here
-                ciphertext = ciphertext_buffer[: wanted + stream.TAG_BYTES]
+                sealed = ciphertext_hash.buffer()
+                ciphertext = memoryview(sealed)[: wanted + stream.TAG_BYTES]
                 cipher.encrypt_chunk_into(counter, counter == chunks - 1, plaintext, ciphertext)
-                ciphertext_hash.update(ciphertext)
+                ciphertext_hash.submit(sealed, len(ciphertext))
                 write_all(target, ciphertext)
                 meter.advance(wanted)
             if source.read(1):
                 raise InputError(f"{source_path}: file grew while sealing")
             os.fsync(target.fileno())
-        return _SealedFileResult(plaintext_hash.digest(), ciphertext_hash.digest().hex())
+        return _SealedFileResult(plaintext_hash.digests(), ciphertext_hash.digests()[0].hex())
     finally:
         plaintext_hash.close()
+        ciphertext_hash.close()
 
 
 def _check_options(
@@ -142,6 +157,9 @@ def _check_options(
         raise InputError(f"chunk size must be within [{MIN_CHUNK_SIZE}, {MAX_CHUNK_SIZE}] bytes")
     if options.ciphertext_digest not in CIPHERTEXT_DIGESTS:
         raise InputError(f"ciphertext digest must be one of {', '.join(CIPHERTEXT_DIGESTS)}")
+    problem = options.hashing.problem()
+    if problem:
+        raise InputError(problem)
 
 
 def seal_model(
@@ -163,6 +181,8 @@ def seal_model(
     data_key = secrets.token_bytes(stream.DATA_KEY_BYTES)
     seal_id = secrets.token_bytes(SEAL_ID_BYTES)
     meter = ProgressMeter(progress, "seal", sum(f.size for f in model_files))
+    # A BLAKE3 digest may spread over the cores that files in flight leave idle.
+    hash_threads = max(1, usable_cores() // max(1, min(options.workers, len(model_files))))
 
     with StagingDirectory(out_dir) as staging:
         (staging.path / PAYLOAD_DIR).mkdir(mode=0o700)
@@ -180,6 +200,7 @@ def seal_model(
                     options,
                     meter,
                     stop,
+                    hash_threads,
                 )
 
             return run
@@ -187,7 +208,9 @@ def seal_model(
         results = run_jobs([job(i, f) for i, f in enumerate(model_files)], options.workers)
         signature = oms.build_signature(
             name,
-            {f.path: r.plaintext_sha256 for f, r in zip(model_files, results, strict=True)},
+            options.hashing,
+            {f.path: r.plaintext_digests for f, r in zip(model_files, results, strict=True)},
+            {f.path: f.size for f in model_files},
             signing_key,
         )
         (staging.path / SIGNATURE_FILE).write_bytes(signature)
@@ -209,6 +232,7 @@ def seal_model(
                 for i, (f, r) in enumerate(zip(model_files, results, strict=True))
             ),
             recipients=(),
+            hashing=options.hashing,
         )
         context = header.data_key_context()
         header = dataclasses.replace(
