@@ -38,8 +38,8 @@ from sealgate.sealing._range_digests import RangeDigests, WholeDigest
 from sealgate.sealing._trust import TrustPolicy
 from sealgate.sealing._verify import VerifiedSeal, verify_signed
 from sealgate.sealing._workers import (
-    BackgroundHasher,
     Cancelled,
+    chunk_hasher,
     default_workers,
     read_into_exact,
     run_jobs,
@@ -132,12 +132,14 @@ def _unseal_file(
         0o600,
         dir_fd=staging.fd,
     )
-    plaintext_hash = BackgroundHasher(
-        RangeDigests(header.hashing, threads=hash_threads), header.chunk_size
+    background = hash_threads > 1  # cores to spare: see sealing._workers.InlineHasher
+    plaintext_hash = chunk_hasher(
+        RangeDigests(header.hashing, threads=hash_threads), header.chunk_size, background
     )
-    ciphertext_hash = BackgroundHasher(
+    ciphertext_hash = chunk_hasher(
         WholeDigest(new_ciphertext_hash(header.ciphertext_digest_algorithm)),
         header.chunk_size + stream.TAG_BYTES,
+        background,
     )
     try:
         with (

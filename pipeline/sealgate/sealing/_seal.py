@@ -41,8 +41,8 @@ from sealgate.sealing._progress import ProgressCallback, ProgressMeter
 from sealgate.sealing._range_digests import RangeDigests, WholeDigest
 from sealgate.sealing._signing_keys import signing_key_id
 from sealgate.sealing._workers import (
-    BackgroundHasher,
     Cancelled,
+    chunk_hasher,
     default_workers,
     read_into_exact,
     run_jobs,
@@ -97,14 +97,16 @@ def _seal_file(
         raise InputError(
             f"{source_path}: cannot open: {exc.strerror or 'not a regular file'}"
         ) from None
-    # Plaintext and ciphertext are each hashed on a thread of their own, so reading, AES-GCM
-    # and writing (this thread) overlap with both digests.
-    plaintext_hash = BackgroundHasher(
-        RangeDigests(options.hashing, threads=hash_threads), options.chunk_size
+    # With cores to spare (fewer files than cores), plaintext and ciphertext are each hashed
+    # on a thread of their own, overlapping with reading, AES-GCM and writing on this one.
+    background = hash_threads > 1
+    plaintext_hash = chunk_hasher(
+        RangeDigests(options.hashing, threads=hash_threads), options.chunk_size, background
     )
-    ciphertext_hash = BackgroundHasher(
+    ciphertext_hash = chunk_hasher(
         WholeDigest(new_ciphertext_hash(options.ciphertext_digest)),
         options.chunk_size + stream.TAG_BYTES,
+        background,
     )
     try:
         with (
