@@ -124,7 +124,7 @@ class _Resource:
 def _resources(
     hashing: Hashing, digests: Mapping[str, Sequence[bytes]], sizes: Mapping[str, int]
 ) -> list[_Resource]:
-    resources = []
+    resources: list[_Resource] = []
     for path, file_digests in digests.items():
         ranges = hashing.ranges(sizes[path])
         if len(ranges) != len(file_digests):
