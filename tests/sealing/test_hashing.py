@@ -255,3 +255,29 @@ def test_cli_seal_hashing_option_is_recorded_and_verified(tmp_path: Path) -> Non
     )
     assert refused.returncode == 2
     assert "md5" in refused.stderr
+
+
+@pytest.mark.parametrize("name", sorted(HASHINGS))
+def test_one_file_hashed_on_its_own_threads_round_trips(
+    name: str, tmp_path: Path, shm_dir: Path, keyset: KeySet, trust, identity
+) -> None:
+    """Fewer files than cores: digests on background threads (BLAKE3 over several)."""
+    model = tmp_path / "model"
+    model.mkdir()
+    content = random.Random(5).randbytes(2 * SHARD + 999)
+    (model / "weights.bin").write_bytes(content)
+    seal_model(
+        model,
+        tmp_path / "sealed",
+        name="demo",
+        version="1",
+        signing_key=load_signing_private_key(keyset.path("signer.key")),
+        recipients=[parse_recipient(f"local:{keyset.path('rcpt.pub')}")],
+        options=SealOptions(chunk_size=100_000, workers=1, hashing=HASHINGS[name]),
+    )
+    into = shm_dir / "unsealed"
+    unseal_model(tmp_path / "sealed", into, identities=[identity], trust=trust, workers=1)
+    assert (into / "weights.bin").read_bytes() == content
+    ms_verifying.Config().use_elliptic_key_verifier(
+        public_key=keyset.path("signer.pub")
+    ).set_hashing_config(_ms_config(name)).verify(into, tmp_path / "sealed" / "model.sig")
