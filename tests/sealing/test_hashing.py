@@ -229,9 +229,11 @@ def test_cli_seal_hashing_option_is_recorded_and_verified(tmp_path: Path) -> Non
         "sealed",
         "--hashing",
         "blake3",
+        "--json",
         cwd=tmp_path,
     )
     assert sealed.returncode == 0, sealed.stderr
+    assert json.loads(sealed.stdout)["hashing"] == "blake3"
     opened = envelope.open_envelope((tmp_path / "sealed" / HEADER_FILE).read_bytes(), PAYLOAD_TYPE)
     assert json.loads(opened.payload)["hashing"] == {"method": "blake3"}
     verified = run_cli("verify", "sealed", "--trust", "signer.pub", cwd=tmp_path)

@@ -73,6 +73,7 @@ class SealSummary:
     plaintext_bytes: int
     ciphertext_bytes: int
     recipients: tuple[str, ...]
+    hashing: str = "sha256"  # the OMS serialization of model.sig
 
 
 @dataclass(frozen=True)
@@ -255,4 +256,5 @@ def seal_model(
         plaintext_bytes=header.total_size,
         ciphertext_bytes=header.total_ciphertext_size,
         recipients=tuple(f"{r.type_name}:{r.key_id}" for r in recipients),
+        hashing=options.hashing.method,
     )
