@@ -217,20 +217,26 @@ def verdict(ok: bool) -> str:
 
 def report(title: str, runs: dict[str, list[Run]], load_before: str, load_after: str) -> None:
     median = {label: statistics.median(r.seconds for r in rs) for label, rs in runs.items()}
+    cpu = {label: statistics.median(r.cpu_seconds for r in rs) for label, rs in runs.items()}
     copy = median["cp -r"]
     sign = median["model_signing sign key"]
     print(f"\n{title}\n  {load_before} before, {load_after} after")
     print(
-        f"  {'command':<36}{'median s':>9}{'min s':>8}{'CPU s':>7}{'RSS MiB':>9}"
-        f"{'x cp -r':>9}{'x ms sign':>11}"
+        f"  {'command':<36}{'median s':>9}{'min s':>8}{'x cp -r':>9}{'x ms sign':>11}"
+        f"{'CPU s':>7}{'CPU x cp':>10}{'CPU x ms':>10}{'RSS MiB':>9}"
     )
     for label, rs in runs.items():
         print(
             f"  {label:<36}{median[label]:>9.2f}{min(r.seconds for r in rs):>8.2f}"
-            f"{statistics.median(r.cpu_seconds for r in rs):>7.2f}"
-            f"{max(r.peak_rss_mib for r in rs):>9.1f}"
             f"{median[label] / copy:>9.2f}{median[label] / sign:>11.2f}"
+            f"{cpu[label]:>7.2f}{cpu[label] / cpu['cp -r']:>10.2f}"
+            f"{cpu[label] / cpu['model_signing sign key']:>10.2f}"
+            f"{max(r.peak_rss_mib for r in rs):>9.1f}"
         )
+    print(
+        "  (CPU s = user + system of the whole process; on a loaded machine it is the steadier"
+        " figure, and CPU s / cores bounds the wall time a quiet machine can reach)"
+    )
     seal = next(label for label in runs if label.startswith("sealgate seal"))
     rss = max(r.peak_rss_mib for label in (seal, "sealgate unseal") for r in runs[label])
     checks = [

@@ -173,7 +173,6 @@ def _unseal_file(
                 meter.advance(wanted)
             if source.read(1):
                 raise VerificationError(f"{sealed_file.path}: ciphertext has trailing data")
-            os.fsync(target.fileno())
         if ciphertext_hash.digests()[0].hex() != sealed_file.ciphertext_digest:
             raise VerificationError(
                 f"{sealed_file.path}: ciphertext digest does not match the seal"

@@ -135,7 +135,6 @@ def _seal_file(
                 meter.advance(wanted)
             if source.read(1):
                 raise InputError(f"{source_path}: file grew while sealing")
-            os.fsync(target.fileno())
         return _SealedFileResult(plaintext_hash.digests(), ciphertext_hash.digests()[0].hex())
     finally:
         plaintext_hash.close()
