@@ -283,3 +283,17 @@ def test_one_file_hashed_on_its_own_threads_round_trips(
     ms_verifying.Config().use_elliptic_key_verifier(
         public_key=keyset.path("signer.pub")
     ).set_hashing_config(_ms_config(name)).verify(into, tmp_path / "sealed" / "model.sig")
+
+
+def test_a_file_list_needing_too_many_digests_is_refused_before_parsing(keyset: KeySet) -> None:
+    public_key = parse_signing_public_key(keyset.path("signer.pub").read_bytes(), "signer.pub")
+    sizes = {"huge.bin": (oms.MAX_RESOURCES + 1) * SHARD}
+    with pytest.raises(VerificationError, match="more than"):
+        oms.signed_digests(b"not even read", public_key, HASHINGS["sha256-shards"], sizes)
+
+
+def test_a_deeply_nested_bundle_is_a_one_line_verification_error(keyset: KeySet) -> None:
+    public_key = parse_signing_public_key(keyset.path("signer.pub").read_bytes(), "signer.pub")
+    nested = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(VerificationError, match="not an OpenSSF"):
+        oms.signed_digests(nested, public_key, Hashing(), {"a": 1})

@@ -49,6 +49,7 @@ DEFAULT_HASHING = SHA256
 DEFAULT_SHARD_SIZE = 1_000_000_000  # model_signing's default, so its API verifies unconfigured
 MIN_SHARD_SIZE = 1024 * 1024
 MAX_SHARD_SIZE = 1 << 40
+MAX_RESOURCES = 1_000_000  # digests in one model.sig, checked before any is built or parsed
 _DIGEST_BYTES = 32
 
 
@@ -84,6 +85,9 @@ class Hashing:
         elif self.shard_size is not None:
             return f"{self.method} has no shard size"
         return None
+
+    def range_count(self, size: int) -> int:
+        return 1 if self.shard_size is None else -(-size // self.shard_size)
 
     def ranges(self, size: int) -> list[tuple[int, int]]:
         """The byte ranges that get one digest each (no shard for an empty file)."""
@@ -228,7 +232,7 @@ def _signed_statement(data: bytes, public_key: ec.EllipticCurvePublicKey) -> Any
         raise _fail("signature does not verify with the signer key") from None
     try:
         return json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise _fail("the signed statement is not JSON") from None
 
 
@@ -259,6 +263,8 @@ def signed_digests(
 
     The bundle must use the serialization ``hashing`` names (the seal header's, already
     verified) and sign exactly the expected ranges of exactly the expected files."""
+    if sum(hashing.range_count(size) for size in sizes.values()) > MAX_RESOURCES:
+        raise _fail(f"more than {MAX_RESOURCES} digests for this hashing")
     statement = _signed_statement(data, public_key)
     try:
         predicate = statement["predicate"]

@@ -184,6 +184,8 @@ def seal_model(
     seal_id = secrets.token_bytes(SEAL_ID_BYTES)
     meter = ProgressMeter(progress, "seal", sum(f.size for f in model_files))
     # A BLAKE3 digest may spread over the cores that files in flight leave idle.
+    if sum(options.hashing.range_count(f.size) for f in model_files) > oms.MAX_RESOURCES:
+        raise InputError(f"{model_dir}: more than {oms.MAX_RESOURCES} digests for this hashing")
     hash_threads = max(1, usable_cores() // max(1, min(options.workers, len(model_files))))
 
     with StagingDirectory(out_dir) as staging:
