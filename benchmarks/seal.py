@@ -1,32 +1,43 @@
-"""Seal, verify and unseal throughput and peak memory on a generated model.
+"""Whole-process sealing cost against a plain copy and against ``model_signing``, in one run.
 
-Baseline, measured in the same run over the same bytes: plain SHA-256 + AES-256-GCM in one
-thread (what a naive one-pass sealer costs). Each phase runs in its own child process so its
-peak RSS (``ru_maxrss``) is that phase's alone. Targets: seal and unseal >= 1.5 GB/s on two
-cores, peak RSS < 128 MiB.
+Every command runs as its own process over the same model on tmpfs, the way a user runs it:
+interpreter start, imports, hashing, encryption, writing. Repetitions alternate the commands
+(so load on a shared machine hits them alike); the median is reported, with CPU time (user +
+system) and peak RSS from ``wait4``. Commands:
 
-    python benchmarks/seal.py [--size 2GiB] [--files 4] [--ciphertext-digest blake3|sha256]
+- ``cp -r`` of the model (the floor: every byte read and written once);
+- ``model_signing sign key`` and ``model_signing verify key`` (SHA-256 per file, its CLI);
+- ``sealgate seal --hashing H`` (hash + encrypt + sign + write) and ``sealgate unseal``.
+
+Targets (2 GiB, 4 files, 2 cores, default hashing): seal and unseal within 1.15x of ``cp -r``,
+seal within 1.2x of ``model_signing sign key``, peak RSS < 128 MiB. The single-file case
+repeats the comparison for one file with a hashing two cores can share.
+
+    python benchmarks/seal.py [--size 2GiB] [--files 4] [--hashing sha256] [--repeat 3]
+                              [--single-file-hashing blake3 | --no-single-file]
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
-import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-CHUNK = 1024 * 1024
+CHUNK = 8 << 20
 UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+HASHINGS = ("sha256", "sha256-shards", "blake3")
+COPY_RATIO = 1.15
+SIGN_RATIO = 1.2
+RSS_LIMIT_MIB = 128
 
 
 def parse_size(text: str) -> int:
@@ -36,11 +47,17 @@ def parse_size(text: str) -> int:
     return int(value)
 
 
+def tool(name: str) -> str:
+    """A console script beside this interpreter (the venv's), else on PATH."""
+    beside = Path(sys.executable).with_name(name)
+    return str(beside) if beside.exists() else (shutil.which(name) or name)
+
+
 def make_model(root: Path, size: int, files: int) -> None:
     """Incompressible bytes from an AES-CTR keystream (much faster than os.urandom)."""
     root.mkdir(parents=True)
     per_file = size // files
-    stream = Cipher(algorithms.AES(os.urandom(32)), modes.CTR(os.urandom(16))).encryptor()
+    keystream = Cipher(algorithms.AES(os.urandom(32)), modes.CTR(os.urandom(16))).encryptor()
     zeros = bytes(CHUNK)
     for index in range(files):
         target = root / ("weights" if index else "") / f"model-{index:05d}.safetensors"
@@ -49,237 +66,241 @@ def make_model(root: Path, size: int, files: int) -> None:
         with target.open("wb") as handle:
             while remaining:
                 step = min(CHUNK, remaining)
-                handle.write(stream.update(zeros[:step]))
+                handle.write(keystream.update(zeros[:step]))
                 remaining -= step
 
 
-def warm(root: Path) -> None:
-    for path in sorted(root.rglob("*")):
-        if path.is_file():
-            with path.open("rb", buffering=0) as handle:
-                while handle.read(8 * CHUNK):
-                    pass
-
-
-# --- phases, each run in a child process --------------------------------------------------
-
-
-def phase_baseline(work: Path, _: argparse.Namespace) -> int:
-    aead = AESGCM(os.urandom(32))
-    nonce = os.urandom(12)
-    plaintext = memoryview(bytearray(CHUNK))
-    ciphertext = memoryview(bytearray(CHUNK + 16))
-    total = 0
-    for path in sorted((work / "model").rglob("*")):
-        if path.is_file():
-            digest = hashlib.sha256()
-            with path.open("rb", buffering=0) as handle:
-                while count := handle.readinto(plaintext):
-                    digest.update(plaintext[:count])
-                    aead.encrypt_into(nonce, plaintext[:count], None, ciphertext[: count + 16])
-                    total += count
-    return total
-
-
-def phase_copy(work: Path, _: argparse.Namespace) -> int:
-    """Only read and write the bytes (no crypto): the cost of new tmpfs or page-cache pages."""
-    buffer = memoryview(bytearray(CHUNK))
-    total = 0
-    target = work / "copy"
-    target.mkdir()
-    for path in sorted((work / "model").rglob("*")):
-        if path.is_file():
-            with path.open("rb", buffering=0) as src, (target / path.name).open("wb") as dst:
-                while count := src.readinto(buffer):
-                    dst.write(buffer[:count])
-                    total += count
-    return total
-
-
-def phase_seal(work: Path, args: argparse.Namespace) -> int:
-    from sealgate.sealing import (
-        SealOptions,
-        load_signing_private_key,
-        parse_recipient,
-        seal_model,
-    )
-
-    summary = seal_model(
-        work / "model",
-        work / "sealed",
-        name="bench",
-        version="1",
-        signing_key=load_signing_private_key(work / "signer.key"),
-        recipients=[parse_recipient(f"local:{work / 'rcpt.pub'}")],
-        options=SealOptions(ciphertext_digest=args.ciphertext_digest),
-    )
-    return summary.plaintext_bytes
-
-
-def phase_verify(work: Path, _: argparse.Namespace) -> int:
-    from sealgate.sealing import load_trust, verify_sealed
-
-    return verify_sealed(work / "sealed", load_trust(work / "signer.pub")).header.total_size
-
-
-def phase_unseal(work: Path, args: argparse.Namespace) -> int:
-    from sealgate.runtime import unseal_model
-    from sealgate.sealing import load_trust, parse_identity
-
-    summary = unseal_model(
-        work / "sealed",
-        Path(args.unseal_into),
-        identities=[parse_identity(f"local:{work / 'rcpt.key'}")],
-        trust=load_trust(work / "signer.pub"),
-        allow_disk=args.allow_disk,
-    )
-    return summary.plaintext_bytes
-
-
-PHASES = {
-    "baseline": phase_baseline,
-    "copy": phase_copy,
-    "seal": phase_seal,
-    "verify": phase_verify,
-    "unseal": phase_unseal,
-}
-
-
-def _reset(phase: str, work: Path, args: argparse.Namespace) -> None:
-    """Remove what the previous repetition of ``phase`` wrote."""
-    if phase == "seal":
-        _remove(work / "sealed")
-    elif phase == "copy":
-        _remove(work / "copy")
-    elif phase == "unseal":
-        _remove(Path(args.unseal_into))
-
-
-def run_child(args: argparse.Namespace) -> None:
-    import sealgate.runtime
-    import sealgate.sealing  # noqa: F401 - imported before the clock starts
-
-    work = Path(args.workdir)
-    runs = []
-    for _ in range(args.repeat):
-        _reset(args.phase, work, args)
-        start = time.perf_counter()
-        processed = PHASES[args.phase](work, args)
-        runs.append(time.perf_counter() - start)
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(
-        json.dumps(
-            {
-                "seconds": min(runs),
-                "first": runs[0],
-                "bytes": processed,
-                "peak_rss_mib": peak_kib / 1024,
-            }
-        )
-    )
-
-
-def measure(phase: str, work: Path, args: argparse.Namespace, extra: list[str]) -> dict:
-    command = [
-        sys.executable,
-        __file__,
-        "--phase",
-        phase,
-        "--workdir",
-        str(work),
-        "--ciphertext-digest",
-        args.ciphertext_digest,
-        "--repeat",
-        str(args.repeat),
-        *extra,
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, check=True)
-    return json.loads(result.stdout)
-
-
-def _remove(path: Path) -> None:
-    for root, dirs, _ in os.walk(path):
-        for name in dirs:
-            Path(root, name).chmod(0o700)
-    if path.exists():
+def remove(path: Path) -> None:
+    """Remove a tree, including unsealed directories (0500) and files (0400)."""
+    if not path.exists() and not path.is_symlink():
+        return
+    if path.is_dir() and not path.is_symlink():
         path.chmod(0o700)
+        for root, dirs, _ in os.walk(path):
+            for name in dirs:
+                Path(root, name).chmod(0o700)
         shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    cpu_seconds: float
+    peak_rss_mib: float
+
+
+@dataclass(frozen=True)
+class Step:
+    label: str
+    argv: list[str]
+    outputs: tuple[Path, ...]
+
+    def run(self) -> Run:
+        for output in self.outputs:
+            remove(output)
+        start = time.perf_counter()
+        process = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+        if process.returncode != 0:
+            raise SystemExit(f"{self.label} failed ({process.returncode}): {stderr.strip()}")
+        return Run(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+
+
+def steps(work: Path, hashing: str) -> list[Step]:
+    model, sealed, unsealed = work / "model", work / "sealed", work / "unsealed"
+    sealgate, model_signing = tool("sealgate"), tool("model_signing")
+    signer_key, signer_pub = str(work / "signer.key"), str(work / "signer.pub")
+    oms_sig = work / "model_signing.sig"
+    return [
+        Step("cp -r", ["cp", "-r", str(model), str(work / "copy")], (work / "copy",)),
+        Step(
+            "model_signing sign key",
+            [
+                model_signing,
+                "sign",
+                "key",
+                "--private_key",
+                signer_key,
+                "--signature",
+                str(oms_sig),
+                str(model),
+            ],
+            (oms_sig,),
+        ),
+        Step(
+            f"sealgate seal --hashing {hashing}",
+            [
+                sealgate,
+                "seal",
+                str(model),
+                "--name",
+                "bench",
+                "--version",
+                "1",
+                "--sign-key",
+                signer_key,
+                "--recipient",
+                f"local:{work / 'rcpt.pub'}",
+                "--out",
+                str(sealed),
+                "--hashing",
+                hashing,
+                "--json",
+            ],
+            (sealed,),
+        ),
+        Step(
+            "model_signing verify key",
+            [
+                model_signing,
+                "verify",
+                "key",
+                "--signature",
+                str(oms_sig),
+                "--public_key",
+                signer_pub,
+                str(model),
+            ],
+            (),
+        ),
+        Step(
+            "sealgate unseal",
+            [
+                sealgate,
+                "unseal",
+                str(sealed),
+                "--into",
+                str(unsealed),
+                "--identity",
+                f"local:{work / 'rcpt.key'}",
+                "--trust",
+                signer_pub,
+                "--json",
+            ],
+            (unsealed,),
+        ),
+    ]
+
+
+def load() -> str:
+    return "load average " + ", ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def measure(work: Path, hashing: str, repeat: int) -> dict[str, list[Run]]:
+    plan = steps(work, hashing)
+    runs: dict[str, list[Run]] = {step.label: [] for step in plan}
+    for _ in range(repeat):
+        for step in plan:  # alternating: every command once per round
+            runs[step.label].append(step.run())
+    return runs
+
+
+def identical(left: Path, right: Path) -> bool:
+    for path in left.rglob("*"):
+        if path.is_file():
+            other = right / path.relative_to(left)
+            with path.open("rb") as a, other.open("rb") as b:
+                while block := a.read(CHUNK):
+                    if block != b.read(CHUNK):
+                        return False
+    return True
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def report(title: str, runs: dict[str, list[Run]], load_before: str, load_after: str) -> None:
+    median = {label: statistics.median(r.seconds for r in rs) for label, rs in runs.items()}
+    cpu = {label: statistics.median(r.cpu_seconds for r in rs) for label, rs in runs.items()}
+    copy = median["cp -r"]
+    sign = median["model_signing sign key"]
+    print(f"\n{title}\n  {load_before} before, {load_after} after")
+    print(
+        f"  {'command':<36}{'median s':>9}{'min s':>8}{'x cp -r':>9}{'x ms sign':>11}"
+        f"{'CPU s':>7}{'CPU x cp':>10}{'CPU x ms':>10}{'RSS MiB':>9}"
+    )
+    for label, rs in runs.items():
+        print(
+            f"  {label:<36}{median[label]:>9.2f}{min(r.seconds for r in rs):>8.2f}"
+            f"{median[label] / copy:>9.2f}{median[label] / sign:>11.2f}"
+            f"{cpu[label]:>7.2f}{cpu[label] / cpu['cp -r']:>10.2f}"
+            f"{cpu[label] / cpu['model_signing sign key']:>10.2f}"
+            f"{max(r.peak_rss_mib for r in rs):>9.1f}"
+        )
+    print(
+        "  (CPU s = user + system of the whole process; on a loaded machine it is the steadier"
+        " figure, and CPU s / cores bounds the wall time a quiet machine can reach)"
+    )
+    seal = next(label for label in runs if label.startswith("sealgate seal"))
+    rss = max(r.peak_rss_mib for label in (seal, "sealgate unseal") for r in runs[label])
+    checks = [
+        (f"seal <= {COPY_RATIO}x cp -r", median[seal] / copy, median[seal] <= COPY_RATIO * copy),
+        (
+            f"seal <= {SIGN_RATIO}x model_signing sign",
+            median[seal] / sign,
+            median[seal] <= SIGN_RATIO * sign,
+        ),
+        (
+            f"unseal <= {COPY_RATIO}x cp -r",
+            median["sealgate unseal"] / copy,
+            median["sealgate unseal"] <= COPY_RATIO * copy,
+        ),
+        (f"peak RSS < {RSS_LIMIT_MIB} MiB", rss, rss < RSS_LIMIT_MIB),
+    ]
+    for name, value, ok in checks:
+        print(f"  target {name:<36} {value:>7.2f}  {verdict(ok)}")
+
+
+def run_case(base: Path, size: int, files: int, hashing: str, repeat: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="sealgate-bench-", dir=base) as tmp:
+        work = Path(tmp)
+        make_model(work / "model", size, files)
+        sealgate = tool("sealgate")
+        for kind, prefix in (("signing", "signer"), ("recipient", "rcpt")):
+            subprocess.run(
+                [sealgate, "keys", "generate", kind, "--out", str(work / prefix)],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+        load_before = load()
+        runs = measure(work, hashing, repeat)
+        load_after = load()
+        same = identical(work / "model", work / "unsealed")
+        report(
+            f"{size / (1 << 30):.2f} GiB in {files} file(s) on tmpfs ({base}), "
+            f"{len(os.sched_getaffinity(0))} usable cores, hashing {hashing}, "
+            f"{repeat} alternating rounds; unsealed bytes identical: {same}",
+            runs,
+            load_before,
+            load_after,
+        )
+        for path in (work / "unsealed", work / "copy", work / "sealed"):
+            remove(path)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="2GiB", help="model size, e.g. 2GiB, 256MiB")
     parser.add_argument("--files", type=int, default=4)
-    parser.add_argument("--ciphertext-digest", default="blake3", choices=["blake3", "sha256"])
-    parser.add_argument(
-        "--repeat",
-        type=int,
-        default=3,
-        help="runs per phase; the best is reported (the first is also shown)",
-    )
-    parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
-    parser.add_argument("--workdir", help=argparse.SUPPRESS)
-    parser.add_argument("--unseal-into", help=argparse.SUPPRESS)
-    parser.add_argument("--allow-disk", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--hashing", default="sha256", choices=HASHINGS)
+    parser.add_argument("--single-file-hashing", default="blake3", choices=HASHINGS)
+    parser.add_argument("--no-single-file", action="store_true", help="skip the 1-file case")
+    parser.add_argument("--repeat", type=int, default=3, help="alternating rounds (median)")
+    shm = Path("/dev/shm")  # noqa: S108 - a tmpfs; mkdtemp makes the work directory private
+    parser.add_argument("--dir", type=Path, default=shm, help="a tmpfs directory")
     args = parser.parse_args()
-    if args.phase:
-        run_child(args)
-        return
-
-    from sealgate.sealing import generate_recipient_key, generate_signing_key
-
     size = parse_size(args.size)
-    shm = Path("/dev/shm")  # noqa: S108 - unseal must target tmpfs; mkdtemp makes it private
-    on_shm = shm.is_dir() and shutil.disk_usage(shm).free > 3.3 * size
-    with tempfile.TemporaryDirectory(prefix="sealgate-bench-", dir=shm if on_shm else None) as tmp:
-        work = Path(tmp)
-        make_model(work / "model", size, args.files)
-        warm(work / "model")
-        generate_signing_key(work / "signer")
-        generate_recipient_key(work / "rcpt")
-        into = work / "unsealed"
-        unseal_extra = ["--unseal-into", str(into)] + ([] if on_shm else ["--allow-disk"])
-        results = {
-            "baseline": measure("baseline", work, args, []),
-            "copy": measure("copy", work, args, []),
-            "seal": measure("seal", work, args, []),
-            "verify": measure("verify", work, args, []),
-            "unseal": measure("unseal", work, args, unseal_extra),
-        }
-        identical = (
-            all(
-                (into / p.relative_to(work / "model")).read_bytes() == p.read_bytes()
-                for p in (work / "model").rglob("*")
-                if p.is_file()
-            )
-            if size <= (256 << 20)
-            else None
-        )
-        _remove(into)
-        _remove(work / "copy")
-
-    base_rate = results["baseline"]["bytes"] / results["baseline"]["seconds"] / 1e9
-    print(
-        f"model: {size / (1 << 30):.2f} GiB in {args.files} files on "
-        f"{'tmpfs (/dev/shm)' if on_shm else 'disk (unseal with --allow-disk)'}, "
-        f"{os.cpu_count()} CPUs, ciphertext digest {args.ciphertext_digest}"
-    )
-    print(
-        f"{'phase':<10}{'seconds':>9}{'GB/s':>8}{'x baseline':>12}{'first run GB/s':>16}"
-        f"{'peak RSS MiB':>14}"
-    )
-    for phase, result in results.items():
-        rate = result["bytes"] / result["seconds"] / 1e9
-        first = result["bytes"] / result["first"] / 1e9
-        print(
-            f"{phase:<10}{result['seconds']:>9.2f}{rate:>8.2f}{rate / base_rate:>12.2f}"
-            f"{first:>16.2f}{result['peak_rss_mib']:>14.1f}"
-        )
-    print("baseline: SHA-256 + AES-256-GCM over the same bytes, one thread, no output written;")
-    print("copy: the same bytes only read and written, one thread: the floor cost of new pages;")
-    print("the first run of a phase also pays for first-touch page faults of fresh memory")
-    if identical is not None:
-        print(f"unsealed bytes identical to the model: {identical}")
+    if shutil.disk_usage(args.dir).free < 4.2 * size:
+        raise SystemExit(f"{args.dir}: needs {4.2 * size / (1 << 30):.1f} GiB free")
+    run_case(args.dir, size, args.files, args.hashing, args.repeat)
+    if not args.no_single_file:
+        run_case(args.dir, size, 1, args.single_file_hashing, args.repeat)
 
 
 if __name__ == "__main__":

@@ -76,7 +76,9 @@ def test_seal_signs_the_scan_of_every_file_with_its_digest(keys: Path) -> None:
         ("config.json", "other"),
         ("weights/model.pt", "pytorch"),
     ]
-    assert all(f.sha256 == verified.plaintext_sha256[f.path].hex() for f in scan.files)
+    assert all(
+        f.digests == tuple(d.hex() for d in verified.plaintext_digests[f.path]) for f in scan.files
+    )
     assert [x.id for x in scan.files[1].findings] == ["pickle-unsafe-global"]
     raw = _payload(sealed)["scan"]
     assert raw["scanner"]["name"] == "picklescan" and raw["rules"] == "sealgate.scan/v1"  # type: ignore[index]
@@ -119,7 +121,7 @@ def test_a_scan_naming_other_digests_than_model_sig_is_refused(keys: Path) -> No
     """Signed by the same key, but the scan would speak of bytes that were not sealed."""
     sealed = _seal(keys, {"a.pkl": b.malicious_pickle()})
     document = _payload(sealed)
-    document["scan"]["files"][0].update(sha256="0" * 64, findings=[])  # type: ignore[index]
+    document["scan"]["files"][0].update(digests=["0" * 64], findings=[])  # type: ignore[index]
     _resign(keys, sealed, document)
     with pytest.raises(VerificationError, match="scan names other digests"):
         verify_sealed(sealed, load_trust(keys / "signer.pub"))

@@ -137,6 +137,11 @@ def tree() -> Callable[[Path], dict[str, bytes]]:
     return read_tree
 
 
+def _source_root() -> dict[str, str]:
+    """The sealgate under test when PYTHONPATH selects it (a worktree over an installed one)."""
+    return {"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}
+
+
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """`sealgate ARGS` in a fresh process with a minimal environment, as CI runs it."""
     return subprocess.run(
@@ -146,5 +151,5 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=300,
         check=False,
-        env={"PATH": "/usr/bin:/bin", "CI": "true"},
+        env={"PATH": "/usr/bin:/bin", "CI": "true", **_source_root()},
     )

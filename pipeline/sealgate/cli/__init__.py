@@ -11,23 +11,11 @@ import sys
 
 import click
 
-from sealgate.cli import (  # noqa: F401 (commands)
-    _check,
-    _devices,
-    _keyserver,
-    _platform,
-    _policy,
-    _promotion,
-    _scan,
-    _sealing,
-    _trust,
-)
-from sealgate.cli._app import cli, show_environment_variables
+# Command modules (_check, _sealing, ...) load on first use: see _app.COMMAND_MODULES.
+from sealgate.cli._app import cli
 from sealgate.errors import ExitCode, SealgateError
 
 __all__ = ["cli", "main"]
-
-show_environment_variables(cli)
 
 
 def _fail(message: str, code: ExitCode) -> None:

@@ -110,6 +110,14 @@ def keys_generate(kind: str, prefix: Path, json_output: bool) -> None:
     show_default=True,
     help="Digest of each ciphertext file in the header.",
 )
+@click.option(
+    "--hashing",
+    type=click.Choice(["sha256", "sha256-shards", "blake3"]),
+    default="sha256",
+    show_default=True,
+    help="OMS serialization of model.sig: sha256 per file (model_signing's CLI verifies it), "
+    "sha256 shards or blake3 per file (one large file hashed on several cores).",
+)
 @click.option("--json", "json_output", is_flag=True, help="Print a JSON summary.")
 def seal(
     model_dir: Path,
@@ -120,12 +128,14 @@ def seal(
     out_dir: Path,
     chunk_size: int,
     ciphertext_digest: str,
+    hashing: str,
     json_output: bool,
 ) -> None:
     """Sign and encrypt MODEL_DIR in one streaming pass into a sealed directory."""
     from dataclasses import asdict
 
     from sealgate.sealing import SealOptions, load_signing_private_key, parse_recipient, seal_model
+    from sealgate.sealing._oms import Hashing
 
     signing_key = load_signing_private_key(sign_key)
     parsed = [parse_recipient(spec) for spec in recipients]
@@ -137,7 +147,11 @@ def seal(
             version=model_version,
             signing_key=signing_key,
             recipients=parsed,
-            options=SealOptions(chunk_size=chunk_size, ciphertext_digest=ciphertext_digest),
+            options=SealOptions(
+                chunk_size=chunk_size,
+                ciphertext_digest=ciphertext_digest,
+                hashing=Hashing.named(hashing),
+            ),
             progress=bars,
         )
     from sealgate.promotion import sealed_model_digest

@@ -1,15 +1,17 @@
 """Unseal a verified model into memory-backed storage, atomically, and leave nothing on failure.
 
-Order: destination checks; verification of header, signer, model.sig and every ciphertext
-digest (no key needed); the ``authorize`` hook with the verified facts; unwrapping of the
-data key; streaming decryption into a locked temporary sibling; comparison of every plaintext
-digest with the signed OpenSSF manifest; fsync and one rename. Plaintext files are 0400,
+Order: destination checks; verification of header, signer and model.sig (no key needed);
+the ``authorize`` hook with the verified facts; unwrapping of the data key; one streaming
+pass per file into a locked temporary sibling that authenticates every chunk (AES-GCM),
+computes the ciphertext digest the header binds and the plaintext digests model.sig signs;
+comparison of both with the signed values; fsync and one rename. Nothing is published
+unless every check passed, so folding the ciphertext digest check into the decryption pass
+(instead of a separate verification pass) reads the ciphertext once. Plaintext files are 0400,
 directories 0500.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
+from sealgate._cores import usable_cores
 from sealgate.errors import InputError, VerificationError
 from sealgate.runtime._mounts import require_memory_backed_at
 from sealgate.sealing import _stream as stream
@@ -27,17 +30,20 @@ from sealgate.sealing._atomic import (
     remove_stale_partials_at,
     terminate_as_interrupt,
 )
+from sealgate.sealing._digests import new_ciphertext_hash
 from sealgate.sealing._header import SealedFile, ciphertext_name
 from sealgate.sealing._paths import open_regular_nofollow
 from sealgate.sealing._progress import ProgressCallback, ProgressMeter
+from sealgate.sealing._range_digests import RangeDigests, WholeDigest
 from sealgate.sealing._trust import TrustPolicy
-from sealgate.sealing._verify import VerifiedSeal, verify_sealed
+from sealgate.sealing._verify import VerifiedSeal, verify_signed
 from sealgate.sealing._workers import (
-    BackgroundHasher,
     Cancelled,
+    chunk_hasher,
     default_workers,
     read_into_exact,
     run_jobs,
+    sequential_source,
     write_all,
 )
 from sealgate.sealing.recipients import Identity, WrappedKey
@@ -111,7 +117,8 @@ def _unseal_file(
     data_key: bytes,
     meter: ProgressMeter,
     stop: threading.Event,
-) -> bytes:
+    hash_threads: int,
+) -> None:
     header = verified.header
     cipher = stream.FileCipher(data_key, header.seal_id, sealed_file.index, sealed_file.path)
     source_path = verified.sealed_dir / ciphertext_name(sealed_file.index)
@@ -125,22 +132,38 @@ def _unseal_file(
         0o600,
         dir_fd=staging.fd,
     )
-    plaintext_hash = BackgroundHasher(hashlib.sha256(), header.chunk_size)
-    ciphertext_buffer = memoryview(bytearray(header.chunk_size + stream.TAG_BYTES))
+    background = hash_threads > 1  # cores to spare: see sealing._workers.InlineHasher
+    plaintext_hash = chunk_hasher(
+        RangeDigests(header.hashing, threads=hash_threads), header.chunk_size, background
+    )
+    ciphertext_hash = chunk_hasher(
+        WholeDigest(new_ciphertext_hash(header.ciphertext_digest_algorithm)),
+        header.chunk_size + stream.TAG_BYTES,
+        background,
+    )
     try:
         with (
             os.fdopen(source_fd, "rb", buffering=0) as source,
             os.fdopen(target_fd, "wb", buffering=0) as target,
         ):
+            size = os.fstat(source.fileno()).st_size
+            if size != sealed_file.ciphertext_size:
+                raise VerificationError(
+                    f"{sealed_file.path}: ciphertext is {size} bytes, the seal says "
+                    f"{sealed_file.ciphertext_size}"
+                )
+            sequential_source(source.fileno())
             chunks = stream.chunk_count(sealed_file.size, header.chunk_size)
             remaining = sealed_file.size
             for counter in range(chunks):
                 if stop.is_set():
                     raise Cancelled
                 wanted = min(header.chunk_size, remaining)
-                ciphertext = ciphertext_buffer[: wanted + stream.TAG_BYTES]
+                sealed = ciphertext_hash.buffer()
+                ciphertext = memoryview(sealed)[: wanted + stream.TAG_BYTES]
                 if read_into_exact(source, ciphertext) != len(ciphertext):
                     raise VerificationError(f"{sealed_file.path}: ciphertext is truncated")
+                ciphertext_hash.submit(sealed, len(ciphertext))
                 buffer = plaintext_hash.buffer()
                 plaintext = memoryview(buffer)[:wanted]
                 cipher.decrypt_chunk_into(counter, counter == chunks - 1, ciphertext, plaintext)
@@ -150,10 +173,17 @@ def _unseal_file(
                 meter.advance(wanted)
             if source.read(1):
                 raise VerificationError(f"{sealed_file.path}: ciphertext has trailing data")
-            os.fsync(target.fileno())
-        return plaintext_hash.digest()
+        if ciphertext_hash.digests()[0].hex() != sealed_file.ciphertext_digest:
+            raise VerificationError(
+                f"{sealed_file.path}: ciphertext digest does not match the seal"
+            )
+        if plaintext_hash.digests() != verified.plaintext_digests[sealed_file.path]:
+            raise VerificationError(
+                f"{sealed_file.path}: plaintext digest does not match the signed model.sig"
+            )
     finally:
         plaintext_hash.close()
+        ciphertext_hash.close()
 
 
 def _unwrap_with_identity(
@@ -247,14 +277,8 @@ def _unseal_at(
 ) -> UnsealSummary:
     _check_destination(parent_fd, into, allow_disk)
     removed = remove_stale_partials_at(parent_fd, into)
-    verified = verify_sealed(
-        sealed_dir,
-        trust,
-        expect_name=expect_name,
-        expect_version=expect_version,
-        now=now,
-        workers=workers,
-        progress=progress,
+    verified = verify_signed(
+        sealed_dir, trust, expect_name=expect_name, expect_version=expect_version, now=now
     )
     header = verified.header
     if key_release is not None:
@@ -273,15 +297,14 @@ def _unseal_at(
         for directory in directories:
             os.mkdir(directory, 0o700, dir_fd=staging.fd)
 
-        def job(sealed_file: SealedFile) -> Callable[[threading.Event], bytes]:
-            return lambda stop: _unseal_file(verified, staging, sealed_file, data_key, meter, stop)
+        hash_threads = max(1, usable_cores() // max(1, min(workers, len(header.files))))
 
-        digests = run_jobs([job(f) for f in header.files], workers)
-        for sealed_file, digest in zip(header.files, digests, strict=True):
-            if digest != verified.plaintext_sha256[sealed_file.path]:
-                raise VerificationError(
-                    f"{sealed_file.path}: plaintext digest does not match the signed model.sig"
-                )
+        def job(sealed_file: SealedFile) -> Callable[[threading.Event], None]:
+            return lambda stop: _unseal_file(
+                verified, staging, sealed_file, data_key, meter, stop, hash_threads
+            )
+
+        run_jobs([job(f) for f in header.files], workers)
         staging.publish(file_mode=FILE_MODE, dir_mode=DIR_MODE)
 
     return UnsealSummary(

@@ -6,7 +6,7 @@ model_files)`` -> ``ScannedModel`` (the scan plus each file's identity, for ``se
 promotion policy (``input.model.scan``); ``detect_format(path, head)``.
 
 ``ModelScan``: ``scanner``/``scanner_version`` (picklescan), ``rules`` (sealgate's own
-checks), ``files``: ``FileScan(path, format, findings, sha256)``; a ``ScanFinding`` is
+checks), ``files``: ``FileScan(path, format, findings, digests)``; a ``ScanFinding`` is
 ``(id, severity, unsafe, message)`` with severity one of ``SEVERITIES``; ``unsafe`` marks a
 callable that runs when the file is loaded.
 """

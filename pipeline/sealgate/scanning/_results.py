@@ -46,7 +46,9 @@ class FileScan:
     path: str  # relative POSIX path inside the model
     format: str
     findings: tuple[ScanFinding, ...]
-    sha256: str | None = None  # the plaintext digest the seal signed (None outside a seal)
+    # The plaintext digests model.sig signs for this file, hex, one per hashed range (one for
+    # per-file hashing, one per shard, none for an empty file in shards); None outside a seal.
+    digests: tuple[str, ...] | None = None
 
     def to_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -54,8 +56,8 @@ class FileScan:
             "format": self.format,
             "findings": [f.to_json() for f in self.findings],
         }
-        if self.sha256 is not None:
-            document["sha256"] = self.sha256
+        if self.digests is not None:
+            document["digests"] = list(self.digests)
         return document
 
 
@@ -80,9 +82,9 @@ class ModelScan:
             counts[item.severity] += 1
         return counts
 
-    def bind(self, sha256: dict[str, str]) -> ModelScan:
-        """The scan with the digest of each file as the seal signed it."""
-        return replace(self, files=tuple(replace(f, sha256=sha256[f.path]) for f in self.files))
+    def bind(self, digests: dict[str, tuple[str, ...]]) -> ModelScan:
+        """The scan with the digests of each file as the seal signed them."""
+        return replace(self, files=tuple(replace(f, digests=digests[f.path]) for f in self.files))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -121,10 +123,12 @@ def _parse_finding(raw: Any, where: str) -> ScanFinding:
 
 
 def _parse_file(raw: Any, where: str) -> FileScan:
-    entry = _fields(raw, {"path", "format", "findings", "sha256"}, where)
-    sha256 = entry["sha256"]
-    if not isinstance(sha256, str) or not _HEX64.fullmatch(sha256):
-        raise ScanFormatError(f"{where}.sha256 is not a lowercase hex SHA-256")
+    entry = _fields(raw, {"path", "format", "findings", "digests"}, where)
+    digests = entry["digests"]
+    if not isinstance(digests, list) or not all(
+        isinstance(d, str) and _HEX64.fullmatch(d) for d in digests
+    ):
+        raise ScanFormatError(f"{where}.digests is not a list of lowercase hex 256-bit digests")
     findings = entry["findings"]
     if not isinstance(findings, list) or len(findings) > MAX_FINDINGS_PER_FILE:
         raise ScanFormatError(f"{where}.findings is not a list of at most {MAX_FINDINGS_PER_FILE}")
@@ -132,7 +136,7 @@ def _parse_file(raw: Any, where: str) -> FileScan:
         path=_str(entry["path"], f"{where}.path"),
         format=_str(entry["format"], f"{where}.format", 32),
         findings=tuple(_parse_finding(f, f"{where}.findings[{i}]") for i, f in enumerate(findings)),
-        sha256=sha256,
+        digests=tuple(digests),
     )
 
 

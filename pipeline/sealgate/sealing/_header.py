@@ -2,8 +2,9 @@
 
 The header binds the format version, model name and version, every file (relative path,
 plaintext size, ciphertext size and digest), the cipher parameters, every recipient's
-wrapped data key and the SHA-256 of the plaintext signature ``model.sig``; and, optionally
-(absent from seals made before scanning), the scan of every file (``sealgate.scanning``).
+wrapped data key, the SHA-256 of the plaintext signature ``model.sig`` and the hashing that
+signature uses; and, optionally (absent from seals made before scanning), the scan of every
+file (``sealgate.scanning``). A header without ``hashing`` predates the choice: SHA-256 per file.
 Parsing is strict: unknown fields, wrong types and unsafe paths are rejected as tampering.
 """
 
@@ -13,7 +14,7 @@ import base64
 import binascii
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -21,6 +22,7 @@ from sealgate.errors import VerificationError
 from sealgate.scanning._results import ModelScan, ScanFormatError, parse_model_scan
 from sealgate.sealing import _stream as stream
 from sealgate.sealing._canonical import JSONValue, canonical_json
+from sealgate.sealing._oms import SHA256_SHARDS, Hashing
 from sealgate.sealing._paths import check_header_path, check_no_prefix_conflicts
 from sealgate.sealing.recipients import WrappedKey
 
@@ -70,6 +72,7 @@ class SealHeader:
     files: tuple[SealedFile, ...]
     recipients: tuple[WrappedKey, ...]
     scan: ModelScan | None = None  # None: sealed before scanning (the promotion gate says so)
+    hashing: Hashing = field(default_factory=Hashing)  # the OMS serialization of model.sig
 
     @property
     def total_size(self) -> int:
@@ -96,6 +99,7 @@ class SealHeader:
                 "tag_size": stream.TAG_BYTES,
             },
             "ciphertext_digest": self.ciphertext_digest_algorithm,
+            "hashing": _hashing_document(self.hashing),
             "signature": {"path": SIGNATURE_FILE, "sha256": self.signature_sha256},
             "files": [
                 {
@@ -124,6 +128,26 @@ class SealHeader:
         if self.scan is not None:
             document["scan"] = self.scan.to_json()
         return canonical_json(document)
+
+
+def _hashing_document(hashing: Hashing) -> dict[str, JSONValue]:
+    document: dict[str, JSONValue] = {"method": hashing.method}
+    if hashing.shard_size is not None:
+        document["shard_size"] = hashing.shard_size
+    return document
+
+
+def _parse_hashing(raw: Any) -> Hashing:
+    method = raw.get("method") if isinstance(raw, dict) else None
+    keys = {"method", "shard_size"} if method == SHA256_SHARDS else {"method"}
+    entry = _fields(raw, keys, "hashing")
+    hashing = Hashing(_str(entry["method"], "hashing.method"), entry.get("shard_size"))
+    if hashing.shard_size is not None:
+        _int(hashing.shard_size, "hashing.shard_size", 1, 1 << 62)
+    problem = hashing.problem()
+    if problem:
+        raise VerificationError(f"seal header: unsupported hashing ({problem})")
+    return hashing
 
 
 def _fields(value: Any, keys: set[str], where: str) -> dict[str, Any]:
@@ -193,7 +217,7 @@ def _parse_recipient(raw: Any, position: int) -> WrappedKey:
 
 
 def _optional_fields(document: Any) -> set[str]:
-    return {"scan"} & set(document) if isinstance(document, dict) else set()
+    return {"scan", "hashing"} & set(document) if isinstance(document, dict) else set()
 
 
 def _parse_scan(raw: Any, paths: list[str]) -> ModelScan | None:
@@ -267,6 +291,8 @@ def parse_header(payload: bytes) -> SealHeader:
         files=files,
         recipients=tuple(_parse_recipient(raw, i) for i, raw in enumerate(raw_recipients)),
         scan=_parse_scan(top.get("scan"), paths),
+        # Seals made before the choice existed hash per file with SHA-256, the default.
+        hashing=_parse_hashing(top["hashing"]) if "hashing" in top else Hashing(),
     )
     if header.to_payload() != payload:
         raise VerificationError("seal header: payload is not in canonical form")

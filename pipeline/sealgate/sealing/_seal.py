@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from sealgate._cores import usable_cores
 from sealgate.errors import InputError
 from sealgate.scanning import ModelScan, scan_files
 from sealgate.sealing import _envelope as envelope
@@ -35,15 +36,18 @@ from sealgate.sealing._header import (
     ciphertext_name,
     name_problem,
 )
+from sealgate.sealing._oms import Hashing
 from sealgate.sealing._paths import ModelFile, open_regular_nofollow, walk_model
 from sealgate.sealing._progress import ProgressCallback, ProgressMeter
+from sealgate.sealing._range_digests import RangeDigests, WholeDigest
 from sealgate.sealing._signing_keys import signing_key_id
 from sealgate.sealing._workers import (
-    BackgroundHasher,
     Cancelled,
+    chunk_hasher,
     default_workers,
     read_into_exact,
     run_jobs,
+    sequential_source,
     write_all,
 )
 from sealgate.sealing.recipients import Recipient
@@ -56,6 +60,7 @@ class SealOptions:
     chunk_size: int = DEFAULT_CHUNK_SIZE
     ciphertext_digest: str = DEFAULT_CIPHERTEXT_DIGEST
     workers: int = field(default_factory=default_workers)
+    hashing: Hashing = field(default_factory=Hashing)
 
 
 @dataclass(frozen=True)
@@ -70,11 +75,12 @@ class SealSummary:
     ciphertext_bytes: int
     recipients: tuple[str, ...]
     scan: ModelScan | None = None
+    hashing: str = "sha256"  # the OMS serialization of model.sig
 
 
 @dataclass(frozen=True)
 class _SealedFileResult:
-    plaintext_sha256: bytes
+    plaintext_digests: tuple[bytes, ...]
     ciphertext_digest: str
 
 
@@ -86,6 +92,7 @@ def _seal_file(
     options: SealOptions,
     meter: ProgressMeter,
     stop: threading.Event,
+    hash_threads: int,
 ) -> _SealedFileResult:
     try:
         source_fd = open_regular_nofollow(source_path)
@@ -93,14 +100,23 @@ def _seal_file(
         raise InputError(
             f"{source_path}: cannot open: {exc.strerror or 'not a regular file'}"
         ) from None
-    plaintext_hash = BackgroundHasher(hashlib.sha256(), options.chunk_size)
-    ciphertext_hash = new_ciphertext_hash(options.ciphertext_digest)
-    ciphertext_buffer = memoryview(bytearray(options.chunk_size + stream.TAG_BYTES))
+    # With cores to spare (fewer files than cores), plaintext and ciphertext are each hashed
+    # on a thread of their own, overlapping with reading, AES-GCM and writing on this one.
+    background = hash_threads > 1
+    plaintext_hash = chunk_hasher(
+        RangeDigests(options.hashing, threads=hash_threads), options.chunk_size, background
+    )
+    ciphertext_hash = chunk_hasher(
+        WholeDigest(new_ciphertext_hash(options.ciphertext_digest)),
+        options.chunk_size + stream.TAG_BYTES,
+        background,
+    )
     try:
         with (
             os.fdopen(source_fd, "rb", buffering=0) as source,
             target_path.open("xb", buffering=0) as target,
         ):
+            sequential_source(source.fileno())
             chunks = stream.chunk_count(model_file.size, options.chunk_size)
             remaining = model_file.size
             for counter in range(chunks):
@@ -113,17 +129,18 @@ def _seal_file(
                     raise InputError(f"{source_path}: file shrank while sealing")
                 remaining -= wanted
                 plaintext_hash.submit(buffer, wanted)  # hashed on its thread, read-only here
-                ciphertext = ciphertext_buffer[: wanted + stream.TAG_BYTES]
+                sealed = ciphertext_hash.buffer()
+                ciphertext = memoryview(sealed)[: wanted + stream.TAG_BYTES]
                 cipher.encrypt_chunk_into(counter, counter == chunks - 1, plaintext, ciphertext)
-                ciphertext_hash.update(ciphertext)
+                ciphertext_hash.submit(sealed, len(ciphertext))
                 write_all(target, ciphertext)
                 meter.advance(wanted)
             if source.read(1):
                 raise InputError(f"{source_path}: file grew while sealing")
-            os.fsync(target.fileno())
-        return _SealedFileResult(plaintext_hash.digest(), ciphertext_hash.digest().hex())
+        return _SealedFileResult(plaintext_hash.digests(), ciphertext_hash.digests()[0].hex())
     finally:
         plaintext_hash.close()
+        ciphertext_hash.close()
 
 
 def _check_options(
@@ -144,6 +161,9 @@ def _check_options(
         raise InputError(f"chunk size must be within [{MIN_CHUNK_SIZE}, {MAX_CHUNK_SIZE}] bytes")
     if options.ciphertext_digest not in CIPHERTEXT_DIGESTS:
         raise InputError(f"ciphertext digest must be one of {', '.join(CIPHERTEXT_DIGESTS)}")
+    problem = options.hashing.problem()
+    if problem:
+        raise InputError(problem)
 
 
 def seal_model(
@@ -166,6 +186,10 @@ def seal_model(
     data_key = secrets.token_bytes(stream.DATA_KEY_BYTES)
     seal_id = secrets.token_bytes(SEAL_ID_BYTES)
     meter = ProgressMeter(progress, "seal", sum(f.size for f in model_files))
+    # A BLAKE3 digest may spread over the cores that files in flight leave idle.
+    if sum(options.hashing.range_count(f.size) for f in model_files) > oms.MAX_RESOURCES:
+        raise InputError(f"{model_dir}: more than {oms.MAX_RESOURCES} digests for this hashing")
+    hash_threads = max(1, usable_cores() // max(1, min(options.workers, len(model_files))))
 
     with StagingDirectory(out_dir) as staging:
         (staging.path / PAYLOAD_DIR).mkdir(mode=0o700)
@@ -183,6 +207,7 @@ def seal_model(
                     options,
                     meter,
                     stop,
+                    hash_threads,
                 )
 
             return run
@@ -190,7 +215,9 @@ def seal_model(
         results = run_jobs([job(i, f) for i, f in enumerate(model_files)], options.workers)
         signature = oms.build_signature(
             name,
-            {f.path: r.plaintext_sha256 for f, r in zip(model_files, results, strict=True)},
+            options.hashing,
+            {f.path: r.plaintext_digests for f, r in zip(model_files, results, strict=True)},
+            {f.path: f.size for f in model_files},
             signing_key,
         )
         (staging.path / SIGNATURE_FILE).write_bytes(signature)
@@ -214,10 +241,11 @@ def seal_model(
             recipients=(),
             scan=scanned.scan.bind(
                 {
-                    f.path: r.plaintext_sha256.hex()
+                    f.path: tuple(d.hex() for d in r.plaintext_digests)
                     for f, r in zip(model_files, results, strict=True)
                 }
             ),
+            hashing=options.hashing,
         )
         scanned.check_unchanged()  # the bytes sealed are the bytes scanned
         context = header.data_key_context()
@@ -240,4 +268,5 @@ def seal_model(
         ciphertext_bytes=header.total_ciphertext_size,
         recipients=tuple(f"{r.type_name}:{r.key_id}" for r in recipients),
         scan=header.scan,
+        hashing=options.hashing.method,
     )

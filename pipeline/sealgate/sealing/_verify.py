@@ -5,6 +5,9 @@ trust policy accepts now; the header signature verifies; the header parses stric
 matches any expected name and version; ``model.sig`` has the digest the header binds and
 verifies with the same signer, over exactly the header's files; every ciphertext file has
 the size and digest the header binds.
+
+``verify_signed`` stops before the last step, for a caller that checks every ciphertext
+digest itself while it reads the ciphertext anyway (unseal: one pass instead of two).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 
 from sealgate.errors import InputError, VerificationError
 from sealgate.sealing import _envelope as envelope
+from sealgate.sealing import _oms as oms
 from sealgate.sealing._digests import new_ciphertext_hash
 from sealgate.sealing._header import (
     HEADER_FILE,
@@ -43,12 +47,13 @@ READ_SIZE = 1024 * 1024
 
 @dataclass(frozen=True)
 class VerifiedSeal:
-    """Facts established by verification; ``plaintext_sha256`` come from the signed model.sig."""
+    """Facts established by verification; ``plaintext_digests`` come from the signed model.sig
+    (per file: one digest per range of ``header.hashing``, none for an empty sharded file)."""
 
     sealed_dir: Path
     header: SealHeader
     signer: TrustedSigner
-    plaintext_sha256: dict[str, bytes]
+    plaintext_digests: dict[str, tuple[bytes, ...]]
     digest: str = ""  # "sha256:" + hex SHA-256 of the exact seal.json bytes verified
 
 
@@ -123,17 +128,15 @@ def _check_ciphertext(
         raise VerificationError(f"{sealed_file.path}: ciphertext digest does not match the seal")
 
 
-def verify_sealed(
+def verify_signed(
     sealed_dir: Path,
     trust: TrustPolicy,
     *,
     expect_name: str | None = None,
     expect_version: str | None = None,
     now: datetime | None = None,
-    workers: int | None = None,
-    progress: ProgressCallback | None = None,
 ) -> VerifiedSeal:
-    """Verify everything about a sealed model that needs no decryption key."""
+    """Verify the layout, header and model.sig; NOT the ciphertext digests (see module doc)."""
     if not sealed_dir.is_dir():
         raise InputError(f"{sealed_dir}: not a directory")
     header_bytes = _read_small(sealed_dir / HEADER_FILE, MAX_HEADER_BYTES, HEADER_FILE)
@@ -152,21 +155,35 @@ def verify_sealed(
     signature = _read_small(sealed_dir / SIGNATURE_FILE, MAX_SIGNATURE_BYTES, SIGNATURE_FILE)
     if hashlib.sha256(signature).hexdigest() != header.signature_sha256:
         raise VerificationError(f"{SIGNATURE_FILE}: digest does not match the seal header")
-    from sealgate.sealing import _oms as oms  # model_signing: loaded only when a model.sig is read
-
-    plaintext_sha256 = oms.signed_digests(signature, signer.public_key)
-    if set(plaintext_sha256) != {f.path for f in header.files}:
-        raise VerificationError(f"{SIGNATURE_FILE}: signs a different file list than the seal")
+    plaintext_digests = oms.signed_digests(
+        signature, signer.public_key, header.hashing, {f.path: f.size for f in header.files}
+    )
     if header.scan is not None and any(
-        f.sha256 != plaintext_sha256[f.path].hex() for f in header.scan.files
+        f.digests != tuple(d.hex() for d in plaintext_digests[f.path]) for f in header.scan.files
     ):
         raise VerificationError(f"seal header: the scan names other digests than {SIGNATURE_FILE}")
+    digest = "sha256:" + hashlib.sha256(header_bytes).hexdigest()
+    return VerifiedSeal(sealed_dir, header, signer, plaintext_digests, digest)
 
+def verify_sealed(
+    sealed_dir: Path,
+    trust: TrustPolicy,
+    *,
+    expect_name: str | None = None,
+    expect_version: str | None = None,
+    now: datetime | None = None,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> VerifiedSeal:
+    """Verify everything about a sealed model that needs no decryption key."""
+    verified = verify_signed(
+        sealed_dir, trust, expect_name=expect_name, expect_version=expect_version, now=now
+    )
+    header = verified.header
     meter = ProgressMeter(progress, "verify", header.total_ciphertext_size)
 
     def job(sealed_file: SealedFile) -> Callable[[threading.Event], None]:
         return lambda stop: _check_ciphertext(sealed_dir, header, sealed_file, meter, stop)
 
     run_jobs([job(f) for f in header.files], workers or default_workers())
-    digest = "sha256:" + hashlib.sha256(header_bytes).hexdigest()
-    return VerifiedSeal(sealed_dir, header, signer, plaintext_sha256, digest)
+    return verified

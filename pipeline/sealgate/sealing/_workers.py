@@ -7,6 +7,7 @@ give real parallelism. Memory stays constant: each file in flight holds at most
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -38,6 +39,11 @@ def default_workers() -> int:
     return min(4, usable_cores())
 
 
+class OrderedHash(Protocol):
+    def update(self, data: bytes | memoryview, /) -> object: ...
+    def digests(self) -> tuple[bytes, ...]: ...
+
+
 class BackgroundHasher:
     """Hashes chunks, in order, on its own thread, from a small pool of reusable buffers.
 
@@ -46,7 +52,7 @@ class BackgroundHasher:
     caller may keep reading a submitted buffer, never write to it.
     """
 
-    def __init__(self, hash_object: StreamingHash, buffer_size: int) -> None:
+    def __init__(self, hash_object: OrderedHash, buffer_size: int) -> None:
         self._hash = hash_object
         self._free: queue.Queue[bytearray] = queue.Queue()
         for _ in range(QUEUE_DEPTH + 1):
@@ -67,16 +73,49 @@ class BackgroundHasher:
     def submit(self, buffer: bytearray, length: int) -> None:
         self._work.put((buffer, length))
 
-    def digest(self) -> bytes:
+    def digests(self) -> tuple[bytes, ...]:
         self._work.put(None)
         self._thread.join()
-        return self._hash.digest()
+        return self._hash.digests()
 
     def close(self) -> None:
         """Stop the thread without a result (after a failure)."""
         if self._thread.is_alive():
             self._work.put(None)
             self._thread.join()
+
+
+class InlineHasher:
+    """``BackgroundHasher``'s interface, hashing on the caller's thread as each chunk comes.
+
+    When there are at least as many files in flight as cores, every core already runs a
+    file: a chunk then stays in that core's cache from read to write, and no thread
+    hand-off is paid."""
+
+    def __init__(self, hash_object: OrderedHash, buffer_size: int) -> None:
+        self._hash = hash_object
+        self._buffer = bytearray(buffer_size)
+
+    def buffer(self) -> bytearray:
+        return self._buffer
+
+    def submit(self, buffer: bytearray, length: int) -> None:
+        self._hash.update(memoryview(buffer)[:length])
+
+    def digests(self) -> tuple[bytes, ...]:
+        return self._hash.digests()
+
+    def close(self) -> None:
+        pass
+
+
+ChunkHasher = BackgroundHasher | InlineHasher
+
+
+def chunk_hasher(hash_object: OrderedHash, buffer_size: int, background: bool) -> ChunkHasher:
+    if background:
+        return BackgroundHasher(hash_object, buffer_size)
+    return InlineHasher(hash_object, buffer_size)
 
 
 def run_jobs(jobs: Sequence[Callable[[threading.Event], T]], workers: int) -> list[T]:
@@ -111,6 +150,12 @@ def read_into_exact(handle: ReadsInto, view: memoryview) -> int:
             break
         filled += count
     return filled
+
+
+def sequential_source(fd: int) -> None:
+    """Tell the kernel a file is read once, front to back (larger read-ahead)."""
+    if hasattr(os, "posix_fadvise"):
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
 
 
 def write_all(handle: BinaryIO, view: memoryview) -> None:
