@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from sealgate._limits import ParseLimits, active_limits, bounded_events, check_number
-from sealgate._paths import read_bounded
+from sealgate._limits import INT_MAX, ParseLimits, active_limits, bounded_events, check_number
+from sealgate._paths import display_path, read_bounded
 from sealgate.errors import InputError
 from sealgate.inputs._model import FieldPath
 
@@ -24,14 +24,16 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # PyYAML's own resolvers for the YAML 1.1 core types; everything else (timestamps, binary,
 # custom tags) stays the string that was written, so every value is JSON-compatible.
+_NULL = "tag:yaml.org,2002:null"
+_INT = "tag:yaml.org,2002:int"
+_INT_LITERAL_CHARS = 96  # 0b and 64 binary digits, with room for "_" separators
 _RESOLVER = yaml.resolver.Resolver()
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 _SCALAR_CONSTRUCTORS = {
     "tag:yaml.org,2002:bool": _CONSTRUCTOR.construct_yaml_bool,
-    "tag:yaml.org,2002:int": _CONSTRUCTOR.construct_yaml_int,
+    _INT: _CONSTRUCTOR.construct_yaml_int,
     "tag:yaml.org,2002:float": _CONSTRUCTOR.construct_yaml_float,
 }
-_NULL = "tag:yaml.org,2002:null"
 _MERGE = "tag:yaml.org,2002:merge"
 
 
@@ -64,17 +66,18 @@ def read_text(path: Path, *, max_bytes: int | None = None) -> str:
 def load_structured_documents(path: Path, *, text: str | None = None) -> list[StructuredDocument]:
     """Parse every document of a YAML (or JSON) file; raise InputError on anything unsafe."""
     source = read_text(path) if text is None else text
-    builder = _Builder(path, active_limits())
+    shown = display_path(path)  # repository-relative, as in the reports
+    builder = _Builder(shown, active_limits())
     try:
-        for event in bounded_events(yaml.parse(source, Loader=_Loader), path, builder.limits):
+        for event in bounded_events(yaml.parse(source, Loader=_Loader), shown, builder.limits):
             builder.add(event)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f":{mark.line + 1}" if mark is not None else ""
         problem = exc.problem or exc.context or "invalid YAML"
-        raise InputError(f"{path}{where}: {problem}") from exc
+        raise InputError(f"{shown}{where}: {problem}") from exc
     except yaml.YAMLError as exc:
-        raise InputError(f"{path}: invalid YAML: {exc}") from exc
+        raise InputError(f"{shown}: invalid YAML: {exc}") from exc
     return builder.documents
 
 
@@ -96,7 +99,7 @@ class _Frame:
 class _Builder:
     """Plain values and line maps from a stream of (already bounded) YAML events."""
 
-    def __init__(self, path: Path, limits: ParseLimits) -> None:
+    def __init__(self, path: str, limits: ParseLimits) -> None:
         self.path = path
         self.limits = limits
         self.documents: list[StructuredDocument] = []
@@ -194,9 +197,13 @@ class _Builder:
         construct = _SCALAR_CONSTRUCTORS.get(tag)
         if construct is None:
             return event.value
+        if tag == _INT and len(event.value) > _INT_LITERAL_CHARS:
+            # More characters than any 64-bit integer in any YAML notation: refused unread.
+            check_number(INT_MAX + 1, self.path, line, literal=event.value)
         try:
             value = construct(yaml.ScalarNode(tag, event.value, event.start_mark))
         except (yaml.YAMLError, ValueError) as exc:
-            raise InputError(f"{self.path}:{line}: invalid scalar {event.value!r}") from exc
+            shown = repr(event.value) if len(event.value) <= 40 else f"{event.value[:40]!r}..."
+            raise InputError(f"{self.path}:{line}: invalid scalar {shown}") from exc
         check_number(value, self.path, line, literal=event.value)
         return value
