@@ -16,9 +16,10 @@ from sealgate._limits import (
     LimitExceeded,
     active_limits,
     check_json_text,
-    check_number,
     has_lone_surrogate,
+    located,
     may_hold_surrogate,
+    number_problem,
 )
 
 
@@ -40,25 +41,41 @@ def loads_unique(data: str | bytes, *, source: object = None) -> Any:
     text = data.decode(json.detect_encoding(data)) if isinstance(data, bytes) else data
     check_json_text(text, source, active_limits())
 
-    def number(literal: str, convert: type[int] | type[float]) -> int | float:
-        # A literal of more digits than any 64-bit integer is refused before int() reads it.
-        value = convert(literal) if len(literal) <= 24 or convert is float else INT_MAX + 1
-        check_number(value, source, _line_of(text, literal), literal=literal)
+    def refuse(literal: str, value: Any) -> None:
+        problem = number_problem(value, literal)
+        if problem is not None:  # only now is the line worth finding
+            raise LimitExceeded(f"{located(source, _line_of(text, literal))}: {problem}")
+
+    def integer(literal: str) -> int:
+        # More digits than any 64-bit integer: refused before int() reads them.
+        value = int(literal) if len(literal) <= 20 else INT_MAX + 1
+        refuse(literal, value)
+        return value
+
+    def real(literal: str) -> float:
+        value = float(literal)
+        refuse(literal, value)
         return value
 
     def constant(name: str) -> Any:
-        check_number(float(name), source, _line_of(text, name), literal=name)
+        refuse(name, float(name))
 
+    # The number hooks cost a Python call per number: only a text that could hold a number
+    # beyond the range (19+ digits, a 3-digit exponent) pays for them.
+    suspect = _SUSPECT_NUMBER.search(text) is not None
     value = json.loads(
         text,
         object_pairs_hook=_unique_object,
-        parse_int=lambda s: number(s, int),
-        parse_float=lambda s: number(s, float),
+        parse_int=integer if suspect else None,
+        parse_float=real if suspect else None,
         parse_constant=constant,
     )
     if may_hold_surrogate(text):
         _refuse_lone_surrogates(value, text, source)
     return value
+
+
+_SUSPECT_NUMBER = re.compile(r"\d{19}|[eE][-+]?\d{3}")
 
 
 def _line_of(text: str, literal: str) -> int | None:
@@ -78,7 +95,6 @@ def _refuse_lone_surrogates(value: Any, text: str, source: object) -> None:
         elif isinstance(item, str) and has_lone_surrogate(item):
             match = re.search(r"\\u[dD][89a-fA-F]", text)
             line = text.count("\n", 0, match.start()) + 1 if match else None
-            where = f"{source}:{line}" if source is not None else f"line {line}"
             raise LimitExceeded(
-                f"{where}: a string holds a lone UTF-16 surrogate, which is not text"
+                f"{located(source, line)}: a string holds a lone UTF-16 surrogate, which is not text"
             )

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import math
 import re
+from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
+from itertools import accumulate
 from typing import Any
 
 import yaml
@@ -90,7 +92,8 @@ class LimitExceeded(InputError, ValueError):
     as JSON callers do to name their file."""
 
 
-def _where(source: object, line: int | None) -> str:
+def located(source: object, line: int | None) -> str:
+    """``file:line``, ``file``, or ``line N`` when there is no file name."""
     if source is None:
         return f"line {line}" if line else "input"
     return f"{source}:{line}" if line else str(source)
@@ -98,38 +101,41 @@ def _where(source: object, line: int | None) -> str:
 
 def too_deep(source: object, line: int | None, limits: ParseLimits) -> LimitExceeded:
     return LimitExceeded(
-        f"{_where(source, line)}: nesting deeper than {limits.max_depth} levels (limits.max_depth)"
+        f"{located(source, line)}: nesting deeper than {limits.max_depth} levels (limits.max_depth)"
     )
 
 
 def too_many_values(source: object, line: int | None, limits: ParseLimits) -> LimitExceeded:
     return LimitExceeded(
-        f"{_where(source, line)}: more than {limits.max_values} values after alias expansion "
+        f"{located(source, line)}: more than {limits.max_values} values after alias expansion "
         "(limits.max_values)"
     )
 
 
 def too_much_text(source: object, line: int | None, limits: ParseLimits) -> LimitExceeded:
     return LimitExceeded(
-        f"{_where(source, line)}: more than {limits.max_expanded_bytes} bytes of scalar text "
+        f"{located(source, line)}: more than {limits.max_expanded_bytes} bytes of scalar text "
         "after alias expansion (limits.max_expanded_bytes)"
     )
 
 
+def number_problem(value: Any, literal: str = "") -> str | None:
+    """Why the policy engines would not keep ``value`` exactly (or at all); None if they do."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and not INT_MIN <= value <= INT_MAX:
+        shown = _short(literal or str(value))
+        return f"integer {shown} is outside the signed 64-bit range the policy engines keep exactly"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{literal or repr(value)} is not a number the policy engines accept"
+    return None
+
+
 def check_number(value: Any, source: object, line: int | None, *, literal: str = "") -> None:
     """Refuse a number the policy engines would not keep exactly (or at all)."""
-    if isinstance(value, bool):
-        return
-    if isinstance(value, int):
-        if not INT_MIN <= value <= INT_MAX:
-            raise LimitExceeded(
-                f"{_where(source, line)}: integer {_short(literal or str(value))} is outside the signed "
-                "64-bit range the policy engines keep exactly"
-            )
-    elif isinstance(value, float) and not math.isfinite(value):
-        raise LimitExceeded(
-            f"{_where(source, line)}: {literal or repr(value)} is not a number the policy engines accept"
-        )
+    problem = number_problem(value, literal)
+    if problem is not None:
+        raise LimitExceeded(f"{located(source, line)}: {problem}")
 
 
 def _short(text: str) -> str:
@@ -213,27 +219,37 @@ def bounded_events(
 
 # --- JSON -------------------------------------------------------------------------------
 
-# A JSON string, or one bracket; everything else between them is skipped by the regex engine.
+# A JSON string (an unterminated one runs to the end), or one bracket.
 _JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.DOTALL)
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # +1 and -1 as signed bytes
 _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def check_json_text(text: str, source: object, limits: ParseLimits) -> None:
-    """Linear, string-aware pre-scan of a JSON text: depth and size before ``json.loads``."""
-    if len(text) > limits.max_file_bytes:
-        raise LimitExceeded(
-            f"{_where(source, None)}: larger than {limits.max_file_bytes} bytes (limits.max_file_bytes)"
-        )
+    """Linear, string-aware pre-scan of a JSON text's nesting depth before ``json.loads``
+    (which recurses). Size is the caller's: each reads its file with its own bound."""
+    # Strings out, then only the brackets; their running sum is the depth (all in C loops).
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    if brackets and max(accumulate(array("b", brackets.encode().translate(_STEPS)))) > (
+        limits.max_depth
+    ):
+        raise too_deep(source, _line_beyond(text, limits.max_depth), limits)
+
+
+def _line_beyond(text: str, max_depth: int) -> int | None:
+    """The line of the first bracket nested deeper than ``max_depth`` (the slow, exact scan)."""
     depth = 0
     for match in _JSON_TOKEN.finditer(text):
         char = match.group()[0]
         if char in "[{":
             depth += 1
-            if depth > limits.max_depth:
-                line = text.count("\n", 0, match.start()) + 1
-                raise too_deep(source, line, limits)
+            if depth > max_depth:
+                return text.count("\n", 0, match.start()) + 1
         elif char in "]}":
             depth -= 1
+    return None
 
 
 def may_hold_surrogate(text: str) -> bool:

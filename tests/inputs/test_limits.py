@@ -255,3 +255,23 @@ def test_oversized_file_names_the_limit(tmp_path: Path) -> None:
     with using_limits(ParseLimits(max_file_bytes=1024)), pytest.raises(InputError) as caught:
         load_structured_documents(path)
     assert str(caught.value).endswith("1024-byte limit (limits.max_file_bytes)")
+
+
+def test_deep_evidence_is_an_input_error_not_a_recursion_error(
+    tmp_path: Path, sealgate: Sealgate
+) -> None:
+    from sealgate.promotion._dsse import strict_json
+
+    deep = b'{"a":\n' + nested(DEEP).encode() + b"}"
+    with pytest.raises(ValueError, match="nesting deeper than 64 levels"):
+        strict_json(deep)  # a signed envelope or statement read by the promotion gate
+    (tmp_path / "predicate.json").write_bytes(deep)
+    run = sealgate(
+        "evidence", "sign", "--type", "metrics", "--predicate", "predicate.json",
+        "--digest", "sha256:" + "a" * 64, "--key", "missing.pem", "--out", "out.json",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert run.code == 2
+    assert run.stderr.strip() == (
+        "sealgate: error: predicate.json:2: nesting deeper than 64 levels (limits.max_depth)"
+    )
