@@ -49,8 +49,8 @@ def flow_list(n: int) -> str:
 
 
 def dockerfile_first_line(n: int) -> str:
-    # A parser directive whose value is a long run of blanks before one character.
-    return "# syntax=" + " " * n + "x\nFROM alpine:3.20\nUSER app\n"
+    # A parser directive whose value has a long run of blanks inside it.
+    return "# syntax=x" + " " * n + "x\nFROM alpine:3.20\nUSER app\n"
 
 
 def dockerfile_args(n: int) -> str:
@@ -97,7 +97,7 @@ CLASSES = [
     HostileClass("deep-json", "deep.json", deep_json, 25_000, "levels"),
     HostileClass("yaml-aliases", "aliases.yaml", yaml_aliases, 250, "values x 300 aliases"),
     HostileClass("flow-list", "list.yaml", flow_list, 250_000, "items"),
-    HostileClass("dockerfile-first-line", "Dockerfile", dockerfile_first_line, 8_192, "bytes"),
+    HostileClass("dockerfile-first-line", "Dockerfile", dockerfile_first_line, 4_096, "bytes"),
     HostileClass("dockerfile-arg-expansion", "Dockerfile", dockerfile_args, 4, "ARGs"),
     HostileClass("dockerfile-run-chain", "Dockerfile", dockerfile_run_chain, 250, "commands"),
     HostileClass("dockerfile-deep-cmd", "Dockerfile", dockerfile_deep_cmd, 25_000, "levels"),

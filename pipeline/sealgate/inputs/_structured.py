@@ -8,7 +8,9 @@ repeats, all charged before the value is built or an alias copied.
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,14 @@ _SCALAR_CONSTRUCTORS = {
     "tag:yaml.org,2002:float": _CONSTRUCTOR.construct_yaml_float,
 }
 _MERGE = "tag:yaml.org,2002:merge"
+# Decimal without a leading zero (YAML 1.1 reads "010" as octal) or "_" separators.
+_PLAIN_DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]{0,19})")
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolve(value: str, plain: bool, quoted: bool) -> str:
+    """The implicit tag of a scalar; manifests repeat the same few values (true, 1, v1...)."""
+    return str(_RESOLVER.resolve(yaml.ScalarNode, value, (plain, quoted)))
 
 
 @dataclass(frozen=True)
@@ -187,7 +197,7 @@ class _Builder:
     @staticmethod
     def _tag(event: yaml.ScalarEvent) -> str:
         if event.tag is None or event.tag == "!":
-            return str(_RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit))
+            return _resolve(event.value, *event.implicit)
         return str(event.tag)
 
     def _scalar(self, event: yaml.ScalarEvent, line: int) -> Any:
@@ -197,6 +207,10 @@ class _Builder:
         construct = _SCALAR_CONSTRUCTORS.get(tag)
         if construct is None:
             return event.value
+        if tag == _INT and _PLAIN_DECIMAL.fullmatch(event.value):
+            value: Any = int(event.value)  # the common case, without PyYAML's general reader
+            check_number(value, self.path, line, literal=event.value)
+            return value
         if tag == _INT and len(event.value) > _INT_LITERAL_CHARS:
             # More characters than any 64-bit integer in any YAML notation: refused unread.
             check_number(INT_MAX + 1, self.path, line, literal=event.value)
