@@ -160,6 +160,12 @@ class _Open:
         self.height = 1
 
 
+def event_line(event: yaml.Event) -> int:
+    """The 1-based line where ``event`` starts (0 if the parser gave no mark)."""
+    mark = event.start_mark
+    return mark.line + 1 if mark is not None else 0
+
+
 def bounded_events(
     events: Iterable[yaml.Event], source: object, limits: ParseLimits
 ) -> Iterator[yaml.Event]:
@@ -183,7 +189,7 @@ def bounded_events(
         elif isinstance(event, _COLLECTION_START):
             values += 1
             if len(stack) >= limits.max_depth:
-                raise too_deep(source, event.start_mark.line + 1, limits)
+                raise too_deep(source, event_line(event), limits)
             stack.append(_Open(event.anchor, values - 1, text_bytes))
             height = -1
         elif isinstance(event, _COLLECTION_END):
@@ -193,7 +199,7 @@ def bounded_events(
             height = done.height
         elif isinstance(event, yaml.AliasEvent):
             repeated = anchors.get(event.anchor)  # type: ignore[arg-type]
-            line = event.start_mark.line + 1
+            line = event_line(event)
             if repeated is None:
                 if any(frame.anchor == event.anchor for frame in stack):
                     raise InputError(f"{source}:{line}: recursive alias *{event.anchor}")
@@ -211,9 +217,9 @@ def bounded_events(
         if height >= 0 and stack and stack[-1].height < height + 1:
             stack[-1].height = height + 1
         if values > limits.max_values:
-            raise too_many_values(source, event.start_mark.line + 1, limits)
+            raise too_many_values(source, event_line(event), limits)
         if text_bytes > limits.max_expanded_bytes:
-            raise too_much_text(source, event.start_mark.line + 1, limits)
+            raise too_much_text(source, event_line(event), limits)
         yield event
 
 

@@ -122,7 +122,7 @@ def test_every_hostile_class_is_a_located_input_error(
         assert expected in errors[name], errors[name]
         assert "\n" not in errors[name]
     # The well-formed pod is still gated, and its findings reported.
-    assert any(f["file"] == "pod.yaml" for f in report["findings"])  # type: ignore[union-attr]
+    assert any(f["file"] == "pod.yaml" for f in report["findings"])
     sarif, junit = (reports / "gate.sarif").read_text(), (reports / "gate.xml").read_text()
     for name in HOSTILE:
         assert name in sarif and name in junit

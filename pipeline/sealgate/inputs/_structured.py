@@ -17,7 +17,14 @@ from typing import Any
 
 import yaml
 
-from sealgate._limits import INT_MAX, ParseLimits, active_limits, bounded_events, check_number
+from sealgate._limits import (
+    INT_MAX,
+    ParseLimits,
+    active_limits,
+    bounded_events,
+    check_number,
+    event_line,
+)
 from sealgate._paths import display_path, read_bounded
 from sealgate.errors import InputError
 from sealgate.inputs._model import FieldPath
@@ -44,7 +51,7 @@ _PLAIN_DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]{0,19})")
 @functools.lru_cache(maxsize=4096)
 def _resolve(value: str, plain: bool, quoted: bool) -> str:
     """The implicit tag of a scalar; manifests repeat the same few values (true, 1, v1...)."""
-    return str(_RESOLVER.resolve(yaml.ScalarNode, value, (plain, quoted)))
+    return str(_RESOLVER.resolve(yaml.ScalarNode, value, (plain, quoted)))  # type: ignore[no-untyped-call]
 
 
 @dataclass(frozen=True)
@@ -124,7 +131,7 @@ class _Builder:
         self.anchors: dict[str, tuple[Any, str | None]] = {}
 
     def add(self, event: yaml.Event) -> None:
-        line = event.start_mark.line + 1
+        line = event_line(event)
         if isinstance(event, yaml.ScalarEvent):
             if self._expects_key():
                 self._key(event.value, line, merge=self._tag(event) == _MERGE)
@@ -215,7 +222,7 @@ class _Builder:
             # More characters than any 64-bit integer in any YAML notation: refused unread.
             check_number(INT_MAX + 1, self.path, line, literal=event.value)
         try:
-            value = construct(yaml.ScalarNode(tag, event.value, event.start_mark))
+            value = construct(yaml.ScalarNode(tag, event.value))
         except (yaml.YAMLError, ValueError) as exc:
             shown = repr(event.value) if len(event.value) <= 40 else f"{event.value[:40]!r}..."
             raise InputError(f"{self.path}:{line}: invalid scalar {shown}") from exc
