@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -115,22 +114,22 @@ class Step:
 
 
 def run_step(kind: HostileClass, size: int, folder: Path, timeout: float, cap_mib: int) -> Step:
-    content = kind.make(size)
+    content = kind.make(size).encode()
     path = folder / kind.file
-    path.write_text(content)
-
-    def cap_memory() -> None:
-        limit = cap_mib * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    argv = [sys.executable, "-m", "sealgate", "check", "--no-config", "-q", kind.file]
+    path.write_bytes(content)
+    file_bytes = len(content)
+    del content
+    # The shell applies the memory cap and execs sealgate in its place (same pid for wait4);
+    # no preexec_fn, so the child is spawned, not forked with this process's pages (which
+    # would count in its peak RSS).
+    capped = f'ulimit -v {cap_mib * 1024} && exec "$0" "$@"'
+    argv = ["/bin/sh", "-c", capped, sys.executable, "-m", "sealgate", "check", "--no-config"]
     started = time.perf_counter()
     process = subprocess.Popen(
-        argv,
+        [*argv, "-q", kind.file],
         cwd=folder,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        preexec_fn=cap_memory,  # this process runs no threads
     )
     timed_out = False
     while True:  # wait4 polls, so that the child's own peak RSS is read, not the children's
@@ -148,7 +147,7 @@ def run_step(kind: HostileClass, size: int, folder: Path, timeout: float, cap_mi
     code = None if timed_out else process.returncode
     peak = usage.ru_maxrss / 1024
     path.unlink()
-    return Step(size, len(content.encode()), elapsed, peak, code)
+    return Step(size, file_bytes, elapsed, peak, code)
 
 
 def measure(kind: HostileClass, steps: int, timeout: float, cap_mib: int) -> bool:
