@@ -275,3 +275,18 @@ def test_deep_evidence_is_an_input_error_not_a_recursion_error(
     assert run.stderr.strip() == (
         "sealgate: error: predicate.json:2: nesting deeper than 64 levels (limits.max_depth)"
     )
+
+
+def test_an_alias_is_charged_the_depth_of_what_it_repeats(tmp_path: Path) -> None:
+    # 40 levels anchored, repeated 30 levels down: 70 levels once expanded.
+    path = tmp_path / "alias-depth.yaml"
+    inner = nested(40)
+    path.write_text(f"a: &deep {inner}\nb: " + "[" * 30 + "*deep" + "]" * 30 + "\n")
+    with pytest.raises(InputError) as caught:
+        load_structured_documents(path)
+    assert str(caught.value).endswith(
+        "alias-depth.yaml:2: nesting deeper than 64 levels (limits.max_depth)"
+    )
+    path.write_text(f"a: &deep {inner}\nb: " + "[" * 20 + "*deep" + "]" * 20 + "\n")
+    [document] = load_structured_documents(path)  # 1 + 20 + 40 levels: within the limit
+    assert document.value["b"] == json.loads("[" * 20 + inner + "]" * 20)
