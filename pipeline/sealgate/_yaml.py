@@ -3,6 +3,10 @@
 PyYAML's ``safe_load`` keeps the last of two equal keys, so ``revoked: true`` followed by
 ``revoked: false`` reads as not revoked. This loader refuses a duplicate key (and merge
 keys, which override silently too) with the file and line, before any value is used.
+
+PyYAML's pure-Python loader recurses per level of nesting and shares an alias's value, so
+the text first goes through libyaml's iterative event parser under ``sealgate._limits``
+(depth, value budget, alias expansion): a hostile file fails there, before the loader runs.
 """
 
 from __future__ import annotations
@@ -12,7 +16,10 @@ from typing import Any
 import yaml
 from yaml.constructor import ConstructorError
 
+from sealgate._limits import active_limits, bounded_events
 from sealgate.errors import InputError
+
+_EventLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class UniqueKeyLoader(yaml.SafeLoader):
@@ -41,6 +48,8 @@ class UniqueKeyLoader(yaml.SafeLoader):
 def load_yaml(data: str | bytes, source: str) -> Any:
     """One YAML document with unique keys; any problem is an ``InputError`` naming file:line."""
     try:
+        for _ in bounded_events(yaml.parse(data, Loader=_EventLoader), source, active_limits()):
+            pass
         return yaml.load(data, Loader=UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

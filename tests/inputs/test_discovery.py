@@ -174,7 +174,7 @@ def test_parsed_inputs_of_every_kind(tmp_path: Path) -> None:
     [
         ("Dockerfile", "FROM alpine\nRUNN x\n", 2, "unknown instruction"),
         ("chart.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  {{ x }}: [\n", 4, "unrendered"),
-        ("bomb.yaml", YAML_BOMB, 1, "YAML bomb"),
+        ("bomb.yaml", YAML_BOMB, 8, "(limits.max_values)"),
         ("junk.yaml", b"apiVersion: v1\nkind: Pod\n\x00\xff\x13", 1, "binary content"),
         (
             "deployment.json",

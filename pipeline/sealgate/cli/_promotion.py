@@ -310,8 +310,9 @@ def evidence_sign(
     kind: str, predicate: Path, digest: str, subject_name: str, key: Path, out: Path
 ) -> None:
     """Sign a DSSE envelope of an in-toto Statement: this model digest has this predicate."""
-    import json
 
+    from sealgate._json import loads_unique
+    from sealgate._limits import LimitExceeded
     from sealgate._paths import read_bounded
     from sealgate.errors import InputError
     from sealgate.promotion._digest import check_digest
@@ -319,7 +320,11 @@ def evidence_sign(
     from sealgate.sealing._signing_keys import load_signing_private_key
 
     try:
-        document = json.loads(read_bounded(predicate, MAX_EVIDENCE_BYTES, "predicate"))
+        document = loads_unique(
+            read_bounded(predicate, MAX_EVIDENCE_BYTES, "predicate"), source=predicate
+        )
+    except LimitExceeded:
+        raise
     except (UnicodeDecodeError, ValueError):
         raise InputError(f"{predicate}: not JSON") from None
     envelope = create_attestation(

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sealgate._limits import using_limits
 from sealgate._paths import display_path, reported_from
 from sealgate.errors import InputError
 from sealgate.gate._config import GateConfig
@@ -60,7 +61,7 @@ def load_policies(config: GateConfig) -> PolicySet:
 def run_check(config: GateConfig, request: CheckRequest) -> CheckOutcome:
     """One gate run over the repository at ``config.root`` (paths in the result are
     relative to it)."""
-    with reported_from(config.root):
+    with reported_from(config.root), using_limits(config.limits):
         policy_set = load_policies(config)
         engine = create_engine(
             config.engine,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from sealgate._limits import DEFAULT_LIMITS, ParseLimits
 from sealgate.errors import InputError
 from sealgate.inputs._discovery import DEFAULT_EXCLUDES
 from sealgate.inputs._structured import load_structured_documents
@@ -52,6 +53,7 @@ class GateConfig:
     opa_deadline: float = DEFAULT_RUN_DEADLINE  # seconds for every OPA decision of the run
     opa_max_answer: int = DEFAULT_MAX_ANSWER_BYTES  # bytes of one answer
     jobs: int | None = None
+    limits: ParseLimits = DEFAULT_LIMITS  # parse limits of every input (``limits.<name>``)
     sources: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -79,6 +81,8 @@ class GateConfig:
             value = getattr(self, name)
             if isinstance(value, tuple):
                 value = [str(v) for v in value]
+            elif isinstance(value, ParseLimits):
+                value = value.as_dict()
             elif isinstance(value, Path | Severity):
                 value = str(value.value if isinstance(value, Severity) else value)
             shown[name] = {"value": value, "source": self.sources.get(name, "default")}
@@ -168,6 +172,10 @@ def _jobs(value: Any, base: Path, where: str) -> int | None:
     return value
 
 
+def _limits(value: Any, base: Path, where: str) -> ParseLimits:
+    return ParseLimits.from_mapping(value, where)
+
+
 SETTINGS: dict[str, Callable[[Any, Path, str], Any]] = {
     "policies": _paths,
     "builtin_policies": _boolean,
@@ -184,6 +192,7 @@ SETTINGS: dict[str, Callable[[Any, Path, str], Any]] = {
     "opa_deadline": _seconds,
     "opa_max_answer": _bytes,
     "jobs": _jobs,
+    "limits": _limits,
 }
 assert set(SETTINGS) == {f.name for f in fields(GateConfig)} - {"root", "config_file", "sources"}
 

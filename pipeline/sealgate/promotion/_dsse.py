@@ -21,6 +21,7 @@ from securesystemslib.dsse import Envelope
 # The documented import path; the package re-exports these without listing them in __all__.
 from securesystemslib.signer import CryptoSigner, SSlibKey  # type: ignore[attr-defined]
 
+from sealgate._json import loads_unique
 from sealgate.sealing._signing_keys import signing_key_id
 from sealgate.sealing._trust import TrustedSigner, TrustPolicy
 
@@ -54,18 +55,10 @@ def sign_document(payload_type: str, payload: bytes, key: ec.EllipticCurvePrivat
     return json.dumps(envelope.to_dict(), sort_keys=True, separators=(",", ":")).encode()
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    document: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in document:
-            raise ValueError(f"duplicate key {key!r}")
-        document[key] = value
-    return document
-
-
 def strict_json(data: bytes) -> Any:
-    """JSON with duplicate object keys rejected (two readers must never see different values)."""
-    return json.loads(data, object_pairs_hook=_no_duplicate_keys)
+    """JSON with duplicate object keys rejected (two readers must never see different values),
+    under the parse limits (a deeply nested envelope is a ValueError, not a RecursionError)."""
+    return loads_unique(data)
 
 
 @dataclass
