@@ -192,6 +192,40 @@ def test_a_header_resigned_to_claim_another_hashing_fails_verification(
         verify_sealed(tmp_path / "sealed", trust)
 
 
+def _resign_without_hashing(sealed: Path, keyset: KeySet) -> None:
+    """The header as a seal made before the hashing choice existed writes it."""
+    from sealgate.sealing._canonical import canonical_json
+
+    header_path = sealed / HEADER_FILE
+    document = json.loads(envelope.open_envelope(header_path.read_bytes(), PAYLOAD_TYPE).payload)
+    del document["hashing"]
+    header_path.chmod(0o644)
+    header_path.write_bytes(
+        envelope.sign_envelope(
+            PAYLOAD_TYPE,
+            canonical_json(document),
+            load_signing_private_key(keyset.path("signer.key")),
+        )
+    )
+
+
+def test_a_header_from_before_the_choice_reads_as_sha256_per_file(
+    tmp_path: Path, model, keyset: KeySet, trust
+) -> None:
+    _seal(model[0], tmp_path / "sealed", keyset, Hashing())
+    _resign_without_hashing(tmp_path / "sealed", keyset)
+    assert verify_sealed(tmp_path / "sealed", trust).header.hashing == Hashing()
+
+
+def test_a_header_without_hashing_cannot_pass_off_another_serialization(
+    tmp_path: Path, model, keyset: KeySet, trust
+) -> None:
+    _seal(model[0], tmp_path / "sealed", keyset, Hashing(oms.BLAKE3))
+    _resign_without_hashing(tmp_path / "sealed", keyset)
+    with pytest.raises(VerificationError):
+        verify_sealed(tmp_path / "sealed", trust)
+
+
 @pytest.mark.parametrize(
     "hashing",
     [{"method": "md5"}, {"method": "sha256", "shard_size": SHARD}, {"method": "sha256-shards"}],

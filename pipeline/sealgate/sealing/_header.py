@@ -73,6 +73,8 @@ class SealHeader:
     recipients: tuple[WrappedKey, ...]
     scan: ModelScan | None = None  # None: sealed before scanning (the promotion gate says so)
     hashing: Hashing = field(default_factory=Hashing)  # the OMS serialization of model.sig
+    # False only for a header from before the choice existed (SHA-256 per file, not written).
+    hashing_recorded: bool = True
 
     @property
     def total_size(self) -> int:
@@ -99,7 +101,6 @@ class SealHeader:
                 "tag_size": stream.TAG_BYTES,
             },
             "ciphertext_digest": self.ciphertext_digest_algorithm,
-            "hashing": _hashing_document(self.hashing),
             "signature": {"path": SIGNATURE_FILE, "sha256": self.signature_sha256},
             "files": [
                 {
@@ -125,6 +126,8 @@ class SealHeader:
                 for r in self.recipients
             ],
         }
+        if self.hashing_recorded:
+            document["hashing"] = _hashing_document(self.hashing)
         if self.scan is not None:
             document["scan"] = self.scan.to_json()
         return canonical_json(document)
@@ -293,6 +296,7 @@ def parse_header(payload: bytes) -> SealHeader:
         scan=_parse_scan(top.get("scan"), paths),
         # Seals made before the choice existed hash per file with SHA-256, the default.
         hashing=_parse_hashing(top["hashing"]) if "hashing" in top else Hashing(),
+        hashing_recorded="hashing" in top,
     )
     if header.to_payload() != payload:
         raise VerificationError("seal header: payload is not in canonical form")
