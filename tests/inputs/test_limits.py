@@ -74,6 +74,29 @@ HOSTILE: dict[str, tuple[str, str]] = {
         '{"apiVersion": "v1", "kind": "ConfigMap",\n "n": ' + "9" * 5000 + "}\n",
         "huge-int.json:2: integer 9999999999...999999 (5000 digits) is outside",
     ),
+    # createOptions is JSON inside a JSON string: its own nesting is bounded the same way.
+    "edge-deep-options.json": (
+        json.dumps(
+            {
+                "modulesContent": {
+                    "$edgeAgent": {
+                        "properties.desired": {
+                            "schemaVersion": "1.1",
+                            "runtime": {"type": "docker", "settings": {}},
+                            "systemModules": {},
+                            "modules": {
+                                "m": {
+                                    "type": "docker",
+                                    "settings": {"image": "x", "createOptions": nested(DEEP)},
+                                }
+                            },
+                        }
+                    }
+                }
+            }
+        ),
+        "module m: createOptions: line 1: nesting deeper than 64 levels (limits.max_depth)",
+    ),
     "surrogate.json": (
         '{"apiVersion": "v1", "kind": "ConfigMap",\n "s": "\\ud800"}\n',
         "surrogate.json:2: found invalid Unicode character escape code",

@@ -42,6 +42,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from sealgate._json import loads_unique
 from sealgate._paths import display_path
 from sealgate.errors import InputError
 from sealgate.inputs._edge_placeholders import Placeholder, dotted, find_placeholders
@@ -261,7 +262,8 @@ def _create_options(
     if not text.strip():
         return {}, line
     try:
-        parsed = json.loads(text, object_pairs_hook=_without_duplicates)
+        # Docker keeps the last of duplicate keys: refused, as are values beyond the limits.
+        parsed = loads_unique(text)
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{path}:{line}: module {name}: createOptions is not valid JSON "
@@ -296,13 +298,3 @@ def _refuse_case_twins(options: dict[str, Any], where: str) -> None:
                     f"{where}: {level} has both {twin!r} and {key!r}, which the IoT Edge "
                     "runtime reads as one field"
                 )
-
-
-def _without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Docker keeps the last of duplicate keys; a policy reading the first would be fooled.
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
