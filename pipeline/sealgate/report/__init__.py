@@ -1,38 +1,43 @@
-"""Report formats: one module per format, each a pure function GateResult -> text."""
+"""Report formats: one module per format, each a pure function GateResult -> text.
+
+A format's module is imported when that format is rendered: a run that writes JSON never
+loads the XML library (JUnit) or the version parser (SARIF).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib import import_module
 
 from sealgate.errors import InputError
 from sealgate.policy._decision import GateResult
-from sealgate.report import _azure_devops as azure_devops
-from sealgate.report import _github as github
-from sealgate.report import _json_report as json_report
-from sealgate.report import _junit as junit
-from sealgate.report import _markdown as markdown
-from sealgate.report import _sarif as sarif
-from sealgate.report import _text as text
 
 Renderer = Callable[[GateResult], str]
 
-RENDERERS: dict[str, Renderer] = {
-    "text": text.render,
-    "json": json_report.render,
-    "sarif": sarif.render,
-    "junit": junit.render,
-    "markdown": markdown.render,
-    "github": github.render,
-    "azuredevops": azure_devops.render,
+# format name -> the module of this package whose ``render`` produces it
+MODULES: dict[str, str] = {
+    "text": "_text",
+    "json": "_json_report",
+    "sarif": "_sarif",
+    "junit": "_junit",
+    "markdown": "_markdown",
+    "github": "_github",
+    "azuredevops": "_azure_devops",
 }
-FORMATS = tuple(RENDERERS)
+FORMATS = tuple(MODULES)
 
 
-def render(format_name: str, result: GateResult) -> str:
+def renderer(format_name: str) -> Renderer:
+    """The render function of a format; InputError naming the formats for an unknown one."""
     try:
-        renderer = RENDERERS[format_name]
+        module = MODULES[format_name]
     except KeyError:
         raise InputError(
             f"unknown report format {format_name!r}: choose from {', '.join(FORMATS)}"
         ) from None
-    return renderer(result)
+    function: Renderer = import_module(f"{__name__}.{module}").render
+    return function
+
+
+def render(format_name: str, result: GateResult) -> str:
+    return renderer(format_name)(result)
