@@ -1,7 +1,8 @@
 """The ``sealgate`` command: wires arguments to the library, prints, and sets the exit code.
 
 Nothing below this package prints or exits. Exit codes: 0 pass, 1 policy violations or a
-decision that failed closed, 2 usage or input error.
+decision that failed closed, 2 usage or input error (also a file system that refused a
+write), 3 a service did not answer (retry later).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import sys
 
 import click
 
+from sealgate._storage_errors import StorageError
 from sealgate.cli import (  # noqa: F401 (commands)
     _check,
     _devices,
@@ -22,7 +24,7 @@ from sealgate.cli import (  # noqa: F401 (commands)
     _trust,
 )
 from sealgate.cli._app import cli, show_environment_variables
-from sealgate.errors import ExitCode, SealgateError
+from sealgate.errors import ExitCode, SealgateError, UnavailableError
 
 __all__ = ["cli", "main"]
 
@@ -32,6 +34,15 @@ show_environment_variables(cli)
 def _fail(message: str, code: ExitCode) -> None:
     click.echo(f"sealgate: error: {message}", err=True)
     sys.exit(int(code))
+
+
+def _command(argv: list[str] | None) -> str:
+    """The command's name (``push``, ``unseal``...) for messages about the environment."""
+    words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
+    command = cli.commands.get(words[0]) if words else None
+    if isinstance(command, click.Group) and len(words) > 1 and words[1] in command.commands:
+        return f"{words[0]} {words[1]}"
+    return words[0] if command is not None else "sealgate"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -49,6 +60,9 @@ def main(argv: list[str] | None = None) -> None:
     except SealgateError as exc:
         if debug:
             raise
+        if isinstance(exc, (StorageError, UnavailableError)):
+            # Not the input's fault: say which operation the environment stopped.
+            _fail(f"{_command(argv)}: {exc}", exc.exit_code)
         _fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         _fail("interrupted", ExitCode.INPUT)
