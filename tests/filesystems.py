@@ -50,11 +50,9 @@ def remount_read_only(path: Path) -> None:
 def fill(directory: Path) -> Path:
     """Write a filler file until the file system is full; return it."""
     filler = directory / "filler"
-    with filler.open("wb") as handle:
-        with contextlib.suppress(OSError):
-            while True:
-                handle.write(b"\0" * 4096)
-                handle.flush()
+    with contextlib.suppress(OSError), filler.open("wb", buffering=0) as handle:
+        while True:
+            handle.write(b"\0" * 4096)
     return filler
 
 

@@ -8,7 +8,6 @@ another user for a process that permission bits apply to (EACCES).
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 
@@ -70,7 +69,7 @@ def _unseal(sealed: Path, keys: Path, into: Path) -> Run:
 
 
 def _assert_nothing_left(mount: Path) -> None:
-    assert os.listdir(mount) == []  # no destination, no partial sibling: no plaintext
+    assert list(mount.iterdir()) == []  # no destination, no partial sibling: no plaintext
 
 
 def test_a_model_larger_than_the_free_space_is_refused_before_any_key_is_released(
