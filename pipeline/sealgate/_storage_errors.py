@@ -35,12 +35,19 @@ def is_storage_refusal(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in REASONS
 
 
-def storage_error(where: str, exc: OSError, unchanged: str) -> StorageError:
+def refusal_reason(exc: OSError) -> str:
+    return REASONS.get(exc.errno or 0) or exc.strerror or type(exc).__name__
+
+
+def storage_error(
+    where: str, exc: OSError, unchanged: str, *, name_file: bool = True
+) -> StorageError:
     """``WHERE: REASON (PATH); UNCHANGED``; the path only when ``where`` does not name it."""
-    reason = REASONS.get(exc.errno or 0) or exc.strerror or type(exc).__name__
-    path = exc.filename
+    reason = refusal_reason(exc)
+    path = exc.filename if name_file else None
     detail = ""
-    if path is not None and not isinstance(path, int):
+    # A read-only file system is read-only everywhere: which file was tried says nothing.
+    if path is not None and not isinstance(path, int) and exc.errno != errno.EROFS:
         shown = os.fsdecode(path)
         if shown not in where:
             detail = f" ({shown})"

@@ -24,7 +24,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from sealgate._storage_errors import REASONS, StorageError, storage_refusals
+from sealgate._storage_errors import StorageError, refusal_reason, storage_refusals
 from sealgate.errors import InputError
 from sealgate.promotion._registry import (
     AUDIT_HEAD,
@@ -123,7 +123,7 @@ def _append_once(fd: int, size: int, data: bytes, log: Path, where: str) -> None
         with contextlib.suppress(OSError):
             os.ftruncate(fd, size)
             os.fsync(fd)
-        reason = REASONS.get(exc.errno or 0) or exc.strerror or str(exc)
+        reason = refusal_reason(exc)
         raise StorageError(
             f"{where}: the audit record could not be written to {log} ({reason}); {NO_RECORD}"
         ) from None

@@ -29,6 +29,18 @@ def _empty_destination(into: Path) -> None:
         raise InputError(f"{into}: not empty")
 
 
+def _copy_tree(source: Path, into: Path) -> None:
+    """Like ``shutil.copytree`` but the first ``OSError`` is raised as itself (copytree
+    gathers them into one ``shutil.Error``)."""
+    into.mkdir(exist_ok=True)
+    for path in sorted(source.rglob("*")):
+        target = into / path.relative_to(source)
+        if path.is_dir():
+            target.mkdir(exist_ok=True)
+        else:
+            shutil.copyfile(path, target)
+
+
 def _remove_partial_copy(into: Path, existed: bool) -> None:
     shutil.rmtree(into, ignore_errors=True)
     if existed:
@@ -66,12 +78,13 @@ def pull_model(
     with registry.open_model(pointer.digest) as stored:
         try:
             into.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copytree(stored, into, symlinks=False, dirs_exist_ok=True)
+            _copy_tree(stored, into)
         except OSError as exc:
             if not is_storage_refusal(exc):
                 raise
             _remove_partial_copy(into, existed)
-            raise storage_error(str(into), exc, _left(into, existed)) from None
+            # The failed file's name is the registry copy's, not one the user gave.
+            raise storage_error(str(into), exc, _left(into, existed), name_file=False) from None
     try:
         copied = sealed_model_digest(into)
     except InputError:

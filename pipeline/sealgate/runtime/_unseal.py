@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
-from sealgate._storage_errors import REASONS, StorageError, is_storage_refusal
+from sealgate._storage_errors import StorageError, is_storage_refusal, refusal_reason
 from sealgate.errors import InputError, VerificationError
 from sealgate.runtime._mounts import require_memory_backed_at
 from sealgate.sealing import _stream as stream
@@ -134,7 +134,7 @@ def _storage_failure(
     parent_fd: int, into: Path, staging: StagingDirectory, exc: OSError
 ) -> StorageError:
     """The write failed and the staging directory was removed; say so only if it is gone."""
-    reason = REASONS.get(exc.errno or 0, exc.strerror)
+    reason = refusal_reason(exc)
     try:
         remains = staging.name in os.listdir(parent_fd)
     except OSError:
