@@ -7,6 +7,7 @@ write), 3 a service did not answer (retry later).
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -48,6 +49,10 @@ def _command(argv: list[str] | None) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: never lets a traceback reach the user."""
     debug = os.environ.get("SEALGATE_DEBUG") == "1"
+    if not debug:
+        # The Azure SDK logs its failures as warnings (to stderr, through logging's last
+        # resort); the one-line error already says what failed.
+        logging.getLogger("azure").addHandler(logging.NullHandler())
     try:
         cli.main(args=argv, prog_name="sealgate", standalone_mode=False)
     except click.exceptions.Exit as exc:
