@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from azure.core.credentials import AccessToken
 from sealgate import cli
-from sealgate.errors import DeniedError, InputError, UnavailableError
+from sealgate.errors import DeniedError, UnavailableError
 from sealgate.policy._engine import create_engine
 from sealgate.policy._loader import load_policy_set
 from sealgate.runtime._authorization import UnsealAuthorizer
