@@ -53,7 +53,8 @@ def _print_versions(ctx: click.Context, _param: click.Parameter, value: bool) ->
 def cli() -> None:
     """Seal, promote and unseal AI models behind policy gates; gate infrastructure and containers.
 
-    Exit codes: 0 pass, 1 policy violations or denial, 2 usage or input error.
+    Exit codes: 0 pass, 1 policy violations or denial, 2 usage or input error,
+    3 a service did not answer (retry later).
     Set SEALGATE_DEBUG=1 to see a traceback instead of the one-line error.
     """
 
