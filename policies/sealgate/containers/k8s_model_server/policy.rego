@@ -44,12 +44,29 @@ model_mounts contains mount if {
 	mount := {"container": c, "index": k, "volume": object.get(volume_mount, "name", null)}
 }
 
+# A pod pinned to the confidential (AMD SEV-SNP) node pool: those nodes cannot run Kata (AKS
+# pod sandboxing is not available on confidential VMs); the hardware keeps the memory from the
+# host instead, and the key release service releases the model's key only against that VM's
+# attestation token (policies/sealgate/unseal/confidential).
+confidential_placement if {
+	selector := object.get(settings, "model_server_confidential_node_selector", {})
+	is_object(selector)
+	count(selector) > 0
+	node_selector := object.get(pod.spec, "nodeSelector", {})
+	is_object(node_selector)
+	every key, value in selector {
+		object.get(node_selector, key, null) == value
+	}
+}
+
 # METADATA
 # title: Model server not sandboxed
 # description: >-
 #   A model server runs in its own Kata VM (runtimeClassName kata-vm-isolation, AKS pod
 #   sandboxing): the decrypted model and the keys in its memory are separated from the
-#   node's kernel and from the other pods by a hypervisor boundary.
+#   node's kernel and from the other pods by a hypervisor boundary. A model server pinned to
+#   the confidential node pool (nodeSelector model_server_confidential_node_selector) is
+#   protected by the confidential VM and its attested key release instead.
 # custom:
 #   id: SG-K8S-030
 #   severity: high
@@ -58,6 +75,7 @@ model_mounts contains mount if {
 #     a node pool created with `--workload-runtime KataVmIsolation`.
 deny contains finding if {
 	model_server
+	not confidential_placement
 	runtime_class := object.get(pod.spec, "runtimeClassName", null)
 	runtime_class != settings.model_server_runtime_class
 	finding := data.sealgate.lib.findings.finding(
