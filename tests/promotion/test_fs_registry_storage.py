@@ -117,3 +117,20 @@ def test_pull_into_a_full_file_system_leaves_no_partial_copy(
         f"nothing was pulled ({into} is absent as before)"
     )
     assert not into.exists()
+
+
+def test_a_registry_this_user_cannot_read_is_one_line_naming_the_path(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o000)
+    try:
+        run = run_without_override(
+            "status", "--registry", f"file://{locked / 'registry'}", cwd=workspace.root
+        )
+    finally:
+        locked.chmod(0o755)
+    assert run.code == 2, run.stderr
+    assert run.stderr.strip() == (
+        f"sealgate: error: status: {locked / 'registry'}: permission denied"
+    )

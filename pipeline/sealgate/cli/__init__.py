@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from sealgate._storage_errors import StorageError
+from sealgate._storage_errors import StorageError, is_storage_refusal, refusal_reason
 from sealgate.cli import (  # noqa: F401 (commands)
     _check,
     _devices,
@@ -77,6 +77,11 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # fail closed: an unexpected fault is never a pass
         if debug:
             raise
+        if isinstance(exc, OSError) and is_storage_refusal(exc):
+            # A refusal the operation did not describe itself: still one line with the path.
+            path = exc.filename
+            where = f": {os.fsdecode(path)}" if isinstance(path, (str, bytes)) else ""
+            _fail(f"{_command(argv)}{where}: {refusal_reason(exc)}", ExitCode.INPUT)
         _fail(
             f"internal error: {type(exc).__name__}: {exc} (set SEALGATE_DEBUG=1 for a traceback)",
             ExitCode.INPUT,
