@@ -56,14 +56,17 @@ class _NodePoolSettings(TypedDict, closed=True):
     type: str
 
 
-def _node_pool_settings(zones: tuple[str, ...], subnet_id: pulumi.Input[str]) -> _NodePoolSettings:
-    """What every node pool shares: Azure Linux, host encryption, no SSH, the zones."""
+def _node_pool_settings(
+    zones: tuple[str, ...], subnet_id: pulumi.Input[str], *, fips: bool = True
+) -> _NodePoolSettings:
+    """What every node pool shares: Azure Linux, host encryption, no SSH, the zones (and FIPS,
+    except where the VMs cannot have it)."""
     return {
         "os_type": "Linux",
         "os_sku": NODE_OS,
         "enable_encryption_at_host": True,
         "enable_node_public_ip": False,
-        "enable_fips": True,
+        "enable_fips": fips,
         "security_profile": {"ssh_access": "Disabled"},
         "os_disk_type": "Ephemeral",
         "vnet_subnet_id": subnet_id,
@@ -262,10 +265,7 @@ class Cluster(pulumi.ComponentResource):
             resource_group_name=args.placement.resource_group,
             resource_name_=self.cluster.name,
             agent_pool_name=azure_name(containerservice.AgentPool, CONFIDENTIAL_POOL),
-            **{
-                **_node_pool_settings(args.availability_zones, args.model_subnet_id),
-                "enable_fips": False,
-            },
+            **_node_pool_settings(args.availability_zones, args.model_subnet_id, fips=False),
             mode="User",
             vm_size=vm_size,
             enable_auto_scaling=True,
