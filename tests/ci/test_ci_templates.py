@@ -25,7 +25,7 @@ def scripts(path: Path) -> list[str]:
             for step in job["steps"]
             if "run" in step
         ]
-    return [step["script"] for step in document["steps"] if "script" in step]
+    return [step["script"] for job in document["jobs"] for step in job["steps"] if "script" in step]
 
 
 def sealgate_invocations(path: Path) -> list[list[str]]:
@@ -88,7 +88,7 @@ def test_azure_publishes_the_junit_the_gate_writes() -> None:
     outputs = dict(
         zip(context.params["formats"], map(str, context.params["outputs"]), strict=False)
     )
-    steps = yaml.safe_load(AZURE.read_text())["steps"]
+    steps = yaml.safe_load(AZURE.read_text())["jobs"][0]["steps"]
     publish = next(s for s in steps if s.get("task") == "PublishTestResults@2")
     assert publish["inputs"]["testResultsFiles"] == outputs["junit"]
     assert publish["inputs"]["testResultsFormat"] == "JUnit"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from azure.core.credentials import AccessToken
 from sealgate import cli
-from sealgate.errors import DeniedError, InputError
+from sealgate.errors import DeniedError, UnavailableError
 from sealgate.policy._engine import create_engine
 from sealgate.policy._loader import load_policy_set
 from sealgate.runtime._authorization import UnsealAuthorizer
@@ -215,7 +215,7 @@ def test_keyvault_public_key_errors_name_the_key_in_one_line(
         credential_factory=lambda: StaticCredential(ALLOWED_OID),
         client_options={"retry_total": 0, "verify_challenge_resource": False},
     )
-    with pytest.raises(InputError) as failed:
+    with pytest.raises(UnavailableError) as failed:  # an outage: exit code 3
         keyvault.KeyVaultRecipient(f"https://127.0.0.1:{port}/keys/model-kek/v1", unreachable)
     message = str(failed.value)
     assert message.startswith(

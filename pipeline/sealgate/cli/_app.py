@@ -106,7 +106,8 @@ def load_all_commands() -> None:
 def cli() -> None:
     """Seal, promote and unseal AI models behind policy gates; gate infrastructure and containers.
 
-    Exit codes: 0 pass, 1 policy violations or denial, 2 usage or input error.
+    Exit codes: 0 pass, 1 policy violations or denial, 2 usage or input error,
+    3 a service did not answer (retry later).
     Set SEALGATE_DEBUG=1 to see a traceback instead of the one-line error.
     """
 

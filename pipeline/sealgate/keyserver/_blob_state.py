@@ -17,7 +17,8 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
 )
 
-from sealgate.errors import InputError
+from sealgate._azure import service_failure
+from sealgate.errors import InputError, SealgateError
 from sealgate.keyserver._state import check_key
 
 MAX_DOCUMENT_BYTES = 1024 * 1024
@@ -31,9 +32,13 @@ class BlobStateStore:
     def _blob(self, key: str) -> Any:
         return self._container.get_blob_client(self._prefix + check_key(key))
 
-    def _fail(self, key: str, exc: AzureError) -> InputError:
+    def _fail(self, key: str, exc: AzureError) -> SealgateError:
+        where = f"state {self._prefix}{key}"
+        failure = service_failure(where, exc, "the state is unchanged")
+        if failure is not None:
+            return failure
         reason = getattr(exc, "reason", None) or type(exc).__name__
-        return InputError(f"state {self._prefix}{key}: {reason}")
+        return InputError(f"{where}: {reason}")
 
     def read(self, key: str) -> tuple[bytes, str] | None:
         try:

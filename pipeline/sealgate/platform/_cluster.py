@@ -19,6 +19,7 @@ from sealgate.platform._common import (
     role_definition,
     zones_or_none,
 )
+from sealgate.platform._config import CONFIDENTIAL_VM_SIZE
 from sealgate.platform._naming import azure_name
 
 SANDBOX_TAINT = "sealgate.io/sandboxed=true:NoSchedule"
@@ -29,6 +30,13 @@ SANDBOX_LABEL = ("sealgate.io/pool", "sandboxed")
 # Every pool uses it, so one node image is patched and hardened.
 NODE_OS = "AzureLinux"
 NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
+# Confidential VM node pools (https://learn.microsoft.com/azure/aks/use-cvm): AMD SEV-SNP sizes
+# DCasv5/DCadsv5/ECasv5/ECadsv5; OS SKU Ubuntu or AzureLinux (Azure Linux 3; in preview, needs
+# the AzureLinuxCVMPreview feature of Microsoft.ContainerService); and "You can't use FIPS,
+# ARM64, Trusted Launch, or Pod Sandboxing": such a pool is never a Kata pool, and FIPS is off.
+CONFIDENTIAL_TAINT = "sealgate.io/confidential=true:NoSchedule"
+CONFIDENTIAL_LABEL = ("sealgate.io/pool", "confidential")
+CONFIDENTIAL_POOL = "confidential"
 
 
 # Closed (PEP 728; typing_extensions, a dependency of pulumi): no other key, so the checker
@@ -48,14 +56,17 @@ class _NodePoolSettings(TypedDict, closed=True):
     type: str
 
 
-def _node_pool_settings(zones: tuple[str, ...], subnet_id: pulumi.Input[str]) -> _NodePoolSettings:
-    """What every node pool shares: Azure Linux, host encryption, no SSH, the zones."""
+def _node_pool_settings(
+    zones: tuple[str, ...], subnet_id: pulumi.Input[str], *, fips: bool = True
+) -> _NodePoolSettings:
+    """What every node pool shares: Azure Linux, host encryption, no SSH, the zones (and FIPS,
+    except where the VMs cannot have it)."""
     return {
         "os_type": "Linux",
         "os_sku": NODE_OS,
         "enable_encryption_at_host": True,
         "enable_node_public_ip": False,
-        "enable_fips": True,
+        "enable_fips": fips,
         "security_profile": {"ssh_access": "Disabled"},
         "os_disk_type": "Ephemeral",
         "vnet_subnet_id": subnet_id,
@@ -98,6 +109,9 @@ class ClusterArgs:
     """Fewest nodes of the autoscaled model pool."""
     model_node_max_count: int = 3
     """Most nodes of the autoscaled model pool."""
+    confidential_node_vm_size: str | None = None
+    """AMD SEV-SNP confidential VM size of a third pool for model servers (None: no such
+    pool), e.g. ``Standard_DC4as_v5``; it scales like the model pool."""
 
     def __post_init__(self) -> None:
         require(
@@ -107,6 +121,13 @@ class ClusterArgs:
         )
         require(bool(self.admin_group_object_ids), self, "admin_group_object_ids is empty")
         require(1 <= self.system_node_count <= 100, self, "system_node_count must be 1..100")
+        require(
+            self.confidential_node_vm_size is None
+            or CONFIDENTIAL_VM_SIZE.match(self.confidential_node_vm_size) is not None,
+            self,
+            f"confidential_node_vm_size {self.confidential_node_vm_size!r} is not an AMD "
+            "SEV-SNP size AKS supports (Standard_DC<n>as_v5, DC<n>ads_v5, EC<n>as_v5, EC<n>ads_v5)",
+        )
         require(
             1 <= self.model_node_min_count <= self.model_node_max_count,
             self,
@@ -213,6 +234,11 @@ class Cluster(pulumi.ComponentResource):
             node_labels=dict([SANDBOX_LABEL]),
             opts=pulumi.ResourceOptions(parent=self.cluster),
         )
+        self.confidential_pool = (
+            None
+            if args.confidential_node_vm_size is None
+            else self._confidential_pool(name, args, args.confidential_node_vm_size)
+        )
         diagnose(self.cluster, f"{name}-aks", args.workspace_id)
         self.oidc_issuer_url = self.cluster.oidc_issuer_profile.apply(
             lambda profile: profile.issuer_url if profile else None
@@ -227,6 +253,28 @@ class Cluster(pulumi.ComponentResource):
                 "oidc_issuer_url": self.oidc_issuer_url,
                 "kubelet_object_id": self.kubelet_object_id,
             }
+        )
+
+    def _confidential_pool(
+        self, name: str, args: ClusterArgs, vm_size: str
+    ) -> containerservice.AgentPool:
+        """Model servers whose memory the host cannot read (SEV-SNP), tainted and labelled like
+        the sandboxed pool; no pod sandboxing and no FIPS (neither is possible on CVMs)."""
+        return containerservice.AgentPool(
+            f"{name}-confidential-pool",
+            resource_group_name=args.placement.resource_group,
+            resource_name_=self.cluster.name,
+            agent_pool_name=azure_name(containerservice.AgentPool, CONFIDENTIAL_POOL),
+            **_node_pool_settings(args.availability_zones, args.model_subnet_id, fips=False),
+            mode="User",
+            vm_size=vm_size,
+            enable_auto_scaling=True,
+            count=args.model_node_min_count,
+            min_count=args.model_node_min_count,
+            max_count=args.model_node_max_count,
+            node_taints=[CONFIDENTIAL_TAINT],
+            node_labels=dict([CONFIDENTIAL_LABEL]),
+            opts=pulumi.ResourceOptions(parent=self.cluster),
         )
 
     def grant_subnet(

@@ -38,6 +38,17 @@ def _matches(pattern: re.Pattern[str], what: str) -> Callable[[Any], str | None]
     return lambda v: None if pattern.match(v) else f"must be {what}"
 
 
+def _matches_all(pattern: re.Pattern[str], what: str) -> Callable[[Any], str | None]:
+    return lambda values: next(
+        (f"item {v!r} must be {what}" for v in values if not pattern.match(v)), None
+    )
+
+
+# AMD SEV-SNP confidential VM sizes that AKS node pools support
+# (https://learn.microsoft.com/azure/aks/use-cvm, "AKS supported confidential VM sizes").
+CONFIDENTIAL_VM_SIZE = re.compile(r"^Standard_(DC|EC)\d+ad?s_v5$")
+
+
 def _uuid(value: str) -> str | None:
     try:
         uuid.UUID(value)
@@ -182,12 +193,38 @@ class StackConfig:
         ),
         default="https://sharedeus2.eus2.attest.azure.net",
     )
+    # Confidential serving (docs/confidential.md): the model server on an AKS node pool of
+    # AMD SEV-SNP confidential VMs, and the environment's model keys released only against a
+    # verified attestation token from such a VM.
+    confidential_serving: bool = _setting(default=False)
+    confidential_node_vm_size: str = _setting(
+        _matches(
+            CONFIDENTIAL_VM_SIZE,
+            "an AMD SEV-SNP size: Standard_DC<n>as_v5, DC<n>ads_v5, EC<n>as_v5 or EC<n>ads_v5",
+        ),
+        default="Standard_DC4as_v5",
+    )
+    # x-ms-policy-hash of the attestation policy that issues the VMs' tokens (SG-UNSEAL-104).
+    confidential_policy_hashes: list[str] = _setting(  # noqa: RUF009 (a field)
+        _matches_all(re.compile(r"^[A-Za-z0-9_-]{43}$"), "a base64url SHA-256 (43 characters)"),
+        default=[],
+    )
 
     def __post_init__(self) -> None:
         if not (self.alert_emails or self.alert_webhooks):
             raise InputError(
                 f"{NAMESPACE}:alert_emails or {NAMESPACE}:alert_webhooks: the alerts need at "
                 "least one receiver"
+            )
+        if self.confidential_serving and not self.confidential_policy_hashes:
+            raise InputError(
+                f"{NAMESPACE}:confidential_serving needs {NAMESPACE}:confidential_policy_hashes: "
+                "without an accepted attestation policy no key would ever be released"
+            )
+        if self.confidential_serving and not self.tee_key_release:
+            raise InputError(
+                f"{NAMESPACE}:confidential_serving needs {NAMESPACE}:tee_key_release (the key "
+                "release service then trusts the attestation authority)"
             )
         if self.model_node_min_count > self.model_node_max_count:
             raise InputError(

@@ -37,6 +37,10 @@ PORT = 8443
 NONROOT = 65532
 CONFIG_DIR = "/etc/sealgate"
 CONFIG_FILE = f"{CONFIG_DIR}/keyserver.yaml"
+# A policy folder of data only (data/unseal.yaml), layered over the built-in policies: the
+# deployment's TEE requirements (data.config.unseal.tee.environments).
+POLICY_DATA_DIR = "/etc/sealgate-policy"
+POLICY_DATA_KEY = "unseal.yaml"
 TLS_SECRET = "keyserver-tls"  # noqa: S105 (the name of a Kubernetes Secret)
 SIGNING_SECRET = "keyserver-signing"  # noqa: S105 (a Secret's name)
 TRUST_CONFIG_MAP = "keyserver-trust"
@@ -103,6 +107,11 @@ class KeyReleaseServiceArgs:
     """Subnet of the private endpoints (Key Vault, Storage): the service's only VNet egress."""
     attestation_authority: str | None = None
     """Azure Attestation provider whose tokens the service accepts (None: no TEE consumers)."""
+    required_tee: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Environment -> what its consumers' attestation must show (an entry of
+    ``tee.environments`` in the unseal policy data: ``attestation_types``,
+    ``compliance_status``, ``policy_hashes``): no model key of that environment is released
+    without a verified token that matches."""
     enrolment_operators: tuple[str, ...] = ()
     """OIDC subjects allowed to enrol devices (none: enrolment is refused)."""
     consumer_namespace: str = "models"
@@ -137,6 +146,16 @@ class KeyReleaseServiceArgs:
             f"endpoint_cidr {self.endpoint_cidr!r} is not an IPv4 CIDR",
         )
         require(2 <= self.replicas <= 20, self, "replicas must be 2..20")
+        require(
+            not self.required_tee or self.attestation_authority is not None,
+            self,
+            "required_tee needs an attestation_authority whose tokens the service verifies",
+        )
+        require(
+            set(self.required_tee) <= set(self.keks),
+            self,
+            "required_tee names an environment that has no kek",
+        )
 
 
 def witness_url(account: str, container: str = WITNESS_CONTAINER) -> str:
@@ -184,7 +203,18 @@ def keyserver_config(
         document["enrolment"] = {"operators": list(args.enrolment_operators)}
     if args.attestation_authority:
         document["attestation_providers"] = [{"issuer": args.attestation_authority}]
+    if args.required_tee:
+        document["policies"] = [POLICY_DATA_DIR]
     return yaml.safe_dump(document, sort_keys=False)
+
+
+def tee_policy_data(required: Mapping[str, Mapping[str, Any]]) -> str:
+    """``data/unseal.yaml`` of the service's policy folder: every listed environment requires
+    a TEE (``require_tee: true``) with what its entry accepts."""
+    environments = {
+        env: {"require_tee": True, **dict(settings)} for env, settings in sorted(required.items())
+    }
+    return yaml.safe_dump({"tee": {"environments": environments}}, sort_keys=False)
 
 
 def _config_text(args: KeyReleaseServiceArgs) -> pulumi.Output[str]:
@@ -327,7 +357,14 @@ class KeyReleaseService(pulumi.ComponentResource):
         config = core.ConfigMap(
             f"{name}-config",
             metadata={"name": "keyserver-config", "namespace": NAMESPACE},
-            data={"keyserver.yaml": _config_text(args)},
+            data={
+                "keyserver.yaml": _config_text(args),
+                **(
+                    {POLICY_DATA_KEY: tee_policy_data(args.required_tee)}
+                    if args.required_tee
+                    else {}
+                ),
+            },
             opts=in_namespace,
         )
         apps.Deployment(
@@ -337,7 +374,12 @@ class KeyReleaseService(pulumi.ComponentResource):
                 "replicas": args.replicas,
                 "selector": {"match_labels": POD_LABELS},
                 "strategy": {"rolling_update": {"max_unavailable": 0, "max_surge": 1}},
-                "template": pod_template(args.image, config.metadata.name, _environment(args)),
+                "template": pod_template(
+                    args.image,
+                    config.metadata.name,
+                    _environment(args),
+                    policy_data=bool(args.required_tee),
+                ),
             },
             opts=in_namespace,
         )
@@ -412,7 +454,11 @@ def network_policy_spec(consumer_namespace: str, endpoint_cidr: str) -> dict[str
 
 
 def pod_template(
-    image: str, config_map: pulumi.Input[str], env: list[dict[str, Any]] | None = None
+    image: str,
+    config_map: pulumi.Input[str],
+    env: list[dict[str, Any]] | None = None,
+    *,
+    policy_data: bool = False,
 ) -> dict[str, Any]:
     """The service's pod: restricted, read-only root, in a Kata VM on the sandboxed pool (it
     holds unwrapped data keys in memory), its key material from secrets; ``env`` are the
@@ -486,6 +532,17 @@ def pod_template(
                             "read_only": True,
                         },
                         {"name": "tmp", "mount_path": "/tmp"},  # noqa: S108 (an emptyDir)
+                        *(
+                            [
+                                {
+                                    "name": "policy-data",
+                                    "mount_path": POLICY_DATA_DIR,
+                                    "read_only": True,
+                                }
+                            ]
+                            if policy_data
+                            else []
+                        ),
                     ],
                 }
             ],
@@ -502,6 +559,21 @@ def pod_template(
                 {"name": "tls", "secret": {"secret_name": TLS_SECRET, **secret}},
                 {"name": "signing", "secret": {"secret_name": SIGNING_SECRET, **secret}},
                 {"name": "tmp", "empty_dir": {"medium": "Memory", "size_limit": "64Mi"}},
+                *(
+                    [
+                        {
+                            "name": "policy-data",
+                            "config_map": {
+                                "name": config_map,
+                                "items": [
+                                    {"key": POLICY_DATA_KEY, "path": f"data/{POLICY_DATA_KEY}"}
+                                ],
+                            },
+                        }
+                    ]
+                    if policy_data
+                    else []
+                ),
             ],
         },
     }

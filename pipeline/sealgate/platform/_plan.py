@@ -271,7 +271,11 @@ def preview_config(config: StackConfig) -> dict[str, str]:
 
 def build_plan(root: Path, stack: str) -> dict[str, Any]:
     """The offline plan of ``Pulumi.<stack>.yaml`` in the shape of ``pulumi preview --json``."""
-    config = load_stack_config(root, stack)
+    return plan_from_config(load_stack_config(root, stack), stack)
+
+
+def plan_from_config(config: StackConfig, stack: str) -> dict[str, Any]:
+    """The offline plan of ``config`` as stack ``stack`` (a stack file's settings, changed)."""
     resources = run_program(config, stack)
     steps = []
     for resource in resources:

@@ -109,6 +109,20 @@ def _gate_identity(
     return identity
 
 
+def _required_tee(config: StackConfig) -> dict[str, dict[str, Any]]:
+    """Confidential serving: the environment's keys go only to an attested, compliant,
+    non-debuggable AMD SEV-SNP confidential VM (policies/sealgate/unseal/confidential)."""
+    if not config.confidential_serving:
+        return {}
+    return {
+        config.environment: {
+            "attestation_types": ["sevsnpvm"],
+            "compliance_status": ["azure-compliant-cvm"],
+            "policy_hashes": list(config.confidential_policy_hashes),
+        }
+    }
+
+
 def model_trust(config: StackConfig) -> ModelTrust:
     """The model server's trust (ConfigMap ``sealgate-trust``) from the stack's settings:
     each release signer named by its key id."""
@@ -231,6 +245,9 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
             model_node_vm_size=config.model_node_vm_size,
             model_node_min_count=config.model_node_min_count,
             model_node_max_count=config.model_node_max_count,
+            confidential_node_vm_size=(
+                config.confidential_node_vm_size if config.confidential_serving else None
+            ),
         ),
     )
     # The model server's internal load balancer: a static address APIM, injected in the VNet
@@ -354,7 +371,10 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
         f"{prefix}-k8s",
         kubeconfig=_kubeconfig(cluster.cluster, group.name),
         enable_server_side_apply=True,
-        opts=pulumi.ResourceOptions(depends_on=[cluster.model_pool]),
+        opts=pulumi.ResourceOptions(
+            depends_on=[cluster.model_pool]
+            + ([cluster.confidential_pool] if cluster.confidential_pool else [])
+        ),
     )
     environment = config.environment
     service_id = f"api://sealgate-keyserver-{environment}"
@@ -382,6 +402,7 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
             witness_container_id=store.witness.id,
             endpoint_cidr=cidrs["endpoints"],
             attestation_authority=config.attestation_authority if tee else None,
+            required_tee=_required_tee(config),
             replicas=config.keyserver_replicas,
             provider=provider,
         ),
@@ -404,6 +425,7 @@ def build_platform(config: StackConfig) -> dict[str, Any]:
             load_balancer_subnet_id=net.subnet_ids["aks-models"],
             load_balancer_ip=model_server_ip,
             replicas=config.model_server_replicas,
+            confidential=config.confidential_serving,
             provider=provider,
         ),
     )

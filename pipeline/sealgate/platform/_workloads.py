@@ -24,7 +24,12 @@ import pulumi_kubernetes.core.v1 as core
 import pulumi_kubernetes.networking.v1 as networking
 import yaml
 
-from sealgate.platform._cluster import SANDBOX_LABEL, SANDBOX_TAINT
+from sealgate.platform._cluster import (
+    CONFIDENTIAL_LABEL,
+    CONFIDENTIAL_TAINT,
+    SANDBOX_LABEL,
+    SANDBOX_TAINT,
+)
 from sealgate.platform._common import TYPE_PREFIX, ipv4_network, require
 
 NAMESPACE = "models"
@@ -43,6 +48,11 @@ TRUST_FILE = f"{TRUST_DIR}/trust.yaml"
 # The CA that issued the key release service's TLS certificate (in the trust ConfigMap).
 KEYSERVER_CA = f"{TRUST_DIR}/keyserver-ca.pem"
 SEALED_DIR = "/sealed"
+# On confidential nodes: the VM's attestation token (MAA JWT) and the runtime key it binds,
+# written into this memory-backed directory before the server starts (docs/confidential.md).
+ATTESTATION_DIR = "/run/sealgate/attestation"
+ATTESTATION_TOKEN = f"{ATTESTATION_DIR}/token"
+RUNTIME_KEY = f"{ATTESTATION_DIR}/runtime-key.pem"
 SEALED_MODEL = f"{SEALED_DIR}/current"
 TRUST_CONFIG_MAP = "sealgate-trust"
 GATE_PUB = f"{TRUST_DIR}/gate.pub"
@@ -76,11 +86,14 @@ def pull_command(
     return [*command, "--into", SEALED_MODEL]
 
 
-def unseal_command(keyserver_url: str, environment: str, *, model: str | None = None) -> list[str]:
+def unseal_command(
+    keyserver_url: str, environment: str, *, model: str | None = None, attested: bool = False
+) -> list[str]:
     """The container command (``sealgate unseal``, the image's entrypoint, with its options):
     obtain the data key from the key release service with the pod's projected token for the
     service's audience, unseal into tmpfs, then exec the server. ``model``: refuse a sealed
-    model of another name."""
+    model of another name. ``attested``: also send the TEE's attestation token and take the
+    data key wrapped to its runtime key (a confidential node)."""
     return [
         "sealgate",
         "unseal",
@@ -94,6 +107,11 @@ def unseal_command(keyserver_url: str, environment: str, *, model: str | None = 
         f"{KEYSERVER_TOKEN_DIR}/token",
         "--ca-bundle",
         KEYSERVER_CA,
+        *(
+            ["--attestation-token", ATTESTATION_TOKEN, "--runtime-key", RUNTIME_KEY]
+            if attested
+            else []
+        ),
         "--trust",
         TRUST_FILE,
         "--into",
@@ -187,6 +205,9 @@ class WorkloadsArgs:
     """Static address of the internal load balancer in that subnet (APIM's backend)."""
     replicas: int = 1
     """Model server pods."""
+    confidential: bool = False
+    """Serve on the confidential (SEV-SNP) pool instead of in Kata VMs, with the VM's
+    attestation token in every key request."""
     provider: k8s.Provider | None = None
     """Kubernetes provider of the cluster (None: the one the component's options give)."""
 
@@ -309,7 +330,9 @@ def _server_container(args: WorkloadsArgs) -> dict[str, Any]:
     return {
         "name": "server",
         "image": args.image,
-        "command": unseal_command(args.keyserver_url, args.environment, model=args.model),
+        "command": unseal_command(
+            args.keyserver_url, args.environment, model=args.model, attested=args.confidential
+        ),
         "ports": [{"name": "http", "container_port": SERVER_PORT}],
         "resources": {
             "requests": {"cpu": "2", "memory": "4Gi"},
@@ -330,6 +353,27 @@ def _server_container(args: WorkloadsArgs) -> dict[str, Any]:
             {"name": "trust", "mount_path": TRUST_DIR, "read_only": True},
             {"name": "tmp", "mount_path": "/tmp"},  # noqa: S108 (an emptyDir)
             {"name": "keyserver-token", "mount_path": KEYSERVER_TOKEN_DIR, "read_only": True},
+            *(
+                [{"name": "attestation", "mount_path": ATTESTATION_DIR, "read_only": True}]
+                if args.confidential
+                else []
+            ),
+        ],
+    }
+
+
+def _placement(confidential: bool) -> dict[str, Any]:
+    """Where the pod runs: a Kata VM on the sandboxed pool, or (confidential) a plain
+    container on the SEV-SNP pool, whose nodes cannot run Kata."""
+    taint = CONFIDENTIAL_TAINT if confidential else SANDBOX_TAINT
+    taint_key, _, taint_rest = taint.partition("=")
+    taint_value, _, taint_effect = taint_rest.partition(":")
+    placement: dict[str, Any] = {} if confidential else {"runtime_class_name": RUNTIME_CLASS}
+    return {
+        **placement,
+        "node_selector": dict([CONFIDENTIAL_LABEL if confidential else SANDBOX_LABEL]),
+        "tolerations": [
+            {"key": taint_key, "operator": "Equal", "value": taint_value, "effect": taint_effect}
         ],
     }
 
@@ -337,8 +381,6 @@ def _server_container(args: WorkloadsArgs) -> dict[str, Any]:
 def pod_template(args: WorkloadsArgs, trust_config_map: pulumi.Input[str]) -> dict[str, Any]:
     """The model server's pod: restricted, in a Kata VM on the sandboxed pool; the init
     container fetches the sealed model, the server unseals it into memory and serves it."""
-    taint_key, _, taint_rest = SANDBOX_TAINT.partition("=")
-    taint_value, _, taint_effect = taint_rest.partition(":")
     return {
         "metadata": {
             "labels": {**LABELS, "azure.workload.identity/use": "true"},
@@ -347,16 +389,7 @@ def pod_template(args: WorkloadsArgs, trust_config_map: pulumi.Input[str]) -> di
         "spec": {
             "service_account_name": SERVICE_ACCOUNT,
             "automount_service_account_token": False,
-            "runtime_class_name": RUNTIME_CLASS,
-            "node_selector": dict([SANDBOX_LABEL]),
-            "tolerations": [
-                {
-                    "key": taint_key,
-                    "operator": "Equal",
-                    "value": taint_value,
-                    "effect": taint_effect,
-                }
-            ],
+            **_placement(args.confidential),
             "security_context": {
                 "run_as_non_root": True,
                 "run_as_user": NONROOT,
@@ -372,6 +405,16 @@ def pod_template(args: WorkloadsArgs, trust_config_map: pulumi.Input[str]) -> di
                 {"name": "sealed", "empty_dir": {"size_limit": "16Gi"}},
                 {"name": "trust", "config_map": {"name": trust_config_map}},
                 {"name": "tmp", "empty_dir": {"size_limit": "256Mi"}},
+                *(
+                    [
+                        {
+                            "name": "attestation",
+                            "empty_dir": {"medium": "Memory", "size_limit": "1Mi"},
+                        }
+                    ]
+                    if args.confidential
+                    else []
+                ),
                 # A short-lived token of the pod's service account for the key release
                 # service's audience only (the kubelet rotates it).
                 {

@@ -11,7 +11,9 @@
   torn here. In production the audit container is made immutable by the infrastructure
   (time-based retention with protected append writes), so the log can only grow;
 - credentials: ``AZURE_STORAGE_CONNECTION_STRING`` when set (e.g. Azurite), otherwise
-  ``DefaultAzureCredential`` (workload identity in AKS, a developer login elsewhere).
+  workload identity in AKS, ``DefaultAzureCredential`` elsewhere (``sealgate._azure``);
+- failures: an outage (no connection, 5xx, 429 after the retries) is exit code 3, a refusal
+  (401/403) exit code 1, and the message says what the operation left unchanged.
   The endpoint is ``https://ACCOUNT.blob.core.windows.net`` unless ``?endpoint=`` or
   ``SEALGATE_BLOB_ENDPOINT`` names another (Azurite: ``http://127.0.0.1:10000/ACCOUNT``).
 """
@@ -35,7 +37,8 @@ from azure.core.exceptions import (
 )
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
-from sealgate.errors import InputError
+from sealgate._azure import STORAGE_RETRY, azure_credential, service_failure
+from sealgate.errors import InputError, SealgateError
 from sealgate.promotion._registry import (
     AUDIT_HEAD,
     AUDIT_LOG,
@@ -56,7 +59,13 @@ CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
 APPEND_ATTEMPTS = 200
 
 
-def _storage_error(url: str, exc: AzureError) -> InputError:
+UNCHANGED = "the registry is unchanged"
+
+
+def _storage_error(url: str, exc: AzureError, unchanged: str = UNCHANGED) -> SealgateError:
+    failure = service_failure(f"registry {url}", exc, unchanged)
+    if failure is not None:
+        return failure
     reason = getattr(exc, "reason", None) or type(exc).__name__
     code = getattr(exc, "error_code", None)
     return InputError(f"registry {url}: {reason}{f' ({code})' if code else ''}")
@@ -82,18 +91,16 @@ def blob_service(
     )
     connection_string = os.environ.get(CONNECTION_STRING_ENV)
     if connection_string:
-        service = BlobServiceClient.from_connection_string(connection_string, retry_total=2)
+        service = BlobServiceClient.from_connection_string(connection_string, **STORAGE_RETRY)
         if service.account_name != account:
             raise InputError(
                 f"{url}: {CONNECTION_STRING_ENV} is for account "
                 f"{service.account_name!r}, not {account!r}"
             )
         if query.get("endpoint") or os.environ.get(ENDPOINT_ENV):
-            service = BlobServiceClient(endpoint, credential=service.credential, retry_total=2)
+            service = BlobServiceClient(endpoint, credential=service.credential, **STORAGE_RETRY)
     else:
-        from azure.identity import DefaultAzureCredential
-
-        service = BlobServiceClient(endpoint, credential=DefaultAzureCredential())
+        service = BlobServiceClient(endpoint, credential=azure_credential(), **STORAGE_RETRY)
     return service, container, query
 
 
@@ -112,17 +119,17 @@ class BlobRegistry(Registry):
         )
 
     @contextlib.contextmanager
-    def _errors(self) -> Iterator[None]:
+    def _errors(self, unchanged: str = UNCHANGED) -> Iterator[None]:
         try:
             yield
         except ResourceNotFoundError as exc:
             if getattr(exc, "error_code", None) == "ContainerNotFound":
                 raise InputError(f"registry {self.url}: the container does not exist") from None
             raise
-        except (ConflictError, InputError):
+        except SealgateError:
             raise
         except AzureError as exc:
-            raise _storage_error(self.url, exc) from None
+            raise _storage_error(self.url, exc, unchanged) from None
 
     # pointers ---------------------------------------------------------------------------
 
@@ -186,7 +193,8 @@ class BlobRegistry(Registry):
         if self.has_model(digest):
             return
         prefix = model_prefix(digest)
-        with open_sealed_source(sealed_dir, digest) as source, self._errors():
+        stored_nothing = "no model was stored and no pointer moved"
+        with open_sealed_source(sealed_dir, digest) as source, self._errors(stored_nothing):
             for entry in source.entries:
                 with source.open(entry) as stream:
                     # Not seekable and one connection: the SDK reads it once, in order, and
@@ -228,7 +236,7 @@ class BlobRegistry(Registry):
 
     def append_audit(self, make_line: Callable[[bytes, bytes | None], bytes]) -> bytes:
         blob = self._audit.get_blob_client(AUDIT_LOG)
-        with self._errors():
+        with self._errors("nothing was recorded and no pointer moved"):
             with contextlib.suppress(ResourceExistsError, ResourceModifiedError):
                 blob.create_append_blob(match_condition=MatchConditions.IfMissing)
             for _ in range(APPEND_ATTEMPTS):
@@ -281,7 +289,7 @@ class BlobRegistry(Registry):
                 return None
 
     def create_document(self, key: str, data: bytes) -> bool:
-        with self._errors():
+        with self._errors(f"{key} was not written; nothing was recorded and no pointer moved"):
             try:
                 self._container.upload_blob(key, data, overwrite=False)
             except ResourceExistsError:
@@ -308,7 +316,7 @@ class BlobRegistry(Registry):
 
     def write_audit_head(self, head: bytes, count: int) -> None:
         blob = self._audit.get_blob_client(AUDIT_HEAD)
-        with self._errors():
+        with self._errors("the audit record was appended but the audit head was not updated"):
             for _ in range(APPEND_ATTEMPTS):
                 try:
                     downloader = blob.download_blob()

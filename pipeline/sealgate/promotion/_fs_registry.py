@@ -7,6 +7,9 @@ under which the log is read and checked and the next record appended (one ``writ
 line and its newline) and fsynced. A write that fails or is short (a full disk) is cut back
 to the size before it, so a record is complete or absent; if even that fails, the torn tail
 is detected by the next append and by ``audit verify``, and ``audit repair`` removes it.
+
+A file system that refuses a write (full, read-only, not permitted) ends as a
+``StorageError`` naming the registry and what was left unchanged.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from sealgate._storage_errors import StorageError, refusal_reason, storage_refusals
 from sealgate.errors import InputError
 from sealgate.promotion._registry import (
     AUDIT_HEAD,
@@ -104,7 +108,11 @@ def create_exclusive(path: Path, data: bytes) -> bool:
     return True
 
 
-def _append_once(fd: int, size: int, data: bytes, log: Path) -> None:
+UNCHANGED = "the registry is unchanged"
+NO_RECORD = "nothing was recorded and no pointer moved"
+
+
+def _append_once(fd: int, size: int, data: bytes, log: Path, where: str) -> None:
     """One write of the whole record; on failure the log is cut back to ``size``."""
     try:
         written = os.write(fd, data)
@@ -115,9 +123,9 @@ def _append_once(fd: int, size: int, data: bytes, log: Path) -> None:
         with contextlib.suppress(OSError):
             os.ftruncate(fd, size)
             os.fsync(fd)
-        raise InputError(
-            f"{log}: the audit record could not be written ({exc.strerror or exc}); "
-            "nothing was recorded"
+        reason = refusal_reason(exc)
+        raise StorageError(
+            f"{where}: the audit record could not be written to {log} ({reason}); {NO_RECORD}"
         ) from None
 
 
@@ -125,9 +133,13 @@ class FileRegistry(Registry):
     def __init__(self, root: Path) -> None:
         if root.exists() and not root.is_dir():
             raise InputError(f"--registry {root}: not a directory")
-        root.mkdir(parents=True, exist_ok=True)
+        with storage_refusals(f"registry {root}", "it was not created"):
+            root.mkdir(parents=True, exist_ok=True)
         self.root = root
         self.url = f"file://{root}"
+
+    def _refusals(self, unchanged: str) -> contextlib.AbstractContextManager[None]:
+        return storage_refusals(f"registry {self.root}", unchanged)
 
     @classmethod
     def from_url(cls, url: str) -> FileRegistry:
@@ -152,7 +164,7 @@ class FileRegistry(Registry):
 
     def set_pointer(self, stage: str, pointer: StagePointer, expected_tag: str | None) -> None:
         key = pointer_key(stage, pointer.name)
-        with self._lock(key):
+        with self._refusals(f"the pointer {key} is unchanged"), self._lock(key):
             _, tag = self.read_pointer(stage, pointer.name)
             if tag != expected_tag:
                 raise ConflictError(
@@ -186,6 +198,10 @@ class FileRegistry(Registry):
         destination = self._model_dir(digest)
         if self.has_model(digest):
             return
+        with self._refusals(UNCHANGED):
+            self._store_model(destination, digest, sealed_dir)
+
+    def _store_model(self, destination: Path, digest: str, sealed_dir: Path) -> None:
         destination.parent.mkdir(parents=True, exist_ok=True)
         temporary = destination.parent / f".{destination.name}.tmp-{secrets.token_hex(6)}"
         try:
@@ -212,15 +228,16 @@ class FileRegistry(Registry):
 
     def append_audit(self, make_line: Callable[[bytes, bytes | None], bytes]) -> bytes:
         log = self.root / AUDIT_LOG
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock("audit"):
-            fd = os.open(log, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
-            try:
-                size = os.fstat(fd).st_size
-                record = make_line(_read_all(fd, size), self.read_audit_head())
-                _append_once(fd, size, record + b"\n", log)
-            finally:
-                os.close(fd)
+        with self._refusals(NO_RECORD):
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with self._lock("audit"):
+                fd = os.open(log, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+                try:
+                    size = os.fstat(fd).st_size
+                    record = make_line(_read_all(fd, size), self.read_audit_head())
+                    _append_once(fd, size, record + b"\n", log, f"registry {self.root}")
+                finally:
+                    os.close(fd)
         return record
 
     def truncate_audit(self, size: int, expected_size: int) -> None:
@@ -244,7 +261,8 @@ class FileRegistry(Registry):
             return None
 
     def create_document(self, key: str, data: bytes) -> bool:
-        return create_exclusive(self.root / key, data)
+        with self._refusals(f"{key} was not written; {NO_RECORD}"):
+            return create_exclusive(self.root / key, data)
 
     def read_audit(self) -> bytes:
         try:
@@ -259,7 +277,8 @@ class FileRegistry(Registry):
             return None
 
     def write_audit_head(self, head: bytes, count: int) -> None:
-        with self._lock("audit-head"):
+        unchanged = "the audit record was appended but the audit head was not updated"
+        with self._refusals(unchanged), self._lock("audit-head"):
             existing = self.read_audit_head()
             if existing is not None and head_count(existing) >= count:
                 return

@@ -34,7 +34,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from sealgate.errors import InputError, VerificationError
+from sealgate.errors import InputError, UnavailableError, VerificationError
 from sealgate.inputs._model import PolicyInput
 from sealgate.policy._decision import Finding
 from sealgate.policy._engine import DecisionEngine
@@ -285,7 +285,9 @@ def _commit(
         except Exception:
             raise exc from None  # the allow stays unmarked: `audit verify` reports it
         if isinstance(exc, Exception):
-            raise InputError(
+            # An outage stays an outage (exit 3): retrying later may succeed.
+            failure = UnavailableError if isinstance(exc, UnavailableError) else InputError
+            raise failure(
                 f"{request.name} {request.version} was allowed into {request.target} but "
                 f"{reason}; the allow record {allow_record} is marked aborted, nothing changed"
             ) from None

@@ -88,8 +88,14 @@ class BlobWitness(HeadWitness):
         try:
             yield
         except AzureError as exc:
+            from sealgate._azure import service_failure
+
+            where = f"audit witness {self.url}"
+            failure = service_failure(where, exc, "the witness is unchanged")
+            if failure is not None:
+                raise failure from None
             reason = getattr(exc, "reason", None) or type(exc).__name__
-            raise InputError(f"audit witness {self.url}: {reason}") from None
+            raise InputError(f"{where}: {reason}") from None
 
     def record(self, count: int, head: bytes) -> None:
         from azure.core.exceptions import ResourceExistsError

@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 from sealgate._cores import usable_cores
+from sealgate._storage_errors import StorageError, is_storage_refusal, refusal_reason
 from sealgate.errors import InputError, VerificationError
 from sealgate.runtime._mounts import require_memory_backed_at
 from sealgate.sealing import _stream as stream
@@ -50,6 +51,7 @@ from sealgate.sealing.recipients import Identity, WrappedKey
 
 FILE_MODE = 0o400
 DIR_MODE = 0o500
+NOTHING_UNSEALED = "nothing was unsealed (no plaintext remains)"
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,47 @@ def _check_destination(parent_fd: int, into: Path, allow_disk: bool) -> None:
     check_destination_at(parent_fd, into)
     if not allow_disk:
         require_memory_backed_at(parent_fd, into)
+    _require_writable_at(parent_fd, into)
+
+
+def _require_writable_at(parent_fd: int, into: Path) -> None:
+    """Before any verification or key release: the parent takes a new directory."""
+    if os.fstatvfs(parent_fd).f_flag & os.ST_RDONLY:
+        raise StorageError(f"{into}: {into.parent} is read-only; {NOTHING_UNSEALED}")
+    # faccessat on the descriptor, with the effective ids the writes will use.
+    if not os.access(".", os.W_OK | os.X_OK, dir_fd=parent_fd, effective_ids=True):
+        raise StorageError(
+            f"{into}: {into.parent} is not writable by this user (uid {os.geteuid()}); "
+            f"{NOTHING_UNSEALED}"
+        )
+
+
+def _require_space_at(parent_fd: int, into: Path, plaintext_bytes: int) -> None:
+    """The plaintext must fit before a key is released (a lower bound: blocks round up)."""
+    found = os.fstatvfs(parent_fd)
+    free = found.f_bavail * found.f_frsize
+    if plaintext_bytes > free:
+        raise StorageError(
+            f"{into}: the model needs {plaintext_bytes} bytes but {into.parent} has {free} "
+            f"free; {NOTHING_UNSEALED}"
+        )
+
+
+def _storage_failure(
+    parent_fd: int, into: Path, staging: StagingDirectory, exc: OSError
+) -> StorageError:
+    """The write failed and the staging directory was removed; say so only if it is gone."""
+    reason = refusal_reason(exc)
+    try:
+        remains = staging.name in os.listdir(parent_fd)
+    except OSError:
+        remains = True
+    if remains:
+        return StorageError(
+            f"{into}: {reason} in {into.parent}; nothing was unsealed, but the partial "
+            f"directory {staging.path} could not be removed and may hold plaintext: remove it"
+        )
+    return StorageError(f"{into}: {reason} in {into.parent}; {NOTHING_UNSEALED}")
 
 
 def _unseal_file(
@@ -213,6 +256,34 @@ def _unwrap_with_identity(
     return identity.unwrap(wrapped, header.data_key_context()), f"{wrapped.type}:{wrapped.key_id}"
 
 
+def _decrypt_and_publish(
+    verified: VerifiedSeal,
+    staging: StagingDirectory,
+    data_key: bytes,
+    meter: ProgressMeter,
+    workers: int,
+) -> None:
+    """Into the staging directory, checked against model.sig, then one rename; on any
+    failure the staging directory (and every plaintext byte in it) is removed."""
+    header = verified.header
+    with staging:
+        directories = sorted(
+            {str(p) for f in header.files for p in PurePosixPath(f.path).parents if str(p) != "."}
+        )
+        for directory in directories:
+            os.mkdir(directory, 0o700, dir_fd=staging.fd)
+
+        hash_threads = max(1, usable_cores() // max(1, min(workers, len(header.files))))
+
+        def job(sealed_file: SealedFile) -> Callable[[threading.Event], None]:
+            return lambda stop: _unseal_file(
+                verified, staging, sealed_file, data_key, meter, stop, hash_threads
+            )
+
+        run_jobs([job(f) for f in header.files], workers)
+        staging.publish(file_mode=FILE_MODE, dir_mode=DIR_MODE)
+
+
 def unseal_model(
     sealed_dir: Path,
     into: Path,
@@ -281,6 +352,7 @@ def _unseal_at(
         sealed_dir, trust, expect_name=expect_name, expect_version=expect_version, now=now
     )
     header = verified.header
+    _require_space_at(parent_fd, into, header.total_size)
     if key_release is not None:
         data_key = key_release(verified)
         recipient = "keyserver"
@@ -290,22 +362,13 @@ def _unseal_at(
         raise VerificationError("the unwrapped data key has the wrong length")
 
     meter = ProgressMeter(progress, "unseal", header.total_size)
-    with StagingDirectory(into, parent_fd) as staging:
-        directories = sorted(
-            {str(p) for f in header.files for p in PurePosixPath(f.path).parents if str(p) != "."}
-        )
-        for directory in directories:
-            os.mkdir(directory, 0o700, dir_fd=staging.fd)
-
-        hash_threads = max(1, usable_cores() // max(1, min(workers, len(header.files))))
-
-        def job(sealed_file: SealedFile) -> Callable[[threading.Event], None]:
-            return lambda stop: _unseal_file(
-                verified, staging, sealed_file, data_key, meter, stop, hash_threads
-            )
-
-        run_jobs([job(f) for f in header.files], workers)
-        staging.publish(file_mode=FILE_MODE, dir_mode=DIR_MODE)
+    staging = StagingDirectory(into, parent_fd)
+    try:
+        _decrypt_and_publish(verified, staging, data_key, meter, workers)
+    except OSError as exc:
+        if not is_storage_refusal(exc):
+            raise
+        raise _storage_failure(parent_fd, into, staging, exc) from None
 
     return UnsealSummary(
         destination=into,

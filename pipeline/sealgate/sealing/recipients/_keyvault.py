@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.keywrap import (
     aes_key_wrap,
 )
 
-from sealgate.errors import DeniedError, InputError, VerificationError
+from sealgate.errors import DeniedError, InputError, UnavailableError, VerificationError
 from sealgate.sealing._keyfiles import read_key_file
 from sealgate.sealing.recipients._base import Identity, Recipient, RecipientType, WrappedKey
 
@@ -52,10 +52,10 @@ class KeyVaultAccess:
     def credential(self) -> Any:
         if self.credential_factory is not None:
             return self.credential_factory()
-        from azure.identity import DefaultAzureCredential
+        from sealgate._azure import azure_credential
 
-        # Includes WorkloadIdentityCredential (AKS workload identity) and managed identity.
-        return DefaultAzureCredential()
+        # AKS workload identity where present, else DefaultAzureCredential.
+        return azure_credential()
 
 
 # Replaced only by callers that must reach a non-Azure endpoint (the REST stand-in in tests).
@@ -127,9 +127,17 @@ def _sdk_error(exc: Exception, key: KeyUrl, action: str) -> Exception:
     """
     from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 
+    from sealgate._azure import is_outage
+
     status = getattr(exc, "status_code", None)
     reason = " ".join(str(getattr(exc, "message", "") or exc).split())[:300]
     asked = f"{action} key {key.name} version {key.version}"
+    if is_outage(exc):
+        answer = f"HTTP {status}: " if isinstance(status, int) else ""
+        return UnavailableError(
+            f"Key Vault {key.vault}: cannot {asked}: the service (or its token endpoint) did "
+            f"not answer usably ({answer}{reason[:200]}); retry later"
+        )
     if isinstance(exc, ClientAuthenticationError) and status is None:
         return DeniedError(
             f"Key Vault {key.vault}: cannot {asked}: no credential could get a token ({reason})"

@@ -58,6 +58,21 @@ model_mounts contains mount if {
 	mount := {"container": c, "index": k, "volume": object.get(volume_mount, "name", null)}
 }
 
+# A pod pinned to the confidential (AMD SEV-SNP) node pool: those nodes cannot run Kata (AKS
+# pod sandboxing is not available on confidential VMs); the hardware keeps the memory from the
+# host instead, and the key release service releases the model's key only against that VM's
+# attestation token (policies/sealgate/unseal/confidential).
+confidential_placement if {
+	selector := object.get(settings, "model_server_confidential_node_selector", {})
+	is_object(selector)
+	count(selector) > 0
+	node_selector := object.get(pod.spec, "nodeSelector", {})
+	is_object(node_selector)
+	every key, value in selector {
+		object.get(node_selector, key, null) == value
+	}
+}
+
 # METADATA
 # title: Model server not sandboxed
 # description: >-
@@ -71,6 +86,10 @@ model_mounts contains mount if {
 #   the sentry's process, `runsc exec`, checkpoints). Only a trusted execution environment
 #   with the key released against its attestation (a confidential container keeps the model
 #   from the node; a confidential VM node pool from the cloud host beneath it) does that.
+#   A model server pinned to the confidential node pool (nodeSelector
+#   model_server_confidential_node_selector) is accepted instead: Kata cannot run on
+#   confidential VMs; there the VM keeps the model from the cloud host and its key is released
+#   only against the VM's attestation, but the node's kernel is not sandboxed from the server.
 # custom:
 #   id: SG-K8S-030
 #   severity: high
@@ -81,6 +100,7 @@ model_mounts contains mount if {
 #     `kubernetes.model_server_runtime_classes` of a data file of your own.
 deny contains finding if {
 	model_server
+	not confidential_placement
 	runtime_class := object.get(pod.spec, "runtimeClassName", null)
 	not runtime_class in accepted_runtime_classes
 	finding := data.sealgate.lib.findings.finding(

@@ -181,3 +181,30 @@ test_the_message_names_the_accepted_classes if {
 	startswith(f.msg, `model server does not run in an accepted sandbox runtime class`)
 	endswith(f.msg, ` ["gvisor", "kata-vm-isolation"] (runtimeClassName: runc)`)
 }
+
+confidential_spec := {
+	"nodeSelector": {"sealgate.io/pool": "confidential"},
+	"containers": [server([models_mount])],
+	"volumes": [memory],
+}
+
+unsandboxed(pod_spec) := {
+	"apiVersion": "apps/v1",
+	"kind": "Deployment",
+	"metadata": {"name": "scorer", "labels": {"sealgate.io/role": "model-server"}},
+	"spec": {"template": {"metadata": {}, "spec": pod_spec}},
+}
+
+test_a_model_server_on_the_confidential_pool_needs_no_kata if {
+	count(k8s_model_server.deny) == 0 with input as unsandboxed(confidential_spec)
+}
+
+test_another_pool_label_is_not_confidential if {
+	spec := object.union(confidential_spec, {"nodeSelector": {"sealgate.io/pool": "general"}})
+	ids(k8s_model_server.deny) == {"SG-K8S-030"} with input as unsandboxed(spec)
+}
+
+test_an_empty_confidential_selector_exempts_nothing if {
+	ids(k8s_model_server.deny) == {"SG-K8S-030"} with input as unsandboxed(confidential_spec)
+		with data.config.containers.kubernetes.model_server_confidential_node_selector as {}
+}
