@@ -6,7 +6,13 @@ blank lines inside a continuation dropped, heredocs on ``RUN``, ``COPY`` and ``A
 ``--flag[=value]`` words, and the JSON (exec) form. ``ARG``s declared before the first
 ``FROM`` are substituted into ``FROM`` with their defaults (``$VAR``, ``${VAR}``,
 ``${VAR:-default}``, ``${VAR-default}``, ``${VAR:+alt}``, ``${VAR+alt}``); a build may override
-them, so the resolved image is the one the file builds by default.
+them, so the resolved image is the one the file builds by default. Words of ``FROM`` and
+``ARG`` are read by BuildKit's shell lexer (``_dockerfile_words.py``): quotes removed, so
+``FROM "alpine:3.24.1"`` and ``FROM alpine:"3.24.1"`` name ``alpine:3.24.1``.
+
+Cost is linear in the file: no backtracking regular expression runs on unbounded text, and
+variable values may add at most ``MAX_EXPANSION_BYTES`` (1 MiB) to one file's words, ``${...}``
+nesting at most 32 levels; past either the file is an input error naming its line.
 
 The document::
 
@@ -37,6 +43,9 @@ The document::
               "json_form": false,
               "flags": {"mount": ["type=cache,target=/root/.cache"]},  # every --flag's values
               "heredocs": [{"name": "EOF", "content": "...", "strip_tabs": false, "line": 8}],
+              "commands": [{"words": [...], "names": [...], "programs": [...]}],
+                                                    # RUN only: the simple commands of its
+                                                    # script and heredocs (_shell_commands.py)
               "line": 7, "end_line": 10,
             },
           ],
@@ -65,6 +74,7 @@ from sealgate._paths import display_path
 from sealgate.errors import InputError
 from sealgate.inputs._dockerfile_words import Expansion, WordError, expand_word
 from sealgate.inputs._model import FieldPath, PolicyInput
+from sealgate.inputs._shell_commands import ShellCommand, exec_commands, shell_commands
 from sealgate.inputs._structured import read_text
 
 DOCKERFILE_KIND = "dockerfile"
@@ -106,6 +116,7 @@ class Instruction(TypedDict):
     json_form: bool
     flags: dict[str, list[str]]
     heredocs: list[Heredoc]
+    commands: list[ShellCommand]
     line: int
     end_line: int
 
@@ -370,9 +381,12 @@ class _DocumentBuilder:
             "json_form": exec_args is not None,
             "flags": flags,
             "heredocs": instruction.heredocs,
+            "commands": [],
             "line": instruction.line,
             "end_line": instruction.end_line,
         }
+        if instruction.cmd == "RUN":
+            entry["commands"] = _run_commands(entry)
         if instruction.cmd == "FROM":
             self._start_stage(entry, escape)
         elif not self.stages:
@@ -464,6 +478,17 @@ class _DocumentBuilder:
             "final_stage": len(self.stages) - 1,
             "directives": directives,
         }
+
+
+def _run_commands(entry: Instruction) -> list[ShellCommand]:
+    """The simple commands a RUN executes: its command line, then each heredoc body."""
+    if entry["json_form"]:
+        commands = exec_commands(entry["args"])
+    else:
+        commands = shell_commands(entry["value"])
+    for heredoc in entry["heredocs"]:
+        commands.extend(shell_commands(heredoc["content"]))
+    return commands
 
 
 def _shell_args(cmd: str, value: str) -> list[str]:

@@ -217,32 +217,18 @@ secret_values(value) := sort([kind |
 # ---------------------------------------------------------------------------------------------
 # RUN scripts: shell commands as words
 
-# The script of a RUN: its command (exec form joined) and the bodies of its heredocs, with
-# escaped newlines joined and comments dropped.
-run_script(ins) := script if {
-	texts := array.concat(
-		[concat(" ", [arg | some arg in ins.args; is_string(arg)])],
-		[doc.content | some doc in object.get(ins, "heredocs", []); is_string(doc.content)],
-	)
-	joined := strings.replace_n({"\\\r\n": " ", "\\\n": " "}, concat("\n", texts))
-	script := regex.replace(joined, `(?m)(^|\s)#[^\n]*`, "${1}")
-}
-
-# Simple commands of the script, each as a list of words with quotes removed: the script is
-# cut at `&&`, `||`, `;`, `&`, `|`, parentheses and newlines.
-commands(script) := [words |
-	some segment in regex.split(`&&|\|\||[;&|()\n]`, script)
-	words := [trim(word, "\"'") | some word in regex.split(`\s+`, trim_space(segment)); word != ""]
-	count(words) > 0
-]
-
-run_commands contains [i, j, n, words] if {
+# The simple commands of every RUN, as the parser split them once (its command line and its
+# heredoc bodies, `sh -c` scripts included): `words` with quotes removed and redirections
+# dropped, `names` their basenames without a version suffix, `programs` the names in command
+# position (past assignments and wrappers such as sudo, env, xargs). Rules look words up in
+# these; none re-splits a script or runs a regex over every word.
+run_commands contains [i, j, n, command] if {
 	some [i, j, ins] in instructions
 	ins.cmd == "RUN"
-	some n, words in commands(run_script(ins))
+	some n, command in object.get(ins, "commands", [])
+	is_array(command.words)
+	is_array(command.names)
 }
-
-basename(word) := parts[count(parts) - 1] if parts := split(word, "/")
 
 sudo_finding(i, j) := data.sealgate.lib.findings.finding(
 	"SG-DOCKER-006",
@@ -253,12 +239,21 @@ sudo_finding(i, j) := data.sealgate.lib.findings.finding(
 # ---------------------------------------------------------------------------------------------
 # Package managers
 
+# By program name (`pip3.11` and `/usr/bin/pip3` are named `pip`, `dnf5` is `dnf`).
 package_managers := {
-	"apt-get": "apt", "apt": "apt", "apk": "apk", "dnf": "rpm", "dnf5": "rpm", "tdnf": "rpm",
-	"microdnf": "rpm", "yum": "rpm",
+	"apt-get": "apt", "apt": "apt", "apk": "apk", "dnf": "rpm", "tdnf": "rpm",
+	"microdnf": "rpm", "yum": "rpm", "pip": "pip",
 }
 
 install_verbs := {"apt": "install", "apk": "add", "rpm": "install", "pip": "install"}
+
+# Options that make the command report what it would do and install nothing.
+dry_run_options := {
+	"apt": {"-s", "--simulate", "--dry-run", "--just-print", "--no-act", "--recon"},
+	"apk": {"-s", "--simulate"},
+	"rpm": {"--assumeno"},
+	"pip": {"--dry-run"},
+}
 
 # Options whose value is the next word (so that the value is not taken for a package).
 value_options := {
@@ -282,25 +277,48 @@ value_options := {
 	},
 }
 
-manager_of(word) := package_managers[basename(word)]
-
-manager_of(word) := "pip" if regex.match(`^pip[0-9.]*$`, basename(word))
-
 option_value(manager, words, n) if {
 	n > 0
 	words[n - 1] in value_options[manager]
 }
 
-# [manager, index of its install verb] of an install command: the first package manager
-# word whose first non-option word after it is the install verb.
-install_command(words) := [first[1], first[2]] if {
+# Every command that installs packages, computed once for all the rules:
+# [stage, instruction, manager, index of the manager word, index of the verb, command].
+installs contains [i, j, manager, k, verb, command] if {
+	some [i, j, _, command] in run_commands
+	[k, manager, verb] := install_command(command)
+	not dry_run(manager, command.words)
+}
+
+# [index of the manager word, manager, index of its install verb]: the first package
+# manager name whose first non-option word after it is the install verb.
+install_command(command) := candidates[0] if {
 	candidates := sort([[k, manager, verb] |
-		some k, word in words
-		manager := manager_of(word)
-		verb := first_argument(manager, words, k)
-		words[verb] == install_verbs[manager]
+		some k, name in command.names
+		manager := package_managers[name]
+		verb := first_argument(manager, command.words, k)
+		command.words[verb] == install_verbs[manager]
 	])
-	first := candidates[0]
+	count(candidates) > 0
+}
+
+dry_run(manager, words) if {
+	some word in words
+	word in dry_run_options[manager]
+}
+
+# apt-get reads clustered short options (`-qs`, `-sy`); only letters that take no value.
+dry_run("apt", words) if {
+	some word in words
+	startswith(word, "-")
+	not startswith(word, "--")
+	contains(word, "s")
+	regex.match(`^-[qyfmubVdhs]+$`, word)
+}
+
+dry_run("apt", words) if {
+	some word in words
+	regex.match(`(?i)^APT::Get::Simulate=("?)(true|1|yes)("?)$`, word)
 }
 
 first_argument(manager, words, k) := min(arguments) if {
@@ -314,14 +332,14 @@ first_argument(manager, words, k) := min(arguments) if {
 }
 
 # The packages an install command names: words after the verb that are neither options nor
-# option values nor shell syntax (redirections). Words that hold a variable (`$PACKAGES`) are
-# not judged: their value is not in the Dockerfile.
+# option values (the parser has dropped redirections). Words that hold a variable
+# (`$PACKAGES`) are not judged: their value is not in the Dockerfile.
 package_words(manager, words, verb) := [word |
 	some n, word in words
 	n > verb
 	not startswith(word, "-")
 	not option_value(manager, words, n)
-	not regex.match(`^[0-9&]*[<>]|[$\\]`, word)
+	not contains(word, "$")
 ]
 
 pinned_package("apt", word) if contains(word, "=")
@@ -380,8 +398,6 @@ recommends_disabled(words) if {
 	some word in words
 	regex.match(`(?i)^APT::Install-Recommends=("?)(false|0|no)("?)$`, word)
 }
-
-words_manager(words) := [word | some word in words; manager_of(word) == "apt"][0]
 
 # ---------------------------------------------------------------------------------------------
 # HEALTHCHECK
@@ -583,8 +599,10 @@ deny contains finding if {
 # title: sudo in a RUN instruction
 # description: >-
 #   Build steps already run as the stage's user; sudo in an image adds a setuid root path that
-#   a compromised process can use to escalate. Neither running sudo nor installing it is
-#   allowed.
+#   a compromised process can use to escalate. Neither running sudo (as a command, or through
+#   env, xargs and similar wrappers) nor installing it is allowed. Naming the sudo group
+#   (`useradd --groups sudo`) is neither: without the sudo program the group grants nothing,
+#   and installing the program is reported.
 # custom:
 #   id: SG-DOCKER-006
 #   severity: medium
@@ -592,17 +610,16 @@ deny contains finding if {
 #     Run privileged build steps as root before the final USER instruction (`USER root`,
 #     the step, then `USER app`) and do not install sudo.
 deny contains finding if {
-	some [i, j, _, words] in run_commands
-	some word in words
-	basename(word) == "sudo"
+	some [i, j, _, command] in run_commands
+	"sudo" in command.programs
 	finding := sudo_finding(i, j)
 }
 
 # Installing it, pinned or not: sudo, sudo=1.9.13p3-1, sudo-1.9.15p5-3.azl3.
 deny contains finding if {
-	some [i, j, _, words] in run_commands
-	[manager, verb] := install_command(words)
-	some word in package_words(manager, words, verb)
+	some [i, j, manager, _, verb, command] in installs
+	some word in package_words(manager, command.words, verb)
+	startswith(word, "sudo")
 	regex.match(`^sudo([=~:-][0-9].*)?$`, word)
 	finding := sudo_finding(i, j)
 }
@@ -617,7 +634,9 @@ deny contains finding if {
 #   software: `apt-get install pkg=version`, `apk add pkg=version`, `dnf|tdnf|yum|microdnf
 #   install pkg-version` (or a .deb/.apk/.rpm file), `pip install pkg==version` (or a wheel,
 #   a VCS URL at a full commit, a local project with --no-deps). `pip install -r FILE` needs
-#   `--require-hashes`. Commands are found in every RUN, heredoc scripts included.
+#   `--require-hashes`. Commands are found in every RUN, heredoc and `sh -c` scripts included;
+#   a dry run (`apt-get install -s`/`--simulate`/`--dry-run`/`--just-print`/`--no-act`,
+#   `apk add -s`, `dnf install --assumeno`, `pip install --dry-run`) installs nothing.
 # custom:
 #   id: SG-DOCKER-007
 #   severity: medium
@@ -626,11 +645,10 @@ deny contains finding if {
 #     `dnf list PKG`, `pip index versions PKG`); for pip, use a lock file with hashes
 #     (`pip-compile --generate-hashes`) and `pip install --require-hashes -r requirements.txt`.
 deny contains finding if {
-	some [i, j, _, words] in run_commands
-	[manager, verb] := install_command(words)
+	some [i, j, manager, _, verb, command] in installs
 	unpinned := [word |
-		some word in package_words(manager, words, verb)
-		not pinned_in(manager, words, word)
+		some word in package_words(manager, command.words, verb)
+		not pinned_in(manager, command.words, word)
 	]
 	count(unpinned) > 0
 	finding := data.sealgate.lib.findings.finding(
@@ -644,16 +662,13 @@ deny contains finding if {
 }
 
 deny contains finding if {
-	some [i, j, _, words] in run_commands
-	install_command(words)[0] == "pip"
-	count(requirement_files(words)) > 0
-	not "--require-hashes" in words
+	some [i, j, "pip", _, _, command] in installs
+	files := requirement_files(command.words)
+	count(files) > 0
+	not "--require-hashes" in command.words
 	finding := data.sealgate.lib.findings.finding(
 		"SG-DOCKER-007",
-		sprintf(
-			"pip installs from %s without --require-hashes",
-			[concat(", ", requirement_files(words))],
-		),
+		sprintf("pip installs from %s without --require-hashes", [concat(", ", files)]),
 		["stages", i, "instructions", j],
 	)
 }
@@ -670,13 +685,12 @@ deny contains finding if {
 #     Write `apt-get install -y --no-install-recommends pkg=version ...`, and name the
 #     recommended packages you do need.
 deny contains finding if {
-	some [i, j, _, words] in run_commands
-	install_command(words)[0] == "apt"
-	not "--no-install-recommends" in words
-	not recommends_disabled(words)
+	some [i, j, "apt", k, _, command] in installs
+	not "--no-install-recommends" in command.words
+	not recommends_disabled(command.words)
 	finding := data.sealgate.lib.findings.finding(
 		"SG-DOCKER-008",
-		sprintf("%s install without --no-install-recommends", [basename(words_manager(words))]),
+		sprintf("%s install without --no-install-recommends", [command.names[k]]),
 		["stages", i, "instructions", j],
 	)
 }
