@@ -318,6 +318,7 @@ dry_run("apt", words) if {
 
 dry_run("apt", words) if {
 	some word in words
+	startswith(lower(word), "apt::get::simulate=")
 	regex.match(`(?i)^APT::Get::Simulate=("?)(true|1|yes)("?)$`, word)
 }
 
@@ -361,12 +362,16 @@ pinned_package("pip", word) if {
 
 pinned_package("pip", word) if endswith(word, ".whl")
 
-pinned_package("pip", word) if regex.match(`@[0-9a-f]{40}$`, word)
+pinned_package("pip", word) if {
+	contains(word, "@")
+	regex.match(`@[0-9a-f]{40}$`, word)
+}
 
 pinned_in(manager, _, word) if pinned_package(manager, word)
 
 # A local project installed without its dependencies: nothing is resolved from an index.
 pinned_in("pip", words, word) if {
+	substring(word, 0, 1) in {".", "/"}
 	regex.match(`^(\.{1,2}(/|$)|/)`, word)
 	"--no-deps" in words
 }
@@ -396,6 +401,7 @@ manager_names := {"apt": "apt", "apk": "apk", "rpm": "dnf/tdnf/yum", "pip": "pip
 
 recommends_disabled(words) if {
 	some word in words
+	startswith(lower(word), "apt::install-recommends=")
 	regex.match(`(?i)^APT::Install-Recommends=("?)(false|0|no)("?)$`, word)
 }
 
