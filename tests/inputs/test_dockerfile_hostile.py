@@ -166,3 +166,15 @@ def test_cli_reports_hostile_files_as_unreadable_inputs(
     assert "Traceback" not in run.stderr and "internal error" not in run.stdout + run.stderr
     [line] = [line for line in run.stdout.splitlines() if "SG-GATE-004" in line]
     assert message in line and len(line) < 400
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "FROM alpine " + "b " * 50_000,
+        "FROM alpine\nRUN <<" + "E" * 50_000 + "\n",
+        "# escape=" + "x" * 50_000 + "\nFROM alpine\n",
+    ],
+)
+def test_messages_quote_a_bounded_part_of_the_file(tmp_path: Path, content: str) -> None:
+    assert len(parse_error(tmp_path, content)) < 400

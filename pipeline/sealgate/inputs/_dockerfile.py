@@ -94,6 +94,7 @@ _FLAG = re.compile(r"^--([A-Za-z][A-Za-z0-9-]*)(?:=(.*))?$")
 _HEREDOC = re.compile(r"(?<!\S)\d*<<(-?)(['\"]?)([A-Za-z_][A-Za-z0-9_.-]*)\2(?![<\w])")
 _DIGEST = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}$")
 DEFAULT_REGISTRY = "docker.io"
+_SHOWN = 60  # characters of the file's text quoted in an error message
 # BuildKit sets these on every build; they stay as written rather than counting as unresolved.
 AUTOMATIC_ARGS = frozenset(
     f"{prefix}{suffix}"
@@ -181,7 +182,7 @@ def dockerfile_document(source: str, path: Path) -> tuple[DockerfileDocument, di
     directives, first_body_line = _directives(physical)
     escape = directives.get("escape", "\\")
     if escape not in ("\\", "`"):
-        raise InputError(f"{path}:1: escape directive must be \\ or `, not {escape!r}")
+        raise InputError(f"{path}:1: escape directive must be \\ or `, not {_shown(escape)}")
     builder = _DocumentBuilder(path)
     for instruction in _instructions(physical, first_body_line, escape, path):
         builder.add(instruction, escape)
@@ -257,9 +258,13 @@ def _instructions(
         yield instruction
 
 
-def _shown(text: str, limit: int = 60) -> str:
-    """``text`` quoted for a one-line message, cut to ``limit`` characters."""
-    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} characters)"
+def _shown(text: str) -> str:
+    """``text`` quoted for a one-line message, cut to a readable length."""
+    return repr(text) if len(text) <= _SHOWN else f"{text[:_SHOWN]!r}... ({len(text)} characters)"
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}..."
 
 
 def _onbuild_target(rest: str) -> bool:
@@ -282,8 +287,8 @@ def _read_heredocs(instruction: _Instruction, physical: list[str], index: int, p
         while True:
             if index >= len(physical):
                 raise InputError(
-                    f"{path}:{instruction.line}: heredoc <<{name} is never closed "
-                    f"(no line {name!r} follows)"
+                    f"{path}:{instruction.line}: heredoc <<{_cut(name)} is never closed "
+                    f"(no line {_shown(name)} follows)"
                 )
             line = physical[index]
             index += 1
@@ -433,7 +438,7 @@ class _DocumentBuilder:
         if len(words) not in (1, 3) or (len(words) == 3 and words[1].lower() != "as"):
             raise InputError(
                 f"{self.path}:{entry['line']}: FROM takes an image and optionally AS name, "
-                f"not {entry['value']!r}"
+                f"not {_shown(entry['value'])}"
             )
         index = len(self.stages)
         name = words[2].lower() if len(words) == 3 else None
