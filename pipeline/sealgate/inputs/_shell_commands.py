@@ -25,9 +25,11 @@ that runs the rest of its words as a command (``sudo``, ``env``, ``xargs``, ``no
 
 from __future__ import annotations
 
+import re
 from typing import TypedDict
 
 _SEPARATORS = frozenset(";&|()`\n")
+_PLAIN = re.compile(r"[^\\ \t\r#'\"$;&|()`\n<>]+")
 _REDIRECT_CHARS = frozenset("<>")
 _SHELLS = frozenset({"sh", "bash", "dash", "ash", "ksh", "zsh"})
 _KEYWORDS = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!", "{", "}"})
@@ -162,7 +164,11 @@ def _split(script: str) -> list[list[_Token]]:
                 token.text.append(script[position])
                 position += 1
         else:
-            word_token().text.append(char)
+            # A run of plain characters at once: one character class, no backtracking.
+            run = _PLAIN.match(script, position)
+            end = run.end() if run else position
+            word_token().text.append(script[position - 1 : end])
+            position = end
     end_command()
     return commands
 
