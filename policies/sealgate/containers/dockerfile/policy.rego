@@ -162,6 +162,7 @@ name_words(name) := [word |
 ]
 
 secret_name(name) if {
+	secret_hint(name)
 	words := name_words(name)
 	count(words) > 0
 	secret_word(words)
@@ -187,32 +188,45 @@ secret_word(words) if {
 	words[k - 1] == "connection"
 }
 
+# A cheap substring test before the regex split: every secret-like name contains one of these.
+secret_hint(name) if {
+	lowered := lower(name)
+	some hint in secret_hints
+	contains(lowered, hint)
+}
+
+secret_hints := secret_words | {"key", "connection"}
+
 # Values that are secrets whatever the variable is called: well-known token formats with a
 # fixed prefix and a long random body, private keys, key-bearing connection strings, signed
 # URLs and passwords written into URLs (a `$VARIABLE` in the password position is a reference,
-# not a secret).
+# not a secret). Each kind: [substrings, lower case, one of which every match contains;
+# pattern]; the regex runs only on values that contain one of the substrings.
 secret_value_patterns := {
-	"a private key": `-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY( BLOCK)?-----`,
-	"an AWS access key": `\b(AKIA|ASIA)[0-9A-Z]{16}\b`,
-	"a GitHub token": `\b(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})`,
-	"a GitLab token": `\bglpat-[A-Za-z0-9_-]{20,}`,
-	"a Slack token": `\bxox[abposr]-[A-Za-z0-9-]{10,}`,
-	"a Google API key": `\bAIza[0-9A-Za-z_-]{35}`,
-	"an OpenAI or Anthropic key": `\bsk-(proj-|ant-[a-z0-9]+-)?[A-Za-z0-9_-]{32,}`,
-	"a Hugging Face token": `\bhf_[A-Za-z0-9]{30,}`,
-	"an npm token": `\bnpm_[A-Za-z0-9]{36}`,
-	"a Docker Hub token": `\bdckr_pat_[A-Za-z0-9_-]{20,}`,
-	"an Azure account key": `(?i)\b(AccountKey|SharedAccessKey)=[A-Za-z0-9+/]{20,}`,
-	"an Azure SAS signature": `[?&]sig=[A-Za-z0-9%+/]{20,}`,
-	"a JSON Web Token": `\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`,
-	"a password in a URL": `\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@$]+:[^/\s@$]+@`,
+	"a private key": [["private key"], `-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY( BLOCK)?-----`],
+	"an AWS access key": [["akia", "asia"], `\b(AKIA|ASIA)[0-9A-Z]{16}\b`],
+	"a GitHub token": [["gh", "github_pat_"], `\b(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})`],
+	"a GitLab token": [["glpat-"], `\bglpat-[A-Za-z0-9_-]{20,}`],
+	"a Slack token": [["xox"], `\bxox[abposr]-[A-Za-z0-9-]{10,}`],
+	"a Google API key": [["aiza"], `\bAIza[0-9A-Za-z_-]{35}`],
+	"an OpenAI or Anthropic key": [["sk-"], `\bsk-(proj-|ant-[a-z0-9]+-)?[A-Za-z0-9_-]{32,}`],
+	"a Hugging Face token": [["hf_"], `\bhf_[A-Za-z0-9]{30,}`],
+	"an npm token": [["npm_"], `\bnpm_[A-Za-z0-9]{36}`],
+	"a Docker Hub token": [["dckr_pat_"], `\bdckr_pat_[A-Za-z0-9_-]{20,}`],
+	"an Azure account key": [["accountkey=", "sharedaccesskey="], `(?i)\b(AccountKey|SharedAccessKey)=[A-Za-z0-9+/]{20,}`],
+	"an Azure SAS signature": [["sig="], `[?&]sig=[A-Za-z0-9%+/]{20,}`],
+	"a JSON Web Token": [["eyj"], `\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`],
+	"a password in a URL": [["://"], `\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@$]+:[^/\s@$]+@`],
 }
 
-secret_values(value) := sort([kind |
+secret_values(value) := sort({kind |
 	is_string(value)
-	some kind, pattern in secret_value_patterns
+	lowered := lower(value)
+	some kind, [needles, pattern] in secret_value_patterns
+	some needle in needles
+	contains(lowered, needle)
 	regex.match(pattern, value)
-])
+})
 
 # ---------------------------------------------------------------------------------------------
 # RUN scripts: shell commands as words
