@@ -156,10 +156,32 @@ reference_words := {
 	"enabled", "required", "policy",
 }
 
+# Regexes are costly on the embedded engine, so names of letters, digits, `_`, `-` and `.`
+# (nearly all) are split with string functions, and camelCase is looked for only in names
+# of mixed case.
+name_words(name) := plain_words(name) if plain_name(name)
+
 name_words(name) := [word |
-	some word in regex.split(`[^a-z0-9]+`, lower(regex.replace(name, `([a-z0-9])([A-Z])`, "${1}_${2}")))
+	some word in regex.split(`[^a-z0-9]+`, lower(humps(name)))
+	word != ""
+] if {
+	not plain_name(name)
+}
+
+plain_name(name) if strings.replace_n(name_chars, lower(name)) == ""
+
+plain_words(name) := [word |
+	some word in split(strings.replace_n({"-": "_", ".": "_"}, lower(humps(name))), "_")
 	word != ""
 ]
+
+name_chars[char] := "" if some char in split("abcdefghijklmnopqrstuvwxyz0123456789_-.", "")
+
+humps(name) := name if {
+	upper(name) == name
+} else := name if {
+	lower(name) == name
+} else := regex.replace(name, `([a-z0-9])([A-Z])`, "${1}_${2}")
 
 secret_name(name) if {
 	secret_hint(name)
@@ -216,7 +238,7 @@ secret_value_patterns := {
 	"an Azure account key": [["accountkey=", "sharedaccesskey="], `(?i)\b(AccountKey|SharedAccessKey)=[A-Za-z0-9+/]{20,}`],
 	"an Azure SAS signature": [["sig="], `[?&]sig=[A-Za-z0-9%+/]{20,}`],
 	"a JSON Web Token": [["eyj"], `\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`],
-	"a password in a URL": [["://"], `\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@$]+:[^/\s@$]+@`],
+	"a password in a URL": [["@"], `\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@$]+:[^/\s@$]+@`],
 }
 
 secret_values(value) := sort({kind |
