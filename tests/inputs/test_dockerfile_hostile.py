@@ -178,3 +178,15 @@ def test_cli_reports_hostile_files_as_unreadable_inputs(
 )
 def test_messages_quote_a_bounded_part_of_the_file(tmp_path: Path, content: str) -> None:
     assert len(parse_error(tmp_path, content)) < 400
+
+
+def test_many_leading_flags_are_read(tmp_path: Path) -> None:
+    """Each flag is taken at a cursor (re-splitting the rest per flag was quadratic)."""
+    content = (
+        "FROM alpine\nRUN " + "--network=none " * 20_000 + "--mount=type=cache,target=/c echo hi\n"
+    )
+    run = parse(tmp_path, content).document["stages"][0]["instructions"][1]
+    assert len(run["flags"]["network"]) == 20_000 and run["flags"]["mount"] == [
+        "type=cache,target=/c"
+    ]
+    assert run["value"] == "echo hi"

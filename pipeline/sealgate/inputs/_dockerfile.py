@@ -89,6 +89,8 @@ INSTRUCTIONS = frozenset(
 _HEREDOC_COMMANDS = frozenset({"RUN", "COPY", "ADD"})
 _SHELL_STRING_COMMANDS = frozenset({"RUN", "CMD", "ENTRYPOINT", "SHELL", "HEALTHCHECK"})
 _DIRECTIVE_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+_WORD = re.compile(r"\S+")
+_BLANKS = re.compile(r"\s*")
 _FLAG = re.compile(r"^--([A-Za-z][A-Za-z0-9-]*)(?:=(.*))?$")
 # As in BuildKit, a heredoc opens a word: ``<<EOF``, ``<<-EOF``, ``<<"EOF"``, ``2<<EOF``.
 _HEREDOC = re.compile(r"(?<!\S)\d*<<(-?)(['\"]?)([A-Za-z_][A-Za-z0-9_.-]*)\2(?![<\w])")
@@ -329,17 +331,21 @@ def _unquoted(text: str) -> str:
 
 
 def _without_flags(text: str) -> tuple[dict[str, list[str]], str]:
-    """Leading ``--name[=value]`` words as a flag map, and the rest of the text."""
+    """Leading ``--name[=value]`` words as a flag map, and the rest of the text.
+
+    One pass with a cursor: re-splitting the remainder for each flag would copy the rest of
+    the text once per flag."""
     flags: dict[str, list[str]] = {}
-    rest = text
-    while rest.startswith("--"):
-        word, remainder = (*rest.split(None, 1), "")[:2]
-        found = _FLAG.match(word)
-        if not found:
+    position = 0
+    while text.startswith("--", position):
+        word = _WORD.match(text, position)
+        found = _FLAG.match(word.group(0)) if word else None
+        if word is None or found is None:
             break
         flags.setdefault(found.group(1).lower(), []).append(_unquote(found.group(2) or ""))
-        rest = remainder.lstrip()
-    return flags, rest
+        blanks = _BLANKS.match(text, word.end())
+        position = blanks.end() if blanks else word.end()
+    return flags, text[position:]
 
 
 def _unquote(value: str) -> str:
