@@ -101,3 +101,32 @@ def test_run_instructions_carry_their_commands(tmp_path: Path) -> None:
     ]
     assert [c["words"] for c in heredoc_run["commands"]] == [["set", "-e"], ["apk", "add", "jq"]]
     assert cmd["commands"] == []
+
+
+@pytest.mark.parametrize(
+    ("run", "expected"),
+    [
+        ("RUN <<EOF\napt-get install x\nEOF\n", [["apt-get", "install", "x"]]),
+        (
+            "RUN bash -e <<EOF\napt-get install x\nEOF\n",
+            [["bash", "-e"], ["apt-get", "install", "x"]],
+        ),
+        (
+            "RUN cat <<EOF | sh\napt-get install x\nEOF\n",
+            [["cat"], ["sh"], ["apt-get", "install", "x"]],
+        ),
+        (
+            "RUN cat <<EOF > /etc/apt/sources.list\ndeb http://deb.debian.org/debian bookworm main\nEOF\n",
+            [["cat"]],
+        ),
+        ("RUN python3 <<EOF\nimport os\nEOF\n", [["python3"]]),
+    ],
+)
+def test_heredoc_bodies_count_where_a_shell_runs_them(
+    tmp_path: Path, run: str, expected: list[list[str]]
+) -> None:
+    path = tmp_path / "Dockerfile"
+    path.write_text("FROM alpine\n" + run)
+    [policy_input] = parse_dockerfile(DOCKERFILE_KIND, path)
+    commands = policy_input.document["stages"][0]["instructions"][1]["commands"]
+    assert [c["words"] for c in commands] == expected

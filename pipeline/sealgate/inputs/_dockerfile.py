@@ -74,7 +74,7 @@ from sealgate._paths import display_path
 from sealgate.errors import InputError
 from sealgate.inputs._dockerfile_words import Expansion, WordError, expand_word
 from sealgate.inputs._model import FieldPath, PolicyInput
-from sealgate.inputs._shell_commands import ShellCommand, exec_commands, shell_commands
+from sealgate.inputs._shell_commands import SHELLS, ShellCommand, exec_commands, shell_commands
 from sealgate.inputs._structured import read_text
 
 DOCKERFILE_KIND = "dockerfile"
@@ -492,13 +492,19 @@ class _DocumentBuilder:
 
 
 def _run_commands(entry: Instruction) -> list[ShellCommand]:
-    """The simple commands a RUN executes: its command line, then each heredoc body."""
+    """The simple commands a RUN executes: its command line, then each heredoc body that a
+    shell runs (``RUN <<EOF``, ``RUN bash <<EOF``, ``RUN cat <<EOF | sh``; not the data of
+    ``RUN cat <<EOF > /etc/apt/sources.list`` nor the Python of ``RUN python3 <<EOF``)."""
     if entry["json_form"]:
         commands = exec_commands(entry["args"])
     else:
         commands = shell_commands(entry["value"])
-    for heredoc in entry["heredocs"]:
-        commands.extend(shell_commands(heredoc["content"]))
+    shell_reads_heredocs = not commands or any(
+        program in SHELLS for command in commands for program in command["programs"]
+    )
+    if shell_reads_heredocs:
+        for heredoc in entry["heredocs"]:
+            commands.extend(shell_commands(heredoc["content"]))
     return commands
 
 

@@ -31,7 +31,7 @@ from typing import TypedDict
 _SEPARATORS = frozenset(";&|()`\n")
 _PLAIN = re.compile(r"[^\\ \t\r#'\"$;&|()`\n<>]+")
 _REDIRECT_CHARS = frozenset("<>")
-_SHELLS = frozenset({"sh", "bash", "dash", "ash", "ksh", "zsh"})
+SHELLS = frozenset({"sh", "bash", "dash", "ash", "ksh", "zsh"})
 _KEYWORDS = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!", "{", "}"})
 # Wrappers that run their remaining words as a command, and their options taking a value.
 _WRAPPERS: dict[str, frozenset[str]] = {
@@ -249,7 +249,7 @@ def _assignment(word: str) -> bool:
 def _shell_script(words: list[str], names: list[str]) -> str | None:
     """The script of ``sh -c 'script'`` (options may be clustered: ``-ec``), else None."""
     for index, name in enumerate(names):
-        if name in _SHELLS:
+        if name in SHELLS:
             for position in range(index + 1, len(words)):
                 word = words[position]
                 if not word.startswith("-"):
