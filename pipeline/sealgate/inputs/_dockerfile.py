@@ -6,7 +6,13 @@ blank lines inside a continuation dropped, heredocs on ``RUN``, ``COPY`` and ``A
 ``--flag[=value]`` words, and the JSON (exec) form. ``ARG``s declared before the first
 ``FROM`` are substituted into ``FROM`` with their defaults (``$VAR``, ``${VAR}``,
 ``${VAR:-default}``, ``${VAR-default}``, ``${VAR:+alt}``, ``${VAR+alt}``); a build may override
-them, so the resolved image is the one the file builds by default.
+them, so the resolved image is the one the file builds by default. Words of ``FROM`` and
+``ARG`` are read by BuildKit's shell lexer (``_dockerfile_words.py``): quotes removed, so
+``FROM "alpine:3.24.1"`` and ``FROM alpine:"3.24.1"`` name ``alpine:3.24.1``.
+
+Cost is linear in the file: no backtracking regular expression runs on unbounded text, and
+variable values may add at most ``MAX_EXPANSION_BYTES`` (1 MiB) to one file's words, ``${...}``
+nesting at most 32 levels; past either the file is an input error naming its line.
 
 The document::
 
@@ -37,6 +43,9 @@ The document::
               "json_form": false,
               "flags": {"mount": ["type=cache,target=/root/.cache"]},  # every --flag's values
               "heredocs": [{"name": "EOF", "content": "...", "strip_tabs": false, "line": 8}],
+              "commands": [{"words": [...], "names": [...], "programs": [...]}],
+                                                    # RUN only: the simple commands of its
+                                                    # script and heredocs (_shell_commands.py)
               "line": 7, "end_line": 10,
             },
           ],
@@ -63,7 +72,9 @@ from typing import TypedDict
 
 from sealgate._paths import display_path
 from sealgate.errors import InputError
+from sealgate.inputs._dockerfile_words import Expansion, WordError, expand_word
 from sealgate.inputs._model import FieldPath, PolicyInput
+from sealgate.inputs._shell_commands import SHELLS, ShellCommand, exec_commands, shell_commands
 from sealgate.inputs._structured import read_text
 
 DOCKERFILE_KIND = "dockerfile"
@@ -77,16 +88,15 @@ INSTRUCTIONS = frozenset(
 )  # fmt: skip
 _HEREDOC_COMMANDS = frozenset({"RUN", "COPY", "ADD"})
 _SHELL_STRING_COMMANDS = frozenset({"RUN", "CMD", "ENTRYPOINT", "SHELL", "HEALTHCHECK"})
-_DIRECTIVE = re.compile(r"^#\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(.*?)\s*$")
+_DIRECTIVE_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+_WORD = re.compile(r"\S+")
+_BLANKS = re.compile(r"\s*")
 _FLAG = re.compile(r"^--([A-Za-z][A-Za-z0-9-]*)(?:=(.*))?$")
 # As in BuildKit, a heredoc opens a word: ``<<EOF``, ``<<-EOF``, ``<<"EOF"``, ``2<<EOF``.
 _HEREDOC = re.compile(r"(?<!\S)\d*<<(-?)(['\"]?)([A-Za-z_][A-Za-z0-9_.-]*)\2(?![<\w])")
-_VARIABLE = re.compile(
-    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-+])(?P<word>[^}]*))?\}"
-    r"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
-)
 _DIGEST = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}$")
 DEFAULT_REGISTRY = "docker.io"
+_SHOWN = 60  # characters of the file's text quoted in an error message
 # BuildKit sets these on every build; they stay as written rather than counting as unresolved.
 AUTOMATIC_ARGS = frozenset(
     f"{prefix}{suffix}"
@@ -109,6 +119,7 @@ class Instruction(TypedDict):
     json_form: bool
     flags: dict[str, list[str]]
     heredocs: list[Heredoc]
+    commands: list[ShellCommand]
     line: int
     end_line: int
 
@@ -173,7 +184,7 @@ def dockerfile_document(source: str, path: Path) -> tuple[DockerfileDocument, di
     directives, first_body_line = _directives(physical)
     escape = directives.get("escape", "\\")
     if escape not in ("\\", "`"):
-        raise InputError(f"{path}:1: escape directive must be \\ or `, not {escape!r}")
+        raise InputError(f"{path}:1: escape directive must be \\ or `, not {_shown(escape)}")
     builder = _DocumentBuilder(path)
     for instruction in _instructions(physical, first_body_line, escape, path):
         builder.add(instruction, escape)
@@ -184,14 +195,27 @@ def _directives(physical: list[str]) -> tuple[dict[str, str], int]:
     """Parser directives: ``# key=value`` lines before anything else; each key only once."""
     directives: dict[str, str] = {}
     for index, line in enumerate(physical):
-        found = _DIRECTIVE.match(line.strip())
-        if not found:
+        found = _directive(line)
+        if found is None:
             return directives, index
-        key = found.group(1).lower()
+        key, value = found
         if key in directives:
             return {}, 0  # BuildKit: a repeated directive makes them all plain comments
-        directives[key] = found.group(2)
+        directives[key] = value
     return directives, len(physical)
+
+
+def _directive(line: str) -> tuple[str, str] | None:
+    """``# key = value`` as (lower-case key, value), else None; string operations only, so
+    that the cost stays linear in the line (no regex backtracking over long blanks)."""
+    stripped = line.strip()
+    if not stripped.startswith("#"):
+        return None
+    key, has_value, value = stripped[1:].partition("=")
+    key = key.strip()
+    if not has_value or not _DIRECTIVE_KEY.fullmatch(key):
+        return None
+    return key.lower(), value.strip()
 
 
 def _instructions(
@@ -222,15 +246,27 @@ def _instructions(
             break
         end = last
         joined = "".join(parts).strip()
+        if not joined:  # only escape characters: a continuation of nothing
+            index = end + 1
+            continue
         cmd, rest = (*joined.split(None, 1), "")[:2]
         cmd = cmd.upper()
         if cmd not in INSTRUCTIONS:
-            raise InputError(f"{path}:{first + 1}: unknown instruction {cmd!r}")
+            raise InputError(f"{path}:{first + 1}: unknown instruction {_shown(cmd)}")
         instruction = _Instruction(cmd, rest.strip(), first + 1, end + 1)
         index = end + 1
         if cmd in _HEREDOC_COMMANDS or (cmd == "ONBUILD" and _onbuild_target(rest)):
             index = _read_heredocs(instruction, physical, index, path)
         yield instruction
+
+
+def _shown(text: str) -> str:
+    """``text`` quoted for a one-line message, cut to a readable length."""
+    return repr(text) if len(text) <= _SHOWN else f"{text[:_SHOWN]!r}... ({len(text)} characters)"
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}..."
 
 
 def _onbuild_target(rest: str) -> bool:
@@ -253,8 +289,8 @@ def _read_heredocs(instruction: _Instruction, physical: list[str], index: int, p
         while True:
             if index >= len(physical):
                 raise InputError(
-                    f"{path}:{instruction.line}: heredoc <<{name} is never closed "
-                    f"(no line {name!r} follows)"
+                    f"{path}:{instruction.line}: heredoc <<{_cut(name)} is never closed "
+                    f"(no line {_shown(name)} follows)"
                 )
             line = physical[index]
             index += 1
@@ -295,17 +331,21 @@ def _unquoted(text: str) -> str:
 
 
 def _without_flags(text: str) -> tuple[dict[str, list[str]], str]:
-    """Leading ``--name[=value]`` words as a flag map, and the rest of the text."""
+    """Leading ``--name[=value]`` words as a flag map, and the rest of the text.
+
+    One pass with a cursor: re-splitting the remainder for each flag would copy the rest of
+    the text once per flag."""
     flags: dict[str, list[str]] = {}
-    rest = text
-    while rest.startswith("--"):
-        word, remainder = (*rest.split(None, 1), "")[:2]
-        found = _FLAG.match(word)
-        if not found:
+    position = 0
+    while text.startswith("--", position):
+        word = _WORD.match(text, position)
+        found = _FLAG.match(word.group(0)) if word else None
+        if word is None or found is None:
             break
         flags.setdefault(found.group(1).lower(), []).append(_unquote(found.group(2) or ""))
-        rest = remainder.lstrip()
-    return flags, rest
+        blanks = _BLANKS.match(text, word.end())
+        position = blanks.end() if blanks else word.end()
+    return flags, text[position:]
 
 
 def _unquote(value: str) -> str:
@@ -322,6 +362,10 @@ def _exec_form(text: str, path: Path, line: int) -> list[str] | None:
         value = json.loads(text)
     except ValueError:
         return None
+    except RecursionError:  # nested arrays: valid JSON, but not an array of strings
+        raise InputError(
+            f"{path}:{line}: a JSON (exec) form array must hold only strings"
+        ) from None
     if not isinstance(value, list):
         return None
     if not all(isinstance(item, str) for item in value):
@@ -334,7 +378,9 @@ class _DocumentBuilder:
         self.path = path
         self.args: dict[str, str | None] = {}
         self.stages: list[Stage] = []
+        self.stage_names: dict[str, int] = {}
         self.lines: dict[FieldPath, int] = {}
+        self.expansion = Expansion()
 
     def add(self, instruction: _Instruction, escape: str) -> None:
         flags, value = _without_flags(instruction.text)
@@ -346,9 +392,12 @@ class _DocumentBuilder:
             "json_form": exec_args is not None,
             "flags": flags,
             "heredocs": instruction.heredocs,
+            "commands": [],
             "line": instruction.line,
             "end_line": instruction.end_line,
         }
+        if instruction.cmd == "RUN":
+            entry["commands"] = _run_commands(entry)
         if instruction.cmd == "FROM":
             self._start_stage(entry, escape)
         elif not self.stages:
@@ -372,11 +421,21 @@ class _DocumentBuilder:
             self.lines[("stages", stage_index, "user")] = instruction.line
 
     def _global_args(self, value: str, line: int, escape: str) -> None:
-        for word in _words(value):
+        for word in _raw_words(value, escape):
             name, has_default, default = word.partition("=")
-            resolved = _substitute(_unquote(default), self.args, escape)[0] if has_default else None
+            name = self._expand(name, line, escape, unresolved=[])
+            resolved = self._expand(default, line, escape, unresolved=[]) if has_default else None
             self.args[name] = resolved
             self.lines[("args", name)] = line
+
+    def _expand(self, text: str, line: int, escape: str, unresolved: list[str]) -> str:
+        """``text`` with quotes removed and the ARGs so far substituted, as BuildKit reads it;
+        the variables left without a value are added to ``unresolved``."""
+        self.expansion.unresolved = unresolved
+        try:
+            return expand_word(text, self.args, escape, self.expansion, keep=AUTOMATIC_ARGS)
+        except WordError as exc:
+            raise InputError(f"{self.path}:{line}: {exc}") from None
 
     def _start_stage(self, entry: Instruction, escape: str) -> None:
         words = entry["value"].split()
@@ -385,16 +444,18 @@ class _DocumentBuilder:
         if len(words) not in (1, 3) or (len(words) == 3 and words[1].lower() != "as"):
             raise InputError(
                 f"{self.path}:{entry['line']}: FROM takes an image and optionally AS name, "
-                f"not {entry['value']!r}"
+                f"not {_shown(entry['value'])}"
             )
         index = len(self.stages)
         name = words[2].lower() if len(words) == 3 else None
-        image, unresolved = _substitute(words[0], self.args, escape)
+        unresolved: list[str] = []
+        image = self._expand(words[0], entry["line"], escape, unresolved)
         platform = None
         if "platform" in entry["flags"]:
-            platform, missing = _substitute(entry["flags"]["platform"][-1], self.args, escape)
-            unresolved += [m for m in missing if m not in unresolved]
-        parent = self._stage_named(image)
+            platform = self._expand(
+                entry["flags"]["platform"][-1], entry["line"], escape, unresolved
+            )
+        parent = self.stage_names.get(image.lower())
         source: StageSource = {
             "raw": words[0],
             "image": image,
@@ -406,17 +467,13 @@ class _DocumentBuilder:
         self.stages.append(
             {"index": index, "name": name, "from": source, "instructions": [], "user": None}
         )
+        if name is not None:
+            self.stage_names[name] = index
         if parent is not None and self.stages[parent]["user"] is not None:
             self.stages[index]["user"] = self.stages[parent]["user"]
             self.lines[("stages", index, "user")] = self.lines[("stages", parent, "user")]
         self.lines[("stages", index)] = entry["line"]
         self.lines[("stages", index, "from")] = entry["line"]
-
-    def _stage_named(self, image: str) -> int | None:
-        for stage in reversed(self.stages):
-            if stage["name"] is not None and stage["name"] == image.lower():
-                return stage["index"]
-        return None
 
     def finish(self, directives: dict[str, str]) -> DockerfileDocument:
         if not self.stages:
@@ -432,6 +489,23 @@ class _DocumentBuilder:
             "final_stage": len(self.stages) - 1,
             "directives": directives,
         }
+
+
+def _run_commands(entry: Instruction) -> list[ShellCommand]:
+    """The simple commands a RUN executes: its command line, then each heredoc body that a
+    shell runs (``RUN <<EOF``, ``RUN bash <<EOF``, ``RUN cat <<EOF | sh``; not the data of
+    ``RUN cat <<EOF > /etc/apt/sources.list`` nor the Python of ``RUN python3 <<EOF``)."""
+    if entry["json_form"]:
+        commands = exec_commands(entry["args"])
+    else:
+        commands = shell_commands(entry["value"])
+    shell_reads_heredocs = not commands or any(
+        program in SHELLS for command in commands for program in command["programs"]
+    )
+    if shell_reads_heredocs:
+        for heredoc in entry["heredocs"]:
+            commands.extend(shell_commands(heredoc["content"]))
+    return commands
 
 
 def _shell_args(cmd: str, value: str) -> list[str]:
@@ -466,36 +540,29 @@ def _words(value: str) -> list[str]:
     return words
 
 
-def _substitute(text: str, args: dict[str, str | None], escape: str) -> tuple[str, list[str]]:
-    """Expand ``$VAR`` forms with the known ARG values; also name the variables left empty."""
-    unresolved: list[str] = []
-
-    def expand(found: re.Match[str]) -> str:
-        name = found.group("braced") or found.group("bare")
-        if name in AUTOMATIC_ARGS and name not in args:
-            return found.group(0)
-        value = args.get(name)
-        operator = found.group("op")
-        if operator is None:
-            if value is None:
-                unresolved.append(name)
-            return value or ""
-        word = _substitute(found.group("word") or "", args, escape)[0]
-        is_set = value is not None and (value != "" or not operator.startswith(":"))
-        if operator.endswith("-"):
-            return value if is_set and value is not None else word
-        return word if is_set else ""
-
-    pieces: list[str] = []
-    cursor = 0
-    for found in _VARIABLE.finditer(text):
-        if found.start() > 0 and text[found.start() - 1] == escape:
-            pieces.append(text[cursor : found.start() - 1] + found.group(0))
-        else:
-            pieces.append(text[cursor : found.start()] + expand(found))
-        cursor = found.end()
-    pieces.append(text[cursor:])
-    return "".join(pieces), unresolved
+def _raw_words(value: str, escape: str) -> list[str]:
+    """Whitespace-separated words as written (quotes and escapes kept for the lexer)."""
+    words: list[str] = []
+    start = -1
+    quote = ""
+    escaped = False
+    for position, char in enumerate(value):
+        if start < 0 and not char.isspace():
+            start = position
+        if escaped:
+            escaped = False
+        elif char == escape and quote != "'":
+            escaped = True
+        elif quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char.isspace() and start >= 0:
+            words.append(value[start:position])
+            start = -1
+    if start >= 0:
+        words.append(value[start:])
+    return words
 
 
 def _reference(image: str, *, is_stage: bool) -> ImageReference:

@@ -156,12 +156,35 @@ reference_words := {
 	"enabled", "required", "policy",
 }
 
+# Regexes are costly on the embedded engine, so names of letters, digits, `_`, `-` and `.`
+# (nearly all) are split with string functions, and camelCase is looked for only in names
+# of mixed case.
+name_words(name) := plain_words(name) if plain_name(name)
+
 name_words(name) := [word |
-	some word in regex.split(`[^a-z0-9]+`, lower(regex.replace(name, `([a-z0-9])([A-Z])`, "${1}_${2}")))
+	some word in regex.split(`[^a-z0-9]+`, lower(humps(name)))
+	word != ""
+] if {
+	not plain_name(name)
+}
+
+plain_name(name) if strings.replace_n(name_chars, lower(name)) == ""
+
+plain_words(name) := [word |
+	some word in split(strings.replace_n({"-": "_", ".": "_"}, lower(humps(name))), "_")
 	word != ""
 ]
 
+name_chars[char] := "" if some char in split("abcdefghijklmnopqrstuvwxyz0123456789_-.", "")
+
+humps(name) := name if {
+	upper(name) == name
+} else := name if {
+	lower(name) == name
+} else := regex.replace(name, `([a-z0-9])([A-Z])`, "${1}_${2}")
+
 secret_name(name) if {
+	secret_hint(name)
 	words := name_words(name)
 	count(words) > 0
 	secret_word(words)
@@ -187,62 +210,61 @@ secret_word(words) if {
 	words[k - 1] == "connection"
 }
 
+# A cheap substring test before the regex split: every secret-like name contains one of these.
+secret_hint(name) if {
+	lowered := lower(name)
+	some hint in secret_hints
+	contains(lowered, hint)
+}
+
+secret_hints := secret_words | {"key", "connection"}
+
 # Values that are secrets whatever the variable is called: well-known token formats with a
 # fixed prefix and a long random body, private keys, key-bearing connection strings, signed
 # URLs and passwords written into URLs (a `$VARIABLE` in the password position is a reference,
-# not a secret).
+# not a secret). Each kind: [substrings, lower case, one of which every match contains;
+# pattern]; the regex runs only on values that contain one of the substrings.
 secret_value_patterns := {
-	"a private key": `-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY( BLOCK)?-----`,
-	"an AWS access key": `\b(AKIA|ASIA)[0-9A-Z]{16}\b`,
-	"a GitHub token": `\b(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})`,
-	"a GitLab token": `\bglpat-[A-Za-z0-9_-]{20,}`,
-	"a Slack token": `\bxox[abposr]-[A-Za-z0-9-]{10,}`,
-	"a Google API key": `\bAIza[0-9A-Za-z_-]{35}`,
-	"an OpenAI or Anthropic key": `\bsk-(proj-|ant-[a-z0-9]+-)?[A-Za-z0-9_-]{32,}`,
-	"a Hugging Face token": `\bhf_[A-Za-z0-9]{30,}`,
-	"an npm token": `\bnpm_[A-Za-z0-9]{36}`,
-	"a Docker Hub token": `\bdckr_pat_[A-Za-z0-9_-]{20,}`,
-	"an Azure account key": `(?i)\b(AccountKey|SharedAccessKey)=[A-Za-z0-9+/]{20,}`,
-	"an Azure SAS signature": `[?&]sig=[A-Za-z0-9%+/]{20,}`,
-	"a JSON Web Token": `\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`,
-	"a password in a URL": `\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@$]+:[^/\s@$]+@`,
+	"a private key": [["private key"], `-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY( BLOCK)?-----`],
+	"an AWS access key": [["akia", "asia"], `\b(AKIA|ASIA)[0-9A-Z]{16}\b`],
+	"a GitHub token": [["gh", "github_pat_"], `\b(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})`],
+	"a GitLab token": [["glpat-"], `\bglpat-[A-Za-z0-9_-]{20,}`],
+	"a Slack token": [["xox"], `\bxox[abposr]-[A-Za-z0-9-]{10,}`],
+	"a Google API key": [["aiza"], `\bAIza[0-9A-Za-z_-]{35}`],
+	"an OpenAI or Anthropic key": [["sk-"], `\bsk-(proj-|ant-[a-z0-9]+-)?[A-Za-z0-9_-]{32,}`],
+	"a Hugging Face token": [["hf_"], `\bhf_[A-Za-z0-9]{30,}`],
+	"an npm token": [["npm_"], `\bnpm_[A-Za-z0-9]{36}`],
+	"a Docker Hub token": [["dckr_pat_"], `\bdckr_pat_[A-Za-z0-9_-]{20,}`],
+	"an Azure account key": [["accountkey=", "sharedaccesskey="], `(?i)\b(AccountKey|SharedAccessKey)=[A-Za-z0-9+/]{20,}`],
+	"an Azure SAS signature": [["sig="], `[?&]sig=[A-Za-z0-9%+/]{20,}`],
+	"a JSON Web Token": [["eyj"], `\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`],
+	"a password in a URL": [["@"], `\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@$]+:[^/\s@$]+@`],
 }
 
-secret_values(value) := sort([kind |
+secret_values(value) := sort({kind |
 	is_string(value)
-	some kind, pattern in secret_value_patterns
+	lowered := lower(value)
+	some kind, [needles, pattern] in secret_value_patterns
+	some needle in needles
+	contains(lowered, needle)
 	regex.match(pattern, value)
-])
+})
 
 # ---------------------------------------------------------------------------------------------
 # RUN scripts: shell commands as words
 
-# The script of a RUN: its command (exec form joined) and the bodies of its heredocs, with
-# escaped newlines joined and comments dropped.
-run_script(ins) := script if {
-	texts := array.concat(
-		[concat(" ", [arg | some arg in ins.args; is_string(arg)])],
-		[doc.content | some doc in object.get(ins, "heredocs", []); is_string(doc.content)],
-	)
-	joined := strings.replace_n({"\\\r\n": " ", "\\\n": " "}, concat("\n", texts))
-	script := regex.replace(joined, `(?m)(^|\s)#[^\n]*`, "${1}")
-}
-
-# Simple commands of the script, each as a list of words with quotes removed: the script is
-# cut at `&&`, `||`, `;`, `&`, `|`, parentheses and newlines.
-commands(script) := [words |
-	some segment in regex.split(`&&|\|\||[;&|()\n]`, script)
-	words := [trim(word, "\"'") | some word in regex.split(`\s+`, trim_space(segment)); word != ""]
-	count(words) > 0
-]
-
-run_commands contains [i, j, n, words] if {
+# The simple commands of every RUN, as the parser split them once (its command line and its
+# heredoc bodies, `sh -c` scripts included): `words` with quotes removed and redirections
+# dropped, `names` their basenames without a version suffix, `programs` the names in command
+# position (past assignments and wrappers such as sudo, env, xargs). Rules look words up in
+# these; none re-splits a script or runs a regex over every word.
+run_commands contains [i, j, n, command] if {
 	some [i, j, ins] in instructions
 	ins.cmd == "RUN"
-	some n, words in commands(run_script(ins))
+	some n, command in object.get(ins, "commands", [])
+	is_array(command.words)
+	is_array(command.names)
 }
-
-basename(word) := parts[count(parts) - 1] if parts := split(word, "/")
 
 sudo_finding(i, j) := data.sealgate.lib.findings.finding(
 	"SG-DOCKER-006",
@@ -253,12 +275,21 @@ sudo_finding(i, j) := data.sealgate.lib.findings.finding(
 # ---------------------------------------------------------------------------------------------
 # Package managers
 
+# By program name (`pip3.11` and `/usr/bin/pip3` are named `pip`, `dnf5` is `dnf`).
 package_managers := {
-	"apt-get": "apt", "apt": "apt", "apk": "apk", "dnf": "rpm", "dnf5": "rpm", "tdnf": "rpm",
-	"microdnf": "rpm", "yum": "rpm",
+	"apt-get": "apt", "apt": "apt", "apk": "apk", "dnf": "rpm", "tdnf": "rpm",
+	"microdnf": "rpm", "yum": "rpm", "pip": "pip",
 }
 
 install_verbs := {"apt": "install", "apk": "add", "rpm": "install", "pip": "install"}
+
+# Options that make the command report what it would do and install nothing.
+dry_run_options := {
+	"apt": {"-s", "--simulate", "--dry-run", "--just-print", "--no-act", "--recon"},
+	"apk": {"-s", "--simulate"},
+	"rpm": {"--assumeno"},
+	"pip": {"--dry-run"},
+}
 
 # Options whose value is the next word (so that the value is not taken for a package).
 value_options := {
@@ -282,25 +313,49 @@ value_options := {
 	},
 }
 
-manager_of(word) := package_managers[basename(word)]
-
-manager_of(word) := "pip" if regex.match(`^pip[0-9.]*$`, basename(word))
-
 option_value(manager, words, n) if {
 	n > 0
 	words[n - 1] in value_options[manager]
 }
 
-# [manager, index of its install verb] of an install command: the first package manager
-# word whose first non-option word after it is the install verb.
-install_command(words) := [first[1], first[2]] if {
+# Every command that installs packages, computed once for all the rules:
+# [stage, instruction, manager, index of the manager word, index of the verb, command].
+installs contains [i, j, manager, k, verb, command] if {
+	some [i, j, _, command] in run_commands
+	[k, manager, verb] := install_command(command)
+	not dry_run(manager, command.words)
+}
+
+# [index of the manager word, manager, index of its install verb]: the first package
+# manager name whose first non-option word after it is the install verb.
+install_command(command) := candidates[0] if {
 	candidates := sort([[k, manager, verb] |
-		some k, word in words
-		manager := manager_of(word)
-		verb := first_argument(manager, words, k)
-		words[verb] == install_verbs[manager]
+		some k, name in command.names
+		manager := package_managers[name]
+		verb := first_argument(manager, command.words, k)
+		command.words[verb] == install_verbs[manager]
 	])
-	first := candidates[0]
+	count(candidates) > 0
+}
+
+dry_run(manager, words) if {
+	some word in words
+	word in dry_run_options[manager]
+}
+
+# apt-get reads clustered short options (`-qs`, `-sy`); only letters that take no value.
+dry_run("apt", words) if {
+	some word in words
+	startswith(word, "-")
+	not startswith(word, "--")
+	contains(word, "s")
+	regex.match(`^-[qyfmubVdhs]+$`, word)
+}
+
+dry_run("apt", words) if {
+	some word in words
+	startswith(lower(word), "apt::get::simulate=")
+	regex.match(`(?i)^APT::Get::Simulate=("?)(true|1|yes)("?)$`, word)
 }
 
 first_argument(manager, words, k) := min(arguments) if {
@@ -314,14 +369,14 @@ first_argument(manager, words, k) := min(arguments) if {
 }
 
 # The packages an install command names: words after the verb that are neither options nor
-# option values nor shell syntax (redirections). Words that hold a variable (`$PACKAGES`) are
-# not judged: their value is not in the Dockerfile.
+# option values (the parser has dropped redirections). Words that hold a variable
+# (`$PACKAGES`) are not judged: their value is not in the Dockerfile.
 package_words(manager, words, verb) := [word |
 	some n, word in words
 	n > verb
 	not startswith(word, "-")
 	not option_value(manager, words, n)
-	not regex.match(`^[0-9&]*[<>]|[$\\]`, word)
+	not contains(word, "$")
 ]
 
 pinned_package("apt", word) if contains(word, "=")
@@ -343,12 +398,16 @@ pinned_package("pip", word) if {
 
 pinned_package("pip", word) if endswith(word, ".whl")
 
-pinned_package("pip", word) if regex.match(`@[0-9a-f]{40}$`, word)
+pinned_package("pip", word) if {
+	contains(word, "@")
+	regex.match(`@[0-9a-f]{40}$`, word)
+}
 
 pinned_in(manager, _, word) if pinned_package(manager, word)
 
 # A local project installed without its dependencies: nothing is resolved from an index.
 pinned_in("pip", words, word) if {
+	substring(word, 0, 1) in {".", "/"}
 	regex.match(`^(\.{1,2}(/|$)|/)`, word)
 	"--no-deps" in words
 }
@@ -378,10 +437,9 @@ manager_names := {"apt": "apt", "apk": "apk", "rpm": "dnf/tdnf/yum", "pip": "pip
 
 recommends_disabled(words) if {
 	some word in words
+	startswith(lower(word), "apt::install-recommends=")
 	regex.match(`(?i)^APT::Install-Recommends=("?)(false|0|no)("?)$`, word)
 }
-
-words_manager(words) := [word | some word in words; manager_of(word) == "apt"][0]
 
 # ---------------------------------------------------------------------------------------------
 # HEALTHCHECK
@@ -583,8 +641,10 @@ deny contains finding if {
 # title: sudo in a RUN instruction
 # description: >-
 #   Build steps already run as the stage's user; sudo in an image adds a setuid root path that
-#   a compromised process can use to escalate. Neither running sudo nor installing it is
-#   allowed.
+#   a compromised process can use to escalate. Neither running sudo (as a command, or through
+#   env, xargs and similar wrappers) nor installing it is allowed. Naming the sudo group
+#   (`useradd --groups sudo`) is neither: without the sudo program the group grants nothing,
+#   and installing the program is reported.
 # custom:
 #   id: SG-DOCKER-006
 #   severity: medium
@@ -592,17 +652,16 @@ deny contains finding if {
 #     Run privileged build steps as root before the final USER instruction (`USER root`,
 #     the step, then `USER app`) and do not install sudo.
 deny contains finding if {
-	some [i, j, _, words] in run_commands
-	some word in words
-	basename(word) == "sudo"
+	some [i, j, _, command] in run_commands
+	"sudo" in command.programs
 	finding := sudo_finding(i, j)
 }
 
 # Installing it, pinned or not: sudo, sudo=1.9.13p3-1, sudo-1.9.15p5-3.azl3.
 deny contains finding if {
-	some [i, j, _, words] in run_commands
-	[manager, verb] := install_command(words)
-	some word in package_words(manager, words, verb)
+	some [i, j, manager, _, verb, command] in installs
+	some word in package_words(manager, command.words, verb)
+	startswith(word, "sudo")
 	regex.match(`^sudo([=~:-][0-9].*)?$`, word)
 	finding := sudo_finding(i, j)
 }
@@ -617,7 +676,9 @@ deny contains finding if {
 #   software: `apt-get install pkg=version`, `apk add pkg=version`, `dnf|tdnf|yum|microdnf
 #   install pkg-version` (or a .deb/.apk/.rpm file), `pip install pkg==version` (or a wheel,
 #   a VCS URL at a full commit, a local project with --no-deps). `pip install -r FILE` needs
-#   `--require-hashes`. Commands are found in every RUN, heredoc scripts included.
+#   `--require-hashes`. Commands are found in every RUN, heredoc and `sh -c` scripts included;
+#   a dry run (`apt-get install -s`/`--simulate`/`--dry-run`/`--just-print`/`--no-act`,
+#   `apk add -s`, `dnf install --assumeno`, `pip install --dry-run`) installs nothing.
 # custom:
 #   id: SG-DOCKER-007
 #   severity: medium
@@ -626,11 +687,10 @@ deny contains finding if {
 #     `dnf list PKG`, `pip index versions PKG`); for pip, use a lock file with hashes
 #     (`pip-compile --generate-hashes`) and `pip install --require-hashes -r requirements.txt`.
 deny contains finding if {
-	some [i, j, _, words] in run_commands
-	[manager, verb] := install_command(words)
+	some [i, j, manager, _, verb, command] in installs
 	unpinned := [word |
-		some word in package_words(manager, words, verb)
-		not pinned_in(manager, words, word)
+		some word in package_words(manager, command.words, verb)
+		not pinned_in(manager, command.words, word)
 	]
 	count(unpinned) > 0
 	finding := data.sealgate.lib.findings.finding(
@@ -644,16 +704,13 @@ deny contains finding if {
 }
 
 deny contains finding if {
-	some [i, j, _, words] in run_commands
-	install_command(words)[0] == "pip"
-	count(requirement_files(words)) > 0
-	not "--require-hashes" in words
+	some [i, j, "pip", _, _, command] in installs
+	files := requirement_files(command.words)
+	count(files) > 0
+	not "--require-hashes" in command.words
 	finding := data.sealgate.lib.findings.finding(
 		"SG-DOCKER-007",
-		sprintf(
-			"pip installs from %s without --require-hashes",
-			[concat(", ", requirement_files(words))],
-		),
+		sprintf("pip installs from %s without --require-hashes", [concat(", ", files)]),
 		["stages", i, "instructions", j],
 	)
 }
@@ -670,13 +727,12 @@ deny contains finding if {
 #     Write `apt-get install -y --no-install-recommends pkg=version ...`, and name the
 #     recommended packages you do need.
 deny contains finding if {
-	some [i, j, _, words] in run_commands
-	install_command(words)[0] == "apt"
-	not "--no-install-recommends" in words
-	not recommends_disabled(words)
+	some [i, j, "apt", k, _, command] in installs
+	not "--no-install-recommends" in command.words
+	not recommends_disabled(command.words)
 	finding := data.sealgate.lib.findings.finding(
 		"SG-DOCKER-008",
-		sprintf("%s install without --no-install-recommends", [basename(words_manager(words))]),
+		sprintf("%s install without --no-install-recommends", [command.names[k]]),
 		["stages", i, "instructions", j],
 	)
 }
