@@ -165,6 +165,7 @@ def verify_signed(
     digest = "sha256:" + hashlib.sha256(header_bytes).hexdigest()
     return VerifiedSeal(sealed_dir, header, signer, plaintext_digests, digest)
 
+
 def verify_sealed(
     sealed_dir: Path,
     trust: TrustPolicy,
