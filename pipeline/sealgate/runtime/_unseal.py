@@ -31,16 +31,14 @@ from sealgate.sealing._atomic import (
     remove_stale_partials_at,
     terminate_as_interrupt,
 )
-from sealgate.sealing._digests import new_ciphertext_hash
 from sealgate.sealing._header import SealedFile, ciphertext_name
 from sealgate.sealing._paths import open_regular_nofollow
 from sealgate.sealing._progress import ProgressCallback, ProgressMeter
-from sealgate.sealing._range_digests import RangeDigests, WholeDigest
+from sealgate.sealing._range_digests import file_hashers
 from sealgate.sealing._trust import TrustPolicy
 from sealgate.sealing._verify import VerifiedSeal, verify_signed
 from sealgate.sealing._workers import (
     Cancelled,
-    chunk_hasher,
     default_workers,
     read_into_exact,
     run_jobs,
@@ -175,14 +173,8 @@ def _unseal_file(
         0o600,
         dir_fd=staging.fd,
     )
-    background = hash_threads > 1  # cores to spare: see sealing._workers.InlineHasher
-    plaintext_hash = chunk_hasher(
-        RangeDigests(header.hashing, threads=hash_threads), header.chunk_size, background
-    )
-    ciphertext_hash = chunk_hasher(
-        WholeDigest(new_ciphertext_hash(header.ciphertext_digest_algorithm)),
-        header.chunk_size + stream.TAG_BYTES,
-        background,
+    plaintext_hash, ciphertext_hash = file_hashers(
+        header.hashing, header.ciphertext_digest_algorithm, header.chunk_size, hash_threads
     )
     try:
         with (

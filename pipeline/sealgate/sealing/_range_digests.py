@@ -6,8 +6,10 @@ import hashlib
 
 import blake3
 
+from sealgate.sealing import _stream as stream
+from sealgate.sealing._digests import new_ciphertext_hash
 from sealgate.sealing._oms import BLAKE3, Hashing
-from sealgate.sealing._workers import StreamingHash
+from sealgate.sealing._workers import ChunkHasher, StreamingHash, chunk_hasher
 
 
 def _new_hash(hashing: Hashing, threads: int) -> StreamingHash:
@@ -62,3 +64,19 @@ class WholeDigest:
 
     def digests(self) -> tuple[bytes, ...]:
         return (self._hash.digest(),)
+
+
+def file_hashers(
+    hashing: Hashing, ciphertext_digest: str, chunk_size: int, hash_threads: int
+) -> tuple[ChunkHasher, ChunkHasher]:
+    """The plaintext (model.sig's ranges) and ciphertext hashers of one file being sealed or
+    unsealed. With cores to spare (fewer files than cores), each runs on a thread of its own,
+    overlapping with reading, AES-GCM and writing on the caller's."""
+    background = hash_threads > 1
+    plaintext = chunk_hasher(RangeDigests(hashing, threads=hash_threads), chunk_size, background)
+    ciphertext = chunk_hasher(
+        WholeDigest(new_ciphertext_hash(ciphertext_digest)),
+        chunk_size + stream.TAG_BYTES,
+        background,
+    )
+    return plaintext, ciphertext

@@ -20,7 +20,7 @@ from sealgate.sealing import _envelope as envelope
 from sealgate.sealing import _oms as oms
 from sealgate.sealing import _stream as stream
 from sealgate.sealing._atomic import StagingDirectory, check_destination
-from sealgate.sealing._digests import DEFAULT_CIPHERTEXT_DIGEST, new_ciphertext_hash
+from sealgate.sealing._digests import DEFAULT_CIPHERTEXT_DIGEST
 from sealgate.sealing._header import (
     CIPHERTEXT_DIGESTS,
     HEADER_FILE,
@@ -39,11 +39,10 @@ from sealgate.sealing._header import (
 from sealgate.sealing._oms import Hashing
 from sealgate.sealing._paths import ModelFile, open_regular_nofollow, walk_model
 from sealgate.sealing._progress import ProgressCallback, ProgressMeter
-from sealgate.sealing._range_digests import RangeDigests, WholeDigest
+from sealgate.sealing._range_digests import file_hashers
 from sealgate.sealing._signing_keys import signing_key_id
 from sealgate.sealing._workers import (
     Cancelled,
-    chunk_hasher,
     default_workers,
     read_into_exact,
     run_jobs,
@@ -100,16 +99,8 @@ def _seal_file(
         raise InputError(
             f"{source_path}: cannot open: {exc.strerror or 'not a regular file'}"
         ) from None
-    # With cores to spare (fewer files than cores), plaintext and ciphertext are each hashed
-    # on a thread of their own, overlapping with reading, AES-GCM and writing on this one.
-    background = hash_threads > 1
-    plaintext_hash = chunk_hasher(
-        RangeDigests(options.hashing, threads=hash_threads), options.chunk_size, background
-    )
-    ciphertext_hash = chunk_hasher(
-        WholeDigest(new_ciphertext_hash(options.ciphertext_digest)),
-        options.chunk_size + stream.TAG_BYTES,
-        background,
+    plaintext_hash, ciphertext_hash = file_hashers(
+        options.hashing, options.ciphertext_digest, options.chunk_size, hash_threads
     )
     try:
         with (
