@@ -27,11 +27,28 @@ stage := s if {
 	s.name == request.to
 }
 
-strictest := {"required": true, "deny_unsafe": true, "deny_severities": ["critical", "high"]}
+# Each setting the stage gives with the wrong type (or does not give) is the strictest one:
+# a typo in the data must not turn the scan off.
+default configured := {}
 
-settings := object.union(strictest, object.get(stage, "model_scan", {}))
+configured := stage.model_scan if is_object(stage.model_scan)
 
-deny_severities := {s | some s in settings.deny_severities}
+default required := true
+
+required := configured.required if is_boolean(configured.required)
+
+default deny_unsafe := true
+
+deny_unsafe := configured.deny_unsafe if is_boolean(configured.deny_unsafe)
+
+default severity_list := ["critical", "high"]
+
+severity_list := configured.deny_severities if {
+	is_array(configured.deny_severities)
+	count([s | some s in configured.deny_severities; not is_string(s)]) == 0
+}
+
+deny_severities := {s | some s in severity_list}
 
 scan_findings contains [i, j, item] if {
 	some i, file in object.get(scan, "files", [])
@@ -50,7 +67,7 @@ scan_findings contains [i, j, item] if {
 #   waivable: false
 #   remediation: Seal the model again with this sealgate (`sealgate seal` scans every file) and promote the new seal.
 deny contains finding if {
-	settings.required == true
+	required == true
 	object.get(input, "model", {}).verified == true
 	object.get(scan, "present", false) != true
 	finding := data.sealgate.lib.findings.finding(
@@ -77,7 +94,7 @@ deny contains finding if {
 #     Save the weights in a format that holds no code (safetensors, ONNX without custom
 #     operators, a Keras archive without Lambda layers) and seal that.
 deny contains finding if {
-	settings.deny_unsafe == true
+	deny_unsafe == true
 	some [i, j, item] in scan_findings
 	item.unsafe == true
 	file := scan.files[i]
@@ -114,6 +131,6 @@ deny contains finding if {
 }
 
 reported_as_unsafe(item) if {
-	settings.deny_unsafe == true
+	deny_unsafe == true
 	item.unsafe == true
 }

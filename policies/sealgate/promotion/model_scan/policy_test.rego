@@ -115,3 +115,28 @@ test_a_stage_without_settings_gets_the_strictest if {
 	unlisted := model_scan.deny with input as old_seal("unlisted") with data.config.promotion.stages as stages
 	ids(unlisted) == {"SG-PROMO-060"}
 }
+
+malformed_stages(settings) := [{"name": "prod", "model_scan": settings}]
+
+test_malformed_settings_fall_back_to_the_strictest if {
+	every settings in ["strict", null, [], {"deny_unsafe": "no", "deny_severities": "critical"}] {
+		unsafe := model_scan.deny with input as facts("prod", [unsafe_global])
+			with data.config.promotion.stages as malformed_stages(settings)
+		ids(unsafe) == {"SG-PROMO-061"}
+		old := model_scan.deny with input as old_seal("prod")
+			with data.config.promotion.stages as malformed_stages(settings)
+		ids(old) == {"SG-PROMO-060"}
+	}
+}
+
+test_a_wrongly_typed_setting_is_strict_while_the_others_hold if {
+	# deny_unsafe given (false), deny_severities malformed: the critical finding is still refused.
+	settings := {"required": true, "deny_unsafe": false, "deny_severities": "critical"}
+	found := model_scan.deny with input as facts("prod", [unsafe_global])
+		with data.config.promotion.stages as malformed_stages(settings)
+	ids(found) == {"SG-PROMO-062"}
+	lenient := {"required": false, "deny_unsafe": false, "deny_severities": [7]}
+	high := model_scan.deny with input as facts("prod", [unknown_global])
+		with data.config.promotion.stages as malformed_stages(lenient)
+	ids(high) == {"SG-PROMO-062"}
+}
