@@ -134,3 +134,45 @@ def test_a_memory_backed_parent_this_user_cannot_write_is_an_input_error_naming_
             "user (uid 0); nothing was unsealed (no plaintext remains)"
         )
         _assert_nothing_left(mount)
+
+
+def test_a_failure_after_publication_does_not_claim_nothing_was_unsealed(
+    tmp_path: Path, keys: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No file system here fails the parent's fsync after the rename, so the call is made to:
+    the message must then say the model is in place, not that no plaintext remains."""
+    import errno
+    import os
+
+    from sealgate.errors import InputError
+    from sealgate.runtime import unseal_model
+    from sealgate.sealing import _atomic, load_trust, parse_identity
+
+    sealed = _sealed(tmp_path, keys, {"weights.bin": PAGE})
+    parent = Path("/dev/shm") if Path("/dev/shm").is_dir() else tmp_path
+    into = Path(os.path.realpath(parent)) / f"unsealed-{os.getpid()}-{tmp_path.name}"
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if os.path.samestat(os.fstat(fd), into.parent.stat()) and into.exists():
+            raise OSError(errno.EIO, "Input/output error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(_atomic.os, "fsync", fsync)
+    try:
+        with pytest.raises(InputError) as refused:
+            unseal_model(
+                sealed,
+                into,
+                identities=[parse_identity(f"local:{keys / 'rcpt.key'}")],
+                trust=load_trust(keys / "signer.pub"),
+                allow_disk=parent == tmp_path,
+            )
+        assert "was unsealed there" in str(refused.value)
+        assert "no plaintext remains" not in str(refused.value)
+        assert [p.name for p in into.iterdir()] == ["weights.bin"]
+    finally:
+        if into.exists():
+            for child in into.iterdir():
+                child.unlink()
+            into.rmdir()

@@ -12,6 +12,7 @@ directories 0500.
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -139,6 +140,10 @@ def _storage_failure(
 ) -> StorageError:
     """The write failed and the staging directory was removed; say so only if it is gone."""
     reason = refusal_reason(exc)
+    if staging.published:  # every digest matched and the rename happened; only durability failed
+        return StorageError(
+            f"{into}: the model was unsealed there, but {reason} while making it durable"
+        )
     try:
         remains = staging.name in os.listdir(parent_fd)
     except OSError:
@@ -167,20 +172,32 @@ def _unseal_file(
         source_fd = open_regular_nofollow(source_path)
     except OSError:
         raise VerificationError(f"{source_path}: missing or not a regular file") from None
+    with os.fdopen(source_fd, "rb", buffering=0) as source:
+        _decrypt_file(verified, staging, sealed_file, cipher, source, meter, stop, hash_threads)
+
+
+def _decrypt_file(
+    verified: VerifiedSeal,
+    staging: StagingDirectory,
+    sealed_file: SealedFile,
+    cipher: stream.FileCipher,
+    source: io.FileIO,
+    meter: ProgressMeter,
+    stop: threading.Event,
+    hash_threads: int,
+) -> None:
+    header = verified.header
     target_fd = os.open(
         sealed_file.path,
         os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
         0o600,
         dir_fd=staging.fd,
     )
-    plaintext_hash, ciphertext_hash = file_hashers(
-        header.hashing, header.ciphertext_digest_algorithm, header.chunk_size, hash_threads
-    )
-    try:
-        with (
-            os.fdopen(source_fd, "rb", buffering=0) as source,
-            os.fdopen(target_fd, "wb", buffering=0) as target,
-        ):
+    with os.fdopen(target_fd, "wb", buffering=0) as target:
+        plaintext_hash, ciphertext_hash = file_hashers(
+            header.hashing, header.ciphertext_digest_algorithm, header.chunk_size, hash_threads
+        )
+        try:
             size = os.fstat(source.fileno()).st_size
             if size != sealed_file.ciphertext_size:
                 raise VerificationError(
@@ -208,17 +225,17 @@ def _unseal_file(
                 meter.advance(wanted)
             if source.read(1):
                 raise VerificationError(f"{sealed_file.path}: ciphertext has trailing data")
-        if ciphertext_hash.digests()[0].hex() != sealed_file.ciphertext_digest:
-            raise VerificationError(
-                f"{sealed_file.path}: ciphertext digest does not match the seal"
-            )
-        if plaintext_hash.digests() != verified.plaintext_digests[sealed_file.path]:
-            raise VerificationError(
-                f"{sealed_file.path}: plaintext digest does not match the signed model.sig"
-            )
-    finally:
-        plaintext_hash.close()
-        ciphertext_hash.close()
+            if ciphertext_hash.digests()[0].hex() != sealed_file.ciphertext_digest:
+                raise VerificationError(
+                    f"{sealed_file.path}: ciphertext digest does not match the seal"
+                )
+            if plaintext_hash.digests() != verified.plaintext_digests[sealed_file.path]:
+                raise VerificationError(
+                    f"{sealed_file.path}: plaintext digest does not match the signed model.sig"
+                )
+        finally:
+            plaintext_hash.close()
+            ciphertext_hash.close()
 
 
 def _unwrap_with_identity(

@@ -251,6 +251,11 @@ class StagingDirectory:
             raise
         return self
 
+    @property
+    def published(self) -> bool:
+        """The rename into place happened (what follows it, the parent's fsync, may still fail)."""
+        return self._published
+
     def publish(self, *, file_mode: int, dir_mode: int) -> None:
         """Set final modes, fsync every file and directory, then rename into place."""
         # The lock file is not part of the result; its descriptor keeps the lock until exit.
