@@ -204,7 +204,11 @@ test_another_pool_label_is_not_confidential if {
 	ids(k8s_model_server.deny) == {"SG-K8S-030"} with input as unsandboxed(spec)
 }
 
-test_an_empty_confidential_selector_exempts_nothing if {
-	ids(k8s_model_server.deny) == {"SG-K8S-030"} with input as unsandboxed(confidential_spec)
-		with data.config.containers.kubernetes.model_server_confidential_node_selector as {}
+# (OPA merges an object given with `with` into the data document, so the empty selector `{}`
+# would keep the built-in one there; values that are no selector show the same check.)
+test_a_selector_that_is_no_mapping_exempts_nothing if {
+	every selector in [[], "confidential", null] {
+		ids(k8s_model_server.deny) == {"SG-K8S-030"} with input as unsandboxed(confidential_spec)
+			with data.config.containers.kubernetes.model_server_confidential_node_selector as selector
+	}
 }
