@@ -56,7 +56,9 @@ def walk_pickle(data: IO[bytes], limit: int) -> int:
                 return limit - window.left
     except Exception as exc:  # genops raises ValueError, struct.error, UnicodeError, ...
         if window.left == 0:
-            raise PickleWalkError(f"pickle is over the scan limit of {limit} bytes", exhausted=True) from None
+            raise PickleWalkError(
+                f"pickle is over the scan limit of {limit} bytes", exhausted=True
+            ) from None
         raise PickleWalkError(f"opcodes cannot be followed: {exc}") from None
     raise PickleWalkError("pickle ends before STOP")  # genops stops only at STOP or an error
 
