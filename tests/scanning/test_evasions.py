@@ -7,7 +7,6 @@ import gzip
 import io
 import lzma
 import os
-import pickle
 import struct
 import tarfile
 import zipfile
@@ -77,7 +76,7 @@ def test_a_compressed_pickle_is_bounded_and_lz4_is_refused(
     assert _unsafe_ids(lz4) == ["pickle-compressed"]
     two_members = gzip.compress(b.benign_pickle()) + gzip.compress(EVIL)
     assert _unsafe_ids(scan_one(tmp_path / "b", "m.pkl.gz", two_members)) == ["pickle-compressed"]
-    monkeypatch.setattr(_pickles, "MAX_PICKLE_BYTES", 4096)
+    monkeypatch.setattr(_pickles, "MAX_DECOMPRESSED", 4096)
     bomb = zlib.compress(b"\x80\x02" + b"N0" * 100_000 + b".")
     assert _unsafe_ids(scan_one(tmp_path / "c", "model.joblib", bomb)) == ["pickle-too-large"]
 
@@ -123,7 +122,7 @@ def test_a_tar_format_torch_checkpoint_is_flagged(tmp_path: Path) -> None:
 
 
 def _npy(descr: str, body: bytes) -> bytes:
-    header = ("{'descr': %s, 'fortran_order': False, 'shape': (1,), }" % descr).encode()
+    header = f"{{'descr': {descr}, 'fortran_order': False, 'shape': (1,), }}".encode()
     header += b" " * ((64 - (10 + len(header) + 1) % 64) % 64) + b"\n"
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + body
 
@@ -188,7 +187,7 @@ def test_a_file_rewritten_in_place_with_its_mtime_restored_is_caught(tmp_path: P
     evil += b"N0" * ((before.st_size - len(evil) - 1) // 2)
     evil += b"N" * (before.st_size - len(evil) - 1) + b"."
     assert len(evil) == before.st_size
-    with open(path, "r+b") as handle:  # same inode, same size
+    with path.open("r+b") as handle:  # same inode, same size
         handle.write(evil)
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # the owner restores mtime
     assert path.stat().st_mtime_ns == before.st_mtime_ns
@@ -217,3 +216,27 @@ def test_an_unsupported_zip_compression_is_an_unsafe_finding(
             archive.writestr(member, data)
     found = scan_one(tmp_path, name, _with_method(buffer.getvalue(), 9))  # deflate64
     assert _unsafe_ids(found) == ["archive-unsupported"]
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b.malicious_pickle(0), {"posix.system"}),  # GLOBAL (os.system pickles as posix)
+        (b.malicious_pickle(4), {"posix.system"}),  # STACK_GLOBAL of memoized strings
+        # STACK_GLOBAL through BINPUT/BINGET: the module comes from the memo
+        (b"\x80\x04\x8c\x02os\x94q\x01\x8c\x06system\x94h\x01\x8c\x06system\x93.", {"os.system"}),
+        # a module that is not a string: unknown, which picklescan calls dangerous
+        (b"\x80\x04K\x01\x8c\x06system\x93.", {"unknown.system"}),
+    ],
+    ids=["global", "stack-global", "memo", "not-a-string"],
+)
+def test_the_walk_alone_lists_the_imports_of_a_stream_picklescan_does_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: bytes, expected: set[str]
+) -> None:
+    from sealgate.scanning import _pickles
+
+    monkeypatch.setattr(_pickles, "MAX_PICKLESCAN_BYTES", 0)
+    found = scan_one(tmp_path, "model.pkl", data)
+    unsafe = {f.message.split("imports ")[1].split(",")[0] for f in found.findings if f.unsafe}
+    assert expected <= unsafe
+    assert all(f.id in ("pickle-unsafe-global", "pickle-unknown-global") for f in found.findings)

@@ -46,8 +46,8 @@ TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
 # What joblib and gzip.open read through: ``model.pkl.gz`` is a pickle too.
 COMPRESSED_SUFFIXES = (".gz", ".z", ".bz2", ".xz", ".lzma", ".lz4")
 H5_SUFFIXES = (".h5", ".hdf5")
-# A pickle file (compressed: its compressed size) larger than this is not read, and is
-# reported as not shown to be safe (legacy torch files are bounded by their pickles).
+# A pickle file larger than this is not read, and is reported as not shown to be safe
+# (legacy torch files are bounded by their pickles, not their storage bytes).
 MAX_PICKLE_FILE = MAX_PICKLE_BYTES
 PICKLE_FORMATS = frozenset({"pickle", "joblib"})
 
