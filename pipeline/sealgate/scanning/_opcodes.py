@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import io
 import pickletools
-from typing import IO
+from typing import IO, cast
 
 MAX_MEMO_KEYS = 1_000_000  # more memo entries than this: not followed (fail closed)
 MAX_MEMO_STRINGS = 100_000  # strings kept for STACK_GLOBAL; past it, a GET is unknown
@@ -117,7 +117,8 @@ def walk_pickle(data: IO[bytes], limit: int, imports: _Globals | None = None) ->
     pickle is longer than ``limit`` (``exhausted``)."""
     window = _Window(data, limit)
     try:
-        for opcode, arg, _pos in pickletools.genops(window):
+        # genops needs only read and readline, which the window has
+        for opcode, arg, _pos in pickletools.genops(cast(IO[bytes], window)):
             if imports is not None:
                 imports.step(opcode.name, arg)
             if opcode.name == "STOP":
