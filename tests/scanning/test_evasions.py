@@ -240,3 +240,10 @@ def test_the_walk_alone_lists_the_imports_of_a_stream_picklescan_does_not_read(
     unsafe = {f.message.split("imports ")[1].split(",")[0] for f in found.findings if f.unsafe}
     assert expected <= unsafe
     assert all(f.id in ("pickle-unsafe-global", "pickle-unknown-global") for f in found.findings)
+
+
+@pytest.mark.parametrize("name", ["arr.npy", "arrs.npz"])
+def test_a_pickle_named_like_numpy_is_a_pickle(tmp_path: Path, name: str) -> None:
+    # numpy.load(allow_pickle=True) unpickles a file with neither the zip nor the .npy magic
+    found = scan_one(tmp_path, name, EVIL)
+    assert found.format == "pickle" and ids(found) == ["pickle-unsafe-global"]

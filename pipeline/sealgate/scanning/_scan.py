@@ -76,10 +76,12 @@ def detect_format(path: str, head: bytes, data: IO[bytes] | None = None) -> str:
         return "keras"
     if name.endswith(H5_SUFFIXES):
         return "keras-h5"
-    if name.endswith(".npz"):
-        return "npz"
-    if name.endswith(".npy") or head.startswith(NUMPY_MAGIC):
-        return "numpy"
+    if name.endswith((".npy", ".npz")) or head.startswith(NUMPY_MAGIC):
+        # numpy.load decides by the magic, not the name, and unpickles what has neither
+        # (allow_pickle=True)
+        if is_zip:
+            return "npz"
+        return "numpy" if head.startswith(NUMPY_MAGIC) else "pickle"
     if _strip_compression(name).endswith(PICKLE_SUFFIXES):
         return "joblib" if ".joblib" in name else "pickle"
     if name.endswith(TORCH_SUFFIXES) or is_zip:
