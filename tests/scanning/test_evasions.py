@@ -247,3 +247,17 @@ def test_a_pickle_named_like_numpy_is_a_pickle(tmp_path: Path, name: str) -> Non
     # numpy.load(allow_pickle=True) unpickles a file with neither the zip nor the .npy magic
     found = scan_one(tmp_path, name, EVIL)
     assert found.format == "pickle" and ids(found) == ["pickle-unsafe-global"]
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("model.pt", b.torch_checkpoint(HEXINT)),
+        ("arr.npy", b.object_npy(HEXINT)),
+        ("arrs.npz", b.npz({"a.npy": b.object_npy(HEXINT)})),
+    ],
+)
+def test_an_unfollowable_pickle_inside_a_container_is_malformed(
+    tmp_path: Path, name: str, data: bytes
+) -> None:
+    assert "pickle-malformed" in _unsafe_ids(scan_one(tmp_path, name, data))
