@@ -68,7 +68,7 @@ BENIGN = {
     "model.h5": (b.keras_h5([b.DENSE]), "keras-h5"),
     "model.safetensors": (b.benign_safetensors(), "safetensors"),
     "config.json": (b'{"hidden_size": 8}', "other"),
-    "raw-weights.bin": (bytes(range(256)) * 4, "other"),  # ONNX external data: plain bytes
+    "raw-weights.dat": (bytes(range(256)) * 4, "other"),  # ONNX external data: plain bytes
 }
 
 

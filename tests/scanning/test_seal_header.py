@@ -81,7 +81,7 @@ def test_seal_signs_the_scan_of_every_file_with_its_digest(keys: Path) -> None:
     )
     assert [x.id for x in scan.files[1].findings] == ["pickle-unsafe-global"]
     raw = _payload(sealed)["scan"]
-    assert raw["scanner"]["name"] == "picklescan" and raw["rules"] == "sealgate.scan/v1"  # type: ignore[index]
+    assert raw["scanner"]["name"] == "picklescan" and raw["rules"] == "sealgate.scan/v2"  # type: ignore[index]
 
 
 def test_a_header_without_a_scan_still_parses(keys: Path) -> None:

@@ -3,7 +3,8 @@
 Public surface: ``scan_model(model_dir)`` -> ``ModelScan``; ``scan_files(model_dir,
 model_files)`` -> ``ScannedModel`` (the scan plus each file's identity, for ``seal``);
 ``parse_model_scan(raw, paths)`` for the signed header; ``scan_facts(scan | None)`` for the
-promotion policy (``input.model.scan``); ``detect_format(path, head)``.
+promotion policy (``input.model.scan``); ``detect_format(path, head, data=None)`` (with
+``data``, a file of no pickle name whose opcodes walk to STOP is a pickle).
 
 ``ModelScan``: ``scanner``/``scanner_version`` (picklescan), ``rules`` (sealgate's own
 checks), ``files``: ``FileScan(path, format, findings, digests)``; a ``ScanFinding`` is

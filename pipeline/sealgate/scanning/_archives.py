@@ -13,12 +13,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
+from sealgate.scanning._numpy import MAGIC as NUMPY_MAGIC
 from sealgate.scanning._numpy import scan_npy
-from sealgate.scanning._pickles import scan_pickle_stream
+from sealgate.scanning._pickles import MAX_PICKLE_BYTES, scan_pickle_stream
 from sealgate.scanning._results import ScanFinding, finding
 
 MAX_ENTRIES = 100_000
-MAX_PICKLE_ENTRY = 1024 * 1024 * 1024
+MAX_PICKLE_ENTRY = MAX_PICKLE_BYTES
 MAX_CONFIG_ENTRY = 64 * 1024 * 1024
 
 
@@ -54,26 +55,46 @@ def _entry_findings(
     return None
 
 
+def _is_npy(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    # numpy.load of an .npz reads a member as an array by its magic, whatever its name
+    with archive.open(info) as entry:
+        return entry.read(len(NUMPY_MAGIC)) == NUMPY_MAGIC
+
+
+def _unreadable(name: str, exc: Exception) -> ScanFinding:
+    if isinstance(exc, NotImplementedError):  # a compression method zipfile does not read
+        return finding("archive-unsupported", "high", f"{name}: {exc}", unsafe=True)
+    return finding("archive-malformed", "high", f"{name}: {exc}")
+
+
 def scan_pickles_in_zip(data: IO[bytes], *, numpy_entries: bool) -> list[ScanFinding]:
     """Every ``*.pkl`` entry (torch.load reads ``data.pkl``; TorchScript ``constants.pkl``), and
-    with ``numpy_entries`` every ``*.npy`` entry (``numpy.load`` of an ``.npz``)."""
+    with ``numpy_entries`` every entry that starts with the ``.npy`` magic (``numpy.load`` of an
+    ``.npz`` decides by the magic, not the name)."""
     found: list[ScanFinding] = []
     try:
         with open_zip(data) as archive:
             for info in archive.infolist():
                 name = info.filename
-                if not (name.endswith(".pkl") or (numpy_entries and name.endswith(".npy"))):
-                    continue
-                too_large = _entry_findings(archive, info, MAX_PICKLE_ENTRY)
-                if too_large:
-                    found.extend(too_large)
-                    continue
                 try:
+                    npy = numpy_entries and not info.is_dir() and _is_npy(archive, info)
+                    if not (npy or name.endswith(".pkl")):
+                        continue
+                    too_large = _entry_findings(archive, info, MAX_PICKLE_ENTRY)
+                    if too_large:
+                        found.extend(too_large)
+                        continue
                     with archive.open(info) as entry:
-                        scan = scan_npy if name.endswith(".npy") else scan_pickle_stream
+                        scan = scan_npy if npy else scan_pickle_stream
                         found.extend(scan(entry, f"{name}: "))
-                except (zipfile.BadZipFile, OSError, RuntimeError, EOFError) as exc:
-                    found.append(finding("archive-malformed", "high", f"{name}: {exc}"))
+                except (
+                    zipfile.BadZipFile,
+                    OSError,
+                    RuntimeError,
+                    EOFError,
+                    NotImplementedError,
+                ) as exc:
+                    found.append(_unreadable(name, exc))
     except ArchiveError as exc:
         found.append(finding("archive-malformed", "high", str(exc)))
     return found
@@ -91,5 +112,12 @@ def read_json_entry(data: IO[bytes], name: str) -> Any:
         try:
             with archive.open(info) as entry:
                 return json.loads(entry.read(MAX_CONFIG_ENTRY + 1))
-        except (zipfile.BadZipFile, OSError, RuntimeError, ValueError, RecursionError) as exc:
+        except (
+            zipfile.BadZipFile,
+            OSError,
+            RuntimeError,
+            ValueError,
+            RecursionError,
+            NotImplementedError,
+        ) as exc:
             raise ArchiveError(f"{name}: {exc}") from None

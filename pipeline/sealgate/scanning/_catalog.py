@@ -36,16 +36,31 @@ RULES: dict[str, ScanRule] = {
         ScanRule(
             "pickle-malformed",
             "Pickle stream is malformed",
-            "The pickle cannot be followed to its end; a loader may still run what precedes "
-            "the damage.",
+            "sealgate's own opcode walk cannot follow the stream to its STOP (an opcode "
+            "pickletools does not read, a truncated stream, bytes after the last pickle, a "
+            "non-pickle under a pickle or torch name): the unpickler may read imports that no "
+            "scanner saw, so the file is unsafe.",
             "Rebuild the file from its source; do not ship a damaged pickle.",
         ),
         ScanRule(
             "pickle-too-large",
             "Pickle stream over the scan limit",
             "A pickle (raw, joblib or a pre-zip PyTorch checkpoint) is larger than the scan reads "
-            "(1 GiB), so it was not shown to be safe.",
+            "(1 GiB; 256 MiB decompressed), so it was not shown to be safe.",
             _SAFE_FORMAT,
+        ),
+        ScanRule(
+            "pickle-compressed",
+            "Compressed pickle that is not read",
+            "A pickle compressed in a way the scan does not decompress (lz4), or with data "
+            "after the end of its compressed stream: its imports were not seen.",
+            "Save it uncompressed or with zlib, gzip, bz2 or xz compression.",
+        ),
+        ScanRule(
+            "pytorch-tar-checkpoint",
+            "Tar-format PyTorch checkpoint",
+            "torch.load's oldest format, a tar of pickles, which the scan does not read.",
+            "Load it once in a sandbox and save it again as safetensors.",
         ),
         ScanRule(
             "numpy-object-array",
@@ -66,6 +81,27 @@ RULES: dict[str, ScanRule] = {
             "A Lambda layer stores marshalled Python bytecode that runs when the model is "
             "loaded (with safe_mode=False, and always in Keras 2).",
             "Replace the Lambda layer with a built-in or registered layer.",
+        ),
+        ScanRule(
+            "keras-lambda-function",
+            "Keras function stored as bytecode",
+            "A function serialized as marshalled bytecode (class_name __lambda__) outside a "
+            "Lambda layer: it runs when the model is loaded.",
+            "Use built-in or registered functions only.",
+        ),
+        ScanRule(
+            "keras-foreign-module",
+            "Keras config names a module outside Keras",
+            "An object in the model config comes from a module other than keras: loading the "
+            "model imports it.",
+            "Use built-in layers, or register custom objects and review their code.",
+        ),
+        ScanRule(
+            "keras-escaped-name",
+            "Keras .h5 config with an escaped name",
+            "A class name, module or key in an .h5 model_config is spelled with a JSON \\u "
+            "escape, which hides it from the scan's byte search.",
+            "Save the model again with Keras.",
         ),
         ScanRule(
             "keras-malformed",
@@ -110,6 +146,13 @@ RULES: dict[str, ScanRule] = {
             "Zip container is malformed",
             "A PyTorch checkpoint, .npz or .keras archive, or one of its entries, cannot be read.",
             "Save the model again.",
+        ),
+        ScanRule(
+            "archive-unsupported",
+            "Zip entry with an unsupported compression method",
+            "An entry of a PyTorch checkpoint or .npz is compressed with a method the scan does "
+            "not read, so it was not shown to be safe.",
+            "Save the model again (stored or deflate entries).",
         ),
         ScanRule(
             "archive-entry-too-large",

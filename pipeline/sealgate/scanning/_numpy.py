@@ -9,26 +9,61 @@ from __future__ import annotations
 import ast
 import io
 import os
+import re
 import struct
 from typing import IO, Any
 
-from sealgate.scanning._pickles import scan_pickle_stream
+from sealgate.scanning._pickles import MAX_PICKLE_BYTES, scan_pickle_stream
 from sealgate.scanning._results import ScanFinding, finding
 
 MAGIC = b"\x93NUMPY"
 MAX_HEADER = 64 * 1024
-MAX_OBJECT_PICKLE = 1024 * 1024 * 1024
+MAX_OBJECT_PICKLE = MAX_PICKLE_BYTES
+MAX_DESCR_DEPTH = 32
 
 
-def _has_objects(descr: Any) -> bool:
+# dtype strings numpy reads without objects: a type code or name, its size, a time unit;
+# anything else (``'O'``, ``'object'``, ``'i4,O'``, an unknown name) is taken to hold objects.
+_PLAIN = re.compile(
+    r"(?:[?bBhHiIlLqQpPnNefdgFDGSUVamMcu]|bool|b1|(?:u?int|float|complex|str|bytes|void|"
+    r"datetime|timedelta|bool_?|half|single|double|longdouble|byte|ubyte|short|ushort|intc|"
+    r"uintc|longlong|ulonglong|intp|uintp|clongdouble|cdouble|csingle)\d*)\d*(?:\[\w+\])?"
+)
+
+
+def _plain_string(descr: str) -> bool:
+    return _PLAIN.fullmatch(descr.lstrip("<>|=!")) is not None
+
+
+def _shape(value: Any) -> bool:
+    return isinstance(value, int) or (
+        isinstance(value, tuple) and all(isinstance(n, int) for n in value)
+    )
+
+
+def _has_objects(descr: Any, depth: int = 0) -> bool:
+    """Whether a header ``descr`` may hold Python objects, walked the way
+    ``numpy.lib.format.descr_to_dtype`` reads it: a string, a ``(base, shape)`` tuple, or a
+    structured list of ``(name, descr[, shape])``; any other shape is taken to hold them."""
+    if depth > MAX_DESCR_DEPTH:
+        return True
     if isinstance(descr, str):
-        return descr.lstrip("<>|=")[:1] == "O"
-    if isinstance(descr, list):  # structured: [(name, type[, shape]), ...]
+        return not _plain_string(descr)
+    if isinstance(descr, tuple):  # (base, shape) or (base, itemsize)
+        return not descr or any(
+            _has_objects(part, depth + 1)
+            for i, part in enumerate(descr)
+            if i == 0 or not _shape(part)
+        )
+    if isinstance(descr, list):  # [(name, descr[, shape]), ...]
         return any(
-            isinstance(field, tuple) and len(field) >= 2 and _has_objects(field[1])
+            not isinstance(field, tuple | list)
+            or not 2 <= len(field) <= 3
+            or _has_objects(field[1], depth + 1)
+            or (len(field) == 3 and not _shape(field[2]))
             for field in descr
         )
-    return False
+    return True
 
 
 def _size_left(data: IO[bytes]) -> int | None:

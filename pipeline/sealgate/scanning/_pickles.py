@@ -8,12 +8,15 @@ numpy reconstruction) are not reported.
 
 from __future__ import annotations
 
+import io
 import logging
 from importlib.metadata import version
 from typing import IO
 
 from picklescan import scanner as picklescan
 
+from sealgate.scanning._compressed import DecompressError, compression, decompress_bounded
+from sealgate.scanning._opcodes import PickleWalkError, walk_pickles
 from sealgate.scanning._results import ScanFinding, finding
 
 SCANNER = "picklescan"
@@ -23,13 +26,23 @@ SCANNER_VERSION = version("picklescan")
 logging.getLogger("picklescan").addHandler(logging.NullHandler())
 logging.getLogger("picklescan").propagate = False
 
+# The longest pickle stream read (sealgate's walk, memory independent of the length; a
+# compressed stream is decompressed in memory up to it); a longer one is reported unsafe.
+MAX_PICKLE_BYTES = 1024 * 1024 * 1024
+MAX_DECOMPRESSED = 256 * 1024 * 1024
+# picklescan keeps every opcode in memory (8 MiB of one-byte opcodes: 877 MB resident), so
+# it reads only streams up to this size, as a second opinion; the walk reads them all.
+MAX_PICKLESCAN_BYTES = 1024 * 1024
 
-def _findings(result: object, where: str) -> list[ScanFinding]:
-    found: list[ScanFinding] = []
-    for item in sorted(getattr(result, "globals", []), key=lambda g: (g.module, g.name)):
+
+def _classified(found: set[tuple[str, str]], where: str) -> list[ScanFinding]:
+    # picklescan's own lists decide (the function its scan_pickle_bytes classifies with)
+    result = picklescan._build_scan_result_from_raw_globals(found, where or "pickle")
+    out: list[ScanFinding] = []
+    for item in sorted(result.globals, key=lambda g: (g.module, g.name)):
         symbol = f"{item.module}.{item.name}"
         if item.safety == picklescan.SafetyLevel.Dangerous:
-            found.append(
+            out.append(
                 finding(
                     "pickle-unsafe-global",
                     "critical",
@@ -38,7 +51,7 @@ def _findings(result: object, where: str) -> list[ScanFinding]:
                 )
             )
         elif item.safety == picklescan.SafetyLevel.Suspicious:
-            found.append(
+            out.append(
                 finding(
                     "pickle-unknown-global",
                     "high",
@@ -46,29 +59,83 @@ def _findings(result: object, where: str) -> list[ScanFinding]:
                     unsafe=True,
                 )
             )
-    if getattr(result, "scan_err", False):
-        found.append(
-            finding("pickle-malformed", "high", f"{where}pickle stream is malformed after imports")
+    return out
+
+
+def too_large(where: str, limit: int) -> ScanFinding:
+    return finding(
+        "pickle-too-large",
+        "high",
+        f"{where}pickle stream is over the scan limit of {limit} bytes: not read",
+        unsafe=True,
+    )
+
+
+def _walk_finding(where: str, problem: PickleWalkError) -> ScanFinding:
+    if problem.exhausted:
+        return too_large(where, MAX_PICKLE_BYTES)
+    return finding(
+        "pickle-malformed",
+        "critical",
+        f"{where}not a pickle sealgate can follow to its end ({problem}): a loader may read "
+        "imports that no scanner saw",
+        unsafe=True,
+    )
+
+
+def _picklescan_globals(data: IO[bytes], start: int, end: int) -> set[tuple[str, str]]:
+    """picklescan's globals of the bytes ``start:end`` when they are few enough to hand it."""
+    if end - start > MAX_PICKLESCAN_BYTES:
+        return set()
+    data.seek(start)
+    try:
+        result = picklescan.scan_pickle_bytes(io.BytesIO(data.read(end - start)), "pickle")
+    except ValueError:  # picklescan's refusal; the walk already followed these bytes
+        return set()
+    return {(g.module, g.name) for g in result.globals}
+
+
+def _scan_walked(data: IO[bytes], where: str, max_pickles: int | None) -> list[ScanFinding]:
+    start = data.tell()
+    found: set[tuple[str, str]] = set()
+    try:
+        end = start + walk_pickles(data, MAX_PICKLE_BYTES, max_pickles, found)
+    except PickleWalkError as exc:
+        return [*_classified(found, where), _walk_finding(where, exc)]
+    found |= _picklescan_globals(data, start, end)
+    return _classified(found, where)
+
+
+def _decompressed(data: IO[bytes], kind: str, where: str) -> IO[bytes] | ScanFinding:
+    try:
+        return io.BytesIO(decompress_bounded(data, kind, MAX_DECOMPRESSED))
+    except DecompressError as exc:
+        if exc.too_large:
+            return too_large(where, MAX_DECOMPRESSED)
+        return finding(
+            "pickle-compressed",
+            "high",
+            f"{where}compressed pickle that is not read ({exc})",
+            unsafe=True,
         )
-    return found
 
 
 def scan_pickle_stream(data: IO[bytes], where: str = "") -> list[ScanFinding]:
-    """Findings for one or more pickles in ``data`` (``where`` prefixes each message)."""
-    try:
-        result = picklescan.scan_pickle_bytes(data, where or "pickle")
-    except ValueError as exc:  # picklescan's own refusal of a stream it cannot follow
-        return [finding("pickle-malformed", "high", f"{where}pickle cannot be read: {exc}")]
-    return _findings(result, where)
+    """Findings for the pickles that make up ``data`` from its position to its end (``where``
+    prefixes each message); a compressed stream (zlib, gzip, bz2, xz) is decompressed first,
+    up to ``MAX_DECOMPRESSED``."""
+    start = data.tell()
+    kind = compression(data.read(6))
+    data.seek(start)
+    if kind is not None:
+        inner = _decompressed(data, kind, where)
+        if isinstance(inner, ScanFinding):
+            return [inner]
+        data = inner
+    return _scan_walked(data, where, None)
 
 
 def scan_legacy_torch(data: IO[bytes]) -> list[ScanFinding]:
-    """A pre-1.6 ``torch.save`` file: a sequence of pickles, then raw storage bytes."""
-    try:
-        result = picklescan.scan_pytorch(data, "checkpoint")
-    except picklescan.InvalidMagicError:
-        data.seek(0)
-        return scan_pickle_stream(data)
-    except ValueError as exc:
-        return [finding("pickle-malformed", "high", f"checkpoint cannot be read: {exc}")]
-    return _findings(result, "")
+    """A pre-1.6 ``torch.save`` file: five pickles (magic number, protocol, system info, the
+    object, its storage keys), then raw storage bytes; only the pickles are read."""
+    return _scan_walked(data, "", 5)

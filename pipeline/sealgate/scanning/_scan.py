@@ -2,8 +2,9 @@
 
 Nothing is loaded or executed: pickles are read as opcodes, containers through their
 directories with limits checked first, other formats by their headers. Files are opened
-without following links (the same walk ``seal`` uses), and each file's identity (inode,
-size, modification time) is kept so a seal can prove it encrypted the bytes it scanned.
+without following links (the same walk ``seal`` uses), and each file's identity (device,
+inode, size, modification and change times) is kept so a seal can prove it encrypted the
+bytes it scanned: the owner of a file can restore its mtime with ``os.utime``, not its ctime.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from sealgate.scanning._keras import scan_h5, scan_keras
 from sealgate.scanning._numpy import MAGIC as NUMPY_MAGIC
 from sealgate.scanning._numpy import scan_npy
 from sealgate.scanning._onnx import scan_onnx
+from sealgate.scanning._opcodes import is_pickle
 from sealgate.scanning._pickles import (
+    MAX_PICKLE_BYTES,
     SCANNER,
     SCANNER_VERSION,
     scan_legacy_torch,
@@ -37,22 +40,32 @@ from sealgate.scanning._results import (
 from sealgate.scanning._safetensors import scan_safetensors
 from sealgate.sealing._paths import ModelFile, open_regular_nofollow, walk_model
 
-RULES = "sealgate.scan/v1"
+RULES = "sealgate.scan/v2"
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
+# What joblib and gzip.open read through: ``model.pkl.gz`` is a pickle too.
+COMPRESSED_SUFFIXES = (".gz", ".z", ".bz2", ".xz", ".lzma", ".lz4")
 H5_SUFFIXES = (".h5", ".hdf5")
-# picklescan keeps every opcode and its argument in memory: a stream larger than this is not
-# read, and reported as not shown to be safe.
-MAX_PICKLE_FILE = 1024 * 1024 * 1024
-PICKLE_FORMATS = frozenset({"pickle", "joblib", "pytorch-legacy"})
+# A pickle file larger than this is not read, and is reported as not shown to be safe
+# (legacy torch files are bounded by their pickles, not their storage bytes).
+MAX_PICKLE_FILE = MAX_PICKLE_BYTES
+PICKLE_FORMATS = frozenset({"pickle", "joblib"})
 
 
 def _is_pickle(head: bytes) -> bool:
     return len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
 
 
-def detect_format(path: str, head: bytes) -> str:
-    """The format a loader would read ``path`` as, from its name and first bytes."""
+def _strip_compression(name: str) -> str:
+    for suffix in COMPRESSED_SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def detect_format(path: str, head: bytes, data: IO[bytes] | None = None) -> str:
+    """The format a loader would read ``path`` as, from its name and first bytes; with
+    ``data`` (at its start) a file of no pickle name that walks as a pickle is one."""
     name = path.lower()
     is_zip = head.startswith(b"PK\x03\x04")
     if name.endswith(".safetensors"):
@@ -63,19 +76,24 @@ def detect_format(path: str, head: bytes) -> str:
         return "keras"
     if name.endswith(H5_SUFFIXES):
         return "keras-h5"
-    if name.endswith(".npz"):
-        return "npz"
-    if name.endswith(".npy") or head.startswith(NUMPY_MAGIC):
-        return "numpy"
-    if name.endswith(PICKLE_SUFFIXES):
-        return "joblib" if name.endswith(".joblib") else "pickle"
+    if name.endswith((".npy", ".npz")) or head.startswith(NUMPY_MAGIC):
+        # numpy.load decides by the magic, not the name, and unpickles what has neither
+        # (allow_pickle=True)
+        if is_zip:
+            return "npz"
+        return "numpy" if head.startswith(NUMPY_MAGIC) else "pickle"
+    if _strip_compression(name).endswith(PICKLE_SUFFIXES):
+        return "joblib" if ".joblib" in name else "pickle"
     if name.endswith(TORCH_SUFFIXES) or is_zip:
         if is_zip:
             return "pytorch"
-        if _is_pickle(head):
-            return "pytorch-legacy"
+        if len(head) >= 262 and head[257:262] == b"ustar":
+            return "pytorch-tar"  # torch.load's oldest format: a tar of pickles
+        return "pytorch-legacy"  # torch.load unpickles it: a non-pickle is a finding
     if _is_pickle(head):
         return "pickle"  # a pickle under another name is still loaded as one
+    if data is not None and is_pickle(data, MAX_PICKLE_BYTES):
+        return "pickle"  # protocol 0/1 (no PROTO opcode), or one too long to walk
     return "other"
 
 
@@ -93,7 +111,19 @@ def _scanner(
         "joblib": scan_pickle_stream,
         "pytorch": lambda data: scan_pickles_in_zip(data, numpy_entries=False),
         "pytorch-legacy": scan_legacy_torch,
+        "pytorch-tar": _scan_torch_tar,
     }.get(fmt)
+
+
+def _scan_torch_tar(data: IO[bytes]) -> list[ScanFinding]:
+    return [
+        finding(
+            "pytorch-tar-checkpoint",
+            "high",
+            "a tar-format torch checkpoint: torch.load unpickles its members, which are not read",
+            unsafe=True,
+        )
+    ]
 
 
 def _too_large(fmt: str, size: int) -> ScanFinding:
@@ -107,14 +137,16 @@ def _too_large(fmt: str, size: int) -> ScanFinding:
 
 @dataclass(frozen=True)
 class _Identity:
+    device: int
     inode: int
     size: int
     mtime_ns: int
+    ctime_ns: int  # set by the kernel on every change: a rewrite cannot put it back
 
 
 def _identity(fd: int) -> _Identity:
     info = os.fstat(fd)
-    return _Identity(info.st_ino, info.st_size, info.st_mtime_ns)
+    return _Identity(info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
 def _scan_one(root: Path, path: str, files: frozenset[str]) -> tuple[FileScan, _Identity]:
@@ -126,9 +158,9 @@ def _scan_one(root: Path, path: str, files: frozenset[str]) -> tuple[FileScan, _
         ) from None
     with os.fdopen(fd, "rb") as data:
         identity = _identity(data.fileno())
-        head = data.read(8)
+        head = data.read(512)
         data.seek(0)
-        fmt = detect_format(path, head)
+        fmt = detect_format(path, head, data)
         scan = _scanner(fmt, path, files)
         try:
             if fmt in PICKLE_FORMATS and identity.size > MAX_PICKLE_FILE:
@@ -137,6 +169,8 @@ def _scan_one(root: Path, path: str, files: frozenset[str]) -> tuple[FileScan, _
                 found = scan(data) if scan else []
         except (zipfile.BadZipFile, EOFError, MemoryError) as exc:
             found = [finding("scan-failed", "high", f"{fmt} file could not be read: {exc}")]
+        except NotImplementedError as exc:  # zipfile: a compression method it does not read
+            found = [finding("scan-failed", "high", f"{fmt} file: {exc}", unsafe=True)]
     if len(found) > MAX_FINDINGS_PER_FILE:
         extra = len(found) - MAX_FINDINGS_PER_FILE + 1
         worst = found[: MAX_FINDINGS_PER_FILE - 1]
