@@ -220,3 +220,10 @@ def test_a_pickle_over_the_scan_limit_is_not_read_and_is_unsafe(
     monkeypatch.setattr(_scan, "MAX_PICKLE_FILE", 64)
     [found] = scan_one(tmp_path, "model.pkl", b.benign_pickle() + bytes(100)).findings
     assert (found.id, found.severity, found.unsafe) == ("pickle-too-large", "high", True)
+
+
+@pytest.mark.parametrize("name", ["empty.bin", "empty.pt", "empty.pkl", "empty.npy", "empty"])
+def test_an_empty_file_runs_nothing_whatever_its_name(tmp_path: Path, name: str) -> None:
+    (tmp_path / name).write_bytes(b"")
+    (scanned,) = scan_model(tmp_path).files
+    assert (scanned.format, scanned.findings) == ("empty", ())

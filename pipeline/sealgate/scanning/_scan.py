@@ -66,6 +66,8 @@ def _strip_compression(name: str) -> str:
 def detect_format(path: str, head: bytes, data: IO[bytes] | None = None) -> str:
     """The format a loader would read ``path`` as, from its name and first bytes; with
     ``data`` (at its start) a file of no pickle name that walks as a pickle is one."""
+    if not head:
+        return "empty"  # no loader runs anything from zero bytes (a pickle load fails: EOF)
     name = path.lower()
     is_zip = head.startswith(b"PK\x03\x04")
     if name.endswith(".safetensors"):
