@@ -242,53 +242,29 @@ def test_header_hashing_outside_the_choices_is_refused(
         parse_header(payload)
 
 
+def _cli_seal(cwd: Path, out: str, hashing: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return run_cli(
+        "seal", "model", "--name", "demo", "--version", "1",
+        "--sign-key", "signer.key", "--recipient", "local:rcpt.pub",
+        "--out", out, "--hashing", hashing, *extra,
+        cwd=cwd,
+    )  # fmt: skip
+
+
 def test_cli_seal_hashing_option_is_recorded_and_verified(tmp_path: Path) -> None:
     model = tmp_path / "model"
     model.mkdir()
     write_model(model)
     for kind, prefix in (("signing", "signer"), ("recipient", "rcpt")):
         assert run_cli("keys", "generate", kind, "--out", prefix, cwd=tmp_path).returncode == 0
-    sealed = run_cli(
-        "seal",
-        "model",
-        "--name",
-        "demo",
-        "--version",
-        "1",
-        "--sign-key",
-        "signer.key",
-        "--recipient",
-        "local:rcpt.pub",
-        "--out",
-        "sealed",
-        "--hashing",
-        "blake3",
-        "--json",
-        cwd=tmp_path,
-    )
+    sealed = _cli_seal(tmp_path, "sealed", "blake3", "--json")
     assert sealed.returncode == 0, sealed.stderr
     assert json.loads(sealed.stdout)["hashing"] == "blake3"
     opened = envelope.open_envelope((tmp_path / "sealed" / HEADER_FILE).read_bytes(), PAYLOAD_TYPE)
     assert json.loads(opened.payload)["hashing"] == {"method": "blake3"}
     verified = run_cli("verify", "sealed", "--trust", "signer.pub", cwd=tmp_path)
     assert verified.returncode == 0, verified.stderr
-    refused = run_cli(
-        "seal",
-        "model",
-        "--name",
-        "demo",
-        "--version",
-        "1",
-        "--sign-key",
-        "signer.key",
-        "--recipient",
-        "local:rcpt.pub",
-        "--out",
-        "sealed2",
-        "--hashing",
-        "md5",
-        cwd=tmp_path,
-    )
+    refused = _cli_seal(tmp_path, "sealed2", "md5")
     assert refused.returncode == 2
     assert "md5" in refused.stderr
 
