@@ -271,3 +271,16 @@ def test_destination_must_be_new_or_empty_and_on_tmpfs(
     with pytest.raises(InputError, match="not memory-backed"):
         unseal_model(sealed, tmp_path / "disk", identities=[identity], trust=trust)
     assert leftovers(tmp_path / "disk") == []
+
+
+def test_a_deeply_nested_header_written_to_the_registry_is_a_one_line_refusal(
+    sealed: Path, trust, tmp_path: Path
+) -> None:
+    """Whoever writes registry storage controls seal.json: its depth is bounded before parsing."""
+    copy = tmp_path / "copy"
+    shutil.copytree(sealed, copy)
+    header = copy / "seal.json"
+    header.chmod(0o644)
+    header.write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    with pytest.raises(VerificationError, match="not a JSON DSSE envelope"):
+        verify_sealed(copy, trust)

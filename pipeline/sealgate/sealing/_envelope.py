@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from sealgate._json import loads_unique
 from sealgate.errors import VerificationError
 from sealgate.sealing import _signing_keys as signing_keys
 from sealgate.sealing._canonical import JSONValue, canonical_json
@@ -72,8 +72,8 @@ def open_envelope(
 ) -> OpenedEnvelope:
     """Parse a canonical one-signature envelope; ``what`` names the document in errors."""
     try:
-        envelope = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        envelope = loads_unique(data)  # depth pre-scanned: a deep document is no RecursionError
+    except (UnicodeDecodeError, ValueError):
         raise VerificationError(f"{what}: not a JSON DSSE envelope") from None
     if not isinstance(envelope, dict) or set(envelope) != {"payloadType", "payload", "signatures"}:
         raise VerificationError(f"{what}: not a DSSE envelope")
