@@ -184,6 +184,18 @@ def _broken(rng: random.Random, controls: list[str]) -> set[str]:
     return set(rng.sample(controls, rng.randint(2, len(controls))))
 
 
+def _runtime_tail(rng: random.Random, broken: set[str]) -> list[str]:
+    """The last instructions of every generated Dockerfile: user, port, health check, entrypoint."""
+    lines = []
+    if "Dockerfile USER" not in broken:
+        lines.append(f"USER {rng.choice(['65532:65532', '10001', 'app'])}")
+    lines.append("EXPOSE 8080")
+    if "Dockerfile HEALTHCHECK" not in broken:
+        lines.append('HEALTHCHECK --interval=30s CMD ["python3", "-m", "app.health"]')
+    lines.append('ENTRYPOINT ["python3", "-m", "app"]')
+    return lines
+
+
 def _dockerfile(rng: random.Random, broken: set[str]) -> str:
     base = "mcr.microsoft.com/azurelinux/base/python:3.12"
     lines = [
@@ -199,13 +211,7 @@ def _dockerfile(rng: random.Random, broken: set[str]) -> str:
     if "Dockerfile ADD URL" in broken:
         lines.append("ADD https://example.com/models/labels.txt /opt/app/labels.txt")
     lines.append("ENV PYTHONPATH=/opt/app")
-    if "Dockerfile USER" not in broken:
-        lines.append(f"USER {rng.choice(['65532:65532', '10001', 'app'])}")
-    lines.append("EXPOSE 8080")
-    if "Dockerfile HEALTHCHECK" not in broken:
-        lines.append('HEALTHCHECK --interval=30s CMD ["python3", "-m", "app.health"]')
-    lines.append('ENTRYPOINT ["python3", "-m", "app"]')
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, *_runtime_tail(rng, broken)]) + "\n"
 
 
 def _long_dockerfile(rng: random.Random, broken: set[str], stages: int, runs: int) -> str:
@@ -241,13 +247,7 @@ def _long_dockerfile(rng: random.Random, broken: set[str], stages: int, runs: in
     ]
     if "Dockerfile ADD URL" in broken:
         lines.append("ADD https://example.com/models/labels.txt /opt/app/labels.txt")
-    if "Dockerfile USER" not in broken:
-        lines.append(f"USER {rng.choice(['65532:65532', '10001', 'app'])}")
-    lines.append("EXPOSE 8080")
-    if "Dockerfile HEALTHCHECK" not in broken:
-        lines.append('HEALTHCHECK --interval=30s CMD ["python3", "-m", "app.health"]')
-    lines.append('ENTRYPOINT ["python3", "-m", "app"]')
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, *_runtime_tail(rng, broken)]) + "\n"
 
 
 def _labels(rng: random.Random, name: str, chart: str, count: int) -> dict[str, str]:
